@@ -1,0 +1,24 @@
+"""hftcore: low-latency trading in Python with a compiled core.
+
+Prices and sizes are ``int`` counts at an instrument's number of decimals (see ``hftcore.fixed``
+and ``hftcore.Instrument``); the hot path is Cython over C structs.
+"""
+
+from __future__ import annotations
+
+from hftcore import fixed
+from hftcore.errors import DecodeError
+from hftcore.model import Instrument, OrderStatus, OrderType, Side, TimeInForce
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DecodeError",
+    "Instrument",
+    "OrderStatus",
+    "OrderType",
+    "Side",
+    "TimeInForce",
+    "__version__",
+    "fixed",
+]

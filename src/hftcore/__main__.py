@@ -1,0 +1,7 @@
+"""``python -m hftcore``."""
+
+import sys
+
+from hftcore.cli import main
+
+sys.exit(main())

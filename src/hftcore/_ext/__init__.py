@@ -1,0 +1,1 @@
+"""Compiled core of hftcore: C structs and ``noexcept nogil`` functions behind thin wrappers."""

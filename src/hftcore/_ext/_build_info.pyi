@@ -1,0 +1,3 @@
+from typing import Any
+
+BUILD_INFO: dict[str, Any]

@@ -1,0 +1,357 @@
+# Fixed-point numbers: decimal text <-> int64 counts at a number of decimals (0-18), and checked,
+# 128-bit-safe arithmetic.  Everything here is `noexcept nogil` and returns an FX_* error code;
+# the thin Python wrappers in fixed.pyx turn codes into exceptions.
+#
+# These are inline functions in the .pxd so decoders and books that cimport them get them inlined.
+from libc.stdint cimport int64_t, uint64_t
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    typedef __int128 hfx_i128;
+    typedef unsigned __int128 hfx_u128;
+
+    static const uint64_t HFX_POW10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+        100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+        100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+
+    /* Rounding decision: should the truncated magnitude q grow by one?
+       inexact: anything was dropped; cmp: the dropped part against one half (-1, 0, 1).
+       Returns 0 or 1, or -1 when the mode is EXACT and the value is inexact, -2 on a bad mode. */
+    static inline int hfx_round_incr(int rounding, int neg, int q_odd, int inexact, int cmp) {
+        if (!inexact) return (rounding >= 0 && rounding <= 7) ? 0 : -2;
+        switch (rounding) {
+            case 0: return -1;                          /* EXACT */
+            case 1: return cmp > 0 || (cmp == 0 && q_odd);  /* HALF_EVEN */
+            case 2: return cmp >= 0;                    /* HALF_UP (half away from zero) */
+            case 3: return neg;                         /* DOWN: toward -inf (floor) */
+            case 4: return !neg;                        /* UP: toward +inf (ceiling) */
+            case 5: return 0;                           /* TOWARD_ZERO (truncate) */
+            case 6: return 1;                           /* AWAY_FROM_ZERO */
+            case 7: return cmp > 0;                     /* HALF_DOWN (half toward zero) */
+            default: return -2;
+        }
+    }
+
+    /* q = n / d rounded (d > 0). Returns an FX code (0 ok, 4 precision, 6 bad rounding). */
+    static inline int hfx_div_round128(hfx_i128 n, hfx_i128 d, int rounding, hfx_i128 *q_out) {
+        int neg = n < 0;
+        hfx_u128 un = neg ? (hfx_u128)0 - (hfx_u128)n : (hfx_u128)n;
+        hfx_u128 ud = (hfx_u128)d;
+        hfx_u128 q = un / ud, r = un % ud;
+        hfx_u128 twice = r << 1;   /* r < d < 2^127, no overflow */
+        int cmp = twice > ud ? 1 : (twice == ud ? 0 : -1);
+        int inc = hfx_round_incr(rounding, neg, (int)(q & 1), r != 0, cmp);
+        if (inc == -1) return 4;
+        if (inc == -2) return 6;
+        q += (hfx_u128)inc;
+        *q_out = neg ? -(hfx_i128)q : (hfx_i128)q;
+        return 0;
+    }
+
+    static inline int hfx_fits64(hfx_i128 v) {
+        return v >= (hfx_i128)INT64_MIN && v <= (hfx_i128)INT64_MAX;
+    }
+
+    static inline int hfx_add(int64_t a, int64_t b, int64_t *out) {
+        return __builtin_add_overflow(a, b, out) ? 3 : 0;
+    }
+    static inline int hfx_sub(int64_t a, int64_t b, int64_t *out) {
+        return __builtin_sub_overflow(a, b, out) ? 3 : 0;
+    }
+
+    /* v (at from_dec) -> at to_dec, rounded. */
+    static inline int hfx_rescale(int64_t v, int from_dec, int to_dec, int rounding, int64_t *out) {
+        hfx_i128 r;
+        int e, rc;
+        if (from_dec < 0 || from_dec > 18 || to_dec < 0 || to_dec > 18) return 5;
+        if (rounding < 0 || rounding > 7) return 6;
+        e = to_dec - from_dec;
+        if (e >= 0) {
+            r = (hfx_i128)v * (hfx_i128)HFX_POW10[e];
+        } else {
+            rc = hfx_div_round128((hfx_i128)v, (hfx_i128)HFX_POW10[-e], rounding, &r);
+            if (rc) return rc;
+        }
+        if (!hfx_fits64(r)) return 3;
+        *out = (int64_t)r;
+        return 0;
+    }
+
+    /* a (at a_dec) * b (at b_dec) -> at out_dec, rounded. 128-bit intermediate. */
+    static inline int hfx_mul(int64_t a, int a_dec, int64_t b, int b_dec, int out_dec,
+                              int rounding, int64_t *out) {
+        hfx_i128 p, r;
+        int e, rc;
+        if (a_dec < 0 || a_dec > 18 || b_dec < 0 || b_dec > 18 || out_dec < 0 || out_dec > 18)
+            return 5;
+        if (rounding < 0 || rounding > 7) return 6;
+        p = (hfx_i128)a * (hfx_i128)b;                 /* |p| < 2^126 */
+        e = out_dec - a_dec - b_dec;                   /* -36 .. 18 */
+        if (e >= 0) {
+            if (__builtin_mul_overflow(p, (hfx_i128)HFX_POW10[e], &r)) return 3;
+        } else {
+            hfx_i128 d = e < -18 ? (hfx_i128)HFX_POW10[18] * (hfx_i128)HFX_POW10[-e - 18]
+                                 : (hfx_i128)HFX_POW10[-e];
+            rc = hfx_div_round128(p, d, rounding, &r);
+            if (rc) return rc;
+        }
+        if (!hfx_fits64(r)) return 3;
+        *out = (int64_t)r;
+        return 0;
+    }
+
+    /* a (at a_dec) / b (at b_dec) -> at out_dec, rounded. 128-bit intermediate. */
+    static inline int hfx_div(int64_t a, int a_dec, int64_t b, int b_dec, int out_dec,
+                              int rounding, int64_t *out) {
+        hfx_i128 n, d, r;
+        int e, rc;
+        if (a_dec < 0 || a_dec > 18 || b_dec < 0 || b_dec > 18 || out_dec < 0 || out_dec > 18)
+            return 5;
+        if (rounding < 0 || rounding > 7) return 6;
+        if (b == 0) return 7;
+        e = out_dec - a_dec + b_dec;                   /* -18 .. 36 */
+        n = (hfx_i128)a;
+        d = (hfx_i128)b;
+        if (e >= 0) {
+            /* |a| * 10^e overflowing int128 means |result| > 2^127 / 2^63: out of int64 anyway */
+            if (e > 18) {
+                if (__builtin_mul_overflow(n, (hfx_i128)HFX_POW10[18], &n)) return 3;
+                e -= 18;
+            }
+            if (__builtin_mul_overflow(n, (hfx_i128)HFX_POW10[e], &n)) return 3;
+        } else {
+            d = d * (hfx_i128)HFX_POW10[-e];           /* |d| < 2^63 * 10^18 < 2^123 */
+        }
+        if (d < 0) { d = -d; n = -n; }
+        rc = hfx_div_round128(n, d, rounding, &r);
+        if (rc) return rc;
+        if (!hfx_fits64(r)) return 3;
+        *out = (int64_t)r;
+        return 0;
+    }
+    """
+    const uint64_t HFX_POW10[20]
+    int hfx_round_incr(int rounding, int neg, int q_odd, int inexact, int cmp) noexcept nogil
+    int hfx_add(int64_t a, int64_t b, int64_t* out) noexcept nogil
+    int hfx_sub(int64_t a, int64_t b, int64_t* out) noexcept nogil
+    int hfx_rescale(int64_t v, int from_dec, int to_dec, int rounding, int64_t* out) noexcept nogil
+    int hfx_mul(int64_t a, int a_dec, int64_t b, int b_dec, int out_dec, int rounding,
+                int64_t* out) noexcept nogil
+    int hfx_div(int64_t a, int a_dec, int64_t b, int b_dec, int out_dec, int rounding,
+                int64_t* out) noexcept nogil
+
+# Error codes (0 is success).
+cdef enum:
+    FX_OK = 0
+    FX_EMPTY = 1          # empty text
+    FX_SYNTAX = 2         # not a decimal number (signs, dots, spaces, letters, NaN, inf ...)
+    FX_OVERFLOW = 3       # outside int64 at the requested decimals
+    FX_PRECISION = 4      # more fractional digits than the decimals hold and no rounding given
+    FX_DECIMALS = 5       # a number of decimals outside 0..18
+    FX_ROUNDING = 6       # unknown rounding mode
+    FX_DIVZERO = 7        # division by zero
+
+# Rounding modes.  EXACT refuses to round.
+cdef enum:
+    RND_EXACT = 0
+    RND_HALF_EVEN = 1
+    RND_HALF_UP = 2         # half away from zero
+    RND_DOWN = 3            # toward -infinity (floor)
+    RND_UP = 4              # toward +infinity (ceiling)
+    RND_TOWARD_ZERO = 5     # truncate
+    RND_AWAY_FROM_ZERO = 6
+    RND_HALF_DOWN = 7       # half toward zero
+
+# Text forms for fx_format.
+cdef enum:
+    FMT_FIXED = 0           # exactly `decimals` fractional digits: "50000.10", "0.05", "-3"
+    FMT_TRIM = 1            # trailing fractional zeros and a bare dot removed: "50000.1", "5"
+    FMT_DIGITS = 2          # FIXED without the dot and without leading zeros (Kraken checksum)
+    FX_FORMAT_MAX = 48      # output buffer size that always suffices
+
+
+cdef inline int fx_parse(const char* s, Py_ssize_t n, int decimals, int rounding,
+                         int64_t* out) noexcept nogil:
+    """Parse decimal text s[0:n] to an int64 count of 10**-decimals. Returns an FX_* code.
+
+    Grammar: [+-] digits [. digits] [(e|E) [+-] digits], with at least one digit in the mantissa
+    (".5" and "5." are accepted, as Decimal does).  Inexact values need a rounding mode.
+    """
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t start
+    cdef bint neg = False
+    cdef bint any_digit = False
+    cdef bint sticky = False            # a nonzero digit beyond the 19 kept ones was dropped
+    cdef uint64_t m = 0                 # the (up to 19) significant digits kept
+    cdef int ndig = 0
+    cdef int64_t exp = 0                # value = m * 10**exp (+ dropped digits)
+    cdef int64_t e = 0
+    cdef int64_t k
+    cdef uint64_t c, lim, p, q, r, half
+    cdef int cmp, inc
+    if decimals < 0 or decimals > 18:
+        return FX_DECIMALS
+    if rounding < 0 or rounding > 7:
+        return FX_ROUNDING
+    if n <= 0:
+        return FX_EMPTY
+    if s[0] == b'-':
+        neg = True
+        i = 1
+    elif s[0] == b'+':
+        i = 1
+    while i < n:
+        c = <unsigned char>s[i] - 48
+        if c > 9:
+            break
+        any_digit = True
+        if ndig < 19:
+            if m != 0 or c != 0:
+                m = m * 10 + c
+                ndig += 1
+        else:
+            exp += 1
+            if c != 0:
+                sticky = True
+        i += 1
+    if i < n and s[i] == b'.':
+        i += 1
+        while i < n:
+            c = <unsigned char>s[i] - 48
+            if c > 9:
+                break
+            any_digit = True
+            if ndig < 19:
+                if m != 0 or c != 0:
+                    m = m * 10 + c
+                    ndig += 1
+                exp -= 1
+            elif c != 0:
+                sticky = True
+            i += 1
+    if not any_digit:
+        return FX_SYNTAX
+    if i < n and (s[i] == b'e' or s[i] == b'E'):
+        i += 1
+        if i < n and (s[i] == b'+' or s[i] == b'-'):
+            if s[i] == b'-':
+                k = -1
+            else:
+                k = 1
+            i += 1
+        else:
+            k = 1
+        start = i
+        while i < n:
+            c = <unsigned char>s[i] - 48
+            if c > 9:
+                break
+            if e < 1000000:
+                e = e * 10 + <int64_t>c
+            i += 1
+        if i == start:
+            return FX_SYNTAX
+        exp += k * e
+    if i != n:
+        return FX_SYNTAX
+    if m == 0 and not sticky:
+        out[0] = 0
+        return FX_OK
+    lim = <uint64_t>9223372036854775807ULL + (1 if neg else 0)
+    k = exp + decimals
+    if k >= 0:
+        if sticky or k > 19:
+            return FX_OVERFLOW
+        p = HFX_POW10[k]
+        if m > lim // p:
+            return FX_OVERFLOW
+        q = m * p
+    else:
+        if k < -19:
+            q = 0
+            r = 1
+            cmp = -1
+        else:
+            p = HFX_POW10[-k]
+            q = m // p
+            r = m % p
+            half = p >> 1
+            if r > half:
+                cmp = 1
+            elif r == half:
+                cmp = 1 if sticky else 0
+            else:
+                cmp = -1
+        inc = hfx_round_incr(rounding, neg, <int>(q & 1), r != 0 or sticky, cmp)
+        if inc < 0:
+            return FX_PRECISION
+        q += <uint64_t>inc
+        if q > lim:
+            return FX_OVERFLOW
+    if neg:
+        out[0] = <int64_t>(~q + 1)
+    else:
+        out[0] = <int64_t>q
+    return FX_OK
+
+
+cdef inline Py_ssize_t fx_format(int64_t v, int decimals, int mode, char* out) noexcept nogil:
+    """Write v (a count of 10**-decimals) as text into out (FX_FORMAT_MAX bytes).
+
+    Returns the length written (not NUL-terminated), or -1 for decimals outside 0..18.
+    """
+    cdef char digits[24]
+    cdef int nd = 0
+    cdef int n = 0
+    cdef int j, stop
+    cdef bint neg = v < 0
+    cdef uint64_t u
+    if decimals < 0 or decimals > 18:
+        return -1
+    if neg:
+        u = ~(<uint64_t>v) + 1
+        out[n] = b'-'
+        n += 1
+    else:
+        u = <uint64_t>v
+    while True:                         # digits, least significant first
+        digits[nd] = <char>(48 + u % 10)
+        u //= 10
+        nd += 1
+        if u == 0:
+            break
+    if mode == FMT_DIGITS:
+        j = nd - 1                      # no leading zeros, no dot: the significant digits
+        while True:
+            out[n] = digits[j]
+            n += 1
+            if j == 0:
+                break
+            j -= 1
+        return n
+    while nd <= decimals:               # at least one integer digit
+        digits[nd] = b'0'
+        nd += 1
+    j = nd - 1
+    while j >= decimals:
+        out[n] = digits[j]
+        n += 1
+        j -= 1
+    if decimals == 0:
+        return n
+    stop = 0
+    if mode == FMT_TRIM:
+        while stop < decimals and digits[stop] == b'0':
+            stop += 1
+        if stop == decimals:
+            return n
+    out[n] = b'.'
+    n += 1
+    while j >= stop:
+        out[n] = digits[j]
+        n += 1
+        j -= 1
+    return n

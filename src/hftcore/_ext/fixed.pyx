@@ -1,0 +1,256 @@
+"""Exact fixed-point numbers: decimal text <-> int64 counts at a number of decimals.
+
+A price of ``50000.10`` at 2 decimals is the integer ``5000010``.  Parsing never goes through
+``float``; inexact text is an error unless a rounding mode is given; overflow is an error, never
+a wrap.  The C functions live in ``fixed.pxd`` (``fx_parse``, ``fx_format``, ``hfx_mul`` ...)
+for other compiled modules; this module is their thin Python face.
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_DecodeASCII
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from libc.stdint cimport int64_t, uint8_t
+
+import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
+
+__all__ = [
+    "ROUNDING_MODES", "parse", "format", "format_digits", "rescale", "add", "sub", "mul", "div",
+    "parse_many", "rounding_code",
+]
+
+#: Rounding-mode names accepted by every function with a ``rounding`` argument.
+#: ``"down"``/``"up"`` round toward -inf/+inf; Python's ``decimal.ROUND_*`` constants are accepted
+#: too and keep *their* meaning (``decimal.ROUND_DOWN`` truncates toward zero).
+ROUNDING_MODES = {
+    "half_even": RND_HALF_EVEN,
+    "half_up": RND_HALF_UP,
+    "half_down": RND_HALF_DOWN,
+    "down": RND_DOWN,
+    "floor": RND_DOWN,
+    "up": RND_UP,
+    "ceiling": RND_UP,
+    "toward_zero": RND_TOWARD_ZERO,
+    "truncate": RND_TOWARD_ZERO,
+    "away_from_zero": RND_AWAY_FROM_ZERO,
+    "ROUND_HALF_EVEN": RND_HALF_EVEN,
+    "ROUND_HALF_UP": RND_HALF_UP,
+    "ROUND_HALF_DOWN": RND_HALF_DOWN,
+    "ROUND_FLOOR": RND_DOWN,
+    "ROUND_CEILING": RND_UP,
+    "ROUND_DOWN": RND_TOWARD_ZERO,
+    "ROUND_UP": RND_AWAY_FROM_ZERO,
+}
+
+cdef dict _ROUNDING = ROUNDING_MODES
+
+
+cpdef int rounding_code(object rounding) except -1:
+    """The C rounding code for a mode name (``None`` means exact: refuse to round)."""
+    if rounding is None:
+        return RND_EXACT
+    try:
+        return _ROUNDING[rounding]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown rounding mode {rounding!r}; use one of {sorted(set(ROUNDING_MODES))}"
+        ) from None
+
+
+_MESSAGES = {
+    FX_EMPTY: "empty text",
+    FX_SYNTAX: "not a decimal number",
+    FX_OVERFLOW: "out of the int64 range at {dec} decimals",
+    FX_PRECISION: "more fractional digits than {dec} decimals hold (pass rounding= to round)",
+    FX_DECIMALS: "decimals must be 0..18, got {dec}",
+    FX_ROUNDING: "unknown rounding mode",
+    FX_DIVZERO: "division by zero",
+}
+
+
+cdef int _raise_parse(object text, int decimals, int code) except -1:
+    msg = _MESSAGES.get(code, "error").format(dec=decimals)
+    if code == FX_DECIMALS:
+        raise ValueError(msg)
+    raise ValueError(f"cannot parse {text!r}: {msg}")
+
+
+cdef int _raise_math(str what, int code, int decimals=0) except -1:
+    msg = _MESSAGES.get(code, "error").format(dec=decimals)
+    if code == FX_OVERFLOW:
+        raise OverflowError(f"{what}: result {msg}")
+    if code == FX_DIVZERO:
+        raise ZeroDivisionError(f"{what}: {msg}")
+    raise ValueError(f"{what}: {msg}")
+
+
+def parse(text, int decimals, rounding=None):
+    """Parse decimal text to an int count of ``10**-decimals``.
+
+    Parameters
+    ----------
+    text : str | bytes | bytearray | memoryview
+        ``"50000.10"``, ``"-1.5e-3"``, ``b"+007"``.  No spaces, NaN or infinity.
+    decimals : int
+        0..18.
+    rounding : str | None
+        ``None`` (default) refuses inexact text; otherwise a name from ``ROUNDING_MODES``.
+
+    Raises
+    ------
+    ValueError
+        Bad text (the message quotes it), too many fractional digits without rounding,
+        out of the int64 range, or decimals outside 0..18.
+    """
+    cdef const char* p
+    cdef Py_ssize_t n
+    cdef int64_t out = 0
+    cdef int code
+    cdef int rnd = RND_EXACT if rounding is None else rounding_code(rounding)
+    cdef Py_buffer view
+    if type(text) is str:
+        p = PyUnicode_AsUTF8AndSize(text, &n)
+        code = fx_parse(p, n, decimals, rnd, &out)
+    elif type(text) is bytes:
+        code = fx_parse(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), decimals, rnd, &out)
+    elif isinstance(text, (bytearray, memoryview)):
+        PyObject_GetBuffer(text, &view, PyBUF_SIMPLE)
+        try:
+            code = fx_parse(<const char*>view.buf, view.len, decimals, rnd, &out)
+        finally:
+            PyBuffer_Release(&view)
+    elif isinstance(text, str):
+        p = PyUnicode_AsUTF8AndSize(text, &n)
+        code = fx_parse(p, n, decimals, rnd, &out)
+    else:
+        raise TypeError(f"parse() needs str or bytes, not {type(text).__name__}")
+    if code != FX_OK:
+        _raise_parse(text, decimals, code)
+    return out
+
+
+def format(int64_t raw, int decimals, bint trim=False):
+    """Text of ``raw`` counts of ``10**-decimals``: ``format(5000010, 2) == "50000.10"``.
+
+    ``trim=True`` drops trailing fractional zeros (``"50000.1"``, ``"5"``).
+    """
+    cdef char buf[FX_FORMAT_MAX]
+    cdef Py_ssize_t n = fx_format(raw, decimals, FMT_TRIM if trim else FMT_FIXED, buf)
+    if n < 0:
+        raise ValueError(f"decimals must be 0..18, got {decimals}")
+    return PyUnicode_DecodeASCII(buf, n, NULL)
+
+
+def format_digits(int64_t raw, int decimals):
+    """Checksum text: the fixed-decimal text without the dot and leading zeros (Kraken CRC32).
+
+    ``format_digits(5000, 5) == "5000"`` (0.05000); ``format_digits(5000010, 2) == "5000010"``.
+    """
+    cdef char buf[FX_FORMAT_MAX]
+    cdef Py_ssize_t n = fx_format(raw, decimals, FMT_DIGITS, buf)
+    if n < 0:
+        raise ValueError(f"decimals must be 0..18, got {decimals}")
+    return PyUnicode_DecodeASCII(buf, n, NULL)
+
+
+def rescale(int64_t raw, int from_decimals, int to_decimals, rounding=None):
+    """``raw`` at ``from_decimals`` expressed at ``to_decimals`` (rounded if a mode is given)."""
+    cdef int64_t out = 0
+    cdef int code = hfx_rescale(raw, from_decimals, to_decimals, rounding_code(rounding), &out)
+    if code:
+        _raise_math(f"rescale({raw}, {from_decimals} -> {to_decimals})", code, to_decimals)
+    return out
+
+
+def add(int64_t a, int64_t b):
+    """``a + b`` at the same decimals; ``OverflowError`` instead of a wrap."""
+    cdef int64_t out = 0
+    if hfx_add(a, b, &out):
+        raise OverflowError(f"add({a}, {b}): result out of the int64 range")
+    return out
+
+
+def sub(int64_t a, int64_t b):
+    """``a - b`` at the same decimals; ``OverflowError`` instead of a wrap."""
+    cdef int64_t out = 0
+    if hfx_sub(a, b, &out):
+        raise OverflowError(f"sub({a}, {b}): result out of the int64 range")
+    return out
+
+
+def mul(int64_t a, int a_decimals, int64_t b, int b_decimals, int out_decimals, rounding=None):
+    """``a * b`` at ``out_decimals`` (price x size -> notional) with a 128-bit intermediate."""
+    cdef int64_t out = 0
+    cdef int code = hfx_mul(a, a_decimals, b, b_decimals, out_decimals, rounding_code(rounding),
+                            &out)
+    if code:
+        _raise_math(f"mul({a}@{a_decimals}, {b}@{b_decimals}) at {out_decimals}", code,
+                    out_decimals)
+    return out
+
+
+def div(int64_t a, int a_decimals, int64_t b, int b_decimals, int out_decimals, rounding=None):
+    """``a / b`` at ``out_decimals`` with a 128-bit intermediate (exact unless rounded)."""
+    cdef int64_t out = 0
+    cdef int code = hfx_div(a, a_decimals, b, b_decimals, out_decimals, rounding_code(rounding),
+                            &out)
+    if code:
+        _raise_math(f"div({a}@{a_decimals}, {b}@{b_decimals}) at {out_decimals}", code,
+                    out_decimals)
+    return out
+
+
+def parse_many(data, int decimals, rounding=None, bytes sep=b"\n"):
+    """Parse every ``sep``-separated field of ``data`` (bytes-like) into an int64 numpy array.
+
+    The loop runs without the GIL.  A trailing separator is allowed.  The first bad field raises
+    ``ValueError`` naming its index and text.
+    """
+    cdef Py_buffer view
+    cdef const char* buf
+    cdef Py_ssize_t n, i, start, count, field = 0, bad_start = 0, bad_end = 0
+    cdef int rnd = rounding_code(rounding)
+    cdef int code = FX_OK
+    cdef char sepc
+    cdef int64_t[::1] outv
+    if len(sep) != 1:
+        raise ValueError("sep must be one byte")
+    sepc = sep[0]
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        buf = <const char*>view.buf
+        n = view.len
+        count = 0
+        with nogil:
+            for i in range(n):
+                if buf[i] == sepc:
+                    count += 1
+            if n > 0 and buf[n - 1] != sepc:
+                count += 1
+        out = np.empty(count, dtype=np.int64)
+        outv = out
+        with nogil:
+            start = 0
+            i = 0
+            while field < count:
+                i = start
+                while i < n and buf[i] != sepc:
+                    i += 1
+                code = fx_parse(buf + start, i - start, decimals, rnd, &outv[field])
+                if code != FX_OK:
+                    bad_start = start
+                    bad_end = i
+                    break
+                field += 1
+                start = i + 1
+        if code != FX_OK:
+            text = PyBytes_FromStringAndSize(buf + bad_start, bad_end - bad_start)
+            msg = _MESSAGES.get(code, "error").format(dec=decimals)
+            raise ValueError(f"field {field}: cannot parse {text!r}: {msg}")
+        return out
+    finally:
+        PyBuffer_Release(&view)
