@@ -44,7 +44,10 @@ cdef extern from *:
         hfx_u128 twice = r << 1;   /* r < d < 2^127, no overflow */
         int cmp = twice > ud ? 1 : (twice == ud ? 0 : -1);
         int inc = hfx_round_incr(rounding, neg, (int)(q & 1), r != 0, cmp);
-        if (inc == -1) return 4;
+        if (inc == -1) {
+            /* inexact: an overflow even when truncated is reported as the overflow it is */
+            return q > (hfx_u128)INT64_MAX + (hfx_u128)neg ? 3 : 4;
+        }
         if (inc == -2) return 6;
         q += (hfx_u128)inc;
         *q_out = neg ? -(hfx_i128)q : (hfx_i128)q;
@@ -287,7 +290,7 @@ cdef inline int fx_parse(const char* s, Py_ssize_t n, int decimals, int rounding
                 cmp = -1
         inc = hfx_round_incr(rounding, neg, <int>(q & 1), r != 0 or sticky, cmp)
         if inc < 0:
-            return FX_PRECISION
+            return FX_OVERFLOW if q > lim else FX_PRECISION
         q += <uint64_t>inc
         if q > lim:
             return FX_OVERFLOW
