@@ -17,6 +17,9 @@ cnp.import_array()
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
+    bint PyUnicode_IS_COMPACT_ASCII(object s)
+    void* PyUnicode_DATA(object s)
+    Py_ssize_t PyUnicode_GET_LENGTH(object s)
 
 __all__ = [
     "ROUNDING_MODES", "parse", "format", "format_digits", "rescale", "add", "sub", "mul", "div",
@@ -113,8 +116,12 @@ def parse(text, int decimals, rounding=None):
     cdef int rnd = RND_EXACT if rounding is None else rounding_code(rounding)
     cdef Py_buffer view
     if type(text) is str:
-        p = PyUnicode_AsUTF8AndSize(text, &n)
-        code = fx_parse(p, n, decimals, rnd, &out)
+        if PyUnicode_IS_COMPACT_ASCII(text):       # the common case: read the str's own bytes
+            code = fx_parse(<const char*>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text),
+                            decimals, rnd, &out)
+        else:                                      # non-ASCII: never a valid number
+            p = PyUnicode_AsUTF8AndSize(text, &n)
+            code = fx_parse(p, n, decimals, rnd, &out)
     elif type(text) is bytes:
         code = fx_parse(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), decimals, rnd, &out)
     elif isinstance(text, (bytearray, memoryview)):
