@@ -54,6 +54,11 @@ cdef extern from *:
         return 0;
     }
 
+    /* a * b in uint64; nonzero when it wraps */
+    static inline int hfx_umul_ovf(uint64_t a, uint64_t b, uint64_t *out) {
+        return __builtin_mul_overflow(a, b, out);
+    }
+
     static inline int hfx_fits64(hfx_i128 v) {
         return v >= (hfx_i128)INT64_MIN && v <= (hfx_i128)INT64_MAX;
     }
@@ -138,6 +143,7 @@ cdef extern from *:
     """
     const uint64_t HFX_POW10[20]
     int hfx_round_incr(int rounding, int neg, int q_odd, int inexact, int cmp) noexcept nogil
+    int hfx_umul_ovf(uint64_t a, uint64_t b, uint64_t* out) noexcept nogil
     int hfx_add(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_sub(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_rescale(int64_t v, int from_dec, int to_dec, int rounding, int64_t* out) noexcept nogil
@@ -198,10 +204,12 @@ cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
     byte at *end is a valid delimiter.  Returns an FX_* code; *out is set only on FX_OK.
     """
     cdef Py_ssize_t i = 0
-    cdef Py_ssize_t start
+    cdef Py_ssize_t start, stop, frac
     cdef bint neg = False
     cdef bint any_digit = False
     cdef bint sticky = False            # a nonzero digit beyond the 19 kept ones was dropped
+    cdef int drop1 = -1                 # the first dropped digit
+    cdef bint rest = False              # a nonzero dropped digit after the first
     cdef uint64_t m = 0                 # the (up to 19) significant digits kept
     cdef int ndig = 0
     cdef int64_t exp = 0                # value = m * 10**exp (+ dropped digits)
@@ -220,35 +228,62 @@ cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
         i = 1
     elif s[0] == b'+':
         i = 1
-    while i < n:
+    # integer part: leading zeros, then up to 19 significant digits, then dropped ones
+    while i < n and s[i] == b'0':
+        i += 1
+        any_digit = True
+    start = i
+    stop = i + 19 if n - i > 19 else n
+    while i < stop:
         c = <unsigned char>s[i] - 48
         if c > 9:
             break
-        any_digit = True
-        if ndig < 19:
-            if m != 0 or c != 0:
-                m = m * 10 + c
-                ndig += 1
-        else:
-            exp += 1
-            if c != 0:
-                sticky = True
+        m = m * 10 + c
         i += 1
+    ndig = <int>(i - start)
+    while i < n:                        # beyond 19 digits: each shifts the exponent
+        c = <unsigned char>s[i] - 48
+        if c > 9:
+            break
+        exp += 1
+        if drop1 < 0:
+            drop1 = <int>c
+        else:
+            rest |= c != 0
+        sticky |= c != 0
+        i += 1
+    if i > start:
+        any_digit = True
     if i < n and s[i] == b'.':
         i += 1
-        while i < n:
+        frac = i
+        start = i
+        if m == 0:                      # 0.000123: zeros before the first significant digit
+            while i < n and s[i] == b'0':
+                i += 1
+            exp -= i - start
+            start = i
+        stop = i + (19 - ndig) if n - i > 19 - ndig else n
+        while i < stop:
             c = <unsigned char>s[i] - 48
             if c > 9:
                 break
-            any_digit = True
-            if ndig < 19:
-                if m != 0 or c != 0:
-                    m = m * 10 + c
-                    ndig += 1
-                exp -= 1
-            elif c != 0:
-                sticky = True
+            m = m * 10 + c
             i += 1
+        exp -= i - start
+        ndig += <int>(i - start)
+        while i < n:                    # beyond 19 digits: only their being nonzero matters
+            c = <unsigned char>s[i] - 48
+            if c > 9:
+                break
+            if drop1 < 0:
+                drop1 = <int>c
+            else:
+                rest |= c != 0
+            sticky |= c != 0
+            i += 1
+        if i > frac:                    # every byte consumed after the dot is a digit
+            any_digit = True
     if not any_digit:
         return FX_SYNTAX
     if i < n and (s[i] == b'e' or s[i] == b'E'):
@@ -279,12 +314,23 @@ cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
     lim = <uint64_t>9223372036854775807ULL + (1 if neg else 0)
     k = exp + decimals
     if k >= 0:
-        if sticky or k > 19:
+        if k > 19 or hfx_umul_ovf(m, HFX_POW10[k], &q) or q > lim:
             return FX_OVERFLOW
-        p = HFX_POW10[k]
-        if m > lim // p:
-            return FX_OVERFLOW
-        q = m * p
+        if sticky:
+            # Digits were dropped (19 kept) and the unit is the last kept digit (k == 0; with
+            # k > 0 the 19 kept digits times 10 already overflowed): round on the first dropped.
+            if drop1 > 5 or (drop1 == 5 and rest):
+                cmp = 1
+            elif drop1 == 5:
+                cmp = 0
+            else:
+                cmp = -1
+            inc = hfx_round_incr(rounding, neg, <int>(q & 1), 1, cmp)
+            if inc < 0:
+                return FX_PRECISION
+            q += <uint64_t>inc
+            if q > lim:
+                return FX_OVERFLOW
     else:
         if k < -19:
             q = 0
