@@ -115,3 +115,7 @@ cdef class L3Book:
     cdef Py_ssize_t _cap
     cdef Py_ssize_t _free        # head of the free list (-1 none)
     cdef Py_ssize_t _used
+    cdef readonly uint64_t unknown_orders
+    cdef Py_ssize_t _alloc(self) except -1
+    cdef int _set_level(self, int side, int64_t price, int64_t delta) except -1
+    cdef int _unlink(self, Py_ssize_t i) except -1

@@ -397,7 +397,8 @@ cdef int _side_set(BookSide* s, int64_t idx, qty_t q) noexcept nogil:
             r = BOOK_INSERT
         if idx == s.best:
             s.best_qty = q
-            r |= BOOK_TOP
+            if old != q:
+                r |= BOOK_TOP
         elif _better(s, idx, s.best):
             s.best = idx
             s.best_qty = q
@@ -947,14 +948,14 @@ cdef class L2Book:
         """best_ask - best_bid (negative when crossed), or None if a side is empty."""
         if self.book.sides[0].nlevels == 0 or self.book.sides[1].nlevels == 0:
             return None
-        return (self.book.sides[1].best - self.book.sides[0].best) * self.book.tick
+        return (<object>self.book.sides[1].best - <object>self.book.sides[0].best) * self.book.tick
 
     @property
     def mid_x2(self):
         """best_bid + best_ask (twice the mid, exact), or None if a side is empty."""
         if self.book.sides[0].nlevels == 0 or self.book.sides[1].nlevels == 0:
             return None
-        return (self.book.sides[0].best + self.book.sides[1].best) * self.book.tick
+        return (<object>self.book.sides[0].best + <object>self.book.sides[1].best) * self.book.tick
 
     @property
     def mid(self):
@@ -1234,3 +1235,297 @@ cdef class L2Book:
     def dropped(self):
         """Levels removed by the ``"drop"`` policy or by `max_depth`."""
         return self.book.dropped
+
+
+@cython.final
+cdef class L3Book:
+    """Order-level (L3) book: orders queue FIFO per price level; an `L2Book` view aggregates them.
+
+    Parameters
+    ----------
+    price_decimals, size_decimals : int
+        Decimals of the integer prices and sizes.
+    tick, window : int, optional
+        As for `L2Book`.
+
+    Notes
+    -----
+    `cancel`, `modify` and `execute` of an unknown order id return False and count it in
+    `unknown_orders`; adding an id that is already live raises ValueError. The L2 read API
+    (`best_bid`, `depth`, `checksum`, ...) is available on the book itself or on `l2`.
+    """
+
+    def __cinit__(self, int price_decimals=0, int size_decimals=0, *, int64_t tick=1,
+                  Py_ssize_t window=8192):
+        self._oid = NULL
+        self._px = NULL
+        self._sz = NULL
+        self._prev = NULL
+        self._next = NULL
+        self._side = NULL
+        self._cap = 0
+        self._free = -1
+        self._used = 0
+        self._l2 = L2Book(price_decimals, size_decimals, tick=tick, window=window)
+        self._orders = {}
+        self._levels = {}
+        self.unknown_orders = 0
+
+    def __dealloc__(self):
+        PyMem_RawFree(self._oid)
+        PyMem_RawFree(self._px)
+        PyMem_RawFree(self._sz)
+        PyMem_RawFree(self._prev)
+        PyMem_RawFree(self._next)
+        PyMem_RawFree(self._side)
+
+    cdef Py_ssize_t _alloc(self) except -1:
+        cdef Py_ssize_t i, c
+        cdef void* p
+        if self._free >= 0:
+            i = self._free
+            self._free = self._next[i]
+            return i
+        if self._used == self._cap:
+            c = 1024 if self._cap == 0 else self._cap * 2
+            if c > (<Py_ssize_t>1 << 40):
+                raise MemoryError("too many orders")
+            for name in range(6):
+                if name == 0:
+                    p = PyMem_RawRealloc(self._oid, c * sizeof(int64_t))
+                    if p == NULL:
+                        raise MemoryError()
+                    self._oid = <int64_t*>p
+                elif name == 1:
+                    p = PyMem_RawRealloc(self._px, c * sizeof(int64_t))
+                    if p == NULL:
+                        raise MemoryError()
+                    self._px = <int64_t*>p
+                elif name == 2:
+                    p = PyMem_RawRealloc(self._sz, c * sizeof(int64_t))
+                    if p == NULL:
+                        raise MemoryError()
+                    self._sz = <int64_t*>p
+                elif name == 3:
+                    p = PyMem_RawRealloc(self._prev, c * sizeof(int64_t))
+                    if p == NULL:
+                        raise MemoryError()
+                    self._prev = <int64_t*>p
+                elif name == 4:
+                    p = PyMem_RawRealloc(self._next, c * sizeof(int64_t))
+                    if p == NULL:
+                        raise MemoryError()
+                    self._next = <int64_t*>p
+                else:
+                    p = PyMem_RawRealloc(self._side, c * sizeof(unsigned char))
+                    if p == NULL:
+                        raise MemoryError()
+                    self._side = <unsigned char*>p
+            self._cap = c
+        i = self._used
+        self._used += 1
+        return i
+
+    cdef int _set_level(self, int side, int64_t price, int64_t delta) except -1:
+        cdef qty_t total = l2_level_size(&self._l2.book, side, price)
+        cdef int r
+        if delta > 0 and total > INT64_MAX - delta:
+            raise OverflowError("level size overflows int64")
+        r = l2_apply(&self._l2.book, side, price, total + delta)
+        if r < 0:
+            self._l2._raise(r)
+        return 0
+
+    cdef int _unlink(self, Py_ssize_t i) except -1:
+        cdef int side = self._side[i]
+        cdef int64_t price = self._px[i]
+        key = (side, price)
+        ends = self._levels[key]
+        if self._prev[i] >= 0:
+            self._next[self._prev[i]] = self._next[i]
+        else:
+            ends[0] = self._next[i]
+        if self._next[i] >= 0:
+            self._prev[self._next[i]] = self._prev[i]
+        else:
+            ends[1] = self._prev[i]
+        if ends[0] < 0:
+            del self._levels[key]
+        self._set_level(side, price, -self._sz[i])
+        del self._orders[self._oid[i]]
+        self._next[i] = self._free
+        self._free = i
+        return 0
+
+    def add(self, int64_t order_id, int side, int64_t price, int64_t size):
+        """Add an order at the back of its price level's queue."""
+        cdef Py_ssize_t i
+        if <unsigned int>side > 1:
+            raise ValueError("side must be 0 (bid) or 1 (ask)")
+        if size <= 0:
+            raise ValueError("size must be > 0")
+        if order_id in self._orders:
+            raise ValueError(f"order {order_id} is already in the book")
+        if price % self._l2.book.tick != 0:
+            raise ValueError(f"price is not a multiple of the tick {self._l2.book.tick}")
+        self._set_level(side, price, size)
+        i = self._alloc()
+        self._oid[i] = order_id
+        self._px[i] = price
+        self._sz[i] = size
+        self._side[i] = <unsigned char>side
+        self._next[i] = -1
+        key = (side, price)
+        ends = self._levels.get(key)
+        if ends is None:
+            self._prev[i] = -1
+            self._levels[key] = [i, i]
+        else:
+            self._prev[i] = ends[1]
+            self._next[<Py_ssize_t>ends[1]] = i
+            ends[1] = i
+        self._orders[order_id] = i
+
+    def cancel(self, int64_t order_id):
+        """Remove an order; False (counted) when the id is unknown."""
+        i = self._orders.get(order_id)
+        if i is None:
+            self.unknown_orders += 1
+            return False
+        self._unlink(i)
+        return True
+
+    def execute(self, int64_t order_id, int64_t size):
+        """Fill `size` of an order (it leaves the book when fully filled); False (counted) when
+        the id is unknown. ValueError when size is not within 1..remaining."""
+        cdef Py_ssize_t i
+        o = self._orders.get(order_id)
+        if o is None:
+            self.unknown_orders += 1
+            return False
+        i = o
+        if size <= 0 or size > self._sz[i]:
+            raise ValueError(f"execute size must be within 1..{self._sz[i]}")
+        if size == self._sz[i]:
+            self._unlink(i)
+        else:
+            self._set_level(self._side[i], self._px[i], -size)
+            self._sz[i] -= size
+        return True
+
+    def modify(self, int64_t order_id, int64_t size, price=None):
+        """Change an order's size (and price). Reducing the size at the same price keeps the
+        queue position; a larger size or a new price sends it to the back. Size 0 cancels.
+        False (counted) when the id is unknown."""
+        cdef Py_ssize_t i
+        cdef int side
+        cdef int64_t new_px
+        o = self._orders.get(order_id)
+        if o is None:
+            self.unknown_orders += 1
+            return False
+        if size < 0:
+            raise ValueError("size must be >= 0")
+        i = o
+        if size == 0:
+            self._unlink(i)
+            return True
+        new_px = self._px[i] if price is None else price
+        if new_px == self._px[i] and size <= self._sz[i]:
+            self._set_level(self._side[i], self._px[i], size - self._sz[i])
+            self._sz[i] = size
+            return True
+        if new_px % self._l2.book.tick != 0:
+            raise ValueError(f"price is not a multiple of the tick {self._l2.book.tick}")
+        side = self._side[i]
+        self._unlink(i)
+        self.add(order_id, side, new_px, size)
+        return True
+
+    def order(self, int64_t order_id):
+        """``(side, price, size)`` of a live order; KeyError when unknown."""
+        cdef Py_ssize_t i = self._orders[order_id]
+        return self._side[i], self._px[i], self._sz[i]
+
+    def queue_position(self, int64_t order_id):
+        """Total size queued ahead of an order at its price level; KeyError when unknown."""
+        cdef Py_ssize_t i = self._orders[order_id]
+        cdef int64_t j = self._prev[i]
+        ahead = 0
+        while j >= 0:
+            ahead += self._sz[j]
+            j = self._prev[j]
+        return ahead
+
+    def orders_at(self, int side, int64_t price):
+        """``[(order_id, size), ...]`` queued at a level, front first."""
+        ends = self._levels.get((side, price))
+        out = []
+        if ends is None:
+            return out
+        cdef int64_t j = ends[0]
+        while j >= 0:
+            out.append((self._oid[j], self._sz[j]))
+            j = self._next[j]
+        return out
+
+    def clear(self):
+        """Remove every order."""
+        self._orders.clear()
+        self._levels.clear()
+        self._used = 0
+        self._free = -1
+        self._l2.clear()
+
+    @property
+    def l2(self):
+        """The aggregated `L2Book` (read it; writing to it desynchronises the L3 book)."""
+        return self._l2
+
+    @property
+    def best_bid(self):
+        """Best bid price, or None."""
+        return self._l2.best_bid
+
+    @property
+    def best_ask(self):
+        """Best ask price, or None."""
+        return self._l2.best_ask
+
+    @property
+    def best_bid_size(self):
+        """Aggregated size at the best bid, or None."""
+        return self._l2.best_bid_size
+
+    @property
+    def best_ask_size(self):
+        """Aggregated size at the best ask, or None."""
+        return self._l2.best_ask_size
+
+    def depth(self, Py_ssize_t n):
+        """Aggregated top `n` levels, as `L2Book.depth`."""
+        return self._l2.depth(n)
+
+    def levels(self, int side, n=None):
+        """Aggregated levels of a side, as `L2Book.levels`."""
+        return self._l2.levels(side, n)
+
+    def checksum(self, str venue):
+        """Venue checksum of the aggregated book, as `L2Book.checksum`."""
+        return self._l2.checksum(venue)
+
+    def __getattr__(self, name):
+        # the rest of the L2 read API (spread, mid, vwap, imbalance, ...)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._l2, name)
+
+    def __len__(self):
+        return len(self._orders)
+
+    def __contains__(self, order_id):
+        return order_id in self._orders
+
+    def __repr__(self):
+        return (f"L3Book(orders={len(self._orders)}, best_bid={self.best_bid}, "
+                f"best_ask={self.best_ask})")
