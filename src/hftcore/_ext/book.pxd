@@ -1,7 +1,8 @@
 # Order books: the C-level API that decoders and the engine call without Python.
 #
 # L2 layout (per side): a dense price ladder of `cap` slots (a power of two) indexed by
-# (price / tick - base), with an occupancy bitmap and a one-bit-per-word summary so the next best
+# (key - base), key = price / tick for asks and ~(price / tick) for bids (so keys ascend from the
+# best toward worse levels on both sides and one branch-free code path serves both), with an occupancy bitmap and a one-bit-per-word summary so the next best
 # level is found with clz/ctz; levels outside the window live in a sorted "overflow" array ordered
 # from nearest-to-best to farthest.  The best level is always inside the window (the window is
 # moved when the best leaves it), so updates near the top are O(1) and a size-only update never
@@ -45,10 +46,11 @@ ctypedef struct BookSide:
     qty_t* oqty
     Py_ssize_t on            # overflow levels
     Py_ssize_t ocap
-    int64_t best             # best level in tick units (valid when nlevels > 0)
+    int64_t best             # key of the best level (valid when nlevels > 0)
     qty_t best_qty
     Py_ssize_t nlevels
     int is_bid
+    int64_t mask             # key = price index ^ mask: -1 for bids (~idx), 0 for asks
 
 ctypedef struct L2BookC:
     BookSide sides[2]        # [SIDE_BID], [SIDE_ASK]
@@ -88,7 +90,7 @@ cdef inline bint l2_best(const L2BookC* b, int side, px_t* price, qty_t* size) n
     cdef const BookSide* s = &b.sides[side]
     if s.nlevels == 0:
         return False
-    price[0] = s.best * b.tick
+    price[0] = (s.best ^ s.mask) * b.tick
     size[0] = s.best_qty
     return True
 

@@ -73,12 +73,13 @@ cdef inline void* _raw_alloc(Py_ssize_t n, Py_ssize_t size) noexcept nogil:
 
 
 cdef inline int64_t _okey(const BookSide* s, int64_t idx) noexcept nogil:
-    # ascending overflow key = distance order from the best; ~ avoids overflow of -INT64_MIN
-    return ~idx if s.is_bid else idx
+    # price index <-> key (both ways): keys ascend from the best toward worse levels on both
+    # sides (bids use ~idx, which cannot overflow), so one branch-free code path serves both
+    return idx ^ s.mask
 
 
 cdef inline bint _better(const BookSide* s, int64_t a, int64_t b) noexcept nogil:
-    return a > b if s.is_bid else a < b
+    return a < b
 
 
 cdef inline Py_ssize_t _prev_slot(const BookSide* s, Py_ssize_t i) noexcept nogil:
@@ -132,11 +133,11 @@ cdef inline Py_ssize_t _next_slot(const BookSide* s, Py_ssize_t i) noexcept nogi
 
 
 cdef inline Py_ssize_t _worse_slot(const BookSide* s, Py_ssize_t i) noexcept nogil:
-    return _prev_slot(s, i) if s.is_bid else _next_slot(s, i)
+    return _next_slot(s, i)
 
 
 cdef inline Py_ssize_t _worst_slot(const BookSide* s) noexcept nogil:
-    return _next_slot(s, -1) if s.is_bid else _prev_slot(s, s.cap)
+    return _prev_slot(s, s.cap)
 
 
 cdef inline void _slot_set_bit(BookSide* s, Py_ssize_t i) noexcept nogil:
@@ -157,6 +158,7 @@ cdef int _side_init(BookSide* s, Py_ssize_t cap, int is_bid) noexcept nogil:
     s.nwords = cap >> 6
     s.nsumm = (s.nwords + 63) >> 6
     s.is_bid = is_bid
+    s.mask = -1 if is_bid else 0
     s.qty = <qty_t*>_raw_alloc(cap, sizeof(qty_t))
     s.bits = <uint64_t*>_raw_alloc(s.nwords, sizeof(uint64_t))
     s.summ = <uint64_t*>_raw_alloc(s.nsumm, sizeof(uint64_t))
@@ -208,8 +210,8 @@ cdef void _side_clear(BookSide* s) noexcept nogil:
 
 
 cdef inline void _side_place(BookSide* s, int64_t best) noexcept nogil:
-    """Set the window so that `best` sits at 3/4 of it toward the better side."""
-    cdef int64_t off = (s.cap - (s.cap >> 2)) if s.is_bid else (s.cap >> 2)
+    """Set the window so that the key `best` sits at its first quarter (3/4 for worse levels)."""
+    cdef int64_t off = s.cap >> 2
     cdef int64_t base
     if best < INT64_MIN + off:
         base = INT64_MIN
@@ -275,7 +277,7 @@ cdef int _side_recentre(BookSide* s, int64_t best) noexcept nogil:
             PyMem_RawFree(tq)
             return BOOK_ENOMEM
         # ladder levels best-first
-        slot = _worse_slot(s, s.cap) if s.is_bid else _worse_slot(s, -1)
+        slot = _next_slot(s, -1)
         while slot >= 0:
             tk[k] = s.base + slot
             tq[k] = s.qty[slot]
@@ -308,7 +310,7 @@ cdef int _side_recentre(BookSide* s, int64_t best) noexcept nogil:
         memmove(s.okey + rest, s.okey, s.on * sizeof(int64_t))
         memmove(s.oqty + rest, s.oqty, s.on * sizeof(qty_t))
         for i in range(rest):
-            s.okey[i] = _okey(s, tk[keep + i])
+            s.okey[i] = tk[keep + i]
             s.oqty[i] = tq[keep + i]
         s.on += rest
     PyMem_RawFree(tk)
@@ -316,7 +318,7 @@ cdef int _side_recentre(BookSide* s, int64_t best) noexcept nogil:
     # overflow levels that now fall inside the window move to the ladder
     i = 0
     while i < s.on:
-        sl = _slot_of(s, _okey(s, s.okey[i]))
+        sl = _slot_of(s, s.okey[i])
         if sl >= <uint64_t>s.cap:
             break
         s.qty[sl] = s.oqty[i]
@@ -337,8 +339,8 @@ cdef inline void _side_refresh_best(BookSide* s, Py_ssize_t from_slot) noexcept 
         s.best = s.base + ns
         s.best_qty = s.qty[ns]
     elif s.on > 0:
-        _side_recentre(s, _okey(s, s.okey[0]))   # cannot fail: ladder is empty, nothing to alloc
-        ns = _worse_slot(s, s.cap) if s.is_bid else _worse_slot(s, -1)
+        _side_recentre(s, s.okey[0])   # cannot fail: ladder is empty, nothing to alloc
+        ns = _next_slot(s, -1)
         s.best = s.base + ns
         s.best_qty = s.qty[ns]
     else:
@@ -366,7 +368,7 @@ cdef int _side_set(BookSide* s, int64_t idx, qty_t q) noexcept nogil:
                 _side_refresh_best(s, <Py_ssize_t>sl)
                 return BOOK_TOP | BOOK_DELETE
             return BOOK_DELETE
-        key = _okey(s, idx)
+        key = idx
         i = _ovf_search(s, key)
         if i >= s.on or s.okey[i] != key:
             return BOOK_MISSING
@@ -416,7 +418,7 @@ cdef int _side_set(BookSide* s, int64_t idx, qty_t q) noexcept nogil:
         s.best = idx
         s.best_qty = q
         return BOOK_TOP | BOOK_INSERT
-    key = _okey(s, idx)
+    key = idx
     i = _ovf_search(s, key)
     if i < s.on and s.okey[i] == key:
         s.oqty[i] = q
@@ -458,7 +460,7 @@ cdef inline bint _cur_next(const BookSide* s, Py_ssize_t* slot, Py_ssize_t* oi, 
         slot[0] = _worse_slot(s, slot[0])
         return True
     if oi[0] < s.on:
-        idx[0] = _okey(s, s.okey[oi[0]])
+        idx[0] = s.okey[oi[0]]
         q[0] = s.oqty[oi[0]]
         oi[0] += 1
         return True
@@ -474,7 +476,7 @@ cdef inline Py_ssize_t _side_walk(const BookSide* s, Py_ssize_t n, int64_t tick,
     cdef int64_t idx
     cdef qty_t q
     while k < n and _cur_next(s, &slot, &oi, &idx, &q):
-        px[k] = idx * tick
+        px[k] = (idx ^ s.mask) * tick
         qty[k] = q
         k += 1
     return k
@@ -489,7 +491,7 @@ cdef qty_t _side_get(const BookSide* s, int64_t idx) noexcept nogil:
     sl = _slot_of(s, idx)
     if sl < <uint64_t>s.cap:
         return s.qty[sl]
-    key = _okey(s, idx)
+    key = idx
     i = _ovf_search(s, key)
     if i < s.on and s.okey[i] == key:
         return s.oqty[i]
@@ -525,11 +527,11 @@ cdef inline int _check_cross(L2BookC* b, int side, int r) noexcept nogil:
     cdef BookSide* bid = &b.sides[0]
     cdef BookSide* ask = &b.sides[1]
     cdef BookSide* other
-    if bid.nlevels == 0 or ask.nlevels == 0 or bid.best <= ask.best:
+    if bid.nlevels == 0 or ask.nlevels == 0 or ~bid.best <= ask.best:
         return r
     if b.cross_policy == CROSS_DROP:
         other = &b.sides[1 - side]
-        while other.nlevels and bid.best > ask.best:
+        while other.nlevels and ~bid.best > ask.best:
             _side_set(other, other.best, 0)
             b.dropped += 1
         return r | BOOK_TOP
@@ -552,10 +554,10 @@ cdef int l2_apply(L2BookC* b, int side, px_t price, qty_t size) noexcept nogil:
         idx = price // b.tick
     if b.cross_policy == CROSS_RAISE and size > 0:
         s = &b.sides[1 - side]
-        if s.nlevels and (idx > s.best if side == 0 else idx < s.best):
+        if s.nlevels and (idx > s.best if side == 0 else idx < ~s.best):
             return BOOK_ECROSSED
     s = &b.sides[side]
-    r = _side_set(s, idx, size)
+    r = _side_set(s, idx ^ s.mask, size)
     if r < 0:
         return r
     b.updates += 1
@@ -584,7 +586,7 @@ cdef Py_ssize_t l2_apply_batch(L2BookC* b, const int64_t* sides, const px_t* pri
             err[0] = r
             return i
         if bbo_out != NULL:
-            bbo_out[2 * i] = (b.sides[0].best * b.tick) if b.sides[0].nlevels else INT64_MIN
+            bbo_out[2 * i] = (~b.sides[0].best * b.tick) if b.sides[0].nlevels else INT64_MIN
             bbo_out[2 * i + 1] = (b.sides[1].best * b.tick) if b.sides[1].nlevels else INT64_MIN
     return n
 
@@ -649,8 +651,8 @@ cdef qty_t l2_level_size(const L2BookC* b, int side, px_t price) noexcept nogil:
     if b.tick != 1:
         if price % b.tick != 0:
             return 0
-        return _side_get(&b.sides[side], price // b.tick)
-    return _side_get(&b.sides[side], price)
+        return _side_get(&b.sides[side], (price // b.tick) ^ b.sides[side].mask)
+    return _side_get(&b.sides[side], price ^ b.sides[side].mask)
 
 
 cdef Py_ssize_t l2_depth(const L2BookC* b, int side, Py_ssize_t n, px_t* px,
@@ -811,6 +813,7 @@ cdef class L2Book:
 
     # -- writes ----------------------------------------------------------------------------
 
+    @cython.binding(False)   # a plain method descriptor: cheaper per call than a cyfunction
     def apply(self, int side, int64_t price, int64_t size):
         """Set the size of the level at `price` on `side` (0 deletes it).
 
@@ -919,7 +922,7 @@ cdef class L2Book:
             return None
         if s.best != self._bb_px or self._bb_obj is None:
             self._bb_px = s.best
-            self._bb_obj = s.best * self.book.tick
+            self._bb_obj = ~s.best * self.book.tick
         return self._bb_obj
 
     @property
@@ -948,14 +951,14 @@ cdef class L2Book:
         """best_ask - best_bid (negative when crossed), or None if a side is empty."""
         if self.book.sides[0].nlevels == 0 or self.book.sides[1].nlevels == 0:
             return None
-        return (<object>self.book.sides[1].best - <object>self.book.sides[0].best) * self.book.tick
+        return (<object>self.book.sides[1].best - <object>(~self.book.sides[0].best)) * self.book.tick
 
     @property
     def mid_x2(self):
         """best_bid + best_ask (twice the mid, exact), or None if a side is empty."""
         if self.book.sides[0].nlevels == 0 or self.book.sides[1].nlevels == 0:
             return None
-        return (<object>self.book.sides[0].best + <object>self.book.sides[1].best) * self.book.tick
+        return (<object>(~self.book.sides[0].best) + <object>self.book.sides[1].best) * self.book.tick
 
     @property
     def mid(self):
@@ -972,7 +975,7 @@ cdef class L2Book:
             return None
         if not 0 <= extra_decimals <= 18:
             raise ValueError("extra_decimals must be within 0..18")
-        bid = self.book.sides[0].best * self.book.tick
+        bid = ~self.book.sides[0].best * self.book.tick
         ask = self.book.sides[1].best * self.book.tick
         bq = self.book.sides[0].best_qty
         aq = self.book.sides[1].best_qty
@@ -987,13 +990,13 @@ cdef class L2Book:
     def is_crossed(self):
         """True when best bid > best ask."""
         return (self.book.sides[0].nlevels != 0 and self.book.sides[1].nlevels != 0
-                and self.book.sides[0].best > self.book.sides[1].best)
+                and ~self.book.sides[0].best > self.book.sides[1].best)
 
     @property
     def is_locked(self):
         """True when best bid == best ask."""
         return (self.book.sides[0].nlevels != 0 and self.book.sides[1].nlevels != 0
-                and self.book.sides[0].best == self.book.sides[1].best)
+                and ~self.book.sides[0].best == self.book.sides[1].best)
 
     # -- levels --------------------------------------------------------------------------
 
@@ -1045,7 +1048,7 @@ cdef class L2Book:
         slot = _cur_start(s)
         while _cur_next(s, &slot, &oi, &idx, &q):
             if k == i:
-                return idx * self.book.tick, q
+                return (idx ^ s.mask) * self.book.tick, q
             k += 1
         raise IndexError("level index out of range")  # pragma: no cover
 
@@ -1082,6 +1085,7 @@ cdef class L2Book:
         s = &self.book.sides[side]
         slot = _cur_start(s)
         while _cur_next(s, &slot, &oi, &idx, &q):
+            idx ^= s.mask
             if (idx * self.book.tick < price) if side == 0 else (idx * self.book.tick > price):
                 break
             total += q
@@ -1106,7 +1110,7 @@ cdef class L2Book:
         slot = _cur_start(s)
         while left > 0 and _cur_next(s, &slot, &oi, &idx, &q):
             take = q if q < left else left
-            worst = idx * self.book.tick
+            worst = (idx ^ s.mask) * self.book.tick
             notional += worst * take
             left -= take
         return size - left, notional, worst
