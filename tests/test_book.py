@@ -478,3 +478,29 @@ def test_book_delta_dtype_layout() -> None:
         "_pad",
     )
     assert DELTA_FLAG_SNAPSHOT == 1
+
+
+def test_depth_results_are_never_overwritten_while_held() -> None:
+    b = L2Book()
+    for i in range(30):
+        b.apply(0, 1000 - i, i + 1)
+        b.apply(1, 2000 + i, i + 1)
+    held = [b.depth(5) for _ in range(4)]
+    snapshot = [[a.copy() for a in t] for t in held]
+    bp, bs, ap, az = b.depth(20)
+    for _ in range(50):  # results dropped or rebound: the book may recycle them
+        b.apply(0, 1000, 77)
+        bp, bs, ap, az = b.depth(20)
+        assert bs[0] == 77 and len(bp) == 20
+        b.depth(3)
+        b.apply(0, 1000, 1)
+    view = b.depth(10)[0][:2]
+    b.apply(0, 1001, 5)
+    for _ in range(3):
+        b.depth(10)
+    assert view.tolist() == [1000, 999]
+    for t, s in zip(held, snapshot, strict=True):
+        for a, c in zip(t, s, strict=True):
+            assert np.array_equal(a, c)
+    assert b.depth(3)[0].tolist() == [1001, 1000, 999]
+    assert b.depth(0)[0].shape == (0,)

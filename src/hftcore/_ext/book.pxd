@@ -101,6 +101,10 @@ cdef class L2Book:
     cdef object _ba_obj
     cdef int64_t _bb_px
     cdef int64_t _ba_px
+    cdef list _depth             # last depth() results, recycled when nobody else holds them
+    cdef void* _depth_data[8]
+    cdef Py_ssize_t _depth_cap[2]
+    cdef int _depth_next
     cdef int _raise(self, int rc) except -1
 
 

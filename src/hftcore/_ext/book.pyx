@@ -17,6 +17,31 @@ cnp.import_array()
 
 cdef extern from *:
     """
+    /* depth() reuses its last result when nothing outside the book holds it any more: the
+       cached 4-tuple is referenced only by the cache and the caller's temporary, each array
+       only by the tuple, and the arrays still own the buffers they were made with. */
+    static inline int hbk_depth_reusable(PyObject *t, void **data) {
+        Py_ssize_t i;
+        PyArrayObject *a;
+        if (Py_REFCNT(t) != 2) return 0;
+        for (i = 0; i < 4; i++) {
+            a = (PyArrayObject *)PyTuple_GET_ITEM(t, i);
+            if (Py_REFCNT((PyObject *)a) != 1 || PyArray_DATA(a) != data[i]
+                || PyArray_NDIM(a) != 1 || PyArray_STRIDES(a)[0] != 8
+                || !PyArray_ISWRITEABLE(a))
+                return 0;
+        }
+        return 1;
+    }
+    static inline void hbk_set_len(PyObject *t, Py_ssize_t i, npy_intp n) {
+        PyArray_DIMS((PyArrayObject *)PyTuple_GET_ITEM(t, i))[0] = n;
+    }
+    """
+    bint hbk_depth_reusable(object t, void** data) noexcept
+    void hbk_set_len(object t, Py_ssize_t i, cnp.npy_intp n) noexcept
+
+cdef extern from *:
+    """
     static inline int hbk_clz(uint64_t x) { return __builtin_clzll(x); }
     static inline int hbk_ctz(uint64_t x) { return __builtin_ctzll(x); }
 
@@ -470,15 +495,40 @@ cdef inline bint _cur_next(const BookSide* s, Py_ssize_t* slot, Py_ssize_t* oi, 
 cdef inline Py_ssize_t _side_walk(const BookSide* s, Py_ssize_t n, int64_t tick, px_t* px,
                                   qty_t* qty) noexcept nogil:
     """Copy up to n levels best-first into px/qty; returns the count."""
-    cdef Py_ssize_t k = 0
-    cdef Py_ssize_t slot = _cur_start(s)
-    cdef Py_ssize_t oi = 0
-    cdef int64_t idx
-    cdef qty_t q
-    while k < n and _cur_next(s, &slot, &oi, &idx, &q):
-        px[k] = (idx ^ s.mask) * tick
-        qty[k] = q
+    cdef Py_ssize_t k = 0, w, slot, i
+    cdef uint64_t m
+    cdef int64_t mask = s.mask
+    if s.nlevels == 0 or n <= 0:
+        return 0
+    # ladder: scan occupancy words from the best, bit by bit within a word
+    slot = <Py_ssize_t>_slot_of(s, s.best)
+    w = slot >> 6
+    m = s.bits[w] & ~((<uint64_t>1 << (slot & 63)) - 1)
+    while True:
+        while m and k < n:
+            slot = (w << 6) + hbk_ctz(m)
+            m &= m - 1
+            px[k] = ((s.base + slot) ^ mask) * tick
+            qty[k] = s.qty[slot]
+            k += 1
+        if k >= n:
+            return k
+        w += 1
+        if w >= s.nwords:
+            break
+        m = s.bits[w]
+        if m == 0:
+            slot = _next_slot(s, (w << 6) + 63)
+            if slot < 0:
+                break
+            w = slot >> 6
+            m = s.bits[w]
+    i = 0
+    while k < n and i < s.on:
+        px[k] = (s.okey[i] ^ mask) * tick
+        qty[k] = s.oqty[i]
         k += 1
+        i += 1
     return k
 
 
@@ -794,6 +844,7 @@ cdef class L2Book:
         self.book.cross_policy = _CROSS_POLICIES[cross_policy]
         self._bb_obj = None
         self._ba_obj = None
+        self._depth = [None, None]
 
     def __dealloc__(self):
         l2_free(&self.book)
@@ -1002,8 +1053,14 @@ cdef class L2Book:
 
     def depth(self, Py_ssize_t n):
         """Top `n` levels: ``(bid_px, bid_sz, ask_px, ask_sz)`` int64 arrays, best first; each
-        pair is as long as that side has levels, at most `n`. Cost O(n)."""
-        cdef Py_ssize_t nb, na
+        pair is as long as that side has levels, at most `n`. Cost O(n), not O(book).
+
+        The arrays are new objects as far as the caller can tell: a previous result is recycled
+        only once nothing outside the book references it any more.
+        """
+        cdef Py_ssize_t nb, na, i
+        cdef int k = self._depth_next
+        cdef object t = self._depth[k]
         if n < 0:
             raise ValueError("n must be >= 0")
         nb = self.book.sides[0].nlevels
@@ -1012,15 +1069,26 @@ cdef class L2Book:
             nb = n
         if na > n:
             na = n
-        bp = _new_i64(nb)
-        bs = _new_i64(nb)
-        ap = _new_i64(na)
-        az = _new_i64(na)
+        # two slots used in turn, so `bp, bs, ap, az = book.depth(n)` in a loop (the names still
+        # holding the previous result during the call) recycles too
+        self._depth_next = 1 - k
+        if (t is None or n > self._depth_cap[k]
+                or not hbk_depth_reusable(t, &self._depth_data[4 * k])):
+            self._depth_cap[k] = n if n > 8 else 8
+            t = (_new_i64(self._depth_cap[k]), _new_i64(self._depth_cap[k]),
+                 _new_i64(self._depth_cap[k]), _new_i64(self._depth_cap[k]))
+            for i in range(4):
+                self._depth_data[4 * k + i] = cnp.PyArray_DATA(<cnp.ndarray>t[i])
+            self._depth[k] = t
+        hbk_set_len(t, 0, nb)
+        hbk_set_len(t, 1, nb)
+        hbk_set_len(t, 2, na)
+        hbk_set_len(t, 3, na)
         _side_walk(&self.book.sides[0], nb, self.book.tick,
-                   <px_t*>cnp.PyArray_DATA(bp), <qty_t*>cnp.PyArray_DATA(bs))
+                   <px_t*>self._depth_data[4 * k], <qty_t*>self._depth_data[4 * k + 1])
         _side_walk(&self.book.sides[1], na, self.book.tick,
-                   <px_t*>cnp.PyArray_DATA(ap), <qty_t*>cnp.PyArray_DATA(az))
-        return bp, bs, ap, az
+                   <px_t*>self._depth_data[4 * k + 2], <qty_t*>self._depth_data[4 * k + 3])
+        return t
 
     def depth_into(self, int side, int64_t[::1] prices, int64_t[::1] sizes):
         """Write the top levels of `side` into caller-owned int64 arrays (as many as fit);
