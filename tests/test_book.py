@@ -89,8 +89,8 @@ def assert_same(book: L2Book, ref: RefL2) -> None:
     for side in (0, 1):
         assert book.levels(side) == ref.levels(side)
     bp, bs, ap, az = book.depth(5)
-    assert list(zip(bp.tolist(), bs.tolist())) == ref.levels(0)[:5]
-    assert list(zip(ap.tolist(), az.tolist())) == ref.levels(1)[:5]
+    assert list(zip(bp.tolist(), bs.tolist(), strict=True)) == ref.levels(0)[:5]
+    assert list(zip(ap.tolist(), az.tolist(), strict=True)) == ref.levels(1)[:5]
     assert book.is_crossed == ref.crossed()
 
 
@@ -209,7 +209,10 @@ def ref_okx(ref: RefL2, pd: int, sd: int) -> int:
     for i in range(25):
         for lv in (bids, asks):
             if i < len(lv):
-                parts += [fixed.format(lv[i][0], pd, trim=True), fixed.format(lv[i][1], sd, trim=True)]
+                parts += [
+                    fixed.format(lv[i][0], pd, trim=True),
+                    fixed.format(lv[i][1], sd, trim=True),
+                ]
     crc = zlib.crc32(":".join(parts).encode())
     return crc - 2**32 if crc >= 2**31 else crc
 
@@ -340,7 +343,9 @@ def test_100k_levels_one_side() -> None:
     b.apply_batch(np.ones(n // 2, dtype=np.int64), prices[: n // 2], np.zeros(n // 2, np.int64))
     assert b.best_ask == int(prices[n // 2]) and len(b) == n - n // 2
     b.truncate(10)
-    assert b.levels(1) == [(int(p), int(p - 1_000_000) // 3 + 1) for p in prices[n // 2 : n // 2 + 10]]
+    assert b.levels(1) == [
+        (int(p), int(p - 1_000_000) // 3 + 1) for p in prices[n // 2 : n // 2 + 10]
+    ]
 
 
 def test_prices_near_int64_limits() -> None:
@@ -487,10 +492,10 @@ def test_depth_results_are_never_overwritten_while_held() -> None:
         b.apply(1, 2000 + i, i + 1)
     held = [b.depth(5) for _ in range(4)]
     snapshot = [[a.copy() for a in t] for t in held]
-    bp, bs, ap, az = b.depth(20)
+    b.depth(20)
     for _ in range(50):  # results dropped or rebound: the book may recycle them
         b.apply(0, 1000, 77)
-        bp, bs, ap, az = b.depth(20)
+        bp, bs, _ap, _az = b.depth(20)
         assert bs[0] == 77 and len(bp) == 20
         b.depth(3)
         b.apply(0, 1000, 1)

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from hftcore import L2Book, fixed
+
 DATA = Path(__file__).parent / "data"
 
 

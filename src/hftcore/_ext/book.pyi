@@ -1,8 +1,9 @@
-from collections.abc import Buffer, Iterator
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Any, Literal, final
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Buffer
 
 _I64 = npt.NDArray[np.int64]
 _IntArray = npt.ArrayLike
@@ -15,9 +16,10 @@ DELTA_FLAG_CLEAR_SIDE: int
 
 class CrossedBookError(ValueError): ...
 
+@final
 class L2Book:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         price_decimals: int = 0,
         size_decimals: int = 0,
         *,
@@ -25,7 +27,7 @@ class L2Book:
         max_depth: int = 0,
         cross_policy: Literal["pass", "raise", "drop"] = "pass",
         window: int = 8192,
-    ) -> None: ...
+    ) -> L2Book: ...
     def apply(self, side: int, price: int, size: int) -> bool: ...
     def apply_batch(
         self,
@@ -103,16 +105,17 @@ class L2Book:
     @property
     def dropped(self) -> int: ...
 
+@final
 class L3Book:
     unknown_orders: int
-    def __init__(
-        self,
+    def __new__(
+        cls,
         price_decimals: int = 0,
         size_decimals: int = 0,
         *,
         tick: int = 1,
         window: int = 8192,
-    ) -> None: ...
+    ) -> L3Book: ...
     def add(self, order_id: int, side: int, price: int, size: int) -> None: ...
     def cancel(self, order_id: int) -> bool: ...
     def execute(self, order_id: int, size: int) -> bool: ...
@@ -136,4 +139,4 @@ class L3Book:
     def checksum(self, venue: str) -> int: ...
     def __getattr__(self, name: str) -> Any: ...
     def __len__(self) -> int: ...
-    def __contains__(self, order_id: object) -> bool: ...
+    def __contains__(self, order_id: object, /) -> bool: ...
