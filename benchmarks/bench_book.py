@@ -225,6 +225,48 @@ def run_nautilus(rows: list[tuple[int, int, int]], with_construction: bool = Fal
     return time.perf_counter() - t
 
 
+def _c_floor() -> Any:
+    """Compile benchmarks/c_floor/sorted_book.c with the system compiler; None if impossible."""
+    if "c_floor" in _cache:
+        return _cache["c_floor"]
+    import ctypes
+    import shutil
+    import subprocess
+    import sysconfig
+    import tempfile
+    from pathlib import Path
+
+    lib = None
+    src = Path(__file__).parent / "c_floor" / "sorted_book.c"
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) and src.exists():
+        out = Path(tempfile.mkdtemp(prefix="hftcore-bench-")) / "sorted_book.so"
+        cmd = [cc, "-O3", "-shared", "-fPIC", "-o", str(out), str(src)]
+        if subprocess.run(cmd, capture_output=True, timeout=120).returncode == 0:
+            lib = ctypes.CDLL(str(out))
+            lib.floor_run.restype = ctypes.c_int64
+            i64p = ctypes.POINTER(ctypes.c_int64)
+            i64 = ctypes.c_int64
+            lib.floor_run.argtypes = [i64p, i64p, i64p, i64, i64p, i64p, i64p, i64]
+            lib.floor_run.argtypes.append(ctypes.POINTER(ctypes.c_double))
+    _cache["c_floor"] = lib
+    return lib
+
+
+def run_c_floor(stream: Stream, init: Stream | None = None) -> float:
+    import ctypes
+
+    lib = _c_floor()
+    ptr = ctypes.POINTER(ctypes.c_int64)
+    arrs = [np.ascontiguousarray(a, np.int64) for a in (*(init or initial_levels()), *stream)]
+    secs = ctypes.c_double()
+    args = [a.ctypes.data_as(ptr) for a in arrs]
+    rc = lib.floor_run(*args[:3], len(arrs[0]), *args[3:], len(arrs[3]), ctypes.byref(secs))
+    if rc == -1:
+        raise MemoryError("C floor failed")
+    return secs.value
+
+
 def run_depth(book_levels: int, n: int = 20, reps: int = 100_000, keep: bool = False) -> float:
     """depth(n) per call; keep=True holds every result (nothing can be recycled)."""
     book = L2Book(2, 0)
@@ -285,6 +327,14 @@ def measure(repeat: int = 3) -> dict[str, float]:
     out["hftcore depth(20), results all kept (fresh arrays)"] = (
         run_depth(2000, reps=20_000, keep=True) * 1e9
     )
+    if _c_floor() is not None:
+        out["plain C sorted array (best at end), same stream"] = best(
+            lambda: run_c_floor(std), len(std[0])
+        )
+        init, uni = uniform_stream(2500)
+        out["plain C sorted array, uniform 5000 levels"] = best(
+            lambda: run_c_floor(uni, init), len(uni[0])
+        )
     if _have("sortedcontainers"):
         out["sortedcontainers.SortedDict (gross)"] = best(lambda: run_sorteddict(rows), pn)
     if _have("order_book"):
@@ -344,6 +394,13 @@ def test_hftcore_uniform_5000(benchmark: Any) -> None:
 
 def test_hftcore_depth20(benchmark: Any) -> None:
     benchmark.pedantic(lambda: run_depth(2000, reps=10_000), rounds=3, iterations=1)
+
+
+def test_c_floor(benchmark: Any) -> None:
+    if _c_floor() is None:
+        pytest.skip("no C compiler for the plain-C floor")
+    std = standard_stream()
+    _per_update(benchmark, lambda: run_c_floor(std), len(std[0]))
 
 
 def test_sorteddict(benchmark: Any, std_rows: list[tuple[int, int, int]]) -> None:
