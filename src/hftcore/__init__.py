@@ -7,6 +7,7 @@ and ``hftcore.Instrument``); the hot path is Cython over C structs.
 from __future__ import annotations
 
 from hftcore import fixed
+from hftcore._ext.book import L2Book, L3Book
 from hftcore.errors import DecodeError
 from hftcore.model import Instrument, OrderStatus, OrderType, Side, TimeInForce
 
@@ -15,6 +16,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DecodeError",
     "Instrument",
+    "L2Book",
+    "L3Book",
     "OrderStatus",
     "OrderType",
     "Side",
