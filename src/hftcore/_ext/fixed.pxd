@@ -8,6 +8,7 @@ from libc.stdint cimport int64_t, uint64_t
 cdef extern from *:
     """
     #include <stdint.h>
+    #include <string.h>
     typedef __int128 hfx_i128;
     typedef unsigned __int128 hfx_u128;
 
@@ -52,6 +53,31 @@ cdef extern from *:
         q += (hfx_u128)inc;
         *q_out = neg ? -(hfx_i128)q : (hfx_i128)q;
         return 0;
+    }
+
+    /* The run of ASCII digits at the start of the 8 bytes at p: its length (0..8) and value,
+       computed eight bytes at a time. p[0..7] must be readable. Returns -1 where the byte order
+       is not little-endian (the caller then goes byte by byte). */
+    static inline int hfx_swar_digits(const char *p, uint64_t *value) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t x, t, nondigit;
+        int k;
+        memcpy(&x, p, 8);
+        t = x ^ 0x3030303030303030ULL;                 /* '0'..'9' -> 0..9 */
+        nondigit = (t | ((t & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL))
+                   & 0x8080808080808080ULL;            /* high bit of each byte > 9 */
+        k = nondigit ? (__builtin_ctzll(nondigit) >> 3) : 8;
+        if (k == 0) { *value = 0; return 0; }
+        if (k < 8) t <<= 8 * (8 - k);                  /* the k digits, with leading zeros */
+        t = (t * 10 + (t >> 8)) & 0x00FF00FF00FF00FFULL;      /* pairs */
+        t = (t * 100 + (t >> 16)) & 0x0000FFFF0000FFFFULL;    /* quads */
+        t = (t * 10000 + (t >> 32)) & 0xFFFFFFFFULL;          /* eight */
+        *value = t;
+        return k;
+    #else
+        (void)p; (void)value;
+        return -1;
+    #endif
     }
 
     /* a * b in uint64; nonzero when it wraps */
@@ -144,6 +170,7 @@ cdef extern from *:
     const uint64_t HFX_POW10[20]
     int hfx_round_incr(int rounding, int neg, int q_odd, int inexact, int cmp) noexcept nogil
     int hfx_umul_ovf(uint64_t a, uint64_t b, uint64_t* out) noexcept nogil
+    int hfx_swar_digits(const char* p, uint64_t* value) noexcept nogil
     int hfx_add(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_sub(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_rescale(int64_t v, int from_dec, int to_dec, int rounding, int64_t* out) noexcept nogil
@@ -216,7 +243,8 @@ cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
     cdef int64_t e = 0
     cdef int64_t k
     cdef uint64_t c, lim, p, q, r, half
-    cdef int cmp, inc
+    cdef int cmp, inc, k8
+    cdef uint64_t v8
     if decimals < 0 or decimals > 18:
         return FX_DECIMALS
     if rounding < 0 or rounding > 7:
@@ -234,6 +262,14 @@ cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
         any_digit = True
     start = i
     stop = i + 19 if n - i > 19 else n
+    while stop - i >= 8:                # eight bytes at a time while they are readable
+        k8 = hfx_swar_digits(s + i, &v8)
+        if k8 <= 0:
+            break
+        m = m * HFX_POW10[k8] + v8
+        i += k8
+        if k8 < 8:
+            break
     while i < stop:
         c = <unsigned char>s[i] - 48
         if c > 9:
@@ -264,6 +300,14 @@ cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
             exp -= i - start
             start = i
         stop = i + (19 - ndig) if n - i > 19 - ndig else n
+        while stop - i >= 8:
+            k8 = hfx_swar_digits(s + i, &v8)
+            if k8 <= 0:
+                break
+            m = m * HFX_POW10[k8] + v8
+            i += k8
+            if k8 < 8:
+                break
         while i < stop:
             c = <unsigned char>s[i] - 48
             if c > 9:
