@@ -88,6 +88,29 @@ def test_hftcore_parse_many_nogil(benchmark: Any, record: Any) -> None:
     )
 
 
+def test_c_floor_parse(benchmark: Any, record: Any) -> None:
+    import ctypes
+
+    import numpy as np
+
+    from conftest import compile_c_floor
+
+    lib = compile_c_floor("parse_floor")
+    if lib is None:
+        pytest.skip("no C compiler for the floor")
+    lib.floor_parse.restype = ctypes.c_int64
+    lib.floor_parse.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)]
+    out = np.empty(len(TEN_CHAR), dtype=np.int64)
+    ptr = out.ctypes.data_as(ctypes.POINTER(ctypes.c_int64))
+    assert lib.floor_parse(BUFFER, len(BUFFER), ptr) == len(TEN_CHAR)
+    assert (out == fixed.parse_many(BUFFER, 4)).all()
+    record(
+        benchmark, "parse 1M ten-char decimals in a nogil loop",
+        "plain C floor (no validation)", lambda: lib.floor_parse(BUFFER, len(BUFFER), ptr),
+        len(TEN_CHAR), rounds=5,
+    )
+
+
 def test_format_empty_loop(benchmark: Any, record: Any) -> None:
     def loop() -> None:
         for _r in RAWS:

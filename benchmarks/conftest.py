@@ -14,6 +14,27 @@ from typing import Any
 
 import pytest
 
+def compile_c_floor(name: str) -> Any:
+    """Compile ``benchmarks/c_floor/<name>.c`` with the system compiler (-O3) and load it with
+    ctypes; None where no compiler is available (the floor is then skipped, not failed)."""
+    import ctypes
+    import shutil
+    import subprocess
+    import sysconfig
+    import tempfile
+    from pathlib import Path
+
+    src = Path(__file__).parent / "c_floor" / f"{name}.c"
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if not (shutil.which(cc) and src.exists()):
+        return None
+    out = Path(tempfile.mkdtemp(prefix="hftcore-bench-")) / f"{name}.so"
+    cmd = [cc, "-O3", "-shared", "-fPIC", "-o", str(out), str(src)]
+    if subprocess.run(cmd, capture_output=True, timeout=120).returncode != 0:
+        return None
+    return ctypes.CDLL(str(out))
+
+
 #: group -> {name: ns per item}
 RESULTS: dict[str, dict[str, float]] = defaultdict(dict)
 

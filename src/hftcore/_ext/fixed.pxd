@@ -80,6 +80,61 @@ cdef extern from *:
     #endif
     }
 
+    /* Fast path for the common wire shape: [-]digits[.digits], at most 19 bytes, exact at
+       `decimals` and in range.  Returns 1 with *out and *end set, or 0 when the text needs the
+       general parser (exponent, '+', more digits, rounding, overflow, errors of any kind). */
+    /* Digits at s[*i .. lim) into *m: eight at a time while eight bytes remain before lim
+       (lim never exceeds the readable length), then byte by byte. */
+    static inline void hfx_digit_run(const char *s, Py_ssize_t *i, Py_ssize_t lim, uint64_t *m) {
+        Py_ssize_t j = *i;
+        uint64_t v, acc = *m;
+        int k;
+        while (lim - j >= 8) {
+            k = hfx_swar_digits(s + j, &v);
+            if (k <= 0) break;
+            acc = acc * HFX_POW10[k] + v;
+            j += k;
+            if (k < 8) { *i = j; *m = acc; return; }
+        }
+        for (; j < lim; j++) {
+            unsigned c = (unsigned char)s[j] - '0';
+            if (c > 9) break;
+            acc = acc * 10 + c;
+        }
+        *i = j;
+        *m = acc;
+    }
+
+    /* Fast path for the common wire shape: [-]digits[.digits], at most 19 bytes, exact at
+       `decimals` and in range.  Returns 1 with *out and *end set, or 0 when the text needs the
+       general parser (exponent, '+', more digits, rounding, overflow, errors of any kind). */
+    static inline int hfx_scan_fast(const char *s, Py_ssize_t n, int decimals,
+                                    int64_t *out, Py_ssize_t *end) {
+        Py_ssize_t i = 0, start, lim, dot = -1;
+        uint64_t m = 0, q;
+        int neg = 0, nd, fd;
+        if (n > 0 && s[0] == '-') { neg = 1; i = 1; }
+        start = i;
+        lim = n - i > 19 ? i + 19 : n;     /* 19 bytes hold at most 19 digits: no uint64 wrap */
+        hfx_digit_run(s, &i, lim, &m);
+        if (i < lim && s[i] == '.') {
+            dot = i++;
+            hfx_digit_run(s, &i, lim, &m);
+        }
+        if (i < n) {
+            unsigned char c = (unsigned char)s[i];
+            if ((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E') return 0;
+        }
+        nd = (int)(i - start) - (dot >= 0);
+        fd = dot >= 0 ? (int)(i - dot - 1) : 0;
+        if (nd <= 0 || fd > decimals || decimals > 18) return 0;
+        if (__builtin_mul_overflow(m, HFX_POW10[decimals - fd], &q)) return 0;
+        if (q > (uint64_t)INT64_MAX) return 0;
+        *out = neg ? -(int64_t)q : (int64_t)q;
+        *end = i;
+        return 1;
+    }
+
     /* a * b in uint64; nonzero when it wraps */
     static inline int hfx_umul_ovf(uint64_t a, uint64_t b, uint64_t *out) {
         return __builtin_mul_overflow(a, b, out);
@@ -171,6 +226,8 @@ cdef extern from *:
     int hfx_round_incr(int rounding, int neg, int q_odd, int inexact, int cmp) noexcept nogil
     int hfx_umul_ovf(uint64_t a, uint64_t b, uint64_t* out) noexcept nogil
     int hfx_swar_digits(const char* p, uint64_t* value) noexcept nogil
+    int hfx_scan_fast(const char* s, Py_ssize_t n, int decimals, int64_t* out,
+                      Py_ssize_t* end) noexcept nogil
     int hfx_add(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_sub(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_rescale(int64_t v, int from_dec, int to_dec, int rounding, int64_t* out) noexcept nogil
@@ -229,7 +286,16 @@ cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
 
     For numbers inside a larger buffer (a JSON number, a CSV field): the caller checks that the
     byte at *end is a valid delimiter.  Returns an FX_* code; *out is set only on FX_OK.
+    Small enough to inline: the common shape takes the fast path, the rest goes out of line.
     """
+    if 0 <= rounding <= 7 and hfx_scan_fast(s, n, decimals, out, end):
+        return FX_OK
+    return fx_scan_general(s, n, decimals, rounding, out, end)
+
+
+cdef inline int fx_scan_general(const char* s, Py_ssize_t n, int decimals, int rounding,
+                                int64_t* out, Py_ssize_t* end) noexcept nogil:
+    """The full grammar, rounding and every error; see fx_scan."""
     cdef Py_ssize_t i = 0
     cdef Py_ssize_t start, stop, frac
     cdef bint neg = False
