@@ -92,7 +92,6 @@ def test_c_floor_parse(benchmark: Any, record: Any) -> None:
     import ctypes
 
     import numpy as np
-
     from conftest import compile_c_floor
 
     lib = compile_c_floor("parse_floor")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+
 def compile_c_floor(name: str) -> Any:
     """Compile ``benchmarks/c_floor/<name>.c`` with the system compiler (-O3) and load it with
     ctypes; None where no compiler is available (the floor is then skipped, not failed)."""
