@@ -509,3 +509,30 @@ def test_depth_results_are_never_overwritten_while_held() -> None:
             assert np.array_equal(a, c)
     assert b.depth(3)[0].tolist() == [1001, 1000, 999]
     assert b.depth(0)[0].shape == (0,)
+
+
+def test_other_threads_cannot_write_during_a_nogil_batch() -> None:
+    import threading
+
+    b = L2Book()
+    n = 3_000_000
+    sides = np.zeros(n, np.int64)
+    prices = np.arange(n, dtype=np.int64) % 1000
+    sizes = np.ones(n, np.int64)
+    t = threading.Thread(target=b.apply_batch, args=(sides, prices, sizes))
+    refused = 0
+    t.start()
+    while t.is_alive():
+        try:
+            b.apply(0, 5000, 1)
+            b.apply(0, 5000, 0)
+        except RuntimeError:
+            refused += 1
+            assert b.best_bid is not None or b.best_bid is None  # top-of-book reads stay allowed
+            with pytest.raises(RuntimeError):
+                b.depth(5)
+    t.join()
+    b.apply(0, 5000, 0)  # in case the add got in before the batch and the delete was refused
+    assert b.levels(0) == [(p, 1) for p in range(999, -1, -1)]
+    if refused == 0:
+        pytest.skip("the batch finished before this thread ran")

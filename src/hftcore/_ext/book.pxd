@@ -105,6 +105,8 @@ cdef class L2Book:
     cdef void* _depth_data[8]
     cdef Py_ssize_t _depth_cap[2]
     cdef int _depth_next
+    cdef int _busy               # set while apply_batch / apply_deltas run without the GIL
+    cdef int _guard(self) except -1
     cdef int _raise(self, int rc) except -1
 
 

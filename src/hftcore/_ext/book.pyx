@@ -293,11 +293,11 @@ cdef int _side_recentre(BookSide* s, int64_t best) noexcept nogil:
     cdef qty_t* tq = NULL
     cdef Py_ssize_t slot
     cdef uint64_t sl
-    cdef int rc
     if n:
         tk = <int64_t*>_raw_alloc(n, sizeof(int64_t))
         tq = <qty_t*>_raw_alloc(n, sizeof(qty_t))
-        if tk == NULL or tq == NULL:
+        # reserve the overflow room first: after the ladder is emptied nothing may fail
+        if tk == NULL or tq == NULL or _ovf_reserve(s, s.on + n) < 0:
             PyMem_RawFree(tk)
             PyMem_RawFree(tq)
             return BOOK_ENOMEM
@@ -327,11 +327,6 @@ cdef int _side_recentre(BookSide* s, int64_t best) noexcept nogil:
     s.nladder = keep
     rest = k - keep
     if rest:
-        rc = _ovf_reserve(s, s.on + rest)
-        if rc < 0:
-            PyMem_RawFree(tk)
-            PyMem_RawFree(tq)
-            return rc
         memmove(s.okey + rest, s.okey, s.on * sizeof(int64_t))
         memmove(s.oqty + rest, s.oqty, s.on * sizeof(qty_t))
         for i in range(rest):
@@ -849,6 +844,13 @@ cdef class L2Book:
     def __dealloc__(self):
         l2_free(&self.book)
 
+    cdef int _guard(self) except -1:
+        # apply_batch / apply_deltas run without the GIL: another thread must not touch the
+        # book's arrays meanwhile (top-of-book properties read plain fields and stay allowed)
+        if self._busy:
+            raise RuntimeError("the book is being updated by apply_batch in another thread")
+        return 0
+
     cdef int _raise(self, int rc) except -1:
         if rc == BOOK_EBADSIDE:
             raise ValueError("side must be 0 (bid) or 1 (ask)")
@@ -871,7 +873,10 @@ cdef class L2Book:
         Returns True when the top of the book (best price or size of either side) changed.
         Deleting a level that does not exist is counted in `missing_deletes`, not an error.
         """
-        cdef int r = l2_apply(&self.book, side, price, size)
+        cdef int r
+        if self._busy:
+            self._guard()
+        r = l2_apply(&self.book, side, price, size)
         if r < 0:
             self._raise(r)
         return (r & BOOK_TOP) != 0
@@ -899,10 +904,15 @@ cdef class L2Book:
                     or not o.flags.c_contiguous or not o.flags.writeable):
                 raise ValueError("bbo must be a writeable C-contiguous int64 array of shape (n, 2)")
             out = <int64_t*>cnp.PyArray_DATA(o)
-        with nogil:
-            done = l2_apply_batch(&self.book, <const int64_t*>cnp.PyArray_DATA(s),
-                                  <const int64_t*>cnp.PyArray_DATA(p),
-                                  <const int64_t*>cnp.PyArray_DATA(q), n, &err, out)
+        self._guard()
+        self._busy = 1
+        try:
+            with nogil:
+                done = l2_apply_batch(&self.book, <const int64_t*>cnp.PyArray_DATA(s),
+                                      <const int64_t*>cnp.PyArray_DATA(p),
+                                      <const int64_t*>cnp.PyArray_DATA(q), n, &err, out)
+        finally:
+            self._busy = 0
         if err:
             try:
                 self._raise(err)
@@ -931,8 +941,13 @@ cdef class L2Book:
         n = raw.shape[0] // sizeof(BookDelta)
         if n == 0:
             return 0
-        with nogil:
-            done = l2_apply_deltas(&self.book, <const BookDelta*>&raw[0], n, &err)
+        self._guard()
+        self._busy = 1
+        try:
+            with nogil:
+                done = l2_apply_deltas(&self.book, <const BookDelta*>&raw[0], n, &err)
+        finally:
+            self._busy = 0
         if err:
             try:
                 self._raise(err)
@@ -942,6 +957,7 @@ cdef class L2Book:
 
     def apply_snapshot(self, sides, prices, sizes, side=None):
         """Replace the book (or only `side`) with the given levels; returns the number applied."""
+        self._guard()
         cdef int sd
         if side is None:
             l2_clear(&self.book, CLEAR_BOTH)
@@ -955,10 +971,12 @@ cdef class L2Book:
 
     def clear(self, side=None):
         """Remove every level (of `side` only, when given)."""
+        self._guard()
         l2_clear(&self.book, CLEAR_BOTH if side is None else _side_arg(side))
 
     def truncate(self, Py_ssize_t depth):
         """Keep at most `depth` levels per side, dropping the worst."""
+        self._guard()
         if depth < 0:
             raise ValueError("depth must be >= 0")
         l2_truncate(&self.book, depth)
@@ -1058,6 +1076,7 @@ cdef class L2Book:
         The arrays are new objects as far as the caller can tell: a previous result is recycled
         only once nothing outside the book references it any more.
         """
+        self._guard()
         cdef Py_ssize_t nb, na, i
         cdef int k = self._depth_next
         cdef object t = self._depth[k]
@@ -1093,6 +1112,7 @@ cdef class L2Book:
     def depth_into(self, int side, int64_t[::1] prices, int64_t[::1] sizes):
         """Write the top levels of `side` into caller-owned int64 arrays (as many as fit);
         returns how many were written. Allocation-free variant of `depth`."""
+        self._guard()
         cdef Py_ssize_t n = min(prices.shape[0], sizes.shape[0])
         if <unsigned int>side > 1:
             self._raise(BOOK_EBADSIDE)
@@ -1102,6 +1122,7 @@ cdef class L2Book:
 
     def level(self, int side, Py_ssize_t i):
         """The i-th level (0 = best) of `side` as ``(price, size)``; IndexError past the end."""
+        self._guard()
         cdef const BookSide* s
         cdef Py_ssize_t slot, oi = 0, k = 0
         cdef int64_t idx
@@ -1122,12 +1143,14 @@ cdef class L2Book:
 
     def size_at(self, int side, int64_t price):
         """Size of the level at `price` (0 when there is none)."""
+        self._guard()
         if <unsigned int>side > 1:
             self._raise(BOOK_EBADSIDE)
         return l2_level_size(&self.book, side, price)
 
     def levels(self, int side, n=None):
         """List of ``(price, size)`` of `side`, best first (all levels, or the top `n`)."""
+        self._guard()
         cdef Py_ssize_t m
         if <unsigned int>side > 1:
             self._raise(BOOK_EBADSIDE)
@@ -1143,6 +1166,7 @@ cdef class L2Book:
 
     def volume_within(self, int side, int64_t price):
         """Total size of the levels of `side` at `price` or better."""
+        self._guard()
         cdef const BookSide* s
         cdef Py_ssize_t slot, oi = 0
         cdef int64_t idx
@@ -1163,6 +1187,7 @@ cdef class L2Book:
         """Walk `side` from the best for `size`: ``(filled, notional, worst_price)`` where
         notional = sum(price * size) is a count of ``10**-(price_decimals + size_decimals)``
         and worst_price is the last level touched (None when nothing was filled)."""
+        self._guard()
         cdef const BookSide* s
         cdef Py_ssize_t slot, oi = 0
         cdef int64_t idx
@@ -1227,6 +1252,7 @@ cdef class L2Book:
     def checksum(self, str venue):
         """Venue checksum computed from the book: ``"kraken"`` (v1/v2 CRC32, unsigned) or
         ``"okx"`` (v5 CRC32 as a signed int32), using the book's price and size decimals."""
+        self._guard()
         v = venue.lower()
         if v == "kraken":
             return l2_checksum_kraken(&self.book)
@@ -1401,6 +1427,8 @@ cdef class L3Book:
     cdef int _set_level(self, int side, int64_t price, int64_t delta) except -1:
         cdef qty_t total = l2_level_size(&self._l2.book, side, price)
         cdef int r
+        self._l2._guard()
+        total = l2_level_size(&self._l2.book, side, price)
         if delta > 0 and total > INT64_MAX - delta:
             raise OverflowError("level size overflows int64")
         r = l2_apply(&self._l2.book, side, price, total + delta)
@@ -1440,8 +1468,13 @@ cdef class L3Book:
             raise ValueError(f"order {order_id} is already in the book")
         if price % self._l2.book.tick != 0:
             raise ValueError(f"price is not a multiple of the tick {self._l2.book.tick}")
-        self._set_level(side, price, size)
         i = self._alloc()
+        try:
+            self._set_level(side, price, size)
+        except BaseException:
+            self._next[i] = self._free
+            self._free = i
+            raise
         self._oid[i] = order_id
         self._px[i] = price
         self._sz[i] = size
