@@ -536,3 +536,20 @@ def test_other_threads_cannot_write_during_a_nogil_batch() -> None:
     assert b.levels(0) == [(p, 1) for p in range(999, -1, -1)]
     if refused == 0:
         pytest.skip("the batch finished before this thread ran")
+
+
+@given(
+    ops=st.lists(
+        st.tuples(st.integers(0, 1), st.integers(-300, 300), st.sampled_from([0, 0, 1, 7, 99])),
+        max_size=120,
+    ),
+    tick=st.sampled_from([1, 5, 25]),
+)
+def test_l2_with_tick_matches_reference(ops: list[tuple[int, int, int]], tick: int) -> None:
+    book = L2Book(tick=tick, window=64)
+    ref = RefL2()
+    for side, steps, size in ops:
+        price = steps * tick
+        assert book.apply(side, price, size) == ref.apply(side, price, size)
+        assert_same(book, ref)
+    assert book.checksum("okx") == ref_okx(ref, 0, 0)
