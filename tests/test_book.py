@@ -528,9 +528,6 @@ def test_other_threads_cannot_write_during_a_nogil_batch() -> None:
             b.apply(0, 5000, 0)
         except RuntimeError:
             refused += 1
-            assert b.best_bid is not None or b.best_bid is None  # top-of-book reads stay allowed
-            with pytest.raises(RuntimeError):
-                b.depth(5)
     t.join()
     b.apply(0, 5000, 0)  # in case the add got in before the batch and the delete was refused
     assert b.levels(0) == [(p, 1) for p in range(999, -1, -1)]
