@@ -550,3 +550,18 @@ def test_l2_with_tick_matches_reference(ops: list[tuple[int, int, int]], tick: i
         assert book.apply(side, price, size) == ref.apply(side, price, size)
         assert_same(book, ref)
     assert book.checksum("okx") == ref_okx(ref, 0, 0)
+
+
+def test_walk_sums_are_exact_beyond_int64() -> None:
+    b = L2Book(window=64)
+    for i in range(3):
+        b.apply(1, I64_MAX - i, I64_MAX // 2)
+        b.apply(0, I64_MIN + i, I64_MAX // 2)
+    assert b.volume_within(1, I64_MAX) == 3 * (I64_MAX // 2)
+    assert b.volume_within(0, I64_MIN) == 3 * (I64_MAX // 2)
+    filled, notional, worst = b.cost(1, I64_MAX)
+    half = I64_MAX // 2
+    assert filled == I64_MAX and worst == I64_MAX  # best ask is I64_MAX - 2
+    assert notional == (I64_MAX - 2) * half + (I64_MAX - 1) * half + I64_MAX * 1
+    filled, notional, worst = b.cost(0, 5)
+    assert (filled, notional, worst) == (5, (I64_MIN + 2) * 5, I64_MIN + 2)

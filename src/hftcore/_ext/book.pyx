@@ -45,6 +45,19 @@ cdef extern from *:
     static inline int hbk_clz(uint64_t x) { return __builtin_clzll(x); }
     static inline int hbk_ctz(uint64_t x) { return __builtin_ctzll(x); }
 
+    typedef __int128 hbk_i128;
+    /* acc += a * b; returns 1 on int128 overflow (acc then undefined) */
+    static inline int hbk_mac(hbk_i128 *acc, int64_t a, int64_t b) {
+        return __builtin_add_overflow(*acc, (hbk_i128)a * (hbk_i128)b, acc);
+    }
+    static PyObject *hbk_i128_to_py(hbk_i128 v) {
+        unsigned char buf[16];
+        unsigned __int128 u = (unsigned __int128)v;
+        int i;
+        for (i = 0; i < 16; i++) { buf[i] = (unsigned char)(u & 0xFF); u >>= 8; }
+        return _PyLong_FromByteArray(buf, 16, 1, 1);
+    }
+
     static uint32_t hbk_crc_table[256];
     static int hbk_crc_ready = 0;
     static void hbk_crc_init(void) {
@@ -66,6 +79,9 @@ cdef extern from *:
     }
     """
     int hbk_clz(uint64_t x) noexcept nogil
+    ctypedef long long hbk_i128       # __int128 in C
+    bint hbk_mac(hbk_i128* acc, int64_t a, int64_t b) noexcept nogil
+    object hbk_i128_to_py(hbk_i128 v)
     int hbk_ctz(uint64_t x) noexcept nogil
     void hbk_crc_init() noexcept nogil
     uint32_t hbk_crc32(uint32_t crc, const char* p, Py_ssize_t n) noexcept nogil
@@ -1169,19 +1185,21 @@ cdef class L2Book:
         self._guard()
         cdef const BookSide* s
         cdef Py_ssize_t slot, oi = 0
-        cdef int64_t idx
+        cdef int64_t idx, px
+        cdef int64_t tick = self.book.tick
         cdef qty_t q
-        total = 0
+        cdef hbk_i128 total = 0
         if <unsigned int>side > 1:
             self._raise(BOOK_EBADSIDE)
         s = &self.book.sides[side]
         slot = _cur_start(s)
-        while _cur_next(s, &slot, &oi, &idx, &q):
-            idx ^= s.mask
-            if (idx * self.book.tick < price) if side == 0 else (idx * self.book.tick > price):
-                break
-            total += q
-        return total
+        with nogil:
+            while _cur_next(s, &slot, &oi, &idx, &q):
+                px = (idx ^ s.mask) * tick
+                if (px < price) if side == 0 else (px > price):
+                    break
+                total += q
+        return hbk_i128_to_py(total)
 
     def cost(self, int side, int64_t size):
         """Walk `side` from the best for `size`: ``(filled, notional, worst_price)`` where
@@ -1197,16 +1215,19 @@ cdef class L2Book:
             self._raise(BOOK_EBADSIDE)
         if size < 0:
             raise ValueError("size must be >= 0")
+        cdef int64_t tick = self.book.tick
+        cdef int64_t last = 0
+        cdef hbk_i128 acc = 0     # sum(take) <= size < 2**63 and |price| <= 2**63: fits
         s = &self.book.sides[side]
-        notional = 0
-        worst = None
         slot = _cur_start(s)
-        while left > 0 and _cur_next(s, &slot, &oi, &idx, &q):
-            take = q if q < left else left
-            worst = (idx ^ s.mask) * self.book.tick
-            notional += worst * take
-            left -= take
-        return size - left, notional, worst
+        with nogil:
+            while left > 0 and _cur_next(s, &slot, &oi, &idx, &q):
+                take = q if q < left else left
+                last = (idx ^ s.mask) * tick
+                hbk_mac(&acc, last, take)
+                left -= take
+        notional = hbk_i128_to_py(acc)
+        return size - left, notional, (last if left < size else None)
 
     def price_for_size(self, int side, int64_t size):
         """Worst price reached when taking `size` from `side`, or None if the side holds less."""
