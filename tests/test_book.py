@@ -203,17 +203,21 @@ def ref_kraken(ref: RefL2, pd: int, sd: int) -> int:
     return zlib.crc32(text.encode())
 
 
-def ref_okx(ref: RefL2, pd: int, sd: int) -> int:
-    bids, asks = ref.levels(0)[:25], ref.levels(1)[:25]
+def ref_interleaved(ref: RefL2, pd: int, sd: int, depth: int) -> int:
+    bids, asks = ref.levels(0)[:depth], ref.levels(1)[:depth]
     parts: list[str] = []
-    for i in range(25):
+    for i in range(depth):
         for lv in (bids, asks):
             if i < len(lv):
                 parts += [
                     fixed.format(lv[i][0], pd, trim=True),
                     fixed.format(lv[i][1], sd, trim=True),
                 ]
-    crc = zlib.crc32(":".join(parts).encode())
+    return zlib.crc32(":".join(parts).encode())
+
+
+def ref_okx(ref: RefL2, pd: int, sd: int) -> int:
+    crc = ref_interleaved(ref, pd, sd, 25)
     return crc - 2**32 if crc >= 2**31 else crc
 
 
@@ -230,6 +234,15 @@ def test_checksums_match_reference(ops: list[tuple[int, int, int]], pd: int, sd:
         ref.apply(*op)
     assert book.checksum("kraken") == ref_kraken(ref, pd, sd)
     assert book.checksum("okx") == ref_okx(ref, pd, sd)
+    assert book.checksum("aevo") == ref_interleaved(ref, pd, sd, 100)
+
+
+def test_aevo_documented_example() -> None:
+    # the venue's documented example: bids [["9", "2"]], asks [["10", "1"]] -> 1226559413
+    b = L2Book()
+    b.apply(0, 9, 2)
+    b.apply(1, 10, 1)
+    assert b.checksum("aevo") == 1226559413
 
 
 def test_empty_book_reads() -> None:

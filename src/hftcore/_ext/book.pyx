@@ -745,20 +745,22 @@ cdef uint32_t l2_checksum_kraken(const L2BookC* b) noexcept nogil:
     return crc
 
 
-cdef int32_t l2_checksum_okx(const L2BookC* b) noexcept nogil:
-    """OKX v5: CRC32 (as signed int32) over 'bid_px:bid_sz:ask_px:ask_sz:...' for the top 25
-    levels, interleaved, with the exchange's trimmed decimal text."""
-    cdef px_t bpx[25]
-    cdef qty_t bq[25]
-    cdef px_t apx[25]
-    cdef qty_t aq[25]
+cdef uint32_t l2_checksum_interleaved(const L2BookC* b, Py_ssize_t depth) noexcept nogil:
+    """CRC32 over 'bid_px:bid_sz:ask_px:ask_sz:...' for the top `depth` (<= 100) levels,
+    interleaved, each value in trimmed decimal text (OKX with depth 25, Aevo with 100)."""
+    cdef px_t bpx[100]
+    cdef qty_t bq[100]
+    cdef px_t apx[100]
+    cdef qty_t aq[100]
     cdef char buf[FX_FORMAT_MAX]
     cdef Py_ssize_t nb, na, i, k
     cdef bint first = True
     cdef uint32_t crc = 0
-    nb = _side_walk(&b.sides[0], 25, b.tick, bpx, bq)
-    na = _side_walk(&b.sides[1], 25, b.tick, apx, aq)
-    for i in range(25):
+    if depth > 100:
+        depth = 100
+    nb = _side_walk(&b.sides[0], depth, b.tick, bpx, bq)
+    na = _side_walk(&b.sides[1], depth, b.tick, apx, aq)
+    for i in range(depth):
         if i < nb:
             if not first:
                 crc = hbk_crc32(crc, b":", 1)
@@ -777,7 +779,12 @@ cdef int32_t l2_checksum_okx(const L2BookC* b) noexcept nogil:
             crc = hbk_crc32(crc, b":", 1)
             k = fx_format(aq[i], b.size_decimals, FMT_TRIM, buf)
             crc = hbk_crc32(crc, buf, k)
-    return <int32_t>crc
+    return crc
+
+
+cdef int32_t l2_checksum_okx(const L2BookC* b) noexcept nogil:
+    """OKX v5: the interleaved CRC32 over the top 25 levels, as a signed int32."""
+    return <int32_t>l2_checksum_interleaved(b, 25)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1271,15 +1278,22 @@ cdef class L2Book:
     # -- checksums -----------------------------------------------------------------------
 
     def checksum(self, str venue):
-        """Venue checksum computed from the book: ``"kraken"`` (v1/v2 CRC32, unsigned) or
-        ``"okx"`` (v5 CRC32 as a signed int32), using the book's price and size decimals."""
+        """Venue checksum computed from the book, using the book's price and size decimals.
+
+        ``"kraken"``: spot v1 and v2, CRC32 over the top 10 asks then bids as digits without
+        dot and leading zeros (unsigned). ``"okx"``: v5, CRC32 over the top 25 levels
+        interleaved as ``bid_px:bid_sz:ask_px:ask_sz:...`` in trimmed text, signed int32.
+        ``"aevo"``: the same interleaved form over the top 100 levels, unsigned.
+        """
         self._guard()
         v = venue.lower()
         if v == "kraken":
             return l2_checksum_kraken(&self.book)
         if v == "okx":
             return l2_checksum_okx(&self.book)
-        raise ValueError(f"no checksum for venue {venue!r} (known: kraken, okx)")
+        if v == "aevo":
+            return l2_checksum_interleaved(&self.book, 100)
+        raise ValueError(f"no checksum for venue {venue!r} (known: kraken, okx, aevo)")
 
     # -- state ---------------------------------------------------------------------------
 
