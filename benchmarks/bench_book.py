@@ -9,9 +9,10 @@ Run as pytest-benchmark (opt-in, not part of the test run)::
 
     PYTHONPATH=src python -m pytest benchmarks/bench_book.py --benchmark-only -s
 
-or as a script that prints the table with ratios (``--quick`` for a shorter run)::
+or as a script that prints the table with ratios (``--quick`` for a shorter run, ``--repeat N``
+for the best of N runs per case, default 3)::
 
-    PYTHONPATH=src python benchmarks/bench_book.py
+    PYTHONPATH=src python benchmarks/bench_book.py --repeat 7
 
 Peers are measured in the same run where installed (skipped cleanly otherwise): ``order-book``,
 ``sortedcontainers.SortedDict``, NautilusTrader ``OrderBook.apply_delta``. The slow peers and the
@@ -450,4 +451,5 @@ def test_print_ratios() -> None:
 if __name__ == "__main__":
     if "--quick" in sys.argv:
         N_UPDATES = PEER_N = 100_000
-    print_table(measure())
+    rep = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 3
+    print_table(measure(repeat=rep))
