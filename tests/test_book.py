@@ -478,6 +478,8 @@ def test_l3_reads_and_errors() -> None:
         b.queue_position(9)
     assert b.cancel(9) is False and b.unknown_orders == 1
     assert isinstance(b.checksum("kraken"), int)
+    with pytest.raises(AttributeError):
+        b.apply(0, 100, 1)  # writes to the aggregated view would desynchronise the orders
     b.clear()
     assert len(b) == 0 and b.best_bid is None
 

@@ -1370,6 +1370,13 @@ cdef class L2Book:
         return self.book.dropped
 
 
+_L3_FORWARDED = frozenset({
+    "spread", "mid", "mid_x2", "microprice", "is_crossed", "is_locked", "depth_into", "level",
+    "size_at", "volume_within", "cost", "price_for_size", "vwap", "imbalance", "price_decimals",
+    "size_decimals", "tick",
+})
+
+
 @cython.final
 cdef class L3Book:
     """Order-level (L3) book: orders queue FIFO per price level; an `L2Book` view aggregates them.
@@ -1655,9 +1662,9 @@ cdef class L3Book:
         return self._l2.checksum(venue)
 
     def __getattr__(self, name):
-        # the rest of the L2 read API (spread, mid, vwap, imbalance, ...)
-        if name.startswith("_"):
-            raise AttributeError(name)
+        # the rest of the L2 *read* API; writes go through the orders only
+        if name not in _L3_FORWARDED:
+            raise AttributeError(f"'L3Book' object has no attribute {name!r}")
         return getattr(self._l2, name)
 
     def __len__(self):
