@@ -193,6 +193,22 @@ def test_apply_deltas_flags(ops: list[tuple[tuple[int, int, int], int]]) -> None
     again = L2Book(window=64)
     again.apply_deltas(recs.tobytes())  # a raw buffer of records works the same
     assert list(again) == list(book)
+    # a mirror without the padding field (as a decoder may define it) is the same layout
+    names = [n for n in BOOK_DELTA_DTYPE.names if n != "_pad"]
+    mirror = np.dtype(
+        {
+            "names": names,
+            "formats": [BOOK_DELTA_DTYPE.fields[n][0] for n in names],
+            "offsets": [BOOK_DELTA_DTYPE.fields[n][1] for n in names],
+            "itemsize": 48,
+        }
+    )
+    third = L2Book(window=64)
+    third.apply_deltas(recs.view(mirror))
+    assert list(third) == list(book)
+    wrong = np.dtype([(n, "<i8") for n in ("a", "b", "c", "d", "e", "f")])
+    with pytest.raises(ValueError):
+        third.apply_deltas(np.zeros(2, dtype=wrong))
 
 
 def ref_kraken(ref: RefL2, pd: int, sd: int) -> int:

@@ -95,6 +95,24 @@ BOOK_DELTA_DTYPE = np.dtype([
 ])
 assert BOOK_DELTA_DTYPE.itemsize == sizeof(BookDelta)
 
+_DELTA_FIELDS = ("exchange_ts", "local_ts", "sequence", "price", "size", "instrument_id", "side",
+                 "flags")
+_delta_dtype_ok = {BOOK_DELTA_DTYPE: True}
+
+
+def _is_delta_dtype(dt):
+    """Any structured dtype with BookDelta's size and the same fields at the same offsets (the
+    decoders' own mirror, with or without the padding field, is accepted)."""
+    ok = _delta_dtype_ok.get(dt)
+    if ok is None:
+        ours = BOOK_DELTA_DTYPE.fields
+        theirs = dt.fields
+        ok = (dt.itemsize == sizeof(BookDelta) and theirs is not None
+              and all(f in theirs and theirs[f][:2] == ours[f][:2] for f in _DELTA_FIELDS))
+        _delta_dtype_ok[dt] = ok
+    return ok
+
+
 DELTA_FLAG_SNAPSHOT = 1
 DELTA_FLAG_CLEAR = 2
 DELTA_FLAG_LAST = 4
@@ -955,8 +973,8 @@ cdef class L2Book:
         cdef Py_ssize_t n, done
         cdef int err = 0
         if isinstance(records, np.ndarray):
-            if records.dtype != BOOK_DELTA_DTYPE:
-                raise ValueError("records must have dtype BOOK_DELTA_DTYPE")
+            if not _is_delta_dtype(records.dtype):
+                raise ValueError("records must be BookDelta records (BOOK_DELTA_DTYPE layout)")
             records = np.ascontiguousarray(records).reshape(-1).view(np.uint8)
         raw = records
         if raw.shape[0] % sizeof(BookDelta):
