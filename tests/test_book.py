@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 
 import numpy as np
@@ -596,3 +597,56 @@ def test_walk_sums_are_exact_beyond_int64() -> None:
     assert notional == (I64_MAX - 2) * half + (I64_MAX - 1) * half + I64_MAX * 1
     filled, notional, worst = b.cost(0, 5)
     assert (filled, notional, worst) == (5, (I64_MIN + 2) * 5, I64_MIN + 2)
+
+
+def test_no_leak_over_many_books_and_calls() -> None:
+    import gc
+    import tracemalloc
+
+    def churn() -> None:
+        for _ in range(200):
+            b = L2Book(window=256)
+            for i in range(300):  # ladder, overflow and window moves
+                b.apply(i & 1, (i * 7919) % 5000 - 2500, i % 3)
+            b.depth(10)
+            b.apply_deltas(np.zeros(4, dtype=BOOK_DELTA_DTYPE))
+            l3 = L3Book()
+            for i in range(50):
+                l3.add(i, i & 1, 1000 + (i % 7) * (1 if i & 1 else -1), 5)
+            for i in range(0, 50, 2):
+                l3.cancel(i)
+
+    churn()  # warm caches (interned objects, numpy internals)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    churn()
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert after - before < 64 * 1024
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("HFTCORE_SLOW"), reason="set HFTCORE_SLOW=1 to run")
+def test_long_random_walk_against_reference() -> None:
+    """300,000 updates of a drifting, expovariate-distance stream (the benchmark's shape)
+    against the reference: run with ``HFTCORE_SLOW=1 python -m pytest -m slow``."""
+    import random
+
+    rng = random.Random(7)
+    book = L2Book(window=64)
+    ref = RefL2()
+    best = [1_000_000, 1_000_002]
+    for step in range(300_000):
+        side = rng.randint(0, 1)
+        b = ref.best(side)
+        base = best[side] if b is None else b
+        k = int(rng.expovariate(0.05))
+        price = base - k if side == 0 else base + k
+        size = 0 if rng.random() < 0.25 else rng.randint(1, 1000)
+        assert book.apply(side, price, size) == ref.apply(side, price, size)
+        assert (book.best_bid, book.best_bid_size, book.best_ask, book.best_ask_size) == ref.top()
+        if step % 5000 == 0:
+            assert_same(book, ref)
+    assert_same(book, ref)
