@@ -28,6 +28,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+# OpenBLAS worker threads are of no use here and only compete for the (2) cores
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 import pytest
 

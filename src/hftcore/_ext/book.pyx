@@ -5,6 +5,7 @@
 cimport cython
 cimport numpy as cnp
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
+from cpython.object cimport PyObject, PyTypeObject
 from libc.string cimport memset, memmove, memcpy
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t, INT64_MIN, INT64_MAX, uint8_t
 from hftcore._ext.types cimport (px_t, qty_t, ts_t, BookDelta, SIDE_BID, SIDE_ASK,
@@ -36,7 +37,29 @@ cdef extern from *:
     static inline void hbk_set_len(PyObject *t, Py_ssize_t i, npy_intp n) {
         PyArray_DIMS((PyArrayObject *)PyTuple_GET_ITEM(t, i))[0] = n;
     }
+
+    /* L2Book.apply is installed as a METH_FASTCALL method descriptor (see the end of the
+       module): positional arguments straight from the interpreter's stack, no keyword parsing
+       and no argument reference counting, which is most of a Python-level update's cost. */
+    static PyMethodDef hbk_apply_def;
+    static int hbk_install_method(PyTypeObject *type, const char *name, void *fn,
+                                  const char *doc) {
+        PyObject *descr;
+        int rc;
+        hbk_apply_def.ml_name = name;
+        hbk_apply_def.ml_meth = (PyCFunction)fn;
+        hbk_apply_def.ml_flags = METH_FASTCALL;
+        hbk_apply_def.ml_doc = doc;
+        descr = PyDescr_NewMethod(type, &hbk_apply_def);
+        if (descr == NULL) return -1;
+        rc = PyDict_SetItemString(type->tp_dict, name, descr);
+        Py_DECREF(descr);
+        PyType_Modified(type);
+        return rc;
+    }
     """
+    int hbk_install_method(PyTypeObject* type, const char* name, void* fn,
+                           const char* doc) except -1
     bint hbk_depth_reusable(object t, void** data) noexcept
     void hbk_set_len(object t, Py_ssize_t i, cnp.npy_intp n) noexcept
 
@@ -907,20 +930,7 @@ cdef class L2Book:
 
     # -- writes ----------------------------------------------------------------------------
 
-    @cython.binding(False)   # a plain method descriptor: cheaper per call than a cyfunction
-    def apply(self, int side, int64_t price, int64_t size):
-        """Set the size of the level at `price` on `side` (0 deletes it).
-
-        Returns True when the top of the book (best price or size of either side) changed.
-        Deleting a level that does not exist is counted in `missing_deletes`, not an error.
-        """
-        cdef int r
-        if self._busy:
-            self._guard()
-        r = l2_apply(&self.book, side, price, size)
-        if r < 0:
-            self._raise(r)
-        return (r & BOOK_TOP) != 0
+    # apply(side, price, size, /) is installed below as a METH_FASTCALL method
 
     def apply_batch(self, sides, prices, sizes, bbo=None):
         """Apply parallel arrays of updates without the GIL; returns the number applied.
@@ -1694,3 +1704,38 @@ cdef class L3Book:
     def __repr__(self):
         return (f"L3Book(orders={len(self._orders)}, best_bid={self.best_bid}, "
                 f"best_ask={self.best_ask})")
+
+
+# ----------------------------------------------------------------------------------------------
+# L2Book.apply: the per-update entry from Python
+# ----------------------------------------------------------------------------------------------
+
+cdef object _l2_apply_fastcall(object self, PyObject** args, Py_ssize_t nargs):
+    cdef L2Book book = <L2Book>self
+    cdef int64_t side, price, size
+    cdef int r
+    if nargs != 3:
+        raise TypeError(f"apply() takes exactly 3 positional arguments ({nargs} given)")
+    side = <object>args[0]       # Cython's inline int conversion (cheaper than PyLong_As*)
+    price = <object>args[1]
+    size = <object>args[2]
+    if book._busy:
+        book._guard()
+    r = l2_apply(&book.book, <int>side if 0 <= side <= 1 else 2, price, size)
+    if r < 0:
+        book._raise(r)
+    if r & BOOK_TOP:
+        return True
+    return False
+
+
+_APPLY_DOC = b"""apply($self, side, price, size, /)
+--
+
+Set the size of the level at `price` on `side` (0 deletes it).
+
+Returns True when the top of the book (best price or size of either side) changed.
+Deleting a level that does not exist is counted in `missing_deletes`, not an error.
+"""
+
+hbk_install_method(<PyTypeObject*>L2Book, "apply", <void*>_l2_apply_fastcall, _APPLY_DOC)
