@@ -7,11 +7,13 @@ set-size; best bid and best ask are read after every update.
 
 Run as pytest-benchmark (opt-in, not part of the test run)::
 
-    PYTHONPATH=src python -m pytest benchmarks/bench_book.py --benchmark-only -s
+    PYTHONPATH=src python -m pytest benchmarks/bench_book.py --benchmark-only \
+        --benchmark-disable-gc -s
 
-or as a script that prints the table with ratios (``--quick`` for a shorter run)::
+or as a script that prints the table with ratios (``--quick`` for a shorter run, ``--repeat N``
+for the best of N runs per case, default 3)::
 
-    PYTHONPATH=src python benchmarks/bench_book.py
+    PYTHONPATH=src python benchmarks/bench_book.py --repeat 7
 
 Peers are measured in the same run where installed (skipped cleanly otherwise): ``order-book``,
 ``sortedcontainers.SortedDict``, NautilusTrader ``OrderBook.apply_delta``. The slow peers and the
@@ -20,12 +22,16 @@ per-call loops run on the first ``PEER_N`` updates of the same stream.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+# OpenBLAS worker threads are of no use here and only compete for the (2) cores
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 import pytest
@@ -98,41 +104,57 @@ def rows_of(stream: Stream, n: int) -> list[tuple[int, int, int]]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Runners: each returns seconds for the whole stream (setup excluded)
+# Cases: each prep_* builds its book untimed and returns the timed loop (a zero-argument callable)
 # ----------------------------------------------------------------------------------------------
 
-
-def run_empty_loop(rows: list[tuple[int, int, int]]) -> float:
-    t = time.perf_counter()
-    for _s, _p, _q in rows:
-        pass
-    return time.perf_counter() - t
+Loop = Callable[[], object]
 
 
-def run_hftcore_calls(rows: list[tuple[int, int, int]]) -> float:
+def timed(loop: Loop) -> float:
+    """Seconds one prepared loop takes, with the cyclic GC off as timeit does (the 200k-tuple
+    row list otherwise makes full collections land in some runs and not others)."""
+    gc.collect()
+    gc.disable()
+    try:
+        t = time.perf_counter()
+        loop()
+        return time.perf_counter() - t
+    finally:
+        gc.enable()
+
+
+def prep_empty_loop(rows: list[tuple[int, int, int]]) -> Loop:
+    def loop() -> None:
+        for _s, _p, _q in rows:
+            pass
+
+    return loop
+
+
+def prep_hftcore_calls(rows: list[tuple[int, int, int]]) -> Loop:
     book = L2Book(2, 0)
     book.apply_batch(*initial_levels())
     apply = book.apply
-    t = time.perf_counter()
-    for s, p, q in rows:
-        apply(s, p, q)
-        book.best_bid  # noqa: B018
-        book.best_ask  # noqa: B018
-    return time.perf_counter() - t
+
+    def loop() -> None:
+        for s, p, q in rows:
+            apply(s, p, q)
+            book.best_bid  # noqa: B018
+            book.best_ask  # noqa: B018
+
+    return loop
 
 
-def run_hftcore_batch(stream: Stream, init: Stream | None = None, bbo: bool = True) -> float:
+def prep_hftcore_batch(stream: Stream, init: Stream | None = None, bbo: bool = True) -> Loop:
     book = L2Book(2, 0)
     book.apply_batch(*(init or initial_levels()))
     out = np.empty((len(stream[0]), 2), np.int64) if bbo else None
     if out is not None:
         out.fill(0)  # fault the pages in before timing: a caller reuses its buffer
-    t = time.perf_counter()
-    book.apply_batch(*stream, bbo=out)
-    return time.perf_counter() - t
+    return lambda: book.apply_batch(*stream, bbo=out)
 
 
-def run_sorteddict(rows: list[tuple[int, int, int]]) -> float:
+def prep_sorteddict(rows: list[tuple[int, int, int]]) -> Loop:
     from sortedcontainers import SortedDict
 
     books = [SortedDict(), SortedDict()]
@@ -140,21 +162,23 @@ def run_sorteddict(rows: list[tuple[int, int, int]]) -> float:
     for s, p, q in zip(s0.tolist(), p0.tolist(), q0.tolist(), strict=True):
         books[s][p] = q
     bids, asks = books
-    t = time.perf_counter()
-    for s, p, q in rows:
-        d = books[s]
-        if q:
-            d[p] = q
-        else:
-            d.pop(p, None)
-        if bids:
-            bids.peekitem(-1)
-        if asks:
-            asks.peekitem(0)
-    return time.perf_counter() - t
+
+    def loop() -> None:
+        for s, p, q in rows:
+            d = books[s]
+            if q:
+                d[p] = q
+            else:
+                d.pop(p, None)
+            if bids:
+                bids.peekitem(-1)
+            if asks:
+                asks.peekitem(0)
+
+    return loop
 
 
-def run_order_book(rows: list[tuple[int, int, int]]) -> float:
+def prep_order_book(rows: list[tuple[int, int, int]]) -> Loop:
     from order_book import OrderBook
 
     ob = OrderBook()
@@ -163,24 +187,26 @@ def run_order_book(rows: list[tuple[int, int, int]]) -> float:
     for s, p, q in zip(s0.tolist(), p0.tolist(), q0.tolist(), strict=True):
         books[s][p] = q
     bids, asks = books
-    t = time.perf_counter()
-    for s, p, q in rows:
-        d = books[s]
-        if q:
-            d[p] = q
-        else:
-            try:  # noqa: SIM105 - contextlib.suppress costs more in this hot loop
-                del d[p]
-            except KeyError:
-                pass
-        if len(bids):
-            bids.index(0)
-        if len(asks):
-            asks.index(0)
-    return time.perf_counter() - t
+
+    def loop() -> None:
+        for s, p, q in rows:
+            d = books[s]
+            if q:
+                d[p] = q
+            else:
+                try:  # noqa: SIM105 - contextlib.suppress costs more in this hot loop
+                    del d[p]
+                except KeyError:
+                    pass
+            if len(bids):
+                bids.index(0)
+            if len(asks):
+                asks.index(0)
+
+    return loop
 
 
-def _nautilus_deltas(rows: list[tuple[int, int, int]]) -> tuple[Any, list[Any], Any]:
+def _nautilus_maker() -> tuple[Any, Callable[[int, int, int], Any]]:
     from nautilus_trader.model.data import BookOrder, OrderBookDelta
     from nautilus_trader.model.enums import BookAction, OrderSide
     from nautilus_trader.model.identifiers import InstrumentId
@@ -196,14 +222,14 @@ def _nautilus_deltas(rows: list[tuple[int, int, int]]) -> tuple[Any, list[Any], 
         order = BookOrder(sides[s], Price.from_raw(p * ps, 2), Quantity.from_raw(q * qs, 0), 0)
         return OrderBookDelta(iid, action, order, 0, 0, 0, 0)
 
-    return iid, [make(*r) for r in rows], make
+    return iid, make
 
 
-def run_nautilus(rows: list[tuple[int, int, int]], with_construction: bool = False) -> float:
+def prep_nautilus(rows: list[tuple[int, int, int]], with_construction: bool = False) -> Loop:
     from nautilus_trader.model.book import OrderBook
     from nautilus_trader.model.enums import BookType
 
-    iid, deltas, make = _nautilus_deltas(rows)
+    iid, make = _nautilus_maker()
     book = OrderBook(iid, BookType.L2_MBP)
     s0, p0, q0 = initial_levels()
     for r in zip(s0.tolist(), p0.tolist(), q0.tolist(), strict=True):
@@ -211,18 +237,24 @@ def run_nautilus(rows: list[tuple[int, int, int]], with_construction: bool = Fal
     apply = book.apply_delta
     bb = book.best_bid_price
     ba = book.best_ask_price
-    t = time.perf_counter()
     if with_construction:
-        for s, p, q in rows:
-            apply(make(s, p, q))
-            bb()
-            ba()
-    else:
+
+        def loop() -> None:
+            for s, p, q in rows:
+                apply(make(s, p, q))
+                bb()
+                ba()
+
+        return loop
+    deltas = [make(*r) for r in rows]
+
+    def loop_prebuilt() -> None:
         for d in deltas:
             apply(d)
             bb()
             ba()
-    return time.perf_counter() - t
+
+    return loop_prebuilt
 
 
 def _c_floor() -> Any:
@@ -254,6 +286,7 @@ def _c_floor() -> Any:
 
 
 def run_c_floor(stream: Stream, init: Stream | None = None) -> float:
+    """Seconds the C loop takes (timed inside C, setup excluded)."""
     import ctypes
 
     lib = _c_floor()
@@ -264,24 +297,25 @@ def run_c_floor(stream: Stream, init: Stream | None = None) -> float:
     rc = lib.floor_run(*args[:3], len(arrs[0]), *args[3:], len(arrs[3]), ctypes.byref(secs))
     if rc == -1:
         raise MemoryError("C floor failed")
-    return secs.value
+    return float(secs.value)
 
 
-def run_depth(book_levels: int, n: int = 20, reps: int = 100_000, keep: bool = False) -> float:
-    """depth(n) per call; keep=True holds every result (nothing can be recycled)."""
+def prep_depth(book_levels: int, n: int = 20, reps: int = 100_000, keep: bool = False) -> Loop:
+    """reps calls of depth(n); keep=True holds every result (nothing can be recycled)."""
     book = L2Book(2, 0)
-    s, p, q = initial_levels(book_levels // 2)
-    book.apply_batch(s, p, q)
+    book.apply_batch(*initial_levels(book_levels // 2))
     depth = book.depth
-    kept = []
-    t = time.perf_counter()
-    if keep:
-        for _ in range(reps):
-            kept.append(depth(n))
-    else:
-        for _ in range(reps):
-            _bp, _bs, _ap, _az = depth(n)  # the usual unpacking, names rebound each call
-    return (time.perf_counter() - t) / reps
+
+    def loop() -> None:
+        if keep:
+            kept = []
+            for _ in range(reps):
+                kept.append(depth(n))
+        else:
+            for _ in range(reps):
+                _bp, _bs, _ap, _az = depth(n)  # the usual unpacking, names rebound each call
+
+    return loop
 
 
 def _have(mod: str) -> bool:
@@ -298,53 +332,53 @@ def _have(mod: str) -> bool:
 
 
 def measure(repeat: int = 3) -> dict[str, float]:
-    """ns per update (best of `repeat`) for every case."""
+    """ns per update (best of `repeat`, each on a freshly prepared book) for every case."""
 
-    def best(fn: Callable[[], float], n: int) -> float:
-        return min(fn() for _ in range(repeat)) / n * 1e9
+    def best(prep: Callable[[], Loop], n: int) -> float:
+        return min(timed(prep()) for _ in range(repeat)) / n * 1e9
 
     std = standard_stream()
     rows = rows_of(std, PEER_N)
     pn = len(rows)
     out: dict[str, float] = {}
-    out["empty Python loop"] = best(lambda: run_empty_loop(rows), pn)
-    out["hftcore apply+best_bid+best_ask (gross)"] = best(lambda: run_hftcore_calls(rows), pn)
-    out["hftcore apply+best_bid+best_ask (net)"] = (
-        out["hftcore apply+best_bid+best_ask (gross)"] - out["empty Python loop"]
-    )
-    out["hftcore apply_batch nogil + BBO trail"] = best(lambda: run_hftcore_batch(std), len(std[0]))
-    out["hftcore apply_batch nogil"] = best(lambda: run_hftcore_batch(std, bbo=False), len(std[0]))
-    init, uni = uniform_stream(2500)
+    out["empty Python loop"] = best(lambda: prep_empty_loop(rows), pn)
+    gross = best(lambda: prep_hftcore_calls(rows), pn)
+    out["hftcore apply+best_bid+best_ask (gross)"] = gross
+    out["hftcore apply+best_bid+best_ask (net)"] = gross - out["empty Python loop"]
+    n = len(std[0])
+    out["hftcore apply_batch nogil + BBO trail"] = best(lambda: prep_hftcore_batch(std), n)
+    out["hftcore apply_batch nogil"] = best(lambda: prep_hftcore_batch(std, bbo=False), n)
+    init5, uni5 = uniform_stream(2500)
     out["hftcore uniform 5000 levels batch"] = best(
-        lambda: run_hftcore_batch(uni, init, bbo=False), len(uni[0])
+        lambda: prep_hftcore_batch(uni5, init5, bbo=False), n
     )
-    init, uni = uniform_stream(5000)
+    init10, uni10 = uniform_stream(5000)
     out["hftcore uniform 10000 levels batch"] = best(
-        lambda: run_hftcore_batch(uni, init, bbo=False), len(uni[0])
+        lambda: prep_hftcore_batch(uni10, init10, bbo=False), n
     )
-    out["hftcore depth(20), 2000-level book"] = run_depth(2000) * 1e9
-    out["hftcore depth(20), 200000-level book"] = run_depth(200_000) * 1e9
-    out["hftcore depth(20), results all kept (fresh arrays)"] = (
-        run_depth(2000, reps=20_000, keep=True) * 1e9
+    reps = 100_000
+    out["hftcore depth(20), 2000-level book"] = best(lambda: prep_depth(2000, reps=reps), reps)
+    out["hftcore depth(20), 200000-level book"] = best(lambda: prep_depth(200_000, reps=reps), reps)
+    out["hftcore depth(20), results all kept (fresh arrays)"] = best(
+        lambda: prep_depth(2000, reps=20_000, keep=True), 20_000
     )
     if _c_floor() is not None:
-        out["plain C sorted array (best at end), same stream"] = best(
-            lambda: run_c_floor(std), len(std[0])
+        out["plain C sorted array (best at end), same stream"] = (
+            min(run_c_floor(std) for _ in range(repeat)) / n * 1e9
         )
-        init, uni = uniform_stream(2500)
-        out["plain C sorted array, uniform 5000 levels"] = best(
-            lambda: run_c_floor(uni, init), len(uni[0])
+        out["plain C sorted array, uniform 5000 levels"] = (
+            min(run_c_floor(uni5, init5) for _ in range(repeat)) / n * 1e9
         )
     if _have("sortedcontainers"):
-        out["sortedcontainers.SortedDict (gross)"] = best(lambda: run_sorteddict(rows), pn)
+        out["sortedcontainers.SortedDict (gross)"] = best(lambda: prep_sorteddict(rows), pn)
     if _have("order_book"):
-        out["order-book 0.6 (gross)"] = best(lambda: run_order_book(rows), pn)
+        out["order-book 0.6 (gross)"] = best(lambda: prep_order_book(rows), pn)
     if _have("nautilus_trader"):
         out["nautilus apply_delta+best (gross, prebuilt deltas)"] = best(
-            lambda: run_nautilus(rows), pn
+            lambda: prep_nautilus(rows), pn
         )
         out["nautilus incl. delta construction (gross)"] = best(
-            lambda: run_nautilus(rows, with_construction=True), pn
+            lambda: prep_nautilus(rows, with_construction=True), pn
         )
     return out
 
@@ -368,54 +402,56 @@ def std_rows() -> list[tuple[int, int, int]]:
     return rows_of(standard_stream(), PEER_N)
 
 
-def _per_update(benchmark: Any, fn: Callable[[], float], n: int) -> None:
+def _bench(benchmark: Any, prep: Callable[[], Loop], n: int) -> None:
+    """Time only the loop: every round gets a freshly prepared book (setup untimed)."""
     benchmark.extra_info["updates"] = n
-    secs = benchmark.pedantic(fn, rounds=3, iterations=1)
-    benchmark.extra_info["ns_per_update_last"] = secs / n * 1e9
+    benchmark.pedantic(lambda loop: loop(), setup=lambda: ((prep(),), {}), rounds=3)
 
 
 def test_empty_loop(benchmark: Any, std_rows: list[tuple[int, int, int]]) -> None:
-    _per_update(benchmark, lambda: run_empty_loop(std_rows), len(std_rows))
+    _bench(benchmark, lambda: prep_empty_loop(std_rows), len(std_rows))
 
 
 def test_hftcore_calls(benchmark: Any, std_rows: list[tuple[int, int, int]]) -> None:
-    _per_update(benchmark, lambda: run_hftcore_calls(std_rows), len(std_rows))
+    _bench(benchmark, lambda: prep_hftcore_calls(std_rows), len(std_rows))
 
 
 def test_hftcore_batch(benchmark: Any) -> None:
     std = standard_stream()
-    _per_update(benchmark, lambda: run_hftcore_batch(std), len(std[0]))
+    _bench(benchmark, lambda: prep_hftcore_batch(std), len(std[0]))
 
 
 def test_hftcore_uniform_5000(benchmark: Any) -> None:
     init, uni = uniform_stream(2500)
-    _per_update(benchmark, lambda: run_hftcore_batch(uni, init, bbo=False), len(uni[0]))
+    _bench(benchmark, lambda: prep_hftcore_batch(uni, init, bbo=False), len(uni[0]))
 
 
 def test_hftcore_depth20(benchmark: Any) -> None:
-    benchmark.pedantic(lambda: run_depth(2000, reps=10_000), rounds=3, iterations=1)
+    _bench(benchmark, lambda: prep_depth(2000, reps=10_000), 10_000)
 
 
 def test_c_floor(benchmark: Any) -> None:
     if _c_floor() is None:
         pytest.skip("no C compiler for the plain-C floor")
     std = standard_stream()
-    _per_update(benchmark, lambda: run_c_floor(std), len(std[0]))
+    # timed inside C; pytest-benchmark's figure here includes the ctypes call and array setup
+    benchmark.extra_info["updates"] = len(std[0])
+    benchmark.pedantic(lambda: run_c_floor(std), rounds=3)
 
 
 def test_sorteddict(benchmark: Any, std_rows: list[tuple[int, int, int]]) -> None:
     pytest.importorskip("sortedcontainers")
-    _per_update(benchmark, lambda: run_sorteddict(std_rows), len(std_rows))
+    _bench(benchmark, lambda: prep_sorteddict(std_rows), len(std_rows))
 
 
 def test_order_book(benchmark: Any, std_rows: list[tuple[int, int, int]]) -> None:
     pytest.importorskip("order_book")
-    _per_update(benchmark, lambda: run_order_book(std_rows), len(std_rows))
+    _bench(benchmark, lambda: prep_order_book(std_rows), len(std_rows))
 
 
 def test_nautilus(benchmark: Any, std_rows: list[tuple[int, int, int]]) -> None:
     pytest.importorskip("nautilus_trader")
-    _per_update(benchmark, lambda: run_nautilus(std_rows), len(std_rows))
+    _bench(benchmark, lambda: prep_nautilus(std_rows), len(std_rows))
 
 
 def test_print_ratios() -> None:
@@ -426,4 +462,5 @@ def test_print_ratios() -> None:
 if __name__ == "__main__":
     if "--quick" in sys.argv:
         N_UPDATES = PEER_N = 100_000
-    print_table(measure())
+    rep = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 3
+    print_table(measure(repeat=rep))

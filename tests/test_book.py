@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 
 import numpy as np
@@ -193,6 +194,22 @@ def test_apply_deltas_flags(ops: list[tuple[tuple[int, int, int], int]]) -> None
     again = L2Book(window=64)
     again.apply_deltas(recs.tobytes())  # a raw buffer of records works the same
     assert list(again) == list(book)
+    # a mirror without the padding field (as a decoder may define it) is the same layout
+    names = [n for n in BOOK_DELTA_DTYPE.names if n != "_pad"]
+    mirror = np.dtype(
+        {
+            "names": names,
+            "formats": [BOOK_DELTA_DTYPE.fields[n][0] for n in names],
+            "offsets": [BOOK_DELTA_DTYPE.fields[n][1] for n in names],
+            "itemsize": 48,
+        }
+    )
+    third = L2Book(window=64)
+    third.apply_deltas(recs.view(mirror))
+    assert list(third) == list(book)
+    wrong = np.dtype([(n, "<i8") for n in ("a", "b", "c", "d", "e", "f")])
+    with pytest.raises(ValueError):
+        third.apply_deltas(np.zeros(2, dtype=wrong))
 
 
 def ref_kraken(ref: RefL2, pd: int, sd: int) -> int:
@@ -203,17 +220,21 @@ def ref_kraken(ref: RefL2, pd: int, sd: int) -> int:
     return zlib.crc32(text.encode())
 
 
-def ref_okx(ref: RefL2, pd: int, sd: int) -> int:
-    bids, asks = ref.levels(0)[:25], ref.levels(1)[:25]
+def ref_interleaved(ref: RefL2, pd: int, sd: int, depth: int) -> int:
+    bids, asks = ref.levels(0)[:depth], ref.levels(1)[:depth]
     parts: list[str] = []
-    for i in range(25):
+    for i in range(depth):
         for lv in (bids, asks):
             if i < len(lv):
                 parts += [
                     fixed.format(lv[i][0], pd, trim=True),
                     fixed.format(lv[i][1], sd, trim=True),
                 ]
-    crc = zlib.crc32(":".join(parts).encode())
+    return zlib.crc32(":".join(parts).encode())
+
+
+def ref_okx(ref: RefL2, pd: int, sd: int) -> int:
+    crc = ref_interleaved(ref, pd, sd, 25)
     return crc - 2**32 if crc >= 2**31 else crc
 
 
@@ -230,6 +251,15 @@ def test_checksums_match_reference(ops: list[tuple[int, int, int]], pd: int, sd:
         ref.apply(*op)
     assert book.checksum("kraken") == ref_kraken(ref, pd, sd)
     assert book.checksum("okx") == ref_okx(ref, pd, sd)
+    assert book.checksum("aevo") == ref_interleaved(ref, pd, sd, 100)
+
+
+def test_aevo_documented_example() -> None:
+    # the venue's documented example: bids [["9", "2"]], asks [["10", "1"]] -> 1226559413
+    b = L2Book()
+    b.apply(0, 9, 2)
+    b.apply(1, 10, 1)
+    assert b.checksum("aevo") == 1226559413
 
 
 def test_empty_book_reads() -> None:
@@ -465,6 +495,8 @@ def test_l3_reads_and_errors() -> None:
         b.queue_position(9)
     assert b.cancel(9) is False and b.unknown_orders == 1
     assert isinstance(b.checksum("kraken"), int)
+    with pytest.raises(AttributeError):
+        b.apply(0, 100, 1)  # writes to the aggregated view would desynchronise the orders
     b.clear()
     assert len(b) == 0 and b.best_bid is None
 
@@ -509,3 +541,112 @@ def test_depth_results_are_never_overwritten_while_held() -> None:
             assert np.array_equal(a, c)
     assert b.depth(3)[0].tolist() == [1001, 1000, 999]
     assert b.depth(0)[0].shape == (0,)
+
+
+def test_other_threads_cannot_write_during_a_nogil_batch() -> None:
+    import threading
+
+    b = L2Book()
+    n = 3_000_000
+    sides = np.zeros(n, np.int64)
+    prices = np.arange(n, dtype=np.int64) % 1000
+    sizes = np.ones(n, np.int64)
+    t = threading.Thread(target=b.apply_batch, args=(sides, prices, sizes))
+    refused = 0
+    t.start()
+    while t.is_alive():
+        try:
+            b.apply(0, 5000, 1)
+            b.apply(0, 5000, 0)
+        except RuntimeError:
+            refused += 1
+    t.join()
+    b.apply(0, 5000, 0)  # in case the add got in before the batch and the delete was refused
+    assert b.levels(0) == [(p, 1) for p in range(999, -1, -1)]
+    if refused == 0:
+        pytest.skip("the batch finished before this thread ran")
+
+
+@given(
+    ops=st.lists(
+        st.tuples(st.integers(0, 1), st.integers(-300, 300), st.sampled_from([0, 0, 1, 7, 99])),
+        max_size=120,
+    ),
+    tick=st.sampled_from([1, 5, 25]),
+)
+def test_l2_with_tick_matches_reference(ops: list[tuple[int, int, int]], tick: int) -> None:
+    book = L2Book(tick=tick, window=64)
+    ref = RefL2()
+    for side, steps, size in ops:
+        price = steps * tick
+        assert book.apply(side, price, size) == ref.apply(side, price, size)
+        assert_same(book, ref)
+    assert book.checksum("okx") == ref_okx(ref, 0, 0)
+
+
+def test_walk_sums_are_exact_beyond_int64() -> None:
+    b = L2Book(window=64)
+    for i in range(3):
+        b.apply(1, I64_MAX - i, I64_MAX // 2)
+        b.apply(0, I64_MIN + i, I64_MAX // 2)
+    assert b.volume_within(1, I64_MAX) == 3 * (I64_MAX // 2)
+    assert b.volume_within(0, I64_MIN) == 3 * (I64_MAX // 2)
+    filled, notional, worst = b.cost(1, I64_MAX)
+    half = I64_MAX // 2
+    assert filled == I64_MAX and worst == I64_MAX  # best ask is I64_MAX - 2
+    assert notional == (I64_MAX - 2) * half + (I64_MAX - 1) * half + I64_MAX * 1
+    filled, notional, worst = b.cost(0, 5)
+    assert (filled, notional, worst) == (5, (I64_MIN + 2) * 5, I64_MIN + 2)
+
+
+def test_no_leak_over_many_books_and_calls() -> None:
+    import gc
+    import tracemalloc
+
+    def churn() -> None:
+        for _ in range(200):
+            b = L2Book(window=256)
+            for i in range(300):  # ladder, overflow and window moves
+                b.apply(i & 1, (i * 7919) % 5000 - 2500, i % 3)
+            b.depth(10)
+            b.apply_deltas(np.zeros(4, dtype=BOOK_DELTA_DTYPE))
+            l3 = L3Book()
+            for i in range(50):
+                l3.add(i, i & 1, 1000 + (i % 7) * (1 if i & 1 else -1), 5)
+            for i in range(0, 50, 2):
+                l3.cancel(i)
+
+    churn()  # warm caches (interned objects, numpy internals)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    churn()
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert after - before < 64 * 1024
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("HFTCORE_SLOW"), reason="set HFTCORE_SLOW=1 to run")
+def test_long_random_walk_against_reference() -> None:
+    """300,000 updates of a drifting, expovariate-distance stream (the benchmark's shape)
+    against the reference: run with ``HFTCORE_SLOW=1 python -m pytest -m slow``."""
+    import random
+
+    rng = random.Random(7)
+    book = L2Book(window=64)
+    ref = RefL2()
+    best = [1_000_000, 1_000_002]
+    for step in range(300_000):
+        side = rng.randint(0, 1)
+        b = ref.best(side)
+        base = best[side] if b is None else b
+        k = int(rng.expovariate(0.05))
+        price = base - k if side == 0 else base + k
+        size = 0 if rng.random() < 0.25 else rng.randint(1, 1000)
+        assert book.apply(side, price, size) == ref.apply(side, price, size)
+        assert (book.best_bid, book.best_bid_size, book.best_ask, book.best_ask_size) == ref.top()
+        if step % 5000 == 0:
+            assert_same(book, ref)
+    assert_same(book, ref)

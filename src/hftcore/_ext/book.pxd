@@ -82,6 +82,7 @@ cdef Py_ssize_t l2_depth(const L2BookC* b, int side, Py_ssize_t n, px_t* px,
                          qty_t* qty) noexcept nogil
 cdef uint32_t l2_checksum_kraken(const L2BookC* b) noexcept nogil
 cdef int32_t l2_checksum_okx(const L2BookC* b) noexcept nogil
+cdef uint32_t l2_checksum_interleaved(const L2BookC* b, Py_ssize_t depth) noexcept nogil
 cdef uint32_t crc32_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil
 
 
@@ -105,6 +106,8 @@ cdef class L2Book:
     cdef void* _depth_data[8]
     cdef Py_ssize_t _depth_cap[2]
     cdef int _depth_next
+    cdef int _busy               # set while apply_batch / apply_deltas run without the GIL
+    cdef int _guard(self) except -1
     cdef int _raise(self, int rc) except -1
 
 

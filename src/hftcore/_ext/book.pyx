@@ -5,6 +5,7 @@
 cimport cython
 cimport numpy as cnp
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
+from cpython.object cimport PyObject, PyTypeObject
 from libc.string cimport memset, memmove, memcpy
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t, INT64_MIN, INT64_MAX, uint8_t
 from hftcore._ext.types cimport (px_t, qty_t, ts_t, BookDelta, SIDE_BID, SIDE_ASK,
@@ -36,7 +37,29 @@ cdef extern from *:
     static inline void hbk_set_len(PyObject *t, Py_ssize_t i, npy_intp n) {
         PyArray_DIMS((PyArrayObject *)PyTuple_GET_ITEM(t, i))[0] = n;
     }
+
+    /* L2Book.apply is installed as a METH_FASTCALL method descriptor (see the end of the
+       module): positional arguments straight from the interpreter's stack, no keyword parsing
+       and no argument reference counting, which is most of a Python-level update's cost. */
+    static PyMethodDef hbk_apply_def;
+    static int hbk_install_method(PyTypeObject *type, const char *name, void *fn,
+                                  const char *doc) {
+        PyObject *descr;
+        int rc;
+        hbk_apply_def.ml_name = name;
+        hbk_apply_def.ml_meth = (PyCFunction)fn;
+        hbk_apply_def.ml_flags = METH_FASTCALL;
+        hbk_apply_def.ml_doc = doc;
+        descr = PyDescr_NewMethod(type, &hbk_apply_def);
+        if (descr == NULL) return -1;
+        rc = PyDict_SetItemString(type->tp_dict, name, descr);
+        Py_DECREF(descr);
+        PyType_Modified(type);
+        return rc;
+    }
     """
+    int hbk_install_method(PyTypeObject* type, const char* name, void* fn,
+                           const char* doc) except -1
     bint hbk_depth_reusable(object t, void** data) noexcept
     void hbk_set_len(object t, Py_ssize_t i, cnp.npy_intp n) noexcept
 
@@ -44,6 +67,19 @@ cdef extern from *:
     """
     static inline int hbk_clz(uint64_t x) { return __builtin_clzll(x); }
     static inline int hbk_ctz(uint64_t x) { return __builtin_ctzll(x); }
+
+    typedef __int128 hbk_i128;
+    /* acc += a * b; returns 1 on int128 overflow (acc then undefined) */
+    static inline int hbk_mac(hbk_i128 *acc, int64_t a, int64_t b) {
+        return __builtin_add_overflow(*acc, (hbk_i128)a * (hbk_i128)b, acc);
+    }
+    static PyObject *hbk_i128_to_py(hbk_i128 v) {
+        unsigned char buf[16];
+        unsigned __int128 u = (unsigned __int128)v;
+        int i;
+        for (i = 0; i < 16; i++) { buf[i] = (unsigned char)(u & 0xFF); u >>= 8; }
+        return _PyLong_FromByteArray(buf, 16, 1, 1);
+    }
 
     static uint32_t hbk_crc_table[256];
     static int hbk_crc_ready = 0;
@@ -66,6 +102,9 @@ cdef extern from *:
     }
     """
     int hbk_clz(uint64_t x) noexcept nogil
+    ctypedef long long hbk_i128       # __int128 in C
+    bint hbk_mac(hbk_i128* acc, int64_t a, int64_t b) noexcept nogil
+    object hbk_i128_to_py(hbk_i128 v)
     int hbk_ctz(uint64_t x) noexcept nogil
     void hbk_crc_init() noexcept nogil
     uint32_t hbk_crc32(uint32_t crc, const char* p, Py_ssize_t n) noexcept nogil
@@ -78,6 +117,24 @@ BOOK_DELTA_DTYPE = np.dtype([
     ("_pad", "<u2"),
 ])
 assert BOOK_DELTA_DTYPE.itemsize == sizeof(BookDelta)
+
+_DELTA_FIELDS = ("exchange_ts", "local_ts", "sequence", "price", "size", "instrument_id", "side",
+                 "flags")
+_delta_dtype_ok = {BOOK_DELTA_DTYPE: True}
+
+
+def _is_delta_dtype(dt):
+    """Any structured dtype with BookDelta's size and the same fields at the same offsets (the
+    decoders' own mirror, with or without the padding field, is accepted)."""
+    ok = _delta_dtype_ok.get(dt)
+    if ok is None:
+        ours = BOOK_DELTA_DTYPE.fields
+        theirs = dt.fields
+        ok = (dt.itemsize == sizeof(BookDelta) and theirs is not None
+              and all(f in theirs and theirs[f][:2] == ours[f][:2] for f in _DELTA_FIELDS))
+        _delta_dtype_ok[dt] = ok
+    return ok
+
 
 DELTA_FLAG_SNAPSHOT = 1
 DELTA_FLAG_CLEAR = 2
@@ -293,11 +350,11 @@ cdef int _side_recentre(BookSide* s, int64_t best) noexcept nogil:
     cdef qty_t* tq = NULL
     cdef Py_ssize_t slot
     cdef uint64_t sl
-    cdef int rc
     if n:
         tk = <int64_t*>_raw_alloc(n, sizeof(int64_t))
         tq = <qty_t*>_raw_alloc(n, sizeof(qty_t))
-        if tk == NULL or tq == NULL:
+        # reserve the overflow room first: after the ladder is emptied nothing may fail
+        if tk == NULL or tq == NULL or _ovf_reserve(s, s.on + n) < 0:
             PyMem_RawFree(tk)
             PyMem_RawFree(tq)
             return BOOK_ENOMEM
@@ -327,11 +384,6 @@ cdef int _side_recentre(BookSide* s, int64_t best) noexcept nogil:
     s.nladder = keep
     rest = k - keep
     if rest:
-        rc = _ovf_reserve(s, s.on + rest)
-        if rc < 0:
-            PyMem_RawFree(tk)
-            PyMem_RawFree(tq)
-            return rc
         memmove(s.okey + rest, s.okey, s.on * sizeof(int64_t))
         memmove(s.oqty + rest, s.oqty, s.on * sizeof(qty_t))
         for i in range(rest):
@@ -734,20 +786,22 @@ cdef uint32_t l2_checksum_kraken(const L2BookC* b) noexcept nogil:
     return crc
 
 
-cdef int32_t l2_checksum_okx(const L2BookC* b) noexcept nogil:
-    """OKX v5: CRC32 (as signed int32) over 'bid_px:bid_sz:ask_px:ask_sz:...' for the top 25
-    levels, interleaved, with the exchange's trimmed decimal text."""
-    cdef px_t bpx[25]
-    cdef qty_t bq[25]
-    cdef px_t apx[25]
-    cdef qty_t aq[25]
+cdef uint32_t l2_checksum_interleaved(const L2BookC* b, Py_ssize_t depth) noexcept nogil:
+    """CRC32 over 'bid_px:bid_sz:ask_px:ask_sz:...' for the top `depth` (<= 100) levels,
+    interleaved, each value in trimmed decimal text (OKX with depth 25, Aevo with 100)."""
+    cdef px_t bpx[100]
+    cdef qty_t bq[100]
+    cdef px_t apx[100]
+    cdef qty_t aq[100]
     cdef char buf[FX_FORMAT_MAX]
     cdef Py_ssize_t nb, na, i, k
     cdef bint first = True
     cdef uint32_t crc = 0
-    nb = _side_walk(&b.sides[0], 25, b.tick, bpx, bq)
-    na = _side_walk(&b.sides[1], 25, b.tick, apx, aq)
-    for i in range(25):
+    if depth > 100:
+        depth = 100
+    nb = _side_walk(&b.sides[0], depth, b.tick, bpx, bq)
+    na = _side_walk(&b.sides[1], depth, b.tick, apx, aq)
+    for i in range(depth):
         if i < nb:
             if not first:
                 crc = hbk_crc32(crc, b":", 1)
@@ -766,7 +820,12 @@ cdef int32_t l2_checksum_okx(const L2BookC* b) noexcept nogil:
             crc = hbk_crc32(crc, b":", 1)
             k = fx_format(aq[i], b.size_decimals, FMT_TRIM, buf)
             crc = hbk_crc32(crc, buf, k)
-    return <int32_t>crc
+    return crc
+
+
+cdef int32_t l2_checksum_okx(const L2BookC* b) noexcept nogil:
+    """OKX v5: the interleaved CRC32 over the top 25 levels, as a signed int32."""
+    return <int32_t>l2_checksum_interleaved(b, 25)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -849,6 +908,13 @@ cdef class L2Book:
     def __dealloc__(self):
         l2_free(&self.book)
 
+    cdef int _guard(self) except -1:
+        # apply_batch / apply_deltas run without the GIL: another thread must not touch the
+        # book's arrays meanwhile (top-of-book properties read plain fields and stay allowed)
+        if self._busy:
+            raise RuntimeError("the book is being updated by apply_batch in another thread")
+        return 0
+
     cdef int _raise(self, int rc) except -1:
         if rc == BOOK_EBADSIDE:
             raise ValueError("side must be 0 (bid) or 1 (ask)")
@@ -864,17 +930,7 @@ cdef class L2Book:
 
     # -- writes ----------------------------------------------------------------------------
 
-    @cython.binding(False)   # a plain method descriptor: cheaper per call than a cyfunction
-    def apply(self, int side, int64_t price, int64_t size):
-        """Set the size of the level at `price` on `side` (0 deletes it).
-
-        Returns True when the top of the book (best price or size of either side) changed.
-        Deleting a level that does not exist is counted in `missing_deletes`, not an error.
-        """
-        cdef int r = l2_apply(&self.book, side, price, size)
-        if r < 0:
-            self._raise(r)
-        return (r & BOOK_TOP) != 0
+    # apply(side, price, size, /) is installed below as a METH_FASTCALL method
 
     def apply_batch(self, sides, prices, sizes, bbo=None):
         """Apply parallel arrays of updates without the GIL; returns the number applied.
@@ -899,10 +955,15 @@ cdef class L2Book:
                     or not o.flags.c_contiguous or not o.flags.writeable):
                 raise ValueError("bbo must be a writeable C-contiguous int64 array of shape (n, 2)")
             out = <int64_t*>cnp.PyArray_DATA(o)
-        with nogil:
-            done = l2_apply_batch(&self.book, <const int64_t*>cnp.PyArray_DATA(s),
-                                  <const int64_t*>cnp.PyArray_DATA(p),
-                                  <const int64_t*>cnp.PyArray_DATA(q), n, &err, out)
+        self._guard()
+        self._busy = 1
+        try:
+            with nogil:
+                done = l2_apply_batch(&self.book, <const int64_t*>cnp.PyArray_DATA(s),
+                                      <const int64_t*>cnp.PyArray_DATA(p),
+                                      <const int64_t*>cnp.PyArray_DATA(q), n, &err, out)
+        finally:
+            self._busy = 0
         if err:
             try:
                 self._raise(err)
@@ -922,8 +983,8 @@ cdef class L2Book:
         cdef Py_ssize_t n, done
         cdef int err = 0
         if isinstance(records, np.ndarray):
-            if records.dtype != BOOK_DELTA_DTYPE:
-                raise ValueError("records must have dtype BOOK_DELTA_DTYPE")
+            if not _is_delta_dtype(records.dtype):
+                raise ValueError("records must be BookDelta records (BOOK_DELTA_DTYPE layout)")
             records = np.ascontiguousarray(records).reshape(-1).view(np.uint8)
         raw = records
         if raw.shape[0] % sizeof(BookDelta):
@@ -931,8 +992,13 @@ cdef class L2Book:
         n = raw.shape[0] // sizeof(BookDelta)
         if n == 0:
             return 0
-        with nogil:
-            done = l2_apply_deltas(&self.book, <const BookDelta*>&raw[0], n, &err)
+        self._guard()
+        self._busy = 1
+        try:
+            with nogil:
+                done = l2_apply_deltas(&self.book, <const BookDelta*>&raw[0], n, &err)
+        finally:
+            self._busy = 0
         if err:
             try:
                 self._raise(err)
@@ -942,6 +1008,7 @@ cdef class L2Book:
 
     def apply_snapshot(self, sides, prices, sizes, side=None):
         """Replace the book (or only `side`) with the given levels; returns the number applied."""
+        self._guard()
         cdef int sd
         if side is None:
             l2_clear(&self.book, CLEAR_BOTH)
@@ -955,10 +1022,12 @@ cdef class L2Book:
 
     def clear(self, side=None):
         """Remove every level (of `side` only, when given)."""
+        self._guard()
         l2_clear(&self.book, CLEAR_BOTH if side is None else _side_arg(side))
 
     def truncate(self, Py_ssize_t depth):
         """Keep at most `depth` levels per side, dropping the worst."""
+        self._guard()
         if depth < 0:
             raise ValueError("depth must be >= 0")
         l2_truncate(&self.book, depth)
@@ -1058,6 +1127,7 @@ cdef class L2Book:
         The arrays are new objects as far as the caller can tell: a previous result is recycled
         only once nothing outside the book references it any more.
         """
+        self._guard()
         cdef Py_ssize_t nb, na, i
         cdef int k = self._depth_next
         cdef object t = self._depth[k]
@@ -1093,6 +1163,7 @@ cdef class L2Book:
     def depth_into(self, int side, int64_t[::1] prices, int64_t[::1] sizes):
         """Write the top levels of `side` into caller-owned int64 arrays (as many as fit);
         returns how many were written. Allocation-free variant of `depth`."""
+        self._guard()
         cdef Py_ssize_t n = min(prices.shape[0], sizes.shape[0])
         if <unsigned int>side > 1:
             self._raise(BOOK_EBADSIDE)
@@ -1102,6 +1173,7 @@ cdef class L2Book:
 
     def level(self, int side, Py_ssize_t i):
         """The i-th level (0 = best) of `side` as ``(price, size)``; IndexError past the end."""
+        self._guard()
         cdef const BookSide* s
         cdef Py_ssize_t slot, oi = 0, k = 0
         cdef int64_t idx
@@ -1122,12 +1194,14 @@ cdef class L2Book:
 
     def size_at(self, int side, int64_t price):
         """Size of the level at `price` (0 when there is none)."""
+        self._guard()
         if <unsigned int>side > 1:
             self._raise(BOOK_EBADSIDE)
         return l2_level_size(&self.book, side, price)
 
     def levels(self, int side, n=None):
         """List of ``(price, size)`` of `side`, best first (all levels, or the top `n`)."""
+        self._guard()
         cdef Py_ssize_t m
         if <unsigned int>side > 1:
             self._raise(BOOK_EBADSIDE)
@@ -1143,26 +1217,30 @@ cdef class L2Book:
 
     def volume_within(self, int side, int64_t price):
         """Total size of the levels of `side` at `price` or better."""
+        self._guard()
         cdef const BookSide* s
         cdef Py_ssize_t slot, oi = 0
-        cdef int64_t idx
+        cdef int64_t idx, px
+        cdef int64_t tick = self.book.tick
         cdef qty_t q
-        total = 0
+        cdef hbk_i128 total = 0
         if <unsigned int>side > 1:
             self._raise(BOOK_EBADSIDE)
         s = &self.book.sides[side]
         slot = _cur_start(s)
-        while _cur_next(s, &slot, &oi, &idx, &q):
-            idx ^= s.mask
-            if (idx * self.book.tick < price) if side == 0 else (idx * self.book.tick > price):
-                break
-            total += q
-        return total
+        with nogil:
+            while _cur_next(s, &slot, &oi, &idx, &q):
+                px = (idx ^ s.mask) * tick
+                if (px < price) if side == 0 else (px > price):
+                    break
+                total += q
+        return hbk_i128_to_py(total)
 
     def cost(self, int side, int64_t size):
         """Walk `side` from the best for `size`: ``(filled, notional, worst_price)`` where
         notional = sum(price * size) is a count of ``10**-(price_decimals + size_decimals)``
         and worst_price is the last level touched (None when nothing was filled)."""
+        self._guard()
         cdef const BookSide* s
         cdef Py_ssize_t slot, oi = 0
         cdef int64_t idx
@@ -1172,16 +1250,19 @@ cdef class L2Book:
             self._raise(BOOK_EBADSIDE)
         if size < 0:
             raise ValueError("size must be >= 0")
+        cdef int64_t tick = self.book.tick
+        cdef int64_t last = 0
+        cdef hbk_i128 acc = 0     # sum(take) <= size < 2**63 and |price| <= 2**63: fits
         s = &self.book.sides[side]
-        notional = 0
-        worst = None
         slot = _cur_start(s)
-        while left > 0 and _cur_next(s, &slot, &oi, &idx, &q):
-            take = q if q < left else left
-            worst = (idx ^ s.mask) * self.book.tick
-            notional += worst * take
-            left -= take
-        return size - left, notional, worst
+        with nogil:
+            while left > 0 and _cur_next(s, &slot, &oi, &idx, &q):
+                take = q if q < left else left
+                last = (idx ^ s.mask) * tick
+                hbk_mac(&acc, last, take)
+                left -= take
+        notional = hbk_i128_to_py(acc)
+        return size - left, notional, (last if left < size else None)
 
     def price_for_size(self, int side, int64_t size):
         """Worst price reached when taking `size` from `side`, or None if the side holds less."""
@@ -1225,14 +1306,22 @@ cdef class L2Book:
     # -- checksums -----------------------------------------------------------------------
 
     def checksum(self, str venue):
-        """Venue checksum computed from the book: ``"kraken"`` (v1/v2 CRC32, unsigned) or
-        ``"okx"`` (v5 CRC32 as a signed int32), using the book's price and size decimals."""
+        """Venue checksum computed from the book, using the book's price and size decimals.
+
+        ``"kraken"``: spot v1 and v2, CRC32 over the top 10 asks then bids as digits without
+        dot and leading zeros (unsigned). ``"okx"``: v5, CRC32 over the top 25 levels
+        interleaved as ``bid_px:bid_sz:ask_px:ask_sz:...`` in trimmed text, signed int32.
+        ``"aevo"``: the same interleaved form over the top 100 levels, unsigned.
+        """
+        self._guard()
         v = venue.lower()
         if v == "kraken":
             return l2_checksum_kraken(&self.book)
         if v == "okx":
             return l2_checksum_okx(&self.book)
-        raise ValueError(f"no checksum for venue {venue!r} (known: kraken, okx)")
+        if v == "aevo":
+            return l2_checksum_interleaved(&self.book, 100)
+        raise ValueError(f"no checksum for venue {venue!r} (known: kraken, okx, aevo)")
 
     # -- state ---------------------------------------------------------------------------
 
@@ -1307,6 +1396,13 @@ cdef class L2Book:
     def dropped(self):
         """Levels removed by the ``"drop"`` policy or by `max_depth`."""
         return self.book.dropped
+
+
+_L3_FORWARDED = frozenset({
+    "spread", "mid", "mid_x2", "microprice", "is_crossed", "is_locked", "depth_into", "level",
+    "size_at", "volume_within", "cost", "price_for_size", "vwap", "imbalance", "price_decimals",
+    "size_decimals", "tick",
+})
 
 
 @cython.final
@@ -1401,6 +1497,8 @@ cdef class L3Book:
     cdef int _set_level(self, int side, int64_t price, int64_t delta) except -1:
         cdef qty_t total = l2_level_size(&self._l2.book, side, price)
         cdef int r
+        self._l2._guard()
+        total = l2_level_size(&self._l2.book, side, price)
         if delta > 0 and total > INT64_MAX - delta:
             raise OverflowError("level size overflows int64")
         r = l2_apply(&self._l2.book, side, price, total + delta)
@@ -1440,8 +1538,13 @@ cdef class L3Book:
             raise ValueError(f"order {order_id} is already in the book")
         if price % self._l2.book.tick != 0:
             raise ValueError(f"price is not a multiple of the tick {self._l2.book.tick}")
-        self._set_level(side, price, size)
         i = self._alloc()
+        try:
+            self._set_level(side, price, size)
+        except BaseException:
+            self._next[i] = self._free
+            self._free = i
+            raise
         self._oid[i] = order_id
         self._px[i] = price
         self._sz[i] = size
@@ -1587,9 +1690,9 @@ cdef class L3Book:
         return self._l2.checksum(venue)
 
     def __getattr__(self, name):
-        # the rest of the L2 read API (spread, mid, vwap, imbalance, ...)
-        if name.startswith("_"):
-            raise AttributeError(name)
+        # the rest of the L2 *read* API; writes go through the orders only
+        if name not in _L3_FORWARDED:
+            raise AttributeError(f"'L3Book' object has no attribute {name!r}")
         return getattr(self._l2, name)
 
     def __len__(self):
@@ -1601,3 +1704,38 @@ cdef class L3Book:
     def __repr__(self):
         return (f"L3Book(orders={len(self._orders)}, best_bid={self.best_bid}, "
                 f"best_ask={self.best_ask})")
+
+
+# ----------------------------------------------------------------------------------------------
+# L2Book.apply: the per-update entry from Python
+# ----------------------------------------------------------------------------------------------
+
+cdef object _l2_apply_fastcall(object self, PyObject** args, Py_ssize_t nargs):
+    cdef L2Book book = <L2Book>self
+    cdef int64_t side, price, size
+    cdef int r
+    if nargs != 3:
+        raise TypeError(f"apply() takes exactly 3 positional arguments ({nargs} given)")
+    side = <object>args[0]       # Cython's inline int conversion (cheaper than PyLong_As*)
+    price = <object>args[1]
+    size = <object>args[2]
+    if book._busy:
+        book._guard()
+    r = l2_apply(&book.book, <int>side if 0 <= side <= 1 else 2, price, size)
+    if r < 0:
+        book._raise(r)
+    if r & BOOK_TOP:
+        return True
+    return False
+
+
+_APPLY_DOC = b"""apply($self, side, price, size, /)
+--
+
+Set the size of the level at `price` on `side` (0 deletes it).
+
+Returns True when the top of the book (best price or size of either side) changed.
+Deleting a level that does not exist is counted in `missing_deletes`, not an error.
+"""
+
+hbk_install_method(<PyTypeObject*>L2Book, "apply", <void*>_l2_apply_fastcall, _APPLY_DOC)
