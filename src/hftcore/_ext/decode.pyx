@@ -1,0 +1,2025 @@
+# Exchange message decoders: hand-written scanners, one per fixed venue schema, over
+# `const char*` without the GIL.  Everything they read is validated (string escapes and UTF-8,
+# number grammar, nesting depth); prices and sizes go from the wire text to int64 with fx_parse.
+#
+# Layout: JSON primitives (sk_*), record writers (put_*), then one section per venue, then the
+# Python classes.  All parsing functions return 0 / a kind on success and -1 on failure with the
+# error code and position stored in the Scan.
+cimport cython
+from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, INT64_MAX, INT64_MIN
+from libc.string cimport memcmp, memcpy, memset, strlen
+from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.buffer cimport PyBUF_WRITABLE
+
+from hftcore._ext.types cimport (
+    BookDelta, TradeRecord, BBORecord, OrderUpdate, ts_t, px_t, qty_t,
+    SIDE_BID, SIDE_ASK, SIDE_NONE, DELTA_SNAPSHOT, DELTA_CLEAR, DELTA_LAST, DELTA_REPUBLISH,
+    TRADE_ID_TEXT, BBO_NO_SIZE, BBO_NO_BID, BBO_NO_ASK, ORDER_IS_FILL, ORDER_IS_MAKER,
+    ORDER_HAS_FEE, ORDER_TRADE_ID_TEXT,
+)
+from hftcore._ext.fixed cimport fx_parse, FX_OK, FX_PRECISION, RND_EXACT
+
+import numpy as np
+
+from hftcore.errors import DecodeError
+
+# ---------------------------------------------------------------------------------------------
+# JSON primitives
+# ---------------------------------------------------------------------------------------------
+
+cdef inline int fail(Scan* sc, int code, const char* at) noexcept nogil:
+    if sc.err == 0:
+        if at >= sc.end and (code == E_SYNTAX or code == E_TYPE):
+            code = E_TRUNCATED
+        sc.err = code
+        sc.err_at = at if at <= sc.end else sc.end
+    return -1
+
+
+cdef inline bint keq(const char* k, Py_ssize_t n, const char* lit) noexcept nogil:
+    return n == <Py_ssize_t>strlen(lit) and memcmp(k, lit, <size_t>n) == 0
+
+
+cdef inline void sk_ws(Scan* sc) noexcept nogil:
+    cdef const char* p = sc.p
+    while p < sc.end and (p[0] == b' ' or p[0] == b'\n' or p[0] == b'\r' or p[0] == b'\t'):
+        p += 1
+    sc.p = p
+
+
+cdef inline int wrong(Scan* sc) noexcept nogil:
+    """Fail at sc.p: a type error when a JSON value starts there, else a syntax error."""
+    cdef char c
+    if sc.p >= sc.end:
+        return fail(sc, E_TRUNCATED, sc.p)
+    c = sc.p[0]
+    if (c == b'{' or c == b'[' or c == b'"' or c == b'-' or (c >= b'0' and c <= b'9')
+            or c == b't' or c == b'f' or c == b'n'):
+        return fail(sc, E_TYPE, sc.p)
+    return fail(sc, E_SYNTAX, sc.p)
+
+
+cdef inline int sk_char(Scan* sc, char ch) noexcept nogil:
+    sk_ws(sc)
+    if sc.p < sc.end and sc.p[0] == ch:
+        sc.p += 1
+        return 0
+    return fail(sc, E_SYNTAX, sc.p)
+
+
+cdef inline int hexval(char c) noexcept nogil:
+    if c >= b'0' and c <= b'9':
+        return c - 48
+    if c >= b'a' and c <= b'f':
+        return c - 87
+    if c >= b'A' and c <= b'F':
+        return c - 55
+    return -1
+
+
+cdef inline int hex4(const char* p) noexcept nogil:
+    cdef int a = hexval(p[0]), b = hexval(p[1]), c = hexval(p[2]), d = hexval(p[3])
+    if a < 0 or b < 0 or c < 0 or d < 0:
+        return -1
+    return (a << 12) | (b << 8) | (c << 4) | d
+
+
+cdef inline bint cont(const char* p) noexcept nogil:
+    return (<unsigned char>p[0] & 0xC0) == 0x80
+
+
+cdef int sk_string_slow(Scan* sc, const char* start, const char* p, const char** s,
+                        Py_ssize_t* n) noexcept nogil:
+    """The rest of a string from p (escapes, non-ASCII): validates and ends after the quote."""
+    cdef const char* end = sc.end
+    cdef unsigned char c, c1
+    cdef int u, lo, need
+    while True:
+        while p < end:
+            c = <unsigned char>p[0]
+            if c == 34 or c == 92 or c < 0x20 or c >= 0x80:
+                break
+            p += 1
+        if p >= end:
+            return fail(sc, E_TRUNCATED, p)
+        c = <unsigned char>p[0]
+        if c == 34:                                       # closing quote
+            s[0] = start
+            n[0] = p - start
+            sc.p = p + 1
+            return 0
+        if c == 92:                                       # backslash
+            if p + 1 >= end:
+                return fail(sc, E_TRUNCATED, p)
+            c1 = <unsigned char>p[1]
+            if (c1 == 34 or c1 == 92 or c1 == 47 or c1 == 98 or c1 == 102 or c1 == 110
+                    or c1 == 114 or c1 == 116):
+                p += 2
+                continue
+            if c1 != 117:                                 # 'u'
+                return fail(sc, E_ESCAPE, p)
+            if p + 6 > end:
+                return fail(sc, E_TRUNCATED, p)
+            u = hex4(p + 2)
+            if u < 0:
+                return fail(sc, E_ESCAPE, p)
+            if u >= 0xDC00 and u <= 0xDFFF:               # lone low surrogate
+                return fail(sc, E_ESCAPE, p)
+            if u >= 0xD800 and u <= 0xDBFF:               # needs a low surrogate next
+                if p + 12 > end:
+                    return fail(sc, E_TRUNCATED, p)
+                if p[6] != b'\\' or p[7] != b'u':
+                    return fail(sc, E_ESCAPE, p)
+                lo = hex4(p + 8)
+                if lo < 0xDC00 or lo > 0xDFFF:
+                    return fail(sc, E_ESCAPE, p)
+                p += 12
+            else:
+                p += 6
+            continue
+        if c < 0x20:
+            return fail(sc, E_SYNTAX, p)                  # raw control character
+        # UTF-8 sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF)
+        if c >= 0xC2 and c <= 0xDF:
+            need = 1
+        elif c >= 0xE0 and c <= 0xEF:
+            need = 2
+        elif c >= 0xF0 and c <= 0xF4:
+            need = 3
+        else:
+            return fail(sc, E_UTF8, p)
+        if p + need >= end:
+            return fail(sc, E_TRUNCATED, p)
+        c1 = <unsigned char>p[1]
+        if ((c == 0xE0 and c1 < 0xA0) or (c == 0xED and c1 > 0x9F)
+                or (c == 0xF0 and c1 < 0x90) or (c == 0xF4 and c1 > 0x8F)):
+            return fail(sc, E_UTF8, p)
+        if not cont(p + 1) or (need >= 2 and not cont(p + 2)) or (need == 3 and not cont(p + 3)):
+            return fail(sc, E_UTF8, p)
+        p += need + 1
+
+
+cdef inline int sk_string(Scan* sc, const char** s, Py_ssize_t* n) noexcept nogil:
+    """A JSON string; s/n get the raw text between the quotes (escapes left as they are)."""
+    cdef const char* p
+    cdef const char* start
+    cdef const char* end = sc.end
+    cdef unsigned char c
+    sk_ws(sc)
+    p = sc.p
+    if p >= end or p[0] != b'"':
+        return wrong(sc)
+    p += 1
+    start = p
+    while p < end:
+        c = <unsigned char>p[0]
+        if c == 34:
+            s[0] = start
+            n[0] = p - start
+            sc.p = p + 1
+            return 0
+        if c == 92 or c < 0x20 or c >= 0x80:
+            break
+        p += 1
+    return sk_string_slow(sc, start, p, s, n)
+
+
+cdef inline int sk_number(Scan* sc, const char** s, Py_ssize_t* n) noexcept nogil:
+    """A JSON number (RFC 8259 grammar); s/n get its text."""
+    cdef const char* p
+    cdef const char* start
+    cdef const char* end = sc.end
+    sk_ws(sc)
+    p = sc.p
+    start = p
+    if p < end and p[0] == b'-':
+        p += 1
+    if p >= end:
+        return fail(sc, E_TRUNCATED, p)
+    if p[0] == b'0':
+        p += 1
+    elif p[0] >= b'1' and p[0] <= b'9':
+        while p < end and p[0] >= b'0' and p[0] <= b'9':
+            p += 1
+    elif p == start:
+        return wrong(sc)
+    else:
+        return fail(sc, E_SYNTAX, p)
+    if p < end and p[0] == b'.':
+        p += 1
+        if p >= end or p[0] < b'0' or p[0] > b'9':
+            return fail(sc, E_SYNTAX, p)
+        while p < end and p[0] >= b'0' and p[0] <= b'9':
+            p += 1
+    if p < end and (p[0] == b'e' or p[0] == b'E'):
+        p += 1
+        if p < end and (p[0] == b'+' or p[0] == b'-'):
+            p += 1
+        if p >= end or p[0] < b'0' or p[0] > b'9':
+            return fail(sc, E_SYNTAX, p)
+        while p < end and p[0] >= b'0' and p[0] <= b'9':
+            p += 1
+    s[0] = start
+    n[0] = p - start
+    sc.p = p
+    return 0
+
+
+cdef inline int lit(Scan* sc, const char* word) noexcept nogil:
+    cdef Py_ssize_t n = <Py_ssize_t>strlen(word)
+    if sc.end - sc.p < n:
+        return fail(sc, E_TRUNCATED, sc.end)
+    if memcmp(sc.p, word, <size_t>n) != 0:
+        return fail(sc, E_SYNTAX, sc.p)
+    sc.p += n
+    return 0
+
+
+cdef int sk_value(Scan* sc, int depth) noexcept nogil:
+    """Skip one JSON value, validating it fully (depth-limited)."""
+    cdef const char* s
+    cdef Py_ssize_t n
+    cdef char c, close
+    sk_ws(sc)
+    if sc.p >= sc.end:
+        return fail(sc, E_TRUNCATED, sc.p)
+    c = sc.p[0]
+    close = b'}' if c == b'{' else b']'
+    if c == b'"':
+        return sk_string(sc, &s, &n)
+    if c == b'{' or c == b'[':
+        if depth >= MAX_DEPTH:
+            return fail(sc, E_DEPTH, sc.p)
+        sc.p += 1
+        sk_ws(sc)
+        if sc.p < sc.end and sc.p[0] == close:
+            sc.p += 1
+            return 0
+        while True:
+            if c == b'{':
+                if sk_string(sc, &s, &n) < 0 or sk_char(sc, b':') < 0:
+                    return -1
+            if sk_value(sc, depth + 1) < 0:
+                return -1
+            sk_ws(sc)
+            if sc.p >= sc.end:
+                return fail(sc, E_TRUNCATED, sc.p)
+            if sc.p[0] == b',':
+                sc.p += 1
+                continue
+            if sc.p[0] == close:
+                sc.p += 1
+                return 0
+            return fail(sc, E_SYNTAX, sc.p)
+    if c == b't':
+        return lit(sc, b"true")
+    if c == b'f':
+        return lit(sc, b"false")
+    if c == b'n':
+        return lit(sc, b"null")
+    return sk_number(sc, &s, &n)
+
+
+cdef inline int ob_open(Scan* sc) noexcept nogil:
+    sk_ws(sc)
+    if sc.p < sc.end and sc.p[0] == b'{':
+        sc.p += 1
+        return 0
+    return wrong(sc)
+
+
+cdef inline int ar_open(Scan* sc) noexcept nogil:
+    sk_ws(sc)
+    if sc.p < sc.end and sc.p[0] == b'[':
+        sc.p += 1
+        return 0
+    return wrong(sc)
+
+
+cdef inline int ob_key(Scan* sc, int* st, const char** k, Py_ssize_t* kn) noexcept nogil:
+    """Next key of an object opened with ob_open (st starts at 0): 1 key read with its colon,
+    0 end of object consumed, -1 error."""
+    sk_ws(sc)
+    if sc.p >= sc.end:
+        return fail(sc, E_TRUNCATED, sc.p)
+    if sc.p[0] == b'}':
+        if st[0] == 2:                                    # "{...,}"
+            return fail(sc, E_SYNTAX, sc.p)
+        sc.p += 1
+        return 0
+    if st[0] == 1:
+        if sc.p[0] != b',':
+            return fail(sc, E_SYNTAX, sc.p)
+        sc.p += 1
+        sk_ws(sc)
+        if sc.p < sc.end and sc.p[0] == b'}':
+            return fail(sc, E_SYNTAX, sc.p)
+    st[0] = 1
+    if sk_string(sc, k, kn) < 0 or sk_char(sc, b':') < 0:
+        return -1
+    return 1
+
+
+cdef inline int ar_next(Scan* sc, int* st) noexcept nogil:
+    """1 when another element follows (positioned at it), 0 when the array ended (consumed)."""
+    sk_ws(sc)
+    if sc.p >= sc.end:
+        return fail(sc, E_TRUNCATED, sc.p)
+    if sc.p[0] == b']':
+        sc.p += 1
+        return 0
+    if st[0] == 1:
+        if sc.p[0] != b',':
+            return fail(sc, E_SYNTAX, sc.p)
+        sc.p += 1
+        sk_ws(sc)
+        if sc.p < sc.end and sc.p[0] == b']':
+            return fail(sc, E_SYNTAX, sc.p)
+    st[0] = 1
+    return 1
+
+
+cdef inline int ar_end(Scan* sc, int* st) noexcept nogil:
+    """The array must end here: extra elements are an error."""
+    cdef int r = ar_next(sc, st)
+    if r == 0:
+        return 0
+    if r > 0:
+        return fail(sc, E_EXTRA, sc.p)
+    return -1
+
+
+cdef inline int ar_more(Scan* sc, int* st) noexcept nogil:
+    """Another element must follow: a short array is a missing field."""
+    cdef int r = ar_next(sc, st)
+    if r > 0:
+        return 0
+    if r == 0:
+        return fail(sc, E_MISSING, sc.p - 1)
+    return -1
+
+
+cdef inline int skip_unknown(DecState* d, Scan* sc, const char* key) noexcept nogil:
+    if d.strict:
+        return fail(sc, E_EXTRA, key)
+    return sk_value(sc, 1)
+
+
+cdef inline int dup(Scan* sc, uint64_t* seen, int bit, const char* key) noexcept nogil:
+    """Mark a field seen; a duplicate key is an error."""
+    cdef uint64_t m = (<uint64_t>1) << bit
+    if seen[0] & m:
+        return fail(sc, E_EXTRA, key)
+    seen[0] |= m
+    return 0
+
+
+cdef inline int int_text(const char* s, Py_ssize_t n, int64_t* out) noexcept nogil:
+    """Decimal integer text -> int64: 0 ok, E_NUMBER malformed or overflow."""
+    cdef Py_ssize_t i = 0
+    cdef bint neg = False
+    cdef uint64_t v = 0, c, lim
+    if n > 0 and s[0] == b'-':
+        neg = True
+        i = 1
+    if i >= n:
+        return E_NUMBER
+    lim = <uint64_t>INT64_MAX + (1 if neg else 0)
+    while i < n:
+        c = <unsigned char>s[i] - 48
+        if c > 9:
+            return E_NUMBER
+        if v > (lim - c) // 10:
+            return E_NUMBER
+        v = v * 10 + c
+        i += 1
+    out[0] = <int64_t>(~v + 1) if neg else <int64_t>v
+    return 0
+
+
+cdef inline int sk_int(Scan* sc, int64_t* out) noexcept nogil:
+    """A JSON integer (a number without fraction or exponent)."""
+    cdef const char* s
+    cdef Py_ssize_t n
+    cdef int r
+    if sk_number(sc, &s, &n) < 0:
+        return -1
+    r = int_text(s, n, out)
+    if r:
+        return fail(sc, E_NUMBER, s)
+    return 0
+
+
+cdef inline int sk_int_str(Scan* sc, int64_t* out) noexcept nogil:
+    """A JSON string holding an integer ("1652459225464")."""
+    cdef const char* s
+    cdef Py_ssize_t n
+    if sk_string(sc, &s, &n) < 0:
+        return -1
+    if int_text(s, n, out):
+        return fail(sc, E_NUMBER, s)
+    return 0
+
+
+cdef inline int sk_int_any(Scan* sc, int64_t* out) noexcept nogil:
+    sk_ws(sc)
+    if sc.p < sc.end and sc.p[0] == b'"':
+        return sk_int_str(sc, out)
+    return sk_int(sc, out)
+
+
+cdef inline int sk_bool(Scan* sc, bint* out) noexcept nogil:
+    sk_ws(sc)
+    if sc.p < sc.end and sc.p[0] == b't':
+        out[0] = True
+        return lit(sc, b"true")
+    if sc.p < sc.end and sc.p[0] == b'f':
+        out[0] = False
+        return lit(sc, b"false")
+    return wrong(sc)
+
+
+cdef inline int dec_text(Scan* sc, const char* s, Py_ssize_t n, int decimals, bint allow_neg,
+                         int64_t* out) noexcept nogil:
+    cdef int r = fx_parse(s, n, decimals, RND_EXACT, out)
+    if r == FX_OK:
+        if out[0] < 0 and not allow_neg:
+            return fail(sc, E_NUMBER, s)
+        return 0
+    if r == FX_PRECISION:
+        return fail(sc, E_PRECISION, s)
+    return fail(sc, E_NUMBER, s)
+
+
+cdef inline int sk_dec(Scan* sc, int decimals, int64_t* out) noexcept nogil:
+    """A non-negative decimal in a JSON string ("0.35130000") -> int64 at decimals."""
+    cdef const char* s
+    cdef Py_ssize_t n
+    if sk_string(sc, &s, &n) < 0:
+        return -1
+    return dec_text(sc, s, n, decimals, False, out)
+
+
+cdef inline int sk_dec_opt(Scan* sc, int decimals, bint allow_neg, int64_t* out) noexcept nogil:
+    """Like sk_dec, but "" (an absent optional value) reads as 0; signed when allow_neg."""
+    cdef const char* s
+    cdef Py_ssize_t n
+    if sk_string(sc, &s, &n) < 0:
+        return -1
+    if n == 0:
+        out[0] = 0
+        return 0
+    return dec_text(sc, s, n, decimals, allow_neg, out)
+
+
+cdef inline int sk_dec_num(Scan* sc, int decimals, int64_t* out) noexcept nogil:
+    """A non-negative JSON number (Kraken v2 sends numbers): its exact text -> int64."""
+    cdef const char* s
+    cdef Py_ssize_t n
+    if sk_number(sc, &s, &n) < 0:
+        return -1
+    return dec_text(sc, s, n, decimals, False, out)
+
+
+cdef inline int ms_to_ns(Scan* sc, int64_t ms, const char* at, int64_t* out) noexcept nogil:
+    if ms < 0 or ms > INT64_MAX // 1000000:
+        return fail(sc, E_NUMBER, at)
+    out[0] = ms * 1000000
+    return 0
+
+
+cdef inline int sk_ms(Scan* sc, int64_t* out) noexcept nogil:
+    """Milliseconds (JSON integer or integer string) -> ns."""
+    cdef int64_t v
+    cdef const char* at
+    sk_ws(sc)
+    at = sc.p
+    if sk_int_any(sc, &v) < 0:
+        return -1
+    return ms_to_ns(sc, v, at, out)
+
+
+cdef inline int sk_sec_text(Scan* sc, int64_t* out) noexcept nogil:
+    """Seconds as decimal text ("1618678133.365913", Kraken v1) -> ns."""
+    cdef const char* s
+    cdef Py_ssize_t n
+    if sk_string(sc, &s, &n) < 0:
+        return -1
+    return dec_text(sc, s, n, 9, False, out)
+
+
+cdef inline int digits(const char* s, int n, int* out) noexcept nogil:
+    cdef int v = 0, i
+    for i in range(n):
+        if s[i] < b'0' or s[i] > b'9':
+            return -1
+        v = v * 10 + (s[i] - 48)
+    out[0] = v
+    return 0
+
+
+cdef int iso_text(const char* s, Py_ssize_t n, int64_t* out) noexcept nogil:
+    """RFC 3339 UTC time "2021-04-17T16:43:37.075687Z" (fraction 0-9 digits; Z or +00:00)."""
+    cdef int y, mo, d, h, mi, sec, i, nd
+    cdef int era, yoe, mp, doy, doe
+    cdef int64_t days, frac = 0
+    cdef Py_ssize_t k
+    if n < 20:
+        return -1
+    if (digits(s, 4, &y) or s[4] != b'-' or digits(s + 5, 2, &mo) or s[7] != b'-'
+            or digits(s + 8, 2, &d) or (s[10] != b'T' and s[10] != b' ')
+            or digits(s + 11, 2, &h) or s[13] != b':' or digits(s + 14, 2, &mi)
+            or s[16] != b':' or digits(s + 17, 2, &sec)):
+        return -1
+    if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or sec > 60 or y < 1970:
+        return -1
+    k = 19
+    if k < n and s[k] == b'.':
+        k += 1
+        nd = 0
+        while k < n and s[k] >= b'0' and s[k] <= b'9':
+            if nd < 9:
+                frac = frac * 10 + (s[k] - 48)
+                nd += 1
+            elif s[k] != b'0':
+                return -1                                 # below 1 ns: refuse to round
+            k += 1
+        if nd == 0:
+            return -1
+        for i in range(nd, 9):
+            frac *= 10
+    if k + 1 == n and s[k] == b'Z':
+        pass
+    elif k + 6 == n and memcmp(s + k, b"+00:00", 6) == 0:
+        pass
+    else:
+        return -1
+    # days from civil (proleptic Gregorian)
+    if mo <= 2:
+        y -= 1
+    era = y // 400
+    yoe = y - era * 400
+    mp = (mo + 9) % 12
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = <int64_t>era * 146097 + doe - 719468
+    out[0] = ((days * 86400 + h * 3600 + mi * 60 + sec) * 1000000000) + frac
+    return 0
+
+
+cdef inline int sk_iso(Scan* sc, int64_t* out) noexcept nogil:
+    cdef const char* s
+    cdef Py_ssize_t n
+    if sk_string(sc, &s, &n) < 0:
+        return -1
+    if iso_text(s, n, out):
+        return fail(sc, E_NUMBER, s)
+    return 0
+
+
+cdef inline int copy_text(Scan* sc, char* dst, Py_ssize_t cap, const char* s,
+                          Py_ssize_t n) noexcept nogil:
+    if n >= cap:
+        return fail(sc, E_TOO_LONG, s)
+    memcpy(dst, s, <size_t>n)
+    dst[n] = 0
+    return 0
+
+
+cdef inline int sk_text(Scan* sc, char* dst, Py_ssize_t cap) noexcept nogil:
+    cdef const char* s
+    cdef Py_ssize_t n
+    if sk_string(sc, &s, &n) < 0:
+        return -1
+    return copy_text(sc, dst, cap, s, n)
+
+
+cdef inline int sk_text_or_null(Scan* sc, char* dst, Py_ssize_t cap) noexcept nogil:
+    sk_ws(sc)
+    if sc.p < sc.end and sc.p[0] == b'n':
+        dst[0] = 0
+        return lit(sc, b"null")
+    return sk_text(sc, dst, cap)
+
+
+cdef inline int id_text(Scan* sc, const char* s, Py_ssize_t n, char* text, Py_ssize_t cap,
+                        int64_t* num) noexcept nogil:
+    """An id: kept as text, and as int64 when it is all digits (else -1)."""
+    if copy_text(sc, text, cap, s, n) < 0:
+        return -1
+    if int_text(s, n, num) or num[0] < 0:
+        num[0] = -1
+    return 0
+
+
+cdef inline int sk_id(Scan* sc, char* text, Py_ssize_t cap, int64_t* num) noexcept nogil:
+    """An id sent as a JSON string or integer."""
+    cdef const char* s
+    cdef Py_ssize_t n
+    sk_ws(sc)
+    if sc.p < sc.end and sc.p[0] == b'"':
+        if sk_string(sc, &s, &n) < 0:
+            return -1
+    else:
+        if sk_number(sc, &s, &n) < 0:
+            return -1
+        if int_text(s, n, num):
+            return fail(sc, E_NUMBER, s)
+    return id_text(sc, s, n, text, cap, num)
+
+
+cdef inline int sk_trade_id(Scan* sc, int64_t* out, uint8_t* flags) noexcept nogil:
+    """A trade id, JSON integer or string; non-numeric text -> -1 with TRADE_ID_TEXT."""
+    cdef const char* s
+    cdef Py_ssize_t n
+    sk_ws(sc)
+    if sc.p < sc.end and sc.p[0] == b'"':
+        if sk_string(sc, &s, &n) < 0:
+            return -1
+        if int_text(s, n, out) or out[0] < 0:
+            out[0] = -1
+            flags[0] |= TRADE_ID_TEXT
+        return 0
+    return sk_int(sc, out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Symbols and records
+# ---------------------------------------------------------------------------------------------
+
+cdef inline uint64_t sym_hash(const char* s, Py_ssize_t n) noexcept nogil:
+    cdef uint64_t h = 1469598103934665603ULL
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ <unsigned char>s[i]) * 1099511628211ULL
+    return h
+
+
+cdef SymEntry* sym_find(DecState* d, const char* s, Py_ssize_t n) noexcept nogil:
+    cdef uint64_t mask, i
+    cdef SymEntry* e
+    if d.sym_cap == 0 or n > SYMBOL_MAX:
+        return NULL
+    mask = <uint64_t>d.sym_cap - 1
+    i = sym_hash(s, n) & mask
+    while True:
+        e = &d.syms[i]
+        if not e.used:
+            return NULL
+        if e.length == n and memcmp(e.name, s, <size_t>n) == 0:
+            return e
+        i = (i + 1) & mask
+
+
+cdef inline SymEntry* sym_get(DecState* d, Scan* sc, const char* s, Py_ssize_t n) noexcept nogil:
+    """Look a symbol up and remember its text for the message (unknown -> NULL, not an error)."""
+    cdef SymEntry* e = sym_find(d, s, n)
+    cdef Py_ssize_t m = n if n <= SYMBOL_MAX else SYMBOL_MAX
+    memcpy(d.info.symbol, s, <size_t>m)
+    d.info.symbol[m] = 0
+    d.info.symbol_len = <int>m
+    if e != NULL and d.info.instrument_id == 0:
+        d.info.instrument_id = e.instrument_id
+    return e
+
+
+cdef int grow(DecState* d, void** buf, Py_ssize_t* cap, size_t item) noexcept nogil:
+    cdef Py_ssize_t ncap
+    cdef void* nb
+    if d.exports > 0:
+        return -1
+    ncap = cap[0] * 2 if cap[0] > 0 else 64
+    if <size_t>ncap > (<size_t>INT64_MAX) // item:
+        return -1
+    nb = PyMem_RawRealloc(buf[0], <size_t>ncap * item)
+    if nb == NULL:
+        return -1
+    buf[0] = nb
+    cap[0] = ncap
+    return 0
+
+
+cdef inline BookDelta* new_delta(DecState* d, Scan* sc) noexcept nogil:
+    cdef BookDelta* r
+    if d.info.n_deltas == d.cap_deltas:
+        if grow(d, <void**>&d.deltas, &d.cap_deltas, sizeof(BookDelta)) < 0:
+            fail(sc, E_CAPACITY, sc.p)
+            return NULL
+    r = &d.deltas[d.info.n_deltas]
+    d.info.n_deltas += 1
+    return r
+
+
+cdef inline TradeRecord* new_trade(DecState* d, Scan* sc) noexcept nogil:
+    cdef TradeRecord* r
+    if d.info.n_trades == d.cap_trades:
+        if grow(d, <void**>&d.trades, &d.cap_trades, sizeof(TradeRecord)) < 0:
+            fail(sc, E_CAPACITY, sc.p)
+            return NULL
+    r = &d.trades[d.info.n_trades]
+    d.info.n_trades += 1
+    memset(r, 0, sizeof(TradeRecord))
+    r.local_ts = d.info.local_ts
+    r.trade_id = -1
+    r.side = SIDE_NONE
+    return r
+
+
+cdef inline BBORecord* new_bbo(DecState* d, Scan* sc) noexcept nogil:
+    cdef BBORecord* r
+    if d.info.n_bbos == d.cap_bbos:
+        if grow(d, <void**>&d.bbos, &d.cap_bbos, sizeof(BBORecord)) < 0:
+            fail(sc, E_CAPACITY, sc.p)
+            return NULL
+    r = &d.bbos[d.info.n_bbos]
+    d.info.n_bbos += 1
+    memset(r, 0, sizeof(BBORecord))
+    r.local_ts = d.info.local_ts
+    return r
+
+
+cdef inline OrderUpdate* new_order(DecState* d, Scan* sc) noexcept nogil:
+    cdef OrderUpdate* r
+    if d.info.n_orders == d.cap_orders:
+        if grow(d, <void**>&d.orders, &d.cap_orders, sizeof(OrderUpdate)) < 0:
+            fail(sc, E_CAPACITY, sc.p)
+            return NULL
+    r = &d.orders[d.info.n_orders]
+    d.info.n_orders += 1
+    memset(r, 0, sizeof(OrderUpdate))
+    r.local_ts = d.info.local_ts
+    r.venue_order_id = -1
+    r.trade_id = -1
+    r.status = 10                                         # OrderStatus.UNKNOWN
+    r.order_type = 255
+    r.side = SIDE_NONE
+    return r
+
+
+cdef inline int put_delta(DecState* d, Scan* sc, SymEntry* sym, int side, px_t px, qty_t sz,
+                          ts_t ets, int64_t seq, int flags) noexcept nogil:
+    cdef BookDelta* r = new_delta(d, sc)
+    if r == NULL:
+        return -1
+    r.exchange_ts = ets
+    r.local_ts = d.info.local_ts
+    r.sequence = seq
+    r.price = px
+    r.size = sz
+    r.instrument_id = sym.instrument_id
+    r.side = <uint8_t>side
+    r.flags = <uint8_t>flags
+    r._pad = 0
+    return 0
+
+
+cdef inline void finish_deltas(DecState* d, Py_ssize_t first, ts_t ets, int64_t seq,
+                               bint snapshot) noexcept nogil:
+    """Stamp one instrument's deltas [first, n) of a message: time, sequence, snapshot flags."""
+    cdef Py_ssize_t i
+    cdef BookDelta* r
+    for i in range(first, d.info.n_deltas):
+        r = &d.deltas[i]
+        if r.exchange_ts == 0:
+            r.exchange_ts = ets
+        r.sequence = seq
+        if snapshot:
+            r.flags |= DELTA_SNAPSHOT
+    if snapshot and first < d.info.n_deltas:
+        d.deltas[first].flags |= DELTA_CLEAR
+
+
+cdef inline int empty_snapshot(DecState* d, Scan* sc, SymEntry* sym, ts_t ets,
+                               int64_t seq) noexcept nogil:
+    """A snapshot with no levels still clears the book: one SIDE_NONE record of size 0."""
+    return put_delta(d, sc, sym, SIDE_NONE, 0, 0, ets, seq, DELTA_SNAPSHOT | DELTA_CLEAR)
+
+
+cdef inline void mark_last(DecState* d) noexcept nogil:
+    if d.info.n_deltas > 0:
+        d.deltas[d.info.n_deltas - 1].flags |= DELTA_LAST
+
+
+cdef int lv_pairs(DecState* d, Scan* sc, SymEntry* sym, int side) noexcept nogil:
+    """[["price","size"], ...] (Binance, Bybit, Coinbase snapshot)."""
+    cdef int st = 0, st2
+    cdef int r
+    cdef px_t px
+    cdef qty_t sz
+    if ar_open(sc) < 0:
+        return -1
+    while True:
+        r = ar_next(sc, &st)
+        if r == 0:
+            return 0
+        if r < 0:
+            return -1
+        st2 = 0
+        if (ar_open(sc) < 0 or ar_more(sc, &st2) < 0 or sk_dec(sc, sym.price_decimals, &px) < 0
+                or ar_more(sc, &st2) < 0 or sk_dec(sc, sym.size_decimals, &sz) < 0
+                or ar_end(sc, &st2) < 0):
+            return -1
+        if put_delta(d, sc, sym, side, px, sz, 0, 0, 0) < 0:
+            return -1
+
+
+ctypedef struct Span:
+    const char* s
+    Py_ssize_t n
+
+
+cdef inline int sk_span(Scan* sc, Span* out) noexcept nogil:
+    return sk_string(sc, &out.s, &out.n)
+
+
+cdef inline int span_dec(Scan* sc, Span* v, int decimals, bint allow_neg, int64_t* out) noexcept nogil:
+    """Parse a saved string span; a missing one (s == NULL) or "" reads as 0."""
+    if v.s == NULL or v.n == 0:
+        out[0] = 0
+        return 0
+    return dec_text(sc, v.s, v.n, decimals, allow_neg, out)
+
+
+cdef inline bint span_eq(Span* v, const char* word) noexcept nogil:
+    return v.s != NULL and keq(v.s, v.n, word)
+
+
+cdef int peek_keys(Scan* sc0, const char** names, int count, Span* values,
+                   uint64_t* found) noexcept nogil:
+    """Scan an object's top-level keys on a copy of the scanner: `found` gets bit i when
+    names[i] is present, values[i] the text of its value when that is a string.  Everything
+    is validated.  Stops early when names[0] is the first key (the usual discriminator)."""
+    cdef Scan c = sc0[0]
+    cdef int st = 0, r, i, idx, nkeys = 0
+    cdef const char* k
+    cdef Py_ssize_t kn
+    found[0] = 0
+    for i in range(count):
+        values[i].s = NULL
+        values[i].n = 0
+    if ob_open(&c) < 0:
+        sc0.err = c.err
+        sc0.err_at = c.err_at
+        return -1
+    while True:
+        r = ob_key(&c, &st, &k, &kn)
+        if r == 0:
+            return 0
+        if r < 0:
+            break
+        nkeys += 1
+        idx = -1
+        for i in range(count):
+            if keq(k, kn, names[i]):
+                idx = i
+                break
+        sk_ws(&c)
+        if idx >= 0:
+            found[0] |= (<uint64_t>1) << idx
+        if idx >= 0 and c.p < c.end and c.p[0] == b'"':
+            if sk_span(&c, &values[idx]) < 0:
+                break
+            if idx == 0 and nkeys == 1:
+                return 0
+        elif sk_value(&c, 1) < 0:
+            break
+    sc0.err = c.err
+    sc0.err_at = c.err_at
+    return -1
+
+
+cdef inline int other(Scan* sc, int kind) noexcept nogil:
+    """A recognised non-hot message: validate the rest of it and report its kind."""
+    if sk_value(sc, 0) < 0:
+        return -1
+    return kind
+
+
+cdef inline int side_word(Span* v) noexcept nogil:
+    """buy/Buy/BUY/bid/b -> SIDE_BID, sell/Sell/SELL/ask/offer/s -> SIDE_ASK, else -1."""
+    if v.s == NULL or v.n == 0:
+        return -1
+    if (keq(v.s, v.n, b"buy") or keq(v.s, v.n, b"Buy") or keq(v.s, v.n, b"BUY")
+            or keq(v.s, v.n, b"bid") or keq(v.s, v.n, b"b")):
+        return SIDE_BID
+    if (keq(v.s, v.n, b"sell") or keq(v.s, v.n, b"Sell") or keq(v.s, v.n, b"SELL")
+            or keq(v.s, v.n, b"ask") or keq(v.s, v.n, b"offer") or keq(v.s, v.n, b"s")):
+        return SIDE_ASK
+    return -1
+
+
+cdef inline int need_side(Scan* sc, Span* v, uint8_t* out) noexcept nogil:
+    cdef int r = side_word(v)
+    if r < 0:
+        return fail(sc, E_SHAPE if v.s != NULL else E_MISSING, v.s if v.s != NULL else sc.p)
+    out[0] = <uint8_t>r
+    return 0
+
+
+cdef inline int missing(Scan* sc) noexcept nogil:
+    return fail(sc, E_MISSING, sc.p - 1 if sc.p > sc.base else sc.p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Binance spot
+# ---------------------------------------------------------------------------------------------
+
+cdef int bn_levels(DecState* d, Scan* sc, SymEntry* sym, int side,
+                   const char** defer) noexcept nogil:
+    """Parse a level array now when the symbol is known, else remember where it is."""
+    sk_ws(sc)
+    if sym == NULL:
+        defer[0] = sc.p
+        return sk_value(sc, 1)
+    return lv_pairs(d, sc, sym, side)
+
+
+cdef int bn_depth(DecState* d, Scan* sc) noexcept nogil:
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef int64_t U = 0, u = 0, pu = -1, E = 0, T
+    cdef Span s
+    cdef SymEntry* sym = NULL
+    cdef bint unknown = False
+    cdef const char* defer_b = NULL
+    cdef const char* defer_a = NULL
+    cdef Scan sub
+    d.info.what = b"depthUpdate"
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if kn == 1:
+            if k[0] == b'b':
+                if dup(sc, &seen, 0, k) < 0 or bn_levels(d, sc, sym, SIDE_BID, &defer_b) < 0:
+                    return -1
+                continue
+            if k[0] == b'a':
+                if dup(sc, &seen, 1, k) < 0 or bn_levels(d, sc, sym, SIDE_ASK, &defer_a) < 0:
+                    return -1
+                continue
+            if k[0] == b'U':
+                if dup(sc, &seen, 2, k) < 0 or sk_int(sc, &U) < 0:
+                    return -1
+                continue
+            if k[0] == b'u':
+                if dup(sc, &seen, 3, k) < 0 or sk_int(sc, &u) < 0:
+                    return -1
+                continue
+            if k[0] == b'E':
+                if dup(sc, &seen, 4, k) < 0 or sk_ms(sc, &E) < 0:
+                    return -1
+                continue
+            if k[0] == b's':
+                if dup(sc, &seen, 5, k) < 0 or sk_span(sc, &s) < 0:
+                    return -1
+                sym = sym_get(d, sc, s.s, s.n)
+                unknown = sym == NULL
+                continue
+            if k[0] == b'e':
+                if dup(sc, &seen, 6, k) < 0 or sk_span(sc, &s) < 0:
+                    return -1
+                continue
+            if k[0] == b'T':                              # futures transaction time
+                if dup(sc, &seen, 7, k) < 0 or sk_int(sc, &T) < 0:
+                    return -1
+                continue
+        elif keq(k, kn, b"pu"):                           # futures: previous final update id
+            if dup(sc, &seen, 8, k) < 0 or sk_int(sc, &pu) < 0:
+                return -1
+            continue
+        if skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 0x3F) != 0x3F:
+        return missing(sc)
+    if unknown:
+        return K_UNKNOWN_SYMBOL
+    if defer_b != NULL or defer_a != NULL:
+        sub = sc[0]
+        if defer_b != NULL:
+            sub.p = defer_b
+            if lv_pairs(d, &sub, sym, SIDE_BID) < 0:
+                sc.err = sub.err
+                sc.err_at = sub.err_at
+                return -1
+        if defer_a != NULL:
+            sub.p = defer_a
+            if lv_pairs(d, &sub, sym, SIDE_ASK) < 0:
+                sc.err = sub.err
+                sc.err_at = sub.err_at
+                return -1
+    finish_deltas(d, 0, E, u, False)
+    mark_last(d)
+    d.info.exchange_ts = E
+    d.info.first_seq = U
+    d.info.last_seq = u
+    d.info.prev_seq = pu
+    d.info.flags |= INFO_HAS_SEQ
+    return K_BOOK_UPDATE
+
+
+cdef int bn_trade(DecState* d, Scan* sc, bint agg) noexcept nogil:
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef int64_t tid = 0, T = 0, E = 0, ignore
+    cdef Span s, p, q, ev
+    cdef bint m = False, M
+    cdef SymEntry* sym
+    cdef TradeRecord* t
+    d.info.what = b"aggTrade" if agg else b"trade"
+    p.s = NULL
+    q.s = NULL
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if kn == 1:
+            if k[0] == b'p':
+                if dup(sc, &seen, 0, k) < 0 or sk_span(sc, &p) < 0:
+                    return -1
+                continue
+            if k[0] == b'q':
+                if dup(sc, &seen, 1, k) < 0 or sk_span(sc, &q) < 0:
+                    return -1
+                continue
+            if k[0] == b's':
+                if dup(sc, &seen, 2, k) < 0 or sk_span(sc, &s) < 0:
+                    return -1
+                continue
+            if (k[0] == b'a' and agg) or (k[0] == b't' and not agg):
+                if dup(sc, &seen, 3, k) < 0 or sk_int(sc, &tid) < 0:
+                    return -1
+                continue
+            if k[0] == b'T':
+                if dup(sc, &seen, 4, k) < 0 or sk_ms(sc, &T) < 0:
+                    return -1
+                continue
+            if k[0] == b'm':
+                if dup(sc, &seen, 5, k) < 0 or sk_bool(sc, &m) < 0:
+                    return -1
+                continue
+            if k[0] == b'E':
+                if dup(sc, &seen, 6, k) < 0 or sk_ms(sc, &E) < 0:
+                    return -1
+                continue
+            if k[0] == b'e':
+                if dup(sc, &seen, 7, k) < 0 or sk_span(sc, &ev) < 0:
+                    return -1
+                continue
+            if k[0] == b'M':
+                if dup(sc, &seen, 8, k) < 0 or sk_bool(sc, &M) < 0:
+                    return -1
+                continue
+            if (k[0] == b'f' or k[0] == b'l') and agg:      # first / last trade id
+                if dup(sc, &seen, 9 if k[0] == b'f' else 10, k) < 0 or sk_int(sc, &ignore) < 0:
+                    return -1
+                continue
+            if (k[0] == b'b' or k[0] == b'a') and not agg:  # buyer / seller order ids (old)
+                if dup(sc, &seen, 9 if k[0] == b'b' else 10, k) < 0 or sk_int(sc, &ignore) < 0:
+                    return -1
+                continue
+        if skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 0x3F) != 0x3F:
+        return missing(sc)
+    sym = sym_get(d, sc, s.s, s.n)
+    if sym == NULL:
+        return K_UNKNOWN_SYMBOL
+    t = new_trade(d, sc)
+    if t == NULL:
+        return -1
+    if (span_dec(sc, &p, sym.price_decimals, False, &t.price) < 0
+            or span_dec(sc, &q, sym.size_decimals, False, &t.size) < 0):
+        return -1
+    if p.n == 0 or q.n == 0:
+        return fail(sc, E_NUMBER, p.s if p.n == 0 else q.s)
+    t.exchange_ts = T
+    t.trade_id = tid
+    t.instrument_id = sym.instrument_id
+    t.side = SIDE_ASK if m else SIDE_BID             # m: the buyer was the maker
+    d.info.exchange_ts = E if E else T
+    return K_TRADE
+
+
+cdef int bn_book_ticker(DecState* d, Scan* sc) noexcept nogil:
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef int64_t u = 0, E = 0, T = 0
+    cdef Span s, b, B, a, A, e
+    cdef SymEntry* sym
+    cdef BBORecord* o
+    d.info.what = b"bookTicker"
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if kn == 1:
+            if k[0] == b'b':
+                if dup(sc, &seen, 0, k) < 0 or sk_span(sc, &b) < 0:
+                    return -1
+                continue
+            if k[0] == b'B':
+                if dup(sc, &seen, 1, k) < 0 or sk_span(sc, &B) < 0:
+                    return -1
+                continue
+            if k[0] == b'a':
+                if dup(sc, &seen, 2, k) < 0 or sk_span(sc, &a) < 0:
+                    return -1
+                continue
+            if k[0] == b'A':
+                if dup(sc, &seen, 3, k) < 0 or sk_span(sc, &A) < 0:
+                    return -1
+                continue
+            if k[0] == b's':
+                if dup(sc, &seen, 4, k) < 0 or sk_span(sc, &s) < 0:
+                    return -1
+                continue
+            if k[0] == b'u':
+                if dup(sc, &seen, 5, k) < 0 or sk_int(sc, &u) < 0:
+                    return -1
+                continue
+            if k[0] == b'e':
+                if dup(sc, &seen, 6, k) < 0 or sk_span(sc, &e) < 0:
+                    return -1
+                continue
+            if k[0] == b'E':
+                if dup(sc, &seen, 7, k) < 0 or sk_ms(sc, &E) < 0:
+                    return -1
+                continue
+            if k[0] == b'T':
+                if dup(sc, &seen, 8, k) < 0 or sk_ms(sc, &T) < 0:
+                    return -1
+                continue
+        if skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 0x3F) != 0x3F:
+        return missing(sc)
+    sym = sym_get(d, sc, s.s, s.n)
+    if sym == NULL:
+        return K_UNKNOWN_SYMBOL
+    o = new_bbo(d, sc)
+    if o == NULL:
+        return -1
+    if (dec_text(sc, b.s, b.n, sym.price_decimals, False, &o.bid_price) < 0
+            or dec_text(sc, B.s, B.n, sym.size_decimals, False, &o.bid_size) < 0
+            or dec_text(sc, a.s, a.n, sym.price_decimals, False, &o.ask_price) < 0
+            or dec_text(sc, A.s, A.n, sym.size_decimals, False, &o.ask_size) < 0):
+        return -1
+    o.exchange_ts = T if T else E
+    o.sequence = u
+    o.instrument_id = sym.instrument_id
+    d.info.exchange_ts = o.exchange_ts
+    d.info.last_seq = u
+    d.info.first_seq = u
+    d.info.flags |= INFO_HAS_SEQ
+    return K_BBO
+
+
+cdef uint8_t status_code(Span* v) noexcept nogil:
+    """Venue order-state text -> hftcore.OrderStatus code; new words -> UNKNOWN (10)."""
+    if v.s == NULL:
+        return 10
+    if (span_eq(v, b"NEW") or span_eq(v, b"New") or span_eq(v, b"live") or span_eq(v, b"OPEN")
+            or span_eq(v, b"Untriggered") or span_eq(v, b"Triggered") or span_eq(v, b"open")):
+        return 2
+    if span_eq(v, b"PENDING_NEW") or span_eq(v, b"PENDING") or span_eq(v, b"pending"):
+        return 1
+    if (span_eq(v, b"PARTIALLY_FILLED") or span_eq(v, b"PartiallyFilled")
+            or span_eq(v, b"partially_filled")):
+        return 3
+    if span_eq(v, b"FILLED") or span_eq(v, b"Filled") or span_eq(v, b"filled"):
+        return 4
+    if (span_eq(v, b"PENDING_CANCEL") or span_eq(v, b"CANCEL_QUEUED")
+            or span_eq(v, b"pending_cancel")):
+        return 5
+    if (span_eq(v, b"CANCELED") or span_eq(v, b"Cancelled") or span_eq(v, b"canceled")
+            or span_eq(v, b"CANCELLED") or span_eq(v, b"PartiallyFilledCanceled")
+            or span_eq(v, b"Deactivated") or span_eq(v, b"mmp_canceled")):
+        return 7
+    if (span_eq(v, b"REJECTED") or span_eq(v, b"Rejected") or span_eq(v, b"FAILED")
+            or span_eq(v, b"rejected")):
+        return 8
+    if span_eq(v, b"EXPIRED") or span_eq(v, b"EXPIRED_IN_MATCH") or span_eq(v, b"expired"):
+        return 9
+    return 10
+
+
+cdef uint8_t order_type_code(Span* v) noexcept nogil:
+    """Venue order-type text -> hftcore.OrderType code; unknown -> 255."""
+    if v.s == NULL:
+        return 255
+    if (span_eq(v, b"LIMIT") or span_eq(v, b"Limit") or span_eq(v, b"limit")
+            or span_eq(v, b"fok") or span_eq(v, b"ioc") or span_eq(v, b"optimal_limit_ioc")):
+        return 0
+    if span_eq(v, b"MARKET") or span_eq(v, b"Market") or span_eq(v, b"market"):
+        return 1
+    if span_eq(v, b"STOP_LOSS") or span_eq(v, b"TAKE_PROFIT") or span_eq(v, b"STOP"):
+        return 2
+    if (span_eq(v, b"STOP_LOSS_LIMIT") or span_eq(v, b"TAKE_PROFIT_LIMIT")
+            or span_eq(v, b"STOP_LIMIT")):
+        return 3
+    if span_eq(v, b"LIMIT_MAKER") or span_eq(v, b"post_only"):
+        return 4
+    return 255
+
+
+cdef int bn_exec(DecState* d, Scan* sc) noexcept nogil:
+    cdef int st = 0, r, i
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef int64_t E = 0, T = 0, oid = 0, tid = -1
+    cdef Span v[14]
+    cdef bint maker = False, bv
+    cdef SymEntry* sym
+    cdef OrderUpdate* o
+    # string fields: 0 s, 1 c, 2 S, 3 o, 4 q, 5 p, 6 x, 7 X, 8 l, 9 z, 10 L, 11 n, 12 N, 13 C
+    cdef const char* names = b"scSoqpxXlzLnNC"
+    d.info.what = b"executionReport"
+    for i in range(14):
+        v[i].s = NULL
+        v[i].n = 0
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if kn == 1:
+            for i in range(14):
+                if k[0] == names[i]:
+                    break
+            else:
+                i = -1
+            if i >= 0:
+                if dup(sc, &seen, i, k) < 0:
+                    return -1
+                if i == 12:
+                    sk_ws(sc)
+                    if sc.p < sc.end and sc.p[0] == b'n':
+                        if lit(sc, b"null") < 0:
+                            return -1
+                        continue
+                if sk_span(sc, &v[i]) < 0:
+                    return -1
+                continue
+            if k[0] == b'E':
+                if dup(sc, &seen, 20, k) < 0 or sk_ms(sc, &E) < 0:
+                    return -1
+                continue
+            if k[0] == b'T':
+                if dup(sc, &seen, 21, k) < 0 or sk_ms(sc, &T) < 0:
+                    return -1
+                continue
+            if k[0] == b'i':
+                if dup(sc, &seen, 22, k) < 0 or sk_int(sc, &oid) < 0:
+                    return -1
+                continue
+            if k[0] == b't':
+                if dup(sc, &seen, 23, k) < 0 or sk_int(sc, &tid) < 0:
+                    return -1
+                continue
+            if k[0] == b'm':
+                if dup(sc, &seen, 24, k) < 0 or sk_bool(sc, &maker) < 0:
+                    return -1
+                continue
+            if k[0] == b'w' or k[0] == b'M':
+                if dup(sc, &seen, 25 if k[0] == b'w' else 26, k) < 0 or sk_bool(sc, &bv) < 0:
+                    return -1
+                continue
+        if sk_value(sc, 1) < 0:                           # many optional fields: skipped
+            return -1
+    # required: s c S o q p x X l z L, E i
+    if (seen & 0x7FF) != 0x7FF or not (seen >> 20) & 1 or not (seen >> 22) & 1:
+        return missing(sc)
+    sym = sym_get(d, sc, v[0].s, v[0].n)
+    if sym == NULL:
+        return K_UNKNOWN_SYMBOL
+    o = new_order(d, sc)
+    if o == NULL:
+        return -1
+    if need_side(sc, &v[2], &o.side) < 0:
+        return -1
+    if (span_dec(sc, &v[5], sym.price_decimals, False, &o.price) < 0
+            or span_dec(sc, &v[4], sym.size_decimals, False, &o.size) < 0
+            or span_dec(sc, &v[9], sym.size_decimals, False, &o.filled_size) < 0
+            or span_dec(sc, &v[10], sym.price_decimals, False, &o.last_fill_price) < 0
+            or span_dec(sc, &v[8], sym.size_decimals, False, &o.last_fill_size) < 0
+            or span_dec(sc, &v[11], d.fee_decimals, True, &o.fee) < 0):
+        return -1
+    # a cancel reports the canceled order's client id in "C"
+    if v[13].s != NULL and v[13].n > 0:
+        if copy_text(sc, o.client_order_id, 48, v[13].s, v[13].n) < 0:
+            return -1
+    elif copy_text(sc, o.client_order_id, 48, v[1].s, v[1].n) < 0:
+        return -1
+    if v[12].s != NULL:
+        if copy_text(sc, o.fee_asset, 16, v[12].s, v[12].n) < 0:
+            return -1
+        o.flags |= ORDER_HAS_FEE
+    o.venue_order_id = oid
+    r = 0
+    while oid > 0 or r == 0:                              # numeric id as text too
+        r += 1
+        oid //= 10
+    oid = o.venue_order_id
+    for i in range(r - 1, -1, -1):
+        o.venue_order_id_text[i] = <char>(48 + oid % 10)
+        oid //= 10
+    o.venue_order_id_text[r] = 0
+    o.status = status_code(&v[7])
+    o.order_type = order_type_code(&v[3])
+    if span_eq(&v[6], b"TRADE"):
+        o.flags |= ORDER_IS_FILL
+        o.trade_id = tid
+        if maker:
+            o.flags |= ORDER_IS_MAKER
+    o.exchange_ts = E
+    o.transact_ts = T
+    o.instrument_id = sym.instrument_id
+    d.info.exchange_ts = E
+    return K_ORDER
+
+
+cdef int bn_event(DecState* d, Scan* sc) noexcept nogil:
+    """One Binance event object (bare, or the value of "data" / "event")."""
+    cdef const char* names[7]
+    cdef Span vals[7]
+    cdef uint64_t found
+    cdef Span* e = &vals[0]
+    names[0] = b"e"
+    names[1] = b"B"
+    names[2] = b"lastUpdateId"
+    names[3] = b"result"
+    names[4] = b"error"
+    names[5] = b"code"
+    names[6] = b"u"
+    sk_ws(sc)
+    if sc.p >= sc.end or sc.p[0] != b'{':
+        if sc.p < sc.end and sc.p[0] == b'[':
+            if sk_value(sc, 0) < 0:
+                return -1
+            return fail(sc, E_SHAPE, sc.base)
+        return wrong(sc)
+    if peek_keys(sc, names, 7, vals, &found) < 0:
+        return -1
+    if found & 1:
+        if e.s == NULL:
+            return fail(sc, E_TYPE, sc.p)
+        if keq(e.s, e.n, b"depthUpdate"):
+            return bn_depth(d, sc)
+        if keq(e.s, e.n, b"trade"):
+            return bn_trade(d, sc, False)
+        if keq(e.s, e.n, b"aggTrade"):
+            return bn_trade(d, sc, True)
+        if keq(e.s, e.n, b"bookTicker"):
+            return bn_book_ticker(d, sc)
+        if keq(e.s, e.n, b"executionReport"):
+            return bn_exec(d, sc)
+        d.info.what = b"event"
+        return other(sc, K_OTHER)                         # kline, 24hrTicker, account events...
+    if (found & 2) and (found & 64):
+        return bn_book_ticker(d, sc)
+    if found & 4:
+        d.info.what = b"depth snapshot"
+        if sk_value(sc, 0) < 0:
+            return -1
+        return fail(sc, E_NEEDS_SYMBOL, sc.base)
+    if found & (16 | 32):
+        d.info.what = b"error"
+        return other(sc, K_VENUE_ERROR)
+    if found & 8:
+        d.info.what = b"response"
+        return other(sc, K_SUBSCRIBED)
+    if sk_value(sc, 0) < 0:
+        return -1
+    return fail(sc, E_SHAPE, sc.base)
+
+
+cdef int bn_decode(DecState* d, Scan* sc) noexcept nogil:
+    cdef const char* obj
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef int st = 0, r, kind = -2
+    cdef uint64_t seen = 0
+    cdef Span s
+    cdef int64_t sid
+    sk_ws(sc)
+    obj = sc.p
+    if ob_open(sc) < 0:
+        if sc.p < sc.end and sc.p[0] == b'[':
+            sc.err = 0
+            if sk_value(sc, 0) < 0:
+                return -1
+            return fail(sc, E_SHAPE, sc.base)
+        return -1
+    r = ob_key(sc, &st, &k, &kn)
+    if r < 0:
+        return -1
+    if r == 0 or not (keq(k, kn, b"stream") or keq(k, kn, b"data")
+                      or keq(k, kn, b"subscriptionId") or keq(k, kn, b"event")):
+        sc.p = obj
+        return bn_event(d, sc)
+    while True:                                           # {"stream":..,"data":..} wrappers
+        if keq(k, kn, b"stream"):
+            if dup(sc, &seen, 0, k) < 0 or sk_span(sc, &s) < 0:
+                return -1
+        elif keq(k, kn, b"subscriptionId"):
+            if dup(sc, &seen, 1, k) < 0 or sk_int(sc, &sid) < 0:
+                return -1
+        elif keq(k, kn, b"data") or keq(k, kn, b"event"):
+            if dup(sc, &seen, 2, k) < 0:
+                return -1
+            kind = bn_event(d, sc)
+            if kind < 0:
+                return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+    if kind == -2:
+        d.info.what = b"wrapper"
+        return missing(sc)
+    return kind
+
+
+cdef int bn_snapshot(DecState* d, Scan* sc, SymEntry* sym) noexcept nogil:
+    """REST GET /api/v3/depth: {"lastUpdateId":..,"bids":[..],"asks":[..]}."""
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef int64_t last = 0
+    d.info.what = b"depth snapshot"
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"lastUpdateId"):
+            if dup(sc, &seen, 0, k) < 0 or sk_int(sc, &last) < 0:
+                return -1
+        elif keq(k, kn, b"bids"):
+            if dup(sc, &seen, 1, k) < 0 or lv_pairs(d, sc, sym, SIDE_BID) < 0:
+                return -1
+        elif keq(k, kn, b"asks"):
+            if dup(sc, &seen, 2, k) < 0 or lv_pairs(d, sc, sym, SIDE_ASK) < 0:
+                return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if seen != 7:
+        return missing(sc)
+    if d.info.n_deltas == 0 and empty_snapshot(d, sc, sym, 0, last) < 0:
+        return -1
+    finish_deltas(d, 0, 0, last, True)
+    mark_last(d)
+    d.info.instrument_id = sym.instrument_id
+    d.info.first_seq = last
+    d.info.last_seq = last
+    d.info.flags |= INFO_HAS_SEQ
+    return K_BOOK_SNAPSHOT
+
+
+cdef int by_decode(DecState* d, Scan* sc) noexcept nogil:  # STUB
+    return fail(sc, E_SHAPE, sc.p)
+
+
+cdef int ok_decode(DecState* d, Scan* sc) noexcept nogil:  # STUB
+    return fail(sc, E_SHAPE, sc.p)
+
+
+cdef int kr_decode(DecState* d, Scan* sc) noexcept nogil:  # STUB
+    return fail(sc, E_SHAPE, sc.p)
+
+
+cdef int co_decode(DecState* d, Scan* sc) noexcept nogil:  # STUB
+    return fail(sc, E_SHAPE, sc.p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Python classes
+# ---------------------------------------------------------------------------------------------
+
+KIND_NAMES = ("none", "book_snapshot", "book_update", "trade", "bbo", "order", "unknown_symbol",
+              "heartbeat", "subscribed", "venue_error", "status", "other")
+ERROR_NAMES = ("", "truncated input", "invalid JSON", "invalid UTF-8", "invalid string escape",
+               "nesting too deep", "wrong JSON type", "missing field", "extra field or element",
+               "invalid or out-of-range number", "more decimals than the instrument allows",
+               "unexpected message shape", "record buffer cannot grow", "text too long",
+               "REST depth snapshot needs its symbol: use decode_depth_snapshot")
+
+
+def _dtype(names, formats, offsets, itemsize):
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets,
+                     "itemsize": itemsize})
+
+
+cdef BookDelta _bd
+cdef TradeRecord _tr
+cdef BBORecord _bb
+cdef OrderUpdate _ou
+
+cdef Py_ssize_t _off(void* field, void* base):
+    return <char*>field - <char*>base
+
+BOOK_DELTA_DTYPE = _dtype(
+    ["exchange_ts", "local_ts", "sequence", "price", "size", "instrument_id", "side", "flags"],
+    ["<i8", "<i8", "<i8", "<i8", "<i8", "<u4", "u1", "u1"],
+    [_off(&_bd.exchange_ts, &_bd), _off(&_bd.local_ts, &_bd), _off(&_bd.sequence, &_bd),
+     _off(&_bd.price, &_bd), _off(&_bd.size, &_bd), _off(&_bd.instrument_id, &_bd),
+     _off(&_bd.side, &_bd), _off(&_bd.flags, &_bd)],
+    sizeof(BookDelta))
+TRADE_DTYPE = _dtype(
+    ["exchange_ts", "local_ts", "trade_id", "price", "size", "instrument_id", "side", "flags"],
+    ["<i8", "<i8", "<i8", "<i8", "<i8", "<u4", "u1", "u1"],
+    [_off(&_tr.exchange_ts, &_tr), _off(&_tr.local_ts, &_tr), _off(&_tr.trade_id, &_tr),
+     _off(&_tr.price, &_tr), _off(&_tr.size, &_tr), _off(&_tr.instrument_id, &_tr),
+     _off(&_tr.side, &_tr), _off(&_tr.flags, &_tr)],
+    sizeof(TradeRecord))
+BBO_DTYPE = _dtype(
+    ["exchange_ts", "local_ts", "sequence", "bid_price", "bid_size", "ask_price", "ask_size",
+     "instrument_id", "flags"],
+    ["<i8", "<i8", "<i8", "<i8", "<i8", "<i8", "<i8", "<u4", "<u4"],
+    [_off(&_bb.exchange_ts, &_bb), _off(&_bb.local_ts, &_bb), _off(&_bb.sequence, &_bb),
+     _off(&_bb.bid_price, &_bb), _off(&_bb.bid_size, &_bb), _off(&_bb.ask_price, &_bb),
+     _off(&_bb.ask_size, &_bb), _off(&_bb.instrument_id, &_bb), _off(&_bb.flags, &_bb)],
+    sizeof(BBORecord))
+ORDER_UPDATE_DTYPE = _dtype(
+    ["exchange_ts", "local_ts", "transact_ts", "venue_order_id", "trade_id", "price", "size",
+     "filled_size", "avg_price", "last_fill_price", "last_fill_size", "fee", "instrument_id",
+     "side", "status", "order_type", "flags", "client_order_id", "venue_order_id_text",
+     "trade_id_text", "fee_asset"],
+    ["<i8"] * 12 + ["<u4", "u1", "u1", "u1", "u1", "S48", "S48", "S48", "S16"],
+    [_off(&_ou.exchange_ts, &_ou), _off(&_ou.local_ts, &_ou), _off(&_ou.transact_ts, &_ou),
+     _off(&_ou.venue_order_id, &_ou), _off(&_ou.trade_id, &_ou), _off(&_ou.price, &_ou),
+     _off(&_ou.size, &_ou), _off(&_ou.filled_size, &_ou), _off(&_ou.avg_price, &_ou),
+     _off(&_ou.last_fill_price, &_ou), _off(&_ou.last_fill_size, &_ou), _off(&_ou.fee, &_ou),
+     _off(&_ou.instrument_id, &_ou), _off(&_ou.side, &_ou), _off(&_ou.status, &_ou),
+     _off(&_ou.order_type, &_ou), _off(&_ou.flags, &_ou), _off(&_ou.client_order_id, &_ou),
+     _off(&_ou.venue_order_id_text, &_ou), _off(&_ou.trade_id_text, &_ou),
+     _off(&_ou.fee_asset, &_ou)],
+    sizeof(OrderUpdate))
+
+
+@cython.final
+cdef class _RecordBuffer:
+    """Read-only buffer over one of a decoder's record arrays; counts as an export while a
+    numpy view holds it, so the decoder will not move the memory under it."""
+    cdef Decoder owner
+    cdef char* ptr
+    cdef Py_ssize_t nbytes
+    cdef Py_ssize_t shape[1]
+    cdef Py_ssize_t strides[1]
+
+    def __getbuffer__(self, Py_buffer* buf, int flags):
+        if flags & PyBUF_WRITABLE:
+            raise BufferError("decoder record views are read-only")
+        buf.buf = self.ptr
+        buf.obj = self
+        buf.len = self.nbytes
+        buf.readonly = 1
+        buf.itemsize = 1
+        buf.format = NULL
+        buf.ndim = 1
+        self.shape[0] = self.nbytes
+        self.strides[0] = 1
+        buf.shape = self.shape
+        buf.strides = self.strides
+        buf.suboffsets = NULL
+        buf.internal = NULL
+        self.owner.st.exports += 1
+
+    def __releasebuffer__(self, Py_buffer* buf):
+        self.owner.st.exports -= 1
+
+
+cdef class Decoder:
+    """Base of the venue decoders: a symbol table and reusable record batches.
+
+    ``decode(frame, recv_ts)`` returns the message kind (``hftcore.MessageKind``) and fills
+    ``deltas`` / ``trades`` / ``bbos`` / ``orders``.  Those arrays are numpy views of the
+    decoder's own memory, *borrowed until the next decode*: copy what you keep.
+    """
+
+    def __cinit__(self, *args, **kwargs):
+        memset(&self.st, 0, sizeof(DecState))
+        self.venue = ""
+
+    def __init__(self, instruments=(), *, bint strict=False, int fee_decimals=10,
+                 Py_ssize_t capacity=256):
+        if fee_decimals < 0 or fee_decimals > 18:
+            raise ValueError("fee_decimals must be 0..18")
+        self.st.strict = strict
+        self.st.fee_decimals = fee_decimals
+        self.reserve(capacity)
+        for inst in instruments:
+            self.add_instrument(inst)
+
+    def __dealloc__(self):
+        PyMem_RawFree(self.st.deltas)
+        PyMem_RawFree(self.st.trades)
+        PyMem_RawFree(self.st.bbos)
+        PyMem_RawFree(self.st.orders)
+        PyMem_RawFree(self.st.syms)
+
+    def reserve(self, Py_ssize_t capacity):
+        """Make room for ``capacity`` records of each type (buffers otherwise grow by doubling)."""
+        if capacity < 1 or capacity > (1 << 26):
+            raise ValueError("capacity must be 1..2**26")
+        if self.st.exports:
+            raise BufferError("release the record views before reserve()")
+        while self.st.cap_deltas < capacity:
+            if grow(&self.st, <void**>&self.st.deltas, &self.st.cap_deltas, sizeof(BookDelta)):
+                raise MemoryError()
+        while self.st.cap_trades < capacity:
+            if grow(&self.st, <void**>&self.st.trades, &self.st.cap_trades, sizeof(TradeRecord)):
+                raise MemoryError()
+        while self.st.cap_bbos < capacity:
+            if grow(&self.st, <void**>&self.st.bbos, &self.st.cap_bbos, sizeof(BBORecord)):
+                raise MemoryError()
+        while self.st.cap_orders < capacity:
+            if grow(&self.st, <void**>&self.st.orders, &self.st.cap_orders, sizeof(OrderUpdate)):
+                raise MemoryError()
+
+    # -- symbols ---------------------------------------------------------------------------
+
+    def add_symbol(self, symbol, instrument_id, price_decimals, size_decimals):
+        """Map the venue's symbol text to an instrument id and its price/size decimals."""
+        cdef bytes key = symbol.encode() if isinstance(symbol, str) else bytes(symbol)
+        cdef Py_ssize_t n = len(key)
+        cdef SymEntry* e
+        cdef SymEntry* old
+        cdef Py_ssize_t oldcap, i
+        cdef uint64_t j, mask
+        if n == 0 or n > SYMBOL_MAX:
+            raise ValueError(f"symbol must be 1..{SYMBOL_MAX} bytes: {symbol!r}")
+        if not 0 <= price_decimals <= 18 or not 0 <= size_decimals <= 18:
+            raise ValueError("decimals must be 0..18")
+        if not 0 <= instrument_id < 2 ** 32:
+            raise ValueError("instrument_id must fit in 32 bits")
+        if (self.st.sym_count + 1) * 2 > self.st.sym_cap:
+            old = self.st.syms
+            oldcap = self.st.sym_cap
+            self.st.sym_cap = oldcap * 2 if oldcap else 16
+            self.st.syms = <SymEntry*>PyMem_RawMalloc(<size_t>self.st.sym_cap * sizeof(SymEntry))
+            if self.st.syms == NULL:
+                self.st.syms = old
+                self.st.sym_cap = oldcap
+                raise MemoryError()
+            memset(self.st.syms, 0, <size_t>self.st.sym_cap * sizeof(SymEntry))
+            mask = <uint64_t>self.st.sym_cap - 1
+            for i in range(oldcap):
+                if old[i].used:
+                    j = sym_hash(old[i].name, old[i].length) & mask
+                    while self.st.syms[j].used:
+                        j = (j + 1) & mask
+                    self.st.syms[j] = old[i]
+            PyMem_RawFree(old)
+        mask = <uint64_t>self.st.sym_cap - 1
+        j = sym_hash(key, n) & mask
+        while True:
+            e = &self.st.syms[j]
+            if not e.used:
+                self.st.sym_count += 1
+                break
+            if e.length == n and memcmp(e.name, <const char*>key, <size_t>n) == 0:
+                break
+            j = (j + 1) & mask
+        memcpy(e.name, <const char*>key, <size_t>n)
+        e.name[n] = 0
+        e.length = <int>n
+        e.used = 1
+        e.instrument_id = instrument_id
+        e.price_decimals = price_decimals
+        e.size_decimals = size_decimals
+
+    def add_instrument(self, instrument):
+        """Add an ``hftcore.Instrument`` (its symbol, instrument_id and decimals)."""
+        self.add_symbol(instrument.symbol, instrument.instrument_id,
+                        instrument.price_decimals, instrument.size_decimals)
+
+    @property
+    def symbols(self):
+        """symbol -> (instrument_id, price_decimals, size_decimals)."""
+        out = {}
+        for i in range(self.st.sym_cap):
+            if self.st.syms[i].used:
+                out[self.st.syms[i].name[:self.st.syms[i].length].decode()] = (
+                    self.st.syms[i].instrument_id, self.st.syms[i].price_decimals,
+                    self.st.syms[i].size_decimals)
+        return out
+
+    # -- decoding --------------------------------------------------------------------------
+
+    cdef int decode_c(self, const char* data, Py_ssize_t n, ts_t recv_ts) noexcept nogil:
+        cdef Scan sc
+        cdef int kind
+        cdef DecState* d = &self.st
+        memset(&d.info, 0, sizeof(MsgInfo))
+        d.info.local_ts = recv_ts
+        d.info.prev_seq = -1
+        d.info.what = b""
+        sc.base = data
+        sc.p = data
+        sc.end = data + n
+        sc.err = 0
+        sc.err_at = data
+        d.n_messages += 1
+        kind = self._decode(d, &sc)
+        if kind >= 0:
+            sk_ws(&sc)
+            if sc.p != sc.end:
+                kind = fail(&sc, E_EXTRA, sc.p)
+        if kind < 0:
+            if sc.err == 0:
+                sc.err = E_SHAPE
+            d.info.n_deltas = 0
+            d.info.n_trades = 0
+            d.info.n_bbos = 0
+            d.info.n_orders = 0
+            d.info.kind = K_NONE
+            d.info.err = sc.err
+            d.info.err_offset = sc.err_at - data
+            d.n_errors += 1
+            return -sc.err
+        if kind == K_UNKNOWN_SYMBOL:
+            d.info.n_deltas = 0
+            d.info.n_trades = 0
+            d.info.n_bbos = 0
+            d.info.n_orders = 0
+        d.info.kind = kind
+        d.counts[kind] += 1
+        return kind
+
+    cdef int _decode(self, DecState* st, Scan* sc) noexcept nogil:
+        return fail(sc, E_SHAPE, sc.p)
+
+    def decode(self, data, long long recv_ts=0):
+        """Decode one message (bytes-like) received at ``recv_ts`` (ns); returns its kind.
+
+        Raises ``hftcore.DecodeError`` (venue, kind, byte offset) on bad input; then every
+        record batch is empty.
+        """
+        cdef const unsigned char[::1] mv
+        cdef int r
+        if type(data) is bytes:
+            r = self.decode_c(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), recv_ts)
+        else:
+            mv = data
+            if mv.shape[0] == 0:
+                r = self.decode_c(b"", 0, recv_ts)
+            else:
+                r = self.decode_c(<const char*>&mv[0], mv.shape[0], recv_ts)
+        if r < 0:
+            self._raise(-r)
+        return r
+
+    def _raise(self, int code):
+        if code == E_CAPACITY:
+            raise BufferError(f"{self.venue}: the record buffers must grow but numpy views of "
+                              "them are alive: drop the views (or reserve() more) first")
+        what = (<bytes>self.st.info.what).decode() if self.st.info.what != NULL else ""
+        raise DecodeError(ERROR_NAMES[code] if 0 < code < E_COUNT else "decode error",
+                          self.venue, what, self.st.info.err_offset)
+
+    def _view(self, size_t addr, Py_ssize_t n, Py_ssize_t item, object dtype):
+        cdef void* ptr = <void*>addr
+        cdef _RecordBuffer b
+        if n == 0:
+            return np.empty(0, dtype=dtype)
+        b = _RecordBuffer.__new__(_RecordBuffer)
+        b.owner = self
+        b.ptr = <char*>ptr
+        b.nbytes = n * item
+        return np.frombuffer(b, dtype=dtype, count=n)
+
+    @property
+    def deltas(self):
+        """Book deltas of the last message (numpy view, borrowed until the next decode)."""
+        return self._view(<size_t>self.st.deltas, self.st.info.n_deltas, sizeof(BookDelta),
+                          BOOK_DELTA_DTYPE)
+
+    @property
+    def trades(self):
+        """Trades of the last message (numpy view, borrowed until the next decode)."""
+        return self._view(<size_t>self.st.trades, self.st.info.n_trades, sizeof(TradeRecord), TRADE_DTYPE)
+
+    @property
+    def bbos(self):
+        """Best bid/offer records of the last message (numpy view, borrowed)."""
+        return self._view(<size_t>self.st.bbos, self.st.info.n_bbos, sizeof(BBORecord), BBO_DTYPE)
+
+    @property
+    def orders(self):
+        """Order updates of the last message (numpy view, borrowed)."""
+        return self._view(<size_t>self.st.orders, self.st.info.n_orders, sizeof(OrderUpdate),
+                          ORDER_UPDATE_DTYPE)
+
+    @property
+    def n_deltas(self):
+        return self.st.info.n_deltas
+
+    @property
+    def n_trades(self):
+        return self.st.info.n_trades
+
+    @property
+    def n_bbos(self):
+        return self.st.info.n_bbos
+
+    @property
+    def n_orders(self):
+        return self.st.info.n_orders
+
+    @property
+    def kind(self):
+        return self.st.info.kind
+
+    @property
+    def instrument_id(self):
+        return self.st.info.instrument_id
+
+    @property
+    def symbol(self):
+        """The last message's symbol text ('' when it had none)."""
+        return self.st.info.symbol[:self.st.info.symbol_len].decode("utf-8", "replace")
+
+    @property
+    def exchange_ts(self):
+        return self.st.info.exchange_ts
+
+    @property
+    def local_ts(self):
+        return self.st.info.local_ts
+
+    @property
+    def first_seq(self):
+        return self.st.info.first_seq
+
+    @property
+    def last_seq(self):
+        return self.st.info.last_seq
+
+    @property
+    def prev_seq(self):
+        return self.st.info.prev_seq
+
+    @property
+    def cross_seq(self):
+        return self.st.info.cross_seq
+
+    @property
+    def has_seq(self):
+        return bool(self.st.info.flags & INFO_HAS_SEQ)
+
+    @property
+    def checksum(self):
+        """The venue's book checksum of the last message, or None when it sent none."""
+        if self.st.info.flags & INFO_HAS_CHECKSUM:
+            return self.st.info.checksum
+        return None
+
+    @property
+    def republish(self):
+        return bool(self.st.info.flags & INFO_REPUBLISH)
+
+    @property
+    def counts(self):
+        """Messages decoded per kind name, plus 'errors' and 'messages'."""
+        out = {KIND_NAMES[i]: self.st.counts[i] for i in range(1, K_COUNT)}
+        out["errors"] = self.st.n_errors
+        out["messages"] = self.st.n_messages
+        return out
+
+    @property
+    def exports(self):
+        """Number of live numpy views of the record buffers."""
+        return self.st.exports
+
+
+@cython.final
+cdef class BinanceDecoder(Decoder):
+    """Binance spot: depthUpdate, trade, aggTrade, bookTicker, executionReport (bare, in the
+    combined-stream ``{"stream","data"}`` or WebSocket-API ``{"subscriptionId","event"}``
+    wrappers) and the REST depth snapshot via :meth:`decode_depth_snapshot`."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.venue = "binance"
+
+    cdef int _decode(self, DecState* st, Scan* sc) noexcept nogil:
+        return bn_decode(st, sc)
+
+    cdef int decode_depth_snapshot_c(self, const char* data, Py_ssize_t n, ts_t recv_ts,
+                                     const char* symbol, Py_ssize_t symbol_len) noexcept nogil:
+        cdef Scan sc
+        cdef int kind
+        cdef DecState* d = &self.st
+        cdef SymEntry* sym
+        memset(&d.info, 0, sizeof(MsgInfo))
+        d.info.local_ts = recv_ts
+        d.info.prev_seq = -1
+        d.info.what = b"depth snapshot"
+        sc.base = data
+        sc.p = data
+        sc.end = data + n
+        sc.err = 0
+        sc.err_at = data
+        d.n_messages += 1
+        sym = sym_get(d, &sc, symbol, symbol_len)
+        if sym == NULL:
+            d.info.kind = K_UNKNOWN_SYMBOL
+            d.counts[K_UNKNOWN_SYMBOL] += 1
+            return K_UNKNOWN_SYMBOL
+        kind = bn_snapshot(d, &sc, sym)
+        if kind >= 0:
+            sk_ws(&sc)
+            if sc.p != sc.end:
+                kind = fail(&sc, E_EXTRA, sc.p)
+        if kind < 0:
+            d.info.n_deltas = 0
+            d.info.kind = K_NONE
+            d.info.err = sc.err
+            d.info.err_offset = sc.err_at - data
+            d.n_errors += 1
+            return -sc.err
+        d.info.kind = kind
+        d.counts[kind] += 1
+        return kind
+
+    def decode_depth_snapshot(self, data, str symbol, long long recv_ts=0):
+        """Decode a REST ``GET /api/v3/depth`` body for ``symbol``: BOOK_SNAPSHOT deltas whose
+        sequence is ``lastUpdateId``."""
+        cdef const unsigned char[::1] mv = data
+        cdef bytes sym = symbol.encode()
+        cdef int r
+        if mv.shape[0] == 0:
+            r = self.decode_depth_snapshot_c(b"", 0, recv_ts, sym, len(sym))
+        else:
+            r = self.decode_depth_snapshot_c(<const char*>&mv[0], mv.shape[0], recv_ts, sym,
+                                             len(sym))
+        if r < 0:
+            self._raise(-r)
+        return r
+
+
+@cython.final
+cdef class BybitDecoder(Decoder):
+    def __cinit__(self, *args, **kwargs):
+        self.venue = "bybit"
+
+    cdef int _decode(self, DecState* st, Scan* sc) noexcept nogil:
+        return by_decode(st, sc)
+
+
+@cython.final
+cdef class OkxDecoder(Decoder):
+    def __cinit__(self, *args, **kwargs):
+        self.venue = "okx"
+
+    cdef int _decode(self, DecState* st, Scan* sc) noexcept nogil:
+        return ok_decode(st, sc)
+
+
+@cython.final
+cdef class KrakenDecoder(Decoder):
+    def __cinit__(self, *args, **kwargs):
+        self.venue = "kraken"
+
+    cdef int _decode(self, DecState* st, Scan* sc) noexcept nogil:
+        return kr_decode(st, sc)
+
+
+@cython.final
+cdef class CoinbaseDecoder(Decoder):
+    def __cinit__(self, *args, **kwargs):
+        self.venue = "coinbase"
+
+    cdef int _decode(self, DecState* st, Scan* sc) noexcept nogil:
+        return co_decode(st, sc)
