@@ -1507,20 +1507,1769 @@ cdef int bn_snapshot(DecState* d, Scan* sc, SymEntry* sym) noexcept nogil:
     return K_BOOK_SNAPSHOT
 
 
-cdef int by_decode(DecState* d, Scan* sc) noexcept nogil:  # STUB
-    return fail(sc, E_SHAPE, sc.p)
+# ---------------------------------------------------------------------------------------------
+# Shared helpers for object-per-record messages
+# ---------------------------------------------------------------------------------------------
+
+cdef enum:
+    MAXF = 24
+
+cdef int collect(DecState* d, Scan* sc, const char** names, int count, Span* v,
+                 uint64_t* found) noexcept nogil:
+    """Read one object: v[i] gets the raw text of names[i]'s value (a string's contents, or the
+    literal text of a number / true / false; null leaves it empty); other keys are validated and
+    skipped (errors in strict mode).  Duplicates are errors."""
+    cdef int st = 0, r, i, idx
+    cdef const char* k
+    cdef const char* start
+    cdef Py_ssize_t kn
+    found[0] = 0
+    for i in range(count):
+        v[i].s = NULL
+        v[i].n = 0
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            return 0
+        if r < 0:
+            return -1
+        idx = -1
+        for i in range(count):
+            if keq(k, kn, names[i]):
+                idx = i
+                break
+        if idx < 0:
+            if skip_unknown(d, sc, k) < 0:
+                return -1
+            continue
+        if dup(sc, found, idx, k) < 0:
+            return -1
+        sk_ws(sc)
+        if sc.p < sc.end and sc.p[0] == b'"':
+            if sk_span(sc, &v[idx]) < 0:
+                return -1
+        elif sc.p < sc.end and sc.p[0] == b'n':
+            if lit(sc, b"null") < 0:
+                return -1
+        else:
+            start = sc.p
+            if sk_value(sc, 1) < 0:
+                return -1
+            v[idx].s = start
+            v[idx].n = sc.p - start
 
 
-cdef int ok_decode(DecState* d, Scan* sc) noexcept nogil:  # STUB
-    return fail(sc, E_SHAPE, sc.p)
+cdef inline int need(Scan* sc, uint64_t found, uint64_t mask) noexcept nogil:
+    if (found & mask) != mask:
+        return missing(sc)
+    return 0
 
 
-cdef int kr_decode(DecState* d, Scan* sc) noexcept nogil:  # STUB
-    return fail(sc, E_SHAPE, sc.p)
+cdef inline int v_dec(Scan* sc, Span* v, int decimals, int64_t* out) noexcept nogil:
+    """A required non-negative decimal field."""
+    if v.s == NULL or v.n == 0:
+        return fail(sc, E_MISSING if v.s == NULL else E_NUMBER, v.s if v.s != NULL else sc.p)
+    return dec_text(sc, v.s, v.n, decimals, False, out)
 
 
-cdef int co_decode(DecState* d, Scan* sc) noexcept nogil:  # STUB
-    return fail(sc, E_SHAPE, sc.p)
+cdef inline int v_int(Scan* sc, Span* v, int64_t* out) noexcept nogil:
+    if v.s == NULL:
+        return missing(sc)
+    if int_text(v.s, v.n, out):
+        return fail(sc, E_NUMBER, v.s)
+    return 0
+
+
+cdef inline int v_ms(Scan* sc, Span* v, int64_t* out) noexcept nogil:
+    cdef int64_t ms
+    if v_int(sc, v, &ms) < 0:
+        return -1
+    return ms_to_ns(sc, ms, v.s, out)
+
+
+cdef inline int v_iso(Scan* sc, Span* v, int64_t* out) noexcept nogil:
+    if v.s == NULL:
+        return missing(sc)
+    if iso_text(v.s, v.n, out):
+        return fail(sc, E_NUMBER, v.s)
+    return 0
+
+
+cdef inline int v_bool(Scan* sc, Span* v, bint* out) noexcept nogil:
+    if v.s == NULL:
+        out[0] = False
+        return 0
+    if keq(v.s, v.n, b"true"):
+        out[0] = True
+    elif keq(v.s, v.n, b"false"):
+        out[0] = False
+    else:
+        return fail(sc, E_TYPE, v.s)
+    return 0
+
+
+cdef inline int v_trade_id(Scan* sc, Span* v, int64_t* out, uint8_t* flags) noexcept nogil:
+    if v.s == NULL:
+        return missing(sc)
+    if int_text(v.s, v.n, out) or out[0] < 0:
+        out[0] = -1
+        flags[0] |= TRADE_ID_TEXT
+    return 0
+
+
+cdef inline int v_text(Scan* sc, Span* v, char* dst, Py_ssize_t cap) noexcept nogil:
+    if v.s == NULL:
+        dst[0] = 0
+        return 0
+    return copy_text(sc, dst, cap, v.s, v.n)
+
+
+cdef inline int sub_scan(Scan* sc, Scan* sub, const char* at) noexcept nogil:
+    sub[0] = sc[0]
+    sub.p = at
+    return 0
+
+
+cdef inline int lift(Scan* sc, Scan* sub) noexcept nogil:
+    sc.err = sub.err
+    sc.err_at = sub.err_at
+    return -1
+
+
+cdef inline int starts(Span* v, const char* prefix) noexcept nogil:
+    cdef Py_ssize_t n = <Py_ssize_t>strlen(prefix)
+    return v.s != NULL and v.n >= n and memcmp(v.s, prefix, <size_t>n) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Bybit v5
+# ---------------------------------------------------------------------------------------------
+
+cdef int by_book_data(DecState* d, Scan* sc, SymEntry** symp, int64_t* u, int64_t* seq) noexcept nogil:
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef Span s
+    cdef SymEntry* sym = NULL
+    cdef bint unknown = False
+    cdef const char* defer_b = NULL
+    cdef const char* defer_a = NULL
+    cdef Scan sub
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"b"):
+            if dup(sc, &seen, 0, k) < 0 or bn_levels(d, sc, sym, SIDE_BID, &defer_b) < 0:
+                return -1
+        elif keq(k, kn, b"a"):
+            if dup(sc, &seen, 1, k) < 0 or bn_levels(d, sc, sym, SIDE_ASK, &defer_a) < 0:
+                return -1
+        elif keq(k, kn, b"s"):
+            if dup(sc, &seen, 2, k) < 0 or sk_span(sc, &s) < 0:
+                return -1
+            sym = sym_get(d, sc, s.s, s.n)
+            unknown = sym == NULL
+        elif keq(k, kn, b"u"):
+            if dup(sc, &seen, 3, k) < 0 or sk_int(sc, u) < 0:
+                return -1
+        elif keq(k, kn, b"seq"):
+            if dup(sc, &seen, 4, k) < 0 or sk_int(sc, seq) < 0:
+                return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 0xF) != 0xF:
+        return missing(sc)
+    if unknown:
+        return K_UNKNOWN_SYMBOL
+    if defer_b != NULL:
+        sub_scan(sc, &sub, defer_b)
+        if lv_pairs(d, &sub, sym, SIDE_BID) < 0:
+            return lift(sc, &sub)
+    if defer_a != NULL:
+        sub_scan(sc, &sub, defer_a)
+        if lv_pairs(d, &sub, sym, SIDE_ASK) < 0:
+            return lift(sc, &sub)
+    symp[0] = sym
+    return 0
+
+
+cdef int by_book(DecState* d, Scan* sc) noexcept nogil:
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef Span typ, topic
+    cdef int64_t ts = 0, cts = 0, u = 0, seq = 0
+    cdef SymEntry* sym = NULL
+    cdef bint snap
+    d.info.what = b"orderbook"
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"topic"):
+            if dup(sc, &seen, 0, k) < 0 or sk_span(sc, &topic) < 0:
+                return -1
+        elif keq(k, kn, b"type"):
+            if dup(sc, &seen, 1, k) < 0 or sk_span(sc, &typ) < 0:
+                return -1
+        elif keq(k, kn, b"ts"):
+            if dup(sc, &seen, 2, k) < 0 or sk_ms(sc, &ts) < 0:
+                return -1
+        elif keq(k, kn, b"data"):
+            if dup(sc, &seen, 3, k) < 0:
+                return -1
+            r = by_book_data(d, sc, &sym, &u, &seq)
+            if r < 0:
+                return -1
+            if r == K_UNKNOWN_SYMBOL:
+                sym = NULL
+        elif keq(k, kn, b"cts"):
+            if dup(sc, &seen, 4, k) < 0 or sk_ms(sc, &cts) < 0:
+                return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 0xF) != 0xF:
+        return missing(sc)
+    if sym == NULL:
+        return K_UNKNOWN_SYMBOL
+    if span_eq(&typ, b"snapshot"):
+        snap = True
+    elif span_eq(&typ, b"delta"):
+        snap = False
+    else:
+        return fail(sc, E_SHAPE, typ.s)
+    if snap and d.info.n_deltas == 0 and empty_snapshot(d, sc, sym, ts, u) < 0:
+        return -1
+    finish_deltas(d, 0, ts, u, snap)
+    mark_last(d)
+    d.info.exchange_ts = ts
+    d.info.first_seq = u
+    d.info.last_seq = u
+    d.info.cross_seq = seq
+    d.info.flags |= INFO_HAS_SEQ
+    return K_BOOK_SNAPSHOT if snap else K_BOOK_UPDATE
+
+
+cdef int by_trades(DecState* d, Scan* sc) noexcept nogil:
+    cdef int st = 0, r, ast
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0, f
+    cdef int64_t ts = 0
+    cdef Span v[6]
+    cdef const char* names[6]
+    cdef bint unknown = False
+    cdef SymEntry* sym
+    cdef TradeRecord* t
+    names[0] = b"s"
+    names[1] = b"p"
+    names[2] = b"v"
+    names[3] = b"S"
+    names[4] = b"T"
+    names[5] = b"i"
+    d.info.what = b"publicTrade"
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"data"):
+            if dup(sc, &seen, 0, k) < 0 or ar_open(sc) < 0:
+                return -1
+            ast = 0
+            while True:
+                r = ar_next(sc, &ast)
+                if r == 0:
+                    break
+                if r < 0 or collect(d, sc, names, 6, v, &f) < 0 or need(sc, f, 0x3F) < 0:
+                    return -1
+                sym = sym_get(d, sc, v[0].s, v[0].n)
+                if sym == NULL:
+                    unknown = True
+                    continue
+                t = new_trade(d, sc)
+                if (t == NULL or v_dec(sc, &v[1], sym.price_decimals, &t.price) < 0
+                        or v_dec(sc, &v[2], sym.size_decimals, &t.size) < 0
+                        or need_side(sc, &v[3], &t.side) < 0
+                        or v_ms(sc, &v[4], &t.exchange_ts) < 0
+                        or v_trade_id(sc, &v[5], &t.trade_id, &t.flags) < 0):
+                    return -1
+                t.instrument_id = sym.instrument_id
+        elif keq(k, kn, b"ts"):
+            if dup(sc, &seen, 1, k) < 0 or sk_ms(sc, &ts) < 0:
+                return -1
+        elif keq(k, kn, b"topic") or keq(k, kn, b"type"):
+            if sk_value(sc, 1) < 0:
+                return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if not (seen & 1):
+        return missing(sc)
+    if unknown:
+        return K_UNKNOWN_SYMBOL
+    d.info.exchange_ts = ts
+    return K_TRADE
+
+
+cdef int by_orders(DecState* d, Scan* sc, bint execution) noexcept nogil:
+    cdef int st = 0, r, ast
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0, f
+    cdef int64_t ts = 0, oq, leaves
+    cdef Span v[16]
+    cdef const char* names[16]
+    cdef bint unknown = False, maker
+    cdef SymEntry* sym
+    cdef OrderUpdate* o
+    # 0 symbol 1 orderId 2 orderLinkId 3 side 4 orderType 5 price/orderPrice 6 qty/orderQty
+    # 7 orderStatus/leavesQty 8 cumExecQty/execQty 9 avgPrice/execPrice 10 cumExecFee/execFee
+    # 11 updatedTime/execTime 12 feeCurrency 13 -/execId 14 -/isMaker
+    names[0] = b"symbol"
+    names[1] = b"orderId"
+    names[2] = b"orderLinkId"
+    names[3] = b"side"
+    names[4] = b"orderType"
+    if execution:
+        names[5] = b"orderPrice"
+        names[6] = b"orderQty"
+        names[7] = b"leavesQty"
+        names[8] = b"execQty"
+        names[9] = b"execPrice"
+        names[10] = b"execFee"
+        names[11] = b"execTime"
+    else:
+        names[5] = b"price"
+        names[6] = b"qty"
+        names[7] = b"orderStatus"
+        names[8] = b"cumExecQty"
+        names[9] = b"avgPrice"
+        names[10] = b"cumExecFee"
+        names[11] = b"updatedTime"
+    names[12] = b"feeCurrency"
+    names[13] = b"execId"
+    names[14] = b"isMaker"
+    d.info.what = b"execution" if execution else b"order"
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"data"):
+            if dup(sc, &seen, 0, k) < 0 or ar_open(sc) < 0:
+                return -1
+            ast = 0
+            while True:
+                r = ar_next(sc, &ast)
+                if r == 0:
+                    break
+                if r < 0 or collect(d, sc, names, 15, v, &f) < 0:
+                    return -1
+                if need(sc, f, 0x1FFF if execution else 0xFFF) < 0:
+                    return -1
+                sym = sym_get(d, sc, v[0].s, v[0].n)
+                if sym == NULL:
+                    unknown = True
+                    continue
+                o = new_order(d, sc)
+                if (o == NULL or need_side(sc, &v[3], &o.side) < 0
+                        or id_text(sc, v[1].s, v[1].n, o.venue_order_id_text, 48,
+                                   &o.venue_order_id) < 0
+                        or v_text(sc, &v[2], o.client_order_id, 48) < 0
+                        or span_dec(sc, &v[5], sym.price_decimals, False, &o.price) < 0
+                        or span_dec(sc, &v[6], sym.size_decimals, False, &o.size) < 0
+                        or span_dec(sc, &v[10], d.fee_decimals, True, &o.fee) < 0
+                        or v_ms(sc, &v[11], &o.transact_ts) < 0
+                        or v_text(sc, &v[12], o.fee_asset, 16) < 0):
+                    return -1
+                o.order_type = order_type_code(&v[4])
+                o.instrument_id = sym.instrument_id
+                o.flags |= ORDER_HAS_FEE
+                if execution:
+                    if (span_dec(sc, &v[7], sym.size_decimals, False, &leaves) < 0
+                            or span_dec(sc, &v[8], sym.size_decimals, False, &o.last_fill_size) < 0
+                            or span_dec(sc, &v[9], sym.price_decimals, False, &o.last_fill_price) < 0
+                            or v_text(sc, &v[13], o.trade_id_text, 48) < 0
+                            or v_bool(sc, &v[14], &maker) < 0):
+                        return -1
+                    if int_text(v[13].s, v[13].n, &o.trade_id) or o.trade_id < 0:
+                        o.trade_id = -1
+                        o.flags |= ORDER_TRADE_ID_TEXT
+                    o.filled_size = o.size - leaves if o.size >= leaves else 0
+                    o.status = 3 if leaves > 0 else 4
+                    o.flags |= ORDER_IS_FILL
+                    if maker:
+                        o.flags |= ORDER_IS_MAKER
+                else:
+                    if (span_dec(sc, &v[8], sym.size_decimals, False, &o.filled_size) < 0
+                            or span_dec(sc, &v[9], sym.price_decimals, False, &o.avg_price) < 0):
+                        return -1
+                    o.status = status_code(&v[7])
+                o.exchange_ts = o.transact_ts
+        elif keq(k, kn, b"creationTime"):
+            if dup(sc, &seen, 1, k) < 0 or sk_ms(sc, &ts) < 0:
+                return -1
+        elif keq(k, kn, b"topic") or keq(k, kn, b"id"):
+            if sk_value(sc, 1) < 0:
+                return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if not (seen & 1):
+        return missing(sc)
+    if unknown:
+        return K_UNKNOWN_SYMBOL
+    d.info.exchange_ts = ts
+    return K_ORDER
+
+
+cdef int by_decode(DecState* d, Scan* sc) noexcept nogil:
+    cdef const char* names[4]
+    cdef Span v[4]
+    cdef uint64_t found
+    cdef Span* topic = &v[0]
+    names[0] = b"topic"
+    names[1] = b"op"
+    names[2] = b"ret_msg"
+    names[3] = b"success"
+    sk_ws(sc)
+    if sc.p >= sc.end or sc.p[0] != b'{':
+        if sk_value(sc, 0) < 0:
+            return -1
+        return fail(sc, E_SHAPE, sc.base)
+    if peek_keys(sc, names, 4, v, &found) < 0:
+        return -1
+    if found & 1:
+        if topic.s == NULL:
+            return fail(sc, E_TYPE, sc.p)
+        if starts(topic, b"orderbook."):
+            return by_book(d, sc)
+        if starts(topic, b"publicTrade.") or starts(topic, b"trade."):
+            return by_trades(d, sc)
+        if span_eq(topic, b"order") or starts(topic, b"order."):
+            return by_orders(d, sc, False)
+        if span_eq(topic, b"execution") or starts(topic, b"execution."):
+            return by_orders(d, sc, True)
+        d.info.what = b"topic"
+        return other(sc, K_OTHER)
+    if found & 2:
+        d.info.what = b"op"
+        if span_eq(&v[1], b"pong") or span_eq(&v[1], b"ping"):
+            return other(sc, K_HEARTBEAT)
+        if collect(d, sc, names, 4, v, &found) < 0:
+            return -1
+        if span_eq(&v[3], b"false"):
+            return K_VENUE_ERROR
+        return K_SUBSCRIBED
+    if found & 4:
+        return other(sc, K_VENUE_ERROR)
+    if sk_value(sc, 0) < 0:
+        return -1
+    return fail(sc, E_SHAPE, sc.base)
+
+
+# ---------------------------------------------------------------------------------------------
+# OKX v5
+# ---------------------------------------------------------------------------------------------
+
+cdef int lv_okx(DecState* d, Scan* sc, SymEntry* sym, int side) noexcept nogil:
+    """[["px","sz","0","orders"], ...] (the third field is the deprecated liquidation count)."""
+    cdef int st = 0, st2, r
+    cdef px_t px
+    cdef qty_t sz
+    cdef Span x
+    if ar_open(sc) < 0:
+        return -1
+    while True:
+        r = ar_next(sc, &st)
+        if r == 0:
+            return 0
+        if r < 0:
+            return -1
+        st2 = 0
+        if (ar_open(sc) < 0 or ar_more(sc, &st2) < 0 or sk_dec(sc, sym.price_decimals, &px) < 0
+                or ar_more(sc, &st2) < 0 or sk_dec(sc, sym.size_decimals, &sz) < 0
+                or ar_more(sc, &st2) < 0 or sk_span(sc, &x) < 0
+                or ar_more(sc, &st2) < 0 or sk_span(sc, &x) < 0 or ar_end(sc, &st2) < 0):
+            return -1
+        if put_delta(d, sc, sym, side, px, sz, 0, 0, 0) < 0:
+            return -1
+
+
+cdef enum:
+    OK_BOOK = 1
+    OK_BOOK_FULL = 2        # books5 / bbo-tbt: every message is a snapshot
+    OK_TRADES = 3
+    OK_TICKERS = 4
+    OK_ORDERS = 5
+    OK_OTHER = 6
+
+
+cdef int ok_book_item(DecState* d, Scan* sc, SymEntry* sym, bint snap) noexcept nogil:
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef int64_t ts = 0, cs = 0, seq = 0, prev = -1
+    cdef Py_ssize_t first = d.info.n_deltas
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"asks"):
+            if dup(sc, &seen, 0, k) < 0 or lv_okx(d, sc, sym, SIDE_ASK) < 0:
+                return -1
+        elif keq(k, kn, b"bids"):
+            if dup(sc, &seen, 1, k) < 0 or lv_okx(d, sc, sym, SIDE_BID) < 0:
+                return -1
+        elif keq(k, kn, b"ts"):
+            if dup(sc, &seen, 2, k) < 0 or sk_ms(sc, &ts) < 0:
+                return -1
+        elif keq(k, kn, b"checksum"):
+            if dup(sc, &seen, 3, k) < 0 or sk_int(sc, &cs) < 0:
+                return -1
+        elif keq(k, kn, b"seqId"):
+            if dup(sc, &seen, 4, k) < 0 or sk_int(sc, &seq) < 0:
+                return -1
+        elif keq(k, kn, b"prevSeqId"):
+            if dup(sc, &seen, 5, k) < 0 or sk_int(sc, &prev) < 0:
+                return -1
+        elif keq(k, kn, b"instId"):
+            if dup(sc, &seen, 6, k) < 0 or sk_value(sc, 1) < 0:
+                return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 7) != 7:
+        return missing(sc)
+    if snap and d.info.n_deltas == first and empty_snapshot(d, sc, sym, ts, seq) < 0:
+        return -1
+    finish_deltas(d, first, ts, seq, snap)
+    d.info.exchange_ts = ts
+    if seen & 8:
+        d.info.checksum = cs
+        d.info.flags |= INFO_HAS_CHECKSUM
+    if seen & 16:
+        d.info.last_seq = seq
+        d.info.first_seq = seq
+        d.info.prev_seq = prev
+        d.info.flags |= INFO_HAS_SEQ
+    return 0
+
+
+cdef int ok_data(DecState* d, Scan* sc, int ch, SymEntry* sym, bint snap) noexcept nogil:
+    """The "data" array of a channel message (sym: the arg's instrument, may be NULL)."""
+    cdef int st = 0, r
+    cdef uint64_t f
+    cdef Span v[16]
+    cdef const char* names[16]
+    cdef SymEntry* s2
+    cdef bint unknown = False
+    cdef TradeRecord* t
+    cdef BBORecord* b
+    cdef OrderUpdate* o
+    cdef int64_t fee
+    if ar_open(sc) < 0:
+        return -1
+    if ch == OK_TRADES:
+        names[0] = b"instId"; names[1] = b"tradeId"; names[2] = b"px"; names[3] = b"sz"
+        names[4] = b"side"; names[5] = b"ts"
+    elif ch == OK_TICKERS:
+        names[0] = b"instId"; names[1] = b"bidPx"; names[2] = b"bidSz"; names[3] = b"askPx"
+        names[4] = b"askSz"; names[5] = b"ts"
+    elif ch == OK_ORDERS:
+        names[0] = b"instId"; names[1] = b"ordId"; names[2] = b"clOrdId"; names[3] = b"side"
+        names[4] = b"ordType"; names[5] = b"px"; names[6] = b"sz"; names[7] = b"state"
+        names[8] = b"accFillSz"; names[9] = b"avgPx"; names[10] = b"fillPx"
+        names[11] = b"fillSz"; names[12] = b"fee"; names[13] = b"feeCcy"; names[14] = b"tradeId"
+        names[15] = b"uTime"
+    while True:
+        r = ar_next(sc, &st)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if ch == OK_BOOK or ch == OK_BOOK_FULL:
+            if sym == NULL:
+                if sk_value(sc, 1) < 0:
+                    return -1
+                unknown = True
+                continue
+            if ok_book_item(d, sc, sym, snap) < 0:
+                return -1
+            continue
+        if collect(d, sc, names, 16 if ch == OK_ORDERS else 6, v, &f) < 0:
+            return -1
+        if need(sc, f, 0x3F if ch != OK_ORDERS else 0x80FF) < 0:
+            return -1
+        s2 = sym_get(d, sc, v[0].s, v[0].n)
+        if s2 == NULL:
+            unknown = True
+            continue
+        if ch == OK_TRADES:
+            t = new_trade(d, sc)
+            if (t == NULL or v_dec(sc, &v[2], s2.price_decimals, &t.price) < 0
+                    or v_dec(sc, &v[3], s2.size_decimals, &t.size) < 0
+                    or need_side(sc, &v[4], &t.side) < 0
+                    or v_ms(sc, &v[5], &t.exchange_ts) < 0
+                    or v_trade_id(sc, &v[1], &t.trade_id, &t.flags) < 0):
+                return -1
+            t.instrument_id = s2.instrument_id
+            d.info.exchange_ts = t.exchange_ts
+        elif ch == OK_TICKERS:
+            b = new_bbo(d, sc)
+            if (b == NULL or span_dec(sc, &v[1], s2.price_decimals, False, &b.bid_price) < 0
+                    or span_dec(sc, &v[2], s2.size_decimals, False, &b.bid_size) < 0
+                    or span_dec(sc, &v[3], s2.price_decimals, False, &b.ask_price) < 0
+                    or span_dec(sc, &v[4], s2.size_decimals, False, &b.ask_size) < 0
+                    or v_ms(sc, &v[5], &b.exchange_ts) < 0):
+                return -1
+            if v[1].n == 0:
+                b.flags |= BBO_NO_BID
+            if v[3].n == 0:
+                b.flags |= BBO_NO_ASK
+            b.instrument_id = s2.instrument_id
+            d.info.exchange_ts = b.exchange_ts
+        else:
+            o = new_order(d, sc)
+            if (o == NULL or need_side(sc, &v[3], &o.side) < 0
+                    or id_text(sc, v[1].s, v[1].n, o.venue_order_id_text, 48,
+                               &o.venue_order_id) < 0
+                    or v_text(sc, &v[2], o.client_order_id, 48) < 0
+                    or span_dec(sc, &v[5], s2.price_decimals, False, &o.price) < 0
+                    or span_dec(sc, &v[6], s2.size_decimals, False, &o.size) < 0
+                    or span_dec(sc, &v[8], s2.size_decimals, False, &o.filled_size) < 0
+                    or span_dec(sc, &v[9], s2.price_decimals, False, &o.avg_price) < 0
+                    or span_dec(sc, &v[10], s2.price_decimals, False, &o.last_fill_price) < 0
+                    or span_dec(sc, &v[11], s2.size_decimals, False, &o.last_fill_size) < 0
+                    or span_dec(sc, &v[12], d.fee_decimals, True, &fee) < 0
+                    or v_text(sc, &v[13], o.fee_asset, 16) < 0
+                    or v_text(sc, &v[14], o.trade_id_text, 48) < 0
+                    or v_ms(sc, &v[15], &o.exchange_ts) < 0):
+                return -1
+            o.fee = -fee                                  # OKX: negative fee = paid
+            if v[12].s != NULL:
+                o.flags |= ORDER_HAS_FEE
+            if v[14].n > 0:
+                if int_text(v[14].s, v[14].n, &o.trade_id) or o.trade_id < 0:
+                    o.trade_id = -1
+                    o.flags |= ORDER_TRADE_ID_TEXT
+            if o.last_fill_size > 0:
+                o.flags |= ORDER_IS_FILL
+            o.transact_ts = o.exchange_ts
+            o.status = status_code(&v[7])
+            o.order_type = order_type_code(&v[4])
+            o.instrument_id = s2.instrument_id
+            d.info.exchange_ts = o.exchange_ts
+    return K_UNKNOWN_SYMBOL if unknown else 0
+
+
+cdef int ok_arg(DecState* d, Scan* sc, Span* channel, Span* inst) noexcept nogil:
+    cdef const char* names[2]
+    cdef Span v[2]
+    cdef uint64_t f
+    names[0] = b"channel"
+    names[1] = b"instId"
+    if collect(d, sc, names, 2, v, &f) < 0:
+        return -1
+    if not (f & 1):
+        return missing(sc)
+    channel[0] = v[0]
+    inst[0] = v[1]
+    return 0
+
+
+cdef int ok_channel(Span* c) noexcept nogil:
+    if span_eq(c, b"books") or span_eq(c, b"books-l2-tbt") or span_eq(c, b"books50-l2-tbt"):
+        return OK_BOOK
+    if span_eq(c, b"books5") or span_eq(c, b"bbo-tbt"):
+        return OK_BOOK_FULL
+    if span_eq(c, b"trades") or span_eq(c, b"trades-all"):
+        return OK_TRADES
+    if span_eq(c, b"tickers"):
+        return OK_TICKERS
+    if span_eq(c, b"orders"):
+        return OK_ORDERS
+    return OK_OTHER
+
+
+cdef int ok_decode(DecState* d, Scan* sc) noexcept nogil:
+    cdef const char* names[3]
+    cdef Span v[3]
+    cdef uint64_t found, seen = 0
+    cdef int st = 0, r, ch = 0, res = 0
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef Span channel, inst, action
+    cdef SymEntry* sym = NULL
+    cdef const char* defer = NULL
+    cdef bint snap = False
+    cdef Scan sub
+    sk_ws(sc)
+    if sc.end - sc.p == 4 and memcmp(sc.p, b"pong", 4) == 0:
+        sc.p += 4
+        d.info.what = b"pong"
+        return K_HEARTBEAT
+    if sc.p >= sc.end or sc.p[0] != b'{':
+        if sk_value(sc, 0) < 0:
+            return -1
+        return fail(sc, E_SHAPE, sc.base)
+    names[0] = b"event"
+    names[1] = b"arg"
+    names[2] = b"data"
+    if peek_keys(sc, names, 3, v, &found) < 0:
+        return -1
+    if found & 1:
+        d.info.what = b"event"
+        if span_eq(&v[0], b"error"):
+            return other(sc, K_VENUE_ERROR)
+        if (span_eq(&v[0], b"subscribe") or span_eq(&v[0], b"unsubscribe")
+                or span_eq(&v[0], b"login")):
+            return other(sc, K_SUBSCRIBED)
+        return other(sc, K_STATUS)
+    if (found & 6) != 6:
+        if sk_value(sc, 0) < 0:
+            return -1
+        return fail(sc, E_SHAPE, sc.base)
+    action.s = NULL
+    action.n = 0
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"arg"):
+            if dup(sc, &seen, 0, k) < 0 or ok_arg(d, sc, &channel, &inst) < 0:
+                return -1
+            ch = ok_channel(&channel)
+            d.info.what = b"channel"
+            if ch == OK_OTHER:
+                if inst.s != NULL:
+                    sym_get(d, sc, inst.s, inst.n)
+                continue
+            if inst.s != NULL:
+                sym = sym_get(d, sc, inst.s, inst.n)
+        elif keq(k, kn, b"action"):
+            if dup(sc, &seen, 1, k) < 0 or sk_span(sc, &action) < 0:
+                return -1
+        elif keq(k, kn, b"data"):
+            if dup(sc, &seen, 2, k) < 0:
+                return -1
+            sk_ws(sc)
+            if ch == 0 or ch == OK_OTHER or (ch == OK_BOOK and action.s == NULL):
+                defer = sc.p
+                if sk_value(sc, 1) < 0:
+                    return -1
+            else:
+                snap = ch == OK_BOOK_FULL or span_eq(&action, b"snapshot")
+                res = ok_data(d, sc, ch, sym, snap)
+                if res < 0:
+                    return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 5) != 5:
+        return missing(sc)
+    if ch == OK_OTHER:
+        return K_OTHER
+    if ch == OK_BOOK and action.s == NULL:
+        return missing(sc)
+    if defer != NULL:
+        snap = ch == OK_BOOK_FULL or span_eq(&action, b"snapshot")
+        sub_scan(sc, &sub, defer)
+        res = ok_data(d, &sub, ch, sym, snap)
+        if res < 0:
+            return lift(sc, &sub)
+    if res == K_UNKNOWN_SYMBOL:
+        return K_UNKNOWN_SYMBOL
+    if ch == OK_BOOK or ch == OK_BOOK_FULL:
+        if ch == OK_BOOK and not snap and not span_eq(&action, b"update"):
+            return fail(sc, E_SHAPE, action.s)
+        d.info.what = b"books"
+        mark_last(d)
+        return K_BOOK_SNAPSHOT if snap else K_BOOK_UPDATE
+    if ch == OK_TRADES:
+        return K_TRADE
+    if ch == OK_TICKERS:
+        return K_BBO
+    return K_ORDER
+
+
+# ---------------------------------------------------------------------------------------------
+# Kraken websocket v1 (arrays) and v2 (objects)
+# ---------------------------------------------------------------------------------------------
+
+cdef int lv_kraken1(DecState* d, Scan* sc, SymEntry* sym, int side, int64_t* max_ts) noexcept nogil:
+    """[["price","volume","timestamp"(,"r")], ...]"""
+    cdef int st = 0, st2, r, fl
+    cdef px_t px
+    cdef qty_t sz
+    cdef int64_t ts
+    cdef Span x
+    if ar_open(sc) < 0:
+        return -1
+    while True:
+        r = ar_next(sc, &st)
+        if r == 0:
+            return 0
+        if r < 0:
+            return -1
+        st2 = 0
+        if (ar_open(sc) < 0 or ar_more(sc, &st2) < 0 or sk_dec(sc, sym.price_decimals, &px) < 0
+                or ar_more(sc, &st2) < 0 or sk_dec(sc, sym.size_decimals, &sz) < 0
+                or ar_more(sc, &st2) < 0 or sk_sec_text(sc, &ts) < 0):
+            return -1
+        fl = 0
+        r = ar_next(sc, &st2)
+        if r < 0:
+            return -1
+        if r == 1:
+            if sk_span(sc, &x) < 0:
+                return -1
+            if not keq(x.s, x.n, b"r"):
+                return fail(sc, E_SHAPE, x.s)
+            fl = DELTA_REPUBLISH
+            d.info.flags |= INFO_REPUBLISH
+            if ar_end(sc, &st2) < 0:
+                return -1
+        if ts > max_ts[0]:
+            max_ts[0] = ts
+        if put_delta(d, sc, sym, side, px, sz, ts, 0, fl) < 0:
+            return -1
+
+
+cdef int kr1_book(DecState* d, Scan* sc, SymEntry* sym, bint* snap) noexcept nogil:
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef int64_t max_ts = 0, cs
+    cdef Span c
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"as") or keq(k, kn, b"bs"):
+            if dup(sc, &seen, 0 if k[0] == b'a' else 1, k) < 0:
+                return -1
+            snap[0] = True
+            if lv_kraken1(d, sc, sym, SIDE_ASK if k[0] == b'a' else SIDE_BID, &max_ts) < 0:
+                return -1
+        elif keq(k, kn, b"a") or keq(k, kn, b"b"):
+            if dup(sc, &seen, 2 if k[0] == b'a' else 3, k) < 0:
+                return -1
+            if lv_kraken1(d, sc, sym, SIDE_ASK if k[0] == b'a' else SIDE_BID, &max_ts) < 0:
+                return -1
+        elif keq(k, kn, b"c"):
+            if dup(sc, &seen, 4, k) < 0 or sk_span(sc, &c) < 0:
+                return -1
+            if int_text(c.s, c.n, &cs) or cs < 0 or cs > <int64_t>4294967295:
+                return fail(sc, E_NUMBER, c.s)
+            d.info.checksum = cs
+            d.info.flags |= INFO_HAS_CHECKSUM
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 3) and (seen & 12):
+        return fail(sc, E_SHAPE, sc.p - 1)                # snapshot and update keys mixed
+    if seen == 0 or seen == 16:
+        return missing(sc)
+    if max_ts > d.info.exchange_ts:
+        d.info.exchange_ts = max_ts
+    return 0
+
+
+cdef int kr1_trades(DecState* d, Scan* sc, SymEntry* sym) noexcept nogil:
+    """[["price","volume","time","b|s","l|m","misc"], ...]"""
+    cdef int st = 0, st2, r
+    cdef TradeRecord* t
+    cdef Span sd, x
+    if ar_open(sc) < 0:
+        return -1
+    while True:
+        r = ar_next(sc, &st)
+        if r == 0:
+            return 0
+        if r < 0:
+            return -1
+        t = new_trade(d, sc)
+        if t == NULL:
+            return -1
+        st2 = 0
+        if (ar_open(sc) < 0 or ar_more(sc, &st2) < 0 or sk_dec(sc, sym.price_decimals, &t.price) < 0
+                or ar_more(sc, &st2) < 0 or sk_dec(sc, sym.size_decimals, &t.size) < 0
+                or ar_more(sc, &st2) < 0 or sk_sec_text(sc, &t.exchange_ts) < 0
+                or ar_more(sc, &st2) < 0 or sk_span(sc, &sd) < 0
+                or ar_more(sc, &st2) < 0 or sk_span(sc, &x) < 0
+                or ar_more(sc, &st2) < 0 or sk_span(sc, &x) < 0 or ar_end(sc, &st2) < 0
+                or need_side(sc, &sd, &t.side) < 0):
+            return -1
+        t.instrument_id = sym.instrument_id
+        if t.exchange_ts > d.info.exchange_ts:
+            d.info.exchange_ts = t.exchange_ts
+
+
+cdef int kr1_quote(Scan* sc, Span* v, int pdec, int sdec, int64_t* px, int64_t* sz) noexcept nogil:
+    """Ticker side: ["price", wholeLotVolume, "lotVolume"]."""
+    cdef Scan sub
+    cdef int st = 0
+    cdef int64_t whole
+    if v.s == NULL:
+        return missing(sc)
+    sub_scan(sc, &sub, v.s)
+    sub.end = v.s + v.n
+    if (ar_open(&sub) < 0 or ar_more(&sub, &st) < 0 or sk_dec(&sub, pdec, px) < 0
+            or ar_more(&sub, &st) < 0 or sk_int_any(&sub, &whole) < 0
+            or ar_more(&sub, &st) < 0 or sk_dec(&sub, sdec, sz) < 0 or ar_end(&sub, &st) < 0):
+        sub.end = sc.end
+        return lift(sc, &sub)
+    return 0
+
+
+cdef int kr1_decode(DecState* d, Scan* sc) noexcept nogil:
+    cdef const char* el[8]
+    cdef int st = 0, r, count = 0, i
+    cdef Span name, pair
+    cdef Scan sub
+    cdef SymEntry* sym
+    cdef bint snap = False
+    cdef int64_t chan
+    cdef const char* names[2]
+    cdef Span v[2]
+    cdef uint64_t f
+    cdef BBORecord* b
+    d.info.what = b"v1 array"
+    if ar_open(sc) < 0:
+        return -1
+    while True:
+        r = ar_next(sc, &st)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if count == 8:
+            return fail(sc, E_EXTRA, sc.p)
+        el[count] = sc.p
+        count += 1
+        if sk_value(sc, 1) < 0:
+            return -1
+    if count == 3:                                        # [payload, "ownTrades", {"sequence"}]
+        sub_scan(sc, &sub, el[1])
+        if sk_span(&sub, &name) == 0 and (span_eq(&name, b"ownTrades")
+                                          or span_eq(&name, b"openOrders")):
+            d.info.what = b"private"
+            return K_OTHER
+        return fail(sc, E_SHAPE, sc.base)
+    if count < 4:
+        return fail(sc, E_SHAPE, sc.base)
+    sub_scan(sc, &sub, el[0])
+    if sk_int(&sub, &chan) < 0:
+        return lift(sc, &sub)
+    sub_scan(sc, &sub, el[count - 2])
+    if sk_span(&sub, &name) < 0:
+        return lift(sc, &sub)
+    sub_scan(sc, &sub, el[count - 1])
+    if sk_span(&sub, &pair) < 0:
+        return lift(sc, &sub)
+    if starts(&name, b"book"):
+        d.info.what = b"book"
+        sym = sym_get(d, sc, pair.s, pair.n)
+        if sym == NULL:
+            return K_UNKNOWN_SYMBOL
+        for i in range(1, count - 2):
+            sub_scan(sc, &sub, el[i])
+            if kr1_book(d, &sub, sym, &snap) < 0:
+                return lift(sc, &sub)
+        if snap and count != 4:
+            return fail(sc, E_SHAPE, el[2])
+        if snap and d.info.n_deltas == 0 and empty_snapshot(d, sc, sym, 0, 0) < 0:
+            return -1
+        finish_deltas(d, 0, 0, 0, snap)
+        mark_last(d)
+        return K_BOOK_SNAPSHOT if snap else K_BOOK_UPDATE
+    if count != 4:
+        return fail(sc, E_SHAPE, el[2])
+    if span_eq(&name, b"trade"):
+        d.info.what = b"trade"
+        sym = sym_get(d, sc, pair.s, pair.n)
+        if sym == NULL:
+            return K_UNKNOWN_SYMBOL
+        sub_scan(sc, &sub, el[1])
+        if kr1_trades(d, &sub, sym) < 0:
+            return lift(sc, &sub)
+        return K_TRADE
+    if span_eq(&name, b"ticker"):
+        d.info.what = b"ticker"
+        sym = sym_get(d, sc, pair.s, pair.n)
+        if sym == NULL:
+            return K_UNKNOWN_SYMBOL
+        names[0] = b"b"
+        names[1] = b"a"
+        sub_scan(sc, &sub, el[1])
+        if collect(d, &sub, names, 2, v, &f) < 0:
+            return lift(sc, &sub)
+        b = new_bbo(d, sc)
+        if (b == NULL or kr1_quote(sc, &v[0], sym.price_decimals, sym.size_decimals,
+                                   &b.bid_price, &b.bid_size) < 0
+                or kr1_quote(sc, &v[1], sym.price_decimals, sym.size_decimals,
+                             &b.ask_price, &b.ask_size) < 0):
+            return -1
+        b.instrument_id = sym.instrument_id
+        return K_BBO
+    d.info.what = b"channel"
+    sym_get(d, sc, pair.s, pair.n)
+    return K_OTHER                                        # ohlc, spread, ...
+
+
+cdef int lv_kraken2(DecState* d, Scan* sc, SymEntry* sym, int side) noexcept nogil:
+    """[{"price": 105944.2, "qty": 0.136}, ...]: numbers, their exact text."""
+    cdef int st = 0, r
+    cdef const char* names[2]
+    cdef Span v[2]
+    cdef uint64_t f
+    cdef px_t px
+    cdef qty_t sz
+    names[0] = b"price"
+    names[1] = b"qty"
+    if ar_open(sc) < 0:
+        return -1
+    while True:
+        r = ar_next(sc, &st)
+        if r == 0:
+            return 0
+        if r < 0:
+            return -1
+        if collect(d, sc, names, 2, v, &f) < 0 or need(sc, f, 3) < 0:
+            return -1
+        if v[0].s[-1] == b'"' or v[1].s[-1] == b'"':            # strings: v2 sends numbers
+            return fail(sc, E_TYPE, v[0].s)
+        if v_dec(sc, &v[0], sym.price_decimals, &px) < 0 or v_dec(sc, &v[1], sym.size_decimals, &sz) < 0:
+            return -1
+        if put_delta(d, sc, sym, side, px, sz, 0, 0, 0) < 0:
+            return -1
+
+
+cdef int kr2_book_item(DecState* d, Scan* sc, bint snap, bint* unknown) noexcept nogil:
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef int64_t ts = 0, cs = 0
+    cdef Span s
+    cdef SymEntry* sym = NULL
+    cdef const char* defer_b = NULL
+    cdef const char* defer_a = NULL
+    cdef Py_ssize_t first = d.info.n_deltas
+    cdef Scan sub
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"symbol"):
+            if dup(sc, &seen, 0, k) < 0 or sk_span(sc, &s) < 0:
+                return -1
+            sym = sym_get(d, sc, s.s, s.n)
+        elif keq(k, kn, b"bids") or keq(k, kn, b"asks"):
+            if dup(sc, &seen, 1 if k[0] == b'b' else 2, k) < 0:
+                return -1
+            sk_ws(sc)
+            if sym == NULL:
+                if k[0] == b'b':
+                    defer_b = sc.p
+                else:
+                    defer_a = sc.p
+                if sk_value(sc, 1) < 0:
+                    return -1
+            elif lv_kraken2(d, sc, sym, SIDE_BID if k[0] == b'b' else SIDE_ASK) < 0:
+                return -1
+        elif keq(k, kn, b"checksum"):
+            if dup(sc, &seen, 3, k) < 0 or sk_int(sc, &cs) < 0:
+                return -1
+            if cs < 0 or cs > <int64_t>4294967295:
+                return fail(sc, E_NUMBER, sc.p - 1)
+        elif keq(k, kn, b"timestamp"):
+            if dup(sc, &seen, 4, k) < 0 or sk_iso(sc, &ts) < 0:
+                return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 7) != 7:
+        return missing(sc)
+    if sym == NULL:
+        unknown[0] = True
+        return 0
+    if defer_b != NULL:
+        sub_scan(sc, &sub, defer_b)
+        if lv_kraken2(d, &sub, sym, SIDE_BID) < 0:
+            return lift(sc, &sub)
+    if defer_a != NULL:
+        sub_scan(sc, &sub, defer_a)
+        if lv_kraken2(d, &sub, sym, SIDE_ASK) < 0:
+            return lift(sc, &sub)
+    if snap and d.info.n_deltas == first and empty_snapshot(d, sc, sym, ts, 0) < 0:
+        return -1
+    finish_deltas(d, first, ts, 0, snap)
+    if seen & 8:
+        d.info.checksum = cs
+        d.info.flags |= INFO_HAS_CHECKSUM
+    d.info.exchange_ts = ts
+    return 0
+
+
+cdef int kr2_items(DecState* d, Scan* sc, int what, bint snap) noexcept nogil:
+    """The "data" array: what 1 book, 2 trade, 3 ticker."""
+    cdef int st = 0, r
+    cdef bint unknown = False
+    cdef const char* names[7]
+    cdef Span v[7]
+    cdef uint64_t f
+    cdef SymEntry* sym
+    cdef TradeRecord* t
+    cdef BBORecord* b
+    if what == 2:
+        names[0] = b"symbol"; names[1] = b"price"; names[2] = b"qty"; names[3] = b"side"
+        names[4] = b"timestamp"; names[5] = b"trade_id"; names[6] = b"ord_type"
+    else:
+        names[0] = b"symbol"; names[1] = b"bid"; names[2] = b"bid_qty"; names[3] = b"ask"
+        names[4] = b"ask_qty"; names[5] = b"timestamp"; names[6] = b"last"
+    if ar_open(sc) < 0:
+        return -1
+    while True:
+        r = ar_next(sc, &st)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if what == 1:
+            if kr2_book_item(d, sc, snap, &unknown) < 0:
+                return -1
+            continue
+        if collect(d, sc, names, 7, v, &f) < 0 or need(sc, f, 0x1F) < 0:
+            return -1
+        sym = sym_get(d, sc, v[0].s, v[0].n)
+        if sym == NULL:
+            unknown = True
+            continue
+        if what == 2:
+            t = new_trade(d, sc)
+            if (t == NULL or v_dec(sc, &v[1], sym.price_decimals, &t.price) < 0
+                    or v_dec(sc, &v[2], sym.size_decimals, &t.size) < 0
+                    or need_side(sc, &v[3], &t.side) < 0 or v_iso(sc, &v[4], &t.exchange_ts) < 0):
+                return -1
+            if v[5].s != NULL and v_trade_id(sc, &v[5], &t.trade_id, &t.flags) < 0:
+                return -1
+            t.instrument_id = sym.instrument_id
+            d.info.exchange_ts = t.exchange_ts
+        else:
+            b = new_bbo(d, sc)
+            if (b == NULL or v_dec(sc, &v[1], sym.price_decimals, &b.bid_price) < 0
+                    or v_dec(sc, &v[2], sym.size_decimals, &b.bid_size) < 0
+                    or v_dec(sc, &v[3], sym.price_decimals, &b.ask_price) < 0
+                    or v_dec(sc, &v[4], sym.size_decimals, &b.ask_size) < 0):
+                return -1
+            if v[5].s != NULL and v_iso(sc, &v[5], &b.exchange_ts) < 0:
+                return -1
+            b.instrument_id = sym.instrument_id
+    return K_UNKNOWN_SYMBOL if unknown else 0
+
+
+cdef int kr2_decode(DecState* d, Scan* sc, Span* channel) noexcept nogil:
+    cdef int st = 0, r, what, res = 0
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef Span typ, ch
+    cdef const char* defer = NULL
+    cdef Scan sub
+    typ.s = NULL
+    typ.n = 0
+    if span_eq(channel, b"book"):
+        what = 1
+        d.info.what = b"book"
+    elif span_eq(channel, b"trade"):
+        what = 2
+        d.info.what = b"trade"
+    elif span_eq(channel, b"ticker"):
+        what = 3
+        d.info.what = b"ticker"
+    else:
+        d.info.what = b"channel"
+        if span_eq(channel, b"heartbeat"):
+            return other(sc, K_HEARTBEAT)
+        if span_eq(channel, b"status"):
+            return other(sc, K_STATUS)
+        return other(sc, K_OTHER)                         # level3, ohlc, instrument, executions..
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"channel"):
+            if dup(sc, &seen, 0, k) < 0 or sk_span(sc, &ch) < 0:
+                return -1
+        elif keq(k, kn, b"type"):
+            if dup(sc, &seen, 1, k) < 0 or sk_span(sc, &typ) < 0:
+                return -1
+        elif keq(k, kn, b"data"):
+            if dup(sc, &seen, 2, k) < 0:
+                return -1
+            sk_ws(sc)
+            if typ.s == NULL:
+                defer = sc.p
+                if sk_value(sc, 1) < 0:
+                    return -1
+            else:
+                res = kr2_items(d, sc, what, span_eq(&typ, b"snapshot"))
+                if res < 0:
+                    return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if seen != 7:
+        return missing(sc)
+    if not span_eq(&typ, b"snapshot") and not span_eq(&typ, b"update"):
+        return fail(sc, E_SHAPE, typ.s)
+    if defer != NULL:
+        sub_scan(sc, &sub, defer)
+        res = kr2_items(d, &sub, what, span_eq(&typ, b"snapshot"))
+        if res < 0:
+            return lift(sc, &sub)
+    if res == K_UNKNOWN_SYMBOL:
+        return K_UNKNOWN_SYMBOL
+    if what == 1:
+        mark_last(d)
+        return K_BOOK_SNAPSHOT if span_eq(&typ, b"snapshot") else K_BOOK_UPDATE
+    return K_TRADE if what == 2 else K_BBO
+
+
+cdef int kr_decode(DecState* d, Scan* sc) noexcept nogil:
+    cdef const char* names[4]
+    cdef Span v[4]
+    cdef uint64_t found
+    sk_ws(sc)
+    if sc.p < sc.end and sc.p[0] == b'[':
+        return kr1_decode(d, sc)
+    if sc.p >= sc.end or sc.p[0] != b'{':
+        if sk_value(sc, 0) < 0:
+            return -1
+        return fail(sc, E_SHAPE, sc.base)
+    names[0] = b"channel"
+    names[1] = b"event"
+    names[2] = b"method"
+    names[3] = b"error"
+    if peek_keys(sc, names, 4, v, &found) < 0:
+        return -1
+    if found & 1:
+        if v[0].s == NULL:
+            return fail(sc, E_TYPE, sc.p)
+        return kr2_decode(d, sc, &v[0])
+    if found & 2:
+        d.info.what = b"event"
+        if span_eq(&v[1], b"heartbeat") or span_eq(&v[1], b"pong") or span_eq(&v[1], b"ping"):
+            return other(sc, K_HEARTBEAT)
+        if span_eq(&v[1], b"systemStatus"):
+            return other(sc, K_STATUS)
+        if span_eq(&v[1], b"subscriptionStatus"):
+            return other(sc, K_VENUE_ERROR if found & 8 else K_SUBSCRIBED)
+        if span_eq(&v[1], b"error"):
+            return other(sc, K_VENUE_ERROR)
+        return other(sc, K_OTHER)
+    if found & 4:
+        d.info.what = b"method"
+        if span_eq(&v[2], b"pong"):
+            return other(sc, K_HEARTBEAT)
+        return other(sc, K_VENUE_ERROR if found & 8 else K_SUBSCRIBED)
+    if sk_value(sc, 0) < 0:
+        return -1
+    return fail(sc, E_SHAPE, sc.base)
+
+
+# ---------------------------------------------------------------------------------------------
+# Coinbase Exchange feed ("type") and Advanced Trade ("channel")
+# ---------------------------------------------------------------------------------------------
+
+cdef int lv_changes(DecState* d, Scan* sc, SymEntry* sym, int64_t ts) noexcept nogil:
+    """[["buy"|"sell","price","size"], ...]"""
+    cdef int st = 0, st2, r
+    cdef px_t px
+    cdef qty_t sz
+    cdef Span sd
+    cdef uint8_t side
+    if ar_open(sc) < 0:
+        return -1
+    while True:
+        r = ar_next(sc, &st)
+        if r == 0:
+            return 0
+        if r < 0:
+            return -1
+        st2 = 0
+        if (ar_open(sc) < 0 or ar_more(sc, &st2) < 0 or sk_span(sc, &sd) < 0
+                or ar_more(sc, &st2) < 0 or sk_dec(sc, sym.price_decimals, &px) < 0
+                or ar_more(sc, &st2) < 0 or sk_dec(sc, sym.size_decimals, &sz) < 0
+                or ar_end(sc, &st2) < 0 or need_side(sc, &sd, &side) < 0):
+            return -1
+        if put_delta(d, sc, sym, side, px, sz, ts, 0, 0) < 0:
+            return -1
+
+
+cdef int co_book(DecState* d, Scan* sc, bint snap) noexcept nogil:
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef int64_t ts = 0
+    cdef Span s
+    cdef SymEntry* sym = NULL
+    cdef bint unknown = False
+    cdef const char* defer[3]
+    cdef Scan sub
+    defer[0] = NULL
+    defer[1] = NULL
+    defer[2] = NULL
+    d.info.what = b"snapshot" if snap else b"l2update"
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"type"):
+            if dup(sc, &seen, 0, k) < 0 or sk_span(sc, &s) < 0:
+                return -1
+        elif keq(k, kn, b"product_id"):
+            if dup(sc, &seen, 1, k) < 0 or sk_span(sc, &s) < 0:
+                return -1
+            sym = sym_get(d, sc, s.s, s.n)
+            unknown = sym == NULL
+        elif snap and (keq(k, kn, b"bids") or keq(k, kn, b"asks")):
+            if dup(sc, &seen, 2 if k[0] == b'b' else 3, k) < 0:
+                return -1
+            sk_ws(sc)
+            if sym == NULL:
+                defer[0 if k[0] == b'b' else 1] = sc.p
+                if sk_value(sc, 1) < 0:
+                    return -1
+            elif lv_pairs(d, sc, sym, SIDE_BID if k[0] == b'b' else SIDE_ASK) < 0:
+                return -1
+        elif not snap and keq(k, kn, b"changes"):
+            if dup(sc, &seen, 2, k) < 0:
+                return -1
+            sk_ws(sc)
+            defer[2] = sc.p                               # the time may come later
+            if sk_value(sc, 1) < 0:
+                return -1
+            seen |= 8
+        elif keq(k, kn, b"time"):
+            if dup(sc, &seen, 4, k) < 0 or sk_iso(sc, &ts) < 0:
+                return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 0xF) != 0xF or (not snap and not (seen & 16)):
+        return missing(sc)
+    if unknown:
+        return K_UNKNOWN_SYMBOL
+    if defer[0] != NULL:
+        sub_scan(sc, &sub, defer[0])
+        if lv_pairs(d, &sub, sym, SIDE_BID) < 0:
+            return lift(sc, &sub)
+    if defer[1] != NULL:
+        sub_scan(sc, &sub, defer[1])
+        if lv_pairs(d, &sub, sym, SIDE_ASK) < 0:
+            return lift(sc, &sub)
+    if defer[2] != NULL:
+        sub_scan(sc, &sub, defer[2])
+        if lv_changes(d, &sub, sym, ts) < 0:
+            return lift(sc, &sub)
+    if snap and d.info.n_deltas == 0 and empty_snapshot(d, sc, sym, ts, 0) < 0:
+        return -1
+    finish_deltas(d, 0, ts, 0, snap)
+    mark_last(d)
+    d.info.exchange_ts = ts
+    return K_BOOK_SNAPSHOT if snap else K_BOOK_UPDATE
+
+
+cdef int co_match(DecState* d, Scan* sc) noexcept nogil:
+    cdef const char* names[7]
+    cdef Span v[7]
+    cdef uint64_t f
+    cdef SymEntry* sym
+    cdef TradeRecord* t
+    cdef uint8_t maker_side
+    cdef int64_t seq
+    names[0] = b"product_id"; names[1] = b"trade_id"; names[2] = b"price"; names[3] = b"size"
+    names[4] = b"side"; names[5] = b"time"; names[6] = b"sequence"
+    d.info.what = b"match"
+    if collect(d, sc, names, 7, v, &f) < 0 or need(sc, f, 0x7F) < 0:
+        return -1
+    sym = sym_get(d, sc, v[0].s, v[0].n)
+    if sym == NULL:
+        return K_UNKNOWN_SYMBOL
+    t = new_trade(d, sc)
+    if (t == NULL or v_dec(sc, &v[2], sym.price_decimals, &t.price) < 0
+            or v_dec(sc, &v[3], sym.size_decimals, &t.size) < 0
+            or need_side(sc, &v[4], &maker_side) < 0 or v_iso(sc, &v[5], &t.exchange_ts) < 0
+            or v_trade_id(sc, &v[1], &t.trade_id, &t.flags) < 0 or v_int(sc, &v[6], &seq) < 0):
+        return -1
+    t.side = SIDE_ASK if maker_side == SIDE_BID else SIDE_BID   # "side" is the maker's
+    t.instrument_id = sym.instrument_id
+    d.info.exchange_ts = t.exchange_ts
+    d.info.first_seq = seq
+    d.info.last_seq = seq
+    d.info.flags |= INFO_HAS_SEQ
+    return K_TRADE
+
+
+cdef int co_ticker(DecState* d, Scan* sc) noexcept nogil:
+    cdef const char* names[7]
+    cdef Span v[7]
+    cdef uint64_t f
+    cdef SymEntry* sym
+    cdef BBORecord* b
+    names[0] = b"product_id"; names[1] = b"best_bid"; names[2] = b"best_ask"
+    names[3] = b"sequence"; names[4] = b"time"; names[5] = b"best_bid_size"
+    names[6] = b"best_ask_size"
+    d.info.what = b"ticker"
+    if collect(d, sc, names, 7, v, &f) < 0 or need(sc, f, 0x7) < 0:
+        return -1
+    sym = sym_get(d, sc, v[0].s, v[0].n)
+    if sym == NULL:
+        return K_UNKNOWN_SYMBOL
+    b = new_bbo(d, sc)
+    if (b == NULL or v_dec(sc, &v[1], sym.price_decimals, &b.bid_price) < 0
+            or v_dec(sc, &v[2], sym.price_decimals, &b.ask_price) < 0
+            or span_dec(sc, &v[5], sym.size_decimals, False, &b.bid_size) < 0
+            or span_dec(sc, &v[6], sym.size_decimals, False, &b.ask_size) < 0):
+        return -1
+    if v[5].s == NULL or v[6].s == NULL:
+        b.flags |= BBO_NO_SIZE
+    if v[3].s != NULL:
+        if v_int(sc, &v[3], &b.sequence) < 0:
+            return -1
+        d.info.first_seq = b.sequence
+        d.info.last_seq = b.sequence
+        d.info.flags |= INFO_HAS_SEQ
+    if v[4].s != NULL and v_iso(sc, &v[4], &b.exchange_ts) < 0:
+        return -1
+    b.instrument_id = sym.instrument_id
+    d.info.exchange_ts = b.exchange_ts
+    return K_BBO
+
+
+cdef int at_updates(DecState* d, Scan* sc, SymEntry* sym) noexcept nogil:
+    """[{"side":"bid|offer","event_time":..,"price_level":..,"new_quantity":..}, ...]"""
+    cdef int st = 0, r
+    cdef const char* names[4]
+    cdef Span v[4]
+    cdef uint64_t f
+    cdef px_t px
+    cdef qty_t sz
+    cdef int64_t ts
+    cdef uint8_t side
+    names[0] = b"side"; names[1] = b"event_time"; names[2] = b"price_level"
+    names[3] = b"new_quantity"
+    if ar_open(sc) < 0:
+        return -1
+    while True:
+        r = ar_next(sc, &st)
+        if r == 0:
+            return 0
+        if r < 0:
+            return -1
+        if (collect(d, sc, names, 4, v, &f) < 0 or need(sc, f, 0xF) < 0
+                or need_side(sc, &v[0], &side) < 0 or v_iso(sc, &v[1], &ts) < 0
+                or v_dec(sc, &v[2], sym.price_decimals, &px) < 0
+                or v_dec(sc, &v[3], sym.size_decimals, &sz) < 0):
+            return -1
+        if put_delta(d, sc, sym, side, px, sz, ts, 0, 0) < 0:
+            return -1
+
+
+cdef int at_event(DecState* d, Scan* sc, int ch, int* kind, bint* unknown) noexcept nogil:
+    """One element of "events": l2_data (ch 1), market_trades (2), user (3)."""
+    cdef int st = 0, r, ast
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0, f
+    cdef Span typ, s
+    cdef SymEntry* sym = NULL
+    cdef const char* defer = NULL
+    cdef Py_ssize_t first = d.info.n_deltas
+    cdef Scan sub
+    cdef const char* names[12]
+    cdef Span v[12]
+    cdef TradeRecord* t
+    cdef OrderUpdate* o
+    cdef int64_t leaves
+    typ.s = NULL
+    typ.n = 0
+    if ch == 2:
+        names[0] = b"product_id"; names[1] = b"trade_id"; names[2] = b"price"
+        names[3] = b"size"; names[4] = b"side"; names[5] = b"time"
+    elif ch == 3:
+        names[0] = b"product_id"; names[1] = b"order_id"; names[2] = b"client_order_id"
+        names[3] = b"order_side"; names[4] = b"order_type"; names[5] = b"status"
+        names[6] = b"cumulative_quantity"; names[7] = b"leaves_quantity"
+        names[8] = b"avg_price"; names[9] = b"total_fees"; names[10] = b"limit_price"
+        names[11] = b"creation_time"
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"type"):
+            if dup(sc, &seen, 0, k) < 0 or sk_span(sc, &typ) < 0:
+                return -1
+        elif ch == 1 and keq(k, kn, b"product_id"):
+            if dup(sc, &seen, 1, k) < 0 or sk_span(sc, &s) < 0:
+                return -1
+            sym = sym_get(d, sc, s.s, s.n)
+            if sym == NULL:
+                unknown[0] = True
+        elif ch == 1 and keq(k, kn, b"updates"):
+            if dup(sc, &seen, 2, k) < 0:
+                return -1
+            sk_ws(sc)
+            defer = sc.p
+            if sk_value(sc, 1) < 0:
+                return -1
+        elif (ch == 2 and keq(k, kn, b"trades")) or (ch == 3 and keq(k, kn, b"orders")):
+            if dup(sc, &seen, 3, k) < 0 or ar_open(sc) < 0:
+                return -1
+            ast = 0
+            while True:
+                r = ar_next(sc, &ast)
+                if r == 0:
+                    break
+                if r < 0:
+                    return -1
+                if collect(d, sc, names, 6 if ch == 2 else 12, v, &f) < 0:
+                    return -1
+                if need(sc, f, 0x3F if ch == 2 else 0xEB) < 0:
+                    return -1
+                sym = sym_get(d, sc, v[0].s, v[0].n)
+                if sym == NULL:
+                    unknown[0] = True
+                    continue
+                if ch == 2:
+                    t = new_trade(d, sc)
+                    if (t == NULL or v_dec(sc, &v[2], sym.price_decimals, &t.price) < 0
+                            or v_dec(sc, &v[3], sym.size_decimals, &t.size) < 0
+                            or need_side(sc, &v[4], &t.side) < 0
+                            or v_iso(sc, &v[5], &t.exchange_ts) < 0
+                            or v_trade_id(sc, &v[1], &t.trade_id, &t.flags) < 0):
+                        return -1
+                    t.instrument_id = sym.instrument_id
+                else:
+                    o = new_order(d, sc)
+                    if (o == NULL or need_side(sc, &v[3], &o.side) < 0
+                            or id_text(sc, v[1].s, v[1].n, o.venue_order_id_text, 48,
+                                       &o.venue_order_id) < 0
+                            or v_text(sc, &v[2], o.client_order_id, 48) < 0
+                            or span_dec(sc, &v[6], sym.size_decimals, False, &o.filled_size) < 0
+                            or span_dec(sc, &v[7], sym.size_decimals, False, &leaves) < 0
+                            or span_dec(sc, &v[8], sym.price_decimals, False, &o.avg_price) < 0
+                            or span_dec(sc, &v[9], d.fee_decimals, True, &o.fee) < 0
+                            or span_dec(sc, &v[10], sym.price_decimals, False, &o.price) < 0):
+                        return -1
+                    if v[11].s != NULL and v_iso(sc, &v[11], &o.transact_ts) < 0:
+                        return -1
+                    if hfx_add_ok(o.filled_size, leaves, &o.size) < 0:
+                        return fail(sc, E_NUMBER, v[7].s)
+                    o.status = status_code(&v[5])
+                    o.order_type = order_type_code(&v[4])
+                    o.flags |= ORDER_HAS_FEE
+                    o.instrument_id = sym.instrument_id
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if not (seen & 1):
+        return missing(sc)
+    if ch == 1:
+        if (seen & 7) != 7:
+            return missing(sc)
+        if sym == NULL:
+            return 0
+        sub_scan(sc, &sub, defer)
+        if at_updates(d, &sub, sym) < 0:
+            return lift(sc, &sub)
+        if span_eq(&typ, b"snapshot"):
+            kind[0] = K_BOOK_SNAPSHOT
+            if d.info.n_deltas == first and empty_snapshot(d, sc, sym, 0, 0) < 0:
+                return -1
+            finish_deltas(d, first, 0, 0, True)
+        elif span_eq(&typ, b"update"):
+            if kind[0] != K_BOOK_SNAPSHOT:
+                kind[0] = K_BOOK_UPDATE
+            finish_deltas(d, first, 0, 0, False)
+        else:
+            return fail(sc, E_SHAPE, typ.s)
+    elif not (seen & 8):
+        return missing(sc)
+    return 0
+
+
+cdef inline int hfx_add_ok(int64_t a, int64_t b, int64_t* out) noexcept nogil:
+    if b > 0 and a > INT64_MAX - b:
+        return -1
+    out[0] = a + b
+    return 0
+
+
+cdef int at_decode(DecState* d, Scan* sc, Span* channel) noexcept nogil:
+    cdef int st = 0, r, ch, ast, kind = 0
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef uint64_t seen = 0
+    cdef int64_t seq = 0, ts = 0
+    cdef bint unknown = False
+    cdef Py_ssize_t i
+    if span_eq(channel, b"l2_data"):
+        ch = 1
+        d.info.what = b"l2_data"
+    elif span_eq(channel, b"market_trades"):
+        ch = 2
+        d.info.what = b"market_trades"
+    elif span_eq(channel, b"user"):
+        ch = 3
+        d.info.what = b"user"
+    else:
+        d.info.what = b"channel"
+        if span_eq(channel, b"heartbeats"):
+            return other(sc, K_HEARTBEAT)
+        if span_eq(channel, b"subscriptions"):
+            return other(sc, K_SUBSCRIBED)
+        if span_eq(channel, b"status"):
+            return other(sc, K_STATUS)
+        return other(sc, K_OTHER)                         # ticker, candles, futures...
+    if ob_open(sc) < 0:
+        return -1
+    while True:
+        r = ob_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if keq(k, kn, b"channel"):
+            if dup(sc, &seen, 0, k) < 0 or sk_value(sc, 1) < 0:
+                return -1
+        elif keq(k, kn, b"sequence_num"):
+            if dup(sc, &seen, 1, k) < 0 or sk_int(sc, &seq) < 0:
+                return -1
+        elif keq(k, kn, b"timestamp"):
+            if dup(sc, &seen, 2, k) < 0 or sk_iso(sc, &ts) < 0:
+                return -1
+        elif keq(k, kn, b"events"):
+            if dup(sc, &seen, 3, k) < 0 or ar_open(sc) < 0:
+                return -1
+            ast = 0
+            while True:
+                r = ar_next(sc, &ast)
+                if r == 0:
+                    break
+                if r < 0 or at_event(d, sc, ch, &kind, &unknown) < 0:
+                    return -1
+        elif skip_unknown(d, sc, k) < 0:
+            return -1
+    if (seen & 9) != 9:
+        return missing(sc)
+    if unknown:
+        return K_UNKNOWN_SYMBOL
+    for i in range(d.info.n_deltas):
+        d.deltas[i].sequence = seq
+        if d.deltas[i].exchange_ts == 0:
+            d.deltas[i].exchange_ts = ts
+    for i in range(d.info.n_trades):
+        d.trades[i].exchange_ts = d.trades[i].exchange_ts or ts
+    for i in range(d.info.n_orders):
+        d.orders[i].exchange_ts = ts
+    d.info.exchange_ts = ts
+    d.info.first_seq = seq
+    d.info.last_seq = seq
+    d.info.flags |= INFO_HAS_SEQ
+    if ch == 1:
+        mark_last(d)
+        return kind if kind else K_BOOK_UPDATE
+    return K_TRADE if ch == 2 else K_ORDER
+
+
+cdef int co_decode(DecState* d, Scan* sc) noexcept nogil:
+    cdef const char* names[2]
+    cdef Span v[2]
+    cdef uint64_t found
+    cdef Span* t = &v[0]
+    sk_ws(sc)
+    if sc.p >= sc.end or sc.p[0] != b'{':
+        if sk_value(sc, 0) < 0:
+            return -1
+        return fail(sc, E_SHAPE, sc.base)
+    names[0] = b"type"
+    names[1] = b"channel"
+    if peek_keys(sc, names, 2, v, &found) < 0:
+        return -1
+    if found & 1:
+        if t.s == NULL:
+            return fail(sc, E_TYPE, sc.p)
+        if span_eq(t, b"l2update"):
+            return co_book(d, sc, False)
+        if span_eq(t, b"snapshot"):
+            return co_book(d, sc, True)
+        if span_eq(t, b"match") or span_eq(t, b"last_match"):
+            return co_match(d, sc)
+        if span_eq(t, b"ticker"):
+            return co_ticker(d, sc)
+        d.info.what = b"type"
+        if span_eq(t, b"subscriptions"):
+            return other(sc, K_SUBSCRIBED)
+        if span_eq(t, b"heartbeat"):
+            return other(sc, K_HEARTBEAT)
+        if span_eq(t, b"error"):
+            return other(sc, K_VENUE_ERROR)
+        if span_eq(t, b"status"):
+            return other(sc, K_STATUS)
+        return other(sc, K_OTHER)                         # full channel: received/open/done...
+    if found & 2:
+        if v[1].s == NULL:
+            return fail(sc, E_TYPE, sc.p)
+        return at_decode(d, sc, &v[1])
+    if sk_value(sc, 0) < 0:
+        return -1
+    return fail(sc, E_SHAPE, sc.base)
 
 
 # ---------------------------------------------------------------------------------------------
