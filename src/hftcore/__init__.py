@@ -7,18 +7,36 @@ and ``hftcore.Instrument``); the hot path is Cython over C structs.
 from __future__ import annotations
 
 from hftcore import fixed
+from hftcore.decoders import (
+    BinanceDecoder,
+    BybitDecoder,
+    CoinbaseDecoder,
+    Decoder,
+    KrakenDecoder,
+    MessageKind,
+    OkxDecoder,
+    decoder_for,
+)
 from hftcore.errors import DecodeError
 from hftcore.model import Instrument, OrderStatus, OrderType, Side, TimeInForce
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BinanceDecoder",
+    "BybitDecoder",
+    "CoinbaseDecoder",
     "DecodeError",
+    "Decoder",
     "Instrument",
+    "KrakenDecoder",
+    "MessageKind",
+    "OkxDecoder",
     "OrderStatus",
     "OrderType",
     "Side",
     "TimeInForce",
     "__version__",
+    "decoder_for",
     "fixed",
 ]

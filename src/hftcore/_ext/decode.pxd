@@ -35,7 +35,7 @@ cdef enum:
     E_NUMBER = 9           # a number that is malformed, negative where it cannot be, or overflows
     E_PRECISION = 10       # more decimals than the instrument's price/size decimals
     E_SHAPE = 11           # valid JSON of an unexpected shape (unknown message)
-    E_CAPACITY = 12        # record buffer could not grow (views exported or out of memory)
+    E_CAPACITY = 12        # record buffer could not grow (out of memory)
     E_TOO_LONG = 13        # an id or symbol longer than its fixed-size field
     E_NEEDS_SYMBOL = 14    # a REST depth snapshot (no symbol inside): use decode_depth_snapshot
     E_COUNT = 15
@@ -100,7 +100,9 @@ ctypedef struct DecState:
     SymEntry* syms
     Py_ssize_t sym_cap
     Py_ssize_t sym_count
-    int exports             # numpy views alive: buffers refuse to move while > 0
+    int exports             # numpy views alive: old buffers are retired, not freed, while > 0
+    int n_retired
+    void* retired[32]       # buffers replaced while views were alive; freed when exports is 0
     int strict              # unknown object keys are errors (E_EXTRA) instead of skipped
     int fee_decimals
     int64_t counts[12]      # messages per kind

@@ -687,14 +687,24 @@ cdef inline SymEntry* sym_get(DecState* d, Scan* sc, const char* s, Py_ssize_t n
 cdef int grow(DecState* d, void** buf, Py_ssize_t* cap, size_t item) noexcept nogil:
     cdef Py_ssize_t ncap
     cdef void* nb
-    if d.exports > 0:
-        return -1
     ncap = cap[0] * 2 if cap[0] > 0 else 64
     if <size_t>ncap > (<size_t>INT64_MAX) // item:
         return -1
-    nb = PyMem_RawRealloc(buf[0], <size_t>ncap * item)
-    if nb == NULL:
-        return -1
+    if d.exports > 0:
+        # numpy views may point into the old buffer: copy, and retire it until they are gone
+        if d.n_retired == 32:
+            return -1
+        nb = PyMem_RawMalloc(<size_t>ncap * item)
+        if nb == NULL:
+            return -1
+        if cap[0] > 0:
+            memcpy(nb, buf[0], <size_t>cap[0] * item)
+        d.retired[d.n_retired] = buf[0]
+        d.n_retired += 1
+    else:
+        nb = PyMem_RawRealloc(buf[0], <size_t>ncap * item)
+        if nb == NULL:
+            return -1
     buf[0] = nb
     cap[0] = ncap
     return 0
@@ -3340,7 +3350,7 @@ ORDER_UPDATE_DTYPE = _dtype(
 @cython.final
 cdef class _RecordBuffer:
     """Read-only buffer over one of a decoder's record arrays; counts as an export while a
-    numpy view holds it, so the decoder will not move the memory under it."""
+    numpy view holds it, so a growing decoder retires (does not free) the memory under it."""
     cdef Decoder owner
     cdef char* ptr
     cdef Py_ssize_t nbytes
@@ -3366,7 +3376,12 @@ cdef class _RecordBuffer:
         self.owner.st.exports += 1
 
     def __releasebuffer__(self, Py_buffer* buf):
-        self.owner.st.exports -= 1
+        cdef DecState* d = &self.owner.st
+        d.exports -= 1
+        if d.exports == 0:
+            while d.n_retired > 0:
+                d.n_retired -= 1
+                PyMem_RawFree(d.retired[d.n_retired])
 
 
 cdef class Decoder:
@@ -3397,13 +3412,14 @@ cdef class Decoder:
         PyMem_RawFree(self.st.bbos)
         PyMem_RawFree(self.st.orders)
         PyMem_RawFree(self.st.syms)
+        while self.st.n_retired > 0:
+            self.st.n_retired -= 1
+            PyMem_RawFree(self.st.retired[self.st.n_retired])
 
     def reserve(self, Py_ssize_t capacity):
         """Make room for ``capacity`` records of each type (buffers otherwise grow by doubling)."""
         if capacity < 1 or capacity > (1 << 26):
             raise ValueError("capacity must be 1..2**26")
-        if self.st.exports:
-            raise BufferError("release the record views before reserve()")
         while self.st.cap_deltas < capacity:
             if grow(&self.st, <void**>&self.st.deltas, &self.st.cap_deltas, sizeof(BookDelta)):
                 raise MemoryError()
@@ -3552,8 +3568,8 @@ cdef class Decoder:
 
     def _raise(self, int code):
         if code == E_CAPACITY:
-            raise BufferError(f"{self.venue}: the record buffers must grow but numpy views of "
-                              "them are alive: drop the views (or reserve() more) first")
+            raise MemoryError(f"{self.venue}: the record buffers could not grow (out of memory, "
+                              "or too many old buffers held by live numpy views)")
         what = (<bytes>self.st.info.what).decode() if self.st.info.what != NULL else ""
         raise DecodeError(ERROR_NAMES[code] if 0 < code < E_COUNT else "decode error",
                           self.venue, what, self.st.info.err_offset)
