@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from pathlib import Path
+
 import pytest
 from decode_reference import reference
 
 import hftcore
 from hftcore.decoders import MessageKind, decoder_for, read_recording
-from tests.conftest import DATA
 
 RECORDINGS = [
     ("binance", "binance/spot_ws_2021-10-12.txt"),
@@ -21,6 +22,8 @@ RECORDINGS = [
     ("okx", "okx/ws_v5_public_2022-05-13_part1.txt"),
     ("bybit", "bybit/v5_linear_orderbook500_XRPUSDT_2024-12-01.jsonl"),
 ]
+
+DATA = Path(__file__).parent / "data"
 
 
 def _exp(x: Decimal) -> int:

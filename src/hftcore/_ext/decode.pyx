@@ -1894,7 +1894,7 @@ cdef int by_orders(DecState* d, Scan* sc, bint execution) noexcept nogil:
                     break
                 if r < 0 or collect(d, sc, names, 15, v, &f) < 0:
                     return -1
-                if need(sc, f, 0x1FFF if execution else 0xFFF) < 0:
+                if need(sc, f, 0x2FFF if execution else 0xFFF) < 0:
                     return -1
                 sym = sym_get(d, sc, v[0].s, v[0].n)
                 if sym == NULL:
