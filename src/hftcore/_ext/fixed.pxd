@@ -44,7 +44,10 @@ cdef extern from *:
         hfx_u128 twice = r << 1;   /* r < d < 2^127, no overflow */
         int cmp = twice > ud ? 1 : (twice == ud ? 0 : -1);
         int inc = hfx_round_incr(rounding, neg, (int)(q & 1), r != 0, cmp);
-        if (inc == -1) return 4;
+        if (inc == -1) {
+            /* inexact: an overflow even when truncated is reported as the overflow it is */
+            return q > (hfx_u128)INT64_MAX + (hfx_u128)neg ? 3 : 4;
+        }
         if (inc == -2) return 6;
         q += (hfx_u128)inc;
         *q_out = neg ? -(hfx_i128)q : (hfx_i128)q;
@@ -180,6 +183,20 @@ cdef inline int fx_parse(const char* s, Py_ssize_t n, int decimals, int rounding
     Grammar: [+-] digits [. digits] [(e|E) [+-] digits], with at least one digit in the mantissa
     (".5" and "5." are accepted, as Decimal does).  Inexact values need a rounding mode.
     """
+    cdef Py_ssize_t end = 0
+    cdef int code = fx_scan(s, n, decimals, rounding, out, &end)
+    if code == FX_OK and end != n:
+        return FX_SYNTAX
+    return code
+
+
+cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
+                        int64_t* out, Py_ssize_t* end) noexcept nogil:
+    """Parse the number at the start of s[0:n]; *end is set to where it stops.
+
+    For numbers inside a larger buffer (a JSON number, a CSV field): the caller checks that the
+    byte at *end is a valid delimiter.  Returns an FX_* code; *out is set only on FX_OK.
+    """
     cdef Py_ssize_t i = 0
     cdef Py_ssize_t start
     cdef bint neg = False
@@ -255,8 +272,7 @@ cdef inline int fx_parse(const char* s, Py_ssize_t n, int decimals, int rounding
         if i == start:
             return FX_SYNTAX
         exp += k * e
-    if i != n:
-        return FX_SYNTAX
+    end[0] = i
     if m == 0 and not sticky:
         out[0] = 0
         return FX_OK
@@ -287,7 +303,7 @@ cdef inline int fx_parse(const char* s, Py_ssize_t n, int decimals, int rounding
                 cmp = -1
         inc = hfx_round_incr(rounding, neg, <int>(q & 1), r != 0 or sticky, cmp)
         if inc < 0:
-            return FX_PRECISION
+            return FX_OVERFLOW if q > lim else FX_PRECISION
         q += <uint64_t>inc
         if q > lim:
             return FX_OVERFLOW
