@@ -42,7 +42,8 @@ cdef inline int fail(Scan* sc, int code, const char* at) noexcept nogil:
 
 
 cdef inline bint keq(const char* k, Py_ssize_t n, const char* lit) noexcept nogil:
-    return n == <Py_ssize_t>strlen(lit) and memcmp(k, lit, <size_t>n) == 0
+    return (n > 0 and k[0] == lit[0] and n == <Py_ssize_t>strlen(lit)
+            and memcmp(k, lit, <size_t>n) == 0)
 
 
 cdef inline void sk_ws(Scan* sc) noexcept nogil:
@@ -87,6 +88,23 @@ cdef inline int hex4(const char* p) noexcept nogil:
     if a < 0 or b < 0 or c < 0 or d < 0:
         return -1
     return (a << 12) | (b << 8) | (c << 4) | d
+
+
+cdef extern from *:
+    """
+    /* 1 for bytes that end the fast scan of a JSON string: quote, backslash, control
+       characters and non-ASCII (validated by the slow path). */
+    static const unsigned char HFT_STR_STOP[256] = {
+        1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+        0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+        0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,
+        0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+        1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+        1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+        1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+        1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1};
+    """
+    const unsigned char HFT_STR_STOP[256]
 
 
 cdef inline bint cont(const char* p) noexcept nogil:
@@ -176,16 +194,13 @@ cdef inline int sk_string(Scan* sc, const char** s, Py_ssize_t* n) noexcept nogi
         return wrong(sc)
     p += 1
     start = p
-    while p < end:
-        c = <unsigned char>p[0]
-        if c == 34:
-            s[0] = start
-            n[0] = p - start
-            sc.p = p + 1
-            return 0
-        if c == 92 or c < 0x20 or c >= 0x80:
-            break
+    while p < end and not HFT_STR_STOP[<unsigned char>p[0]]:
         p += 1
+    if p < end and p[0] == b'"':
+        s[0] = start
+        n[0] = p - start
+        sc.p = p + 1
+        return 0
     return sk_string_slow(sc, start, p, s, n)
 
 
@@ -320,6 +335,19 @@ cdef inline int ob_key(Scan* sc, int* st, const char** k, Py_ssize_t* kn) noexce
         if sc.p < sc.end and sc.p[0] == b'}':
             return fail(sc, E_SYNTAX, sc.p)
     st[0] = 1
+    # fast path: a plain ASCII key directly followed by ':'
+    cdef const char* p = sc.p
+    cdef const char* q
+    cdef unsigned char c
+    if p < sc.end and p[0] == b'"':
+        q = p + 1
+        while q < sc.end and not HFT_STR_STOP[<unsigned char>q[0]]:
+            q += 1
+        if q + 1 < sc.end and q[0] == b'"' and q[1] == b':':
+            k[0] = p + 1
+            kn[0] = q - p - 1
+            sc.p = q + 2
+            return 1
     if sk_string(sc, k, kn) < 0 or sk_char(sc, b':') < 0:
         return -1
     return 1
@@ -390,11 +418,13 @@ cdef inline int int_text(const char* s, Py_ssize_t n, int64_t* out) noexcept nog
     if i >= n:
         return E_NUMBER
     lim = <uint64_t>INT64_MAX + (1 if neg else 0)
+    if n - i > 19:
+        return E_NUMBER
     while i < n:
         c = <unsigned char>s[i] - 48
         if c > 9:
             return E_NUMBER
-        if v > (lim - c) // 10:
+        if n - i == 1 and v > (lim - c) // 10:           # only a 19-digit value can overflow
             return E_NUMBER
         v = v * 10 + c
         i += 1
@@ -409,6 +439,7 @@ cdef inline int sk_int(Scan* sc, int64_t* out) noexcept nogil:
     cdef const char* end = sc.end
     cdef uint64_t v = 0, c, lim = <uint64_t>INT64_MAX
     cdef bint neg = False
+    cdef int nd
     sk_ws(sc)
     p = sc.p
     start = p
@@ -423,8 +454,13 @@ cdef inline int sk_int(Scan* sc, int64_t* out) noexcept nogil:
         return wrong(sc) if p == start else fail(sc, E_SYNTAX, p)
     if c == 0 and p + 1 < end and p[1] >= b'0' and p[1] <= b'9':
         return fail(sc, E_SYNTAX, p)                      # leading zero
-    while True:
-        if v > (lim - c) // 10:
+    nd = 0
+    while True:                                           # < 19 digits cannot overflow
+        nd += 1
+        if nd == 19:
+            if v > (lim - c) // 10:
+                return fail(sc, E_NUMBER, start)
+        elif nd > 19:
             return fail(sc, E_NUMBER, start)
         v = v * 10 + c
         p += 1
@@ -874,41 +910,48 @@ cdef inline void mark_last(DecState* d) noexcept nogil:
         d.deltas[d.info.n_deltas - 1].flags |= DELTA_LAST
 
 
+cdef extern from *:
+    """
+    #include <string.h>
+    /* The common wire decimal "123.4500" at p (just after the opening quote), exactly:
+       1 with *out and *after (past the closing quote), or 0 for anything else (signs, exponents,
+       more than 18 digits, more decimals than allowed, no closing quote) -- the caller then
+       runs the full parser, which also reports errors. */
+    static inline int hft_dec_fast(const char *p, const char *end, int decimals, int64_t *out,
+                                   const char **after) {
+        static const uint64_t P10[19] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL,
+            1000000ULL, 10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+            100000000000ULL, 1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+            1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+            1000000000000000000ULL};
+        const char *lim = (end - p > 40) ? p + 40 : end;
+        const char *s0 = p;
+        uint64_t v = 0;
+        unsigned c;
+        int nint, nfrac = 0;
+        while (p < lim && (c = (unsigned char)*p - 48u) <= 9) { v = v * 10 + c; p++; }
+        nint = (int)(p - s0);
+        if (p < lim && *p == '.') {
+            const char *f0 = ++p;
+            while (p < lim && (c = (unsigned char)*p - 48u) <= 9) { v = v * 10 + c; p++; }
+            nfrac = (int)(p - f0);
+        }
+        if (p >= end || *p != '"' || nint + nfrac == 0 || nint + nfrac > 18 ||
+            nfrac > decimals || decimals > 18 || nint + decimals > 18)
+            return 0;
+        *out = (int64_t)(v * P10[decimals - nfrac]);
+        *after = p + 1;
+        return 1;
+    }
+    """
+    int hft_dec_fast(const char* p, const char* end, int decimals, int64_t* out,
+                     const char** after) noexcept nogil
+
+
 cdef inline int dec_fast(const char* p, const char* end, int decimals, int64_t* out,
                          const char** after) noexcept nogil:
-    """Fast path for the common wire form "123.4500" (digits, one optional dot, digits, closing
-    quote) at p (just after the opening quote): 1 and the value when it applies exactly, 0 to
-    fall back to the full parser (signs, exponents, too many digits or decimals, errors)."""
-    cdef uint64_t v = 0
-    cdef int nint = 0, nfrac = 0
-    cdef unsigned int c
-    while p < end:
-        c = <unsigned char>p[0] - 48
-        if c > 9:
-            break
-        v = v * 10 + c
-        nint += 1
-        p += 1
-        if nint > 18:
-            return 0
-    if p < end and p[0] == b'.':
-        p += 1
-        while p < end:
-            c = <unsigned char>p[0] - 48
-            if c > 9:
-                break
-            v = v * 10 + c
-            nfrac += 1
-            p += 1
-            if nint + nfrac > 18:
-                return 0
-    if p >= end or p[0] != b'"' or nint + nfrac == 0 or nfrac > decimals:
-        return 0
-    if nint + decimals > 18:
-        return 0
-    out[0] = <int64_t>(v * HFX_POW10[decimals - nfrac])
-    after[0] = p + 1
-    return 1
+    """See hft_dec_fast: the exact fast path for "123.4500" (0 means: use the full parser)."""
+    return hft_dec_fast(p, end, decimals, out, after)
 
 
 cdef inline int sk_dec_hot(Scan* sc, int decimals, int64_t* out) noexcept nogil:
@@ -1560,7 +1603,17 @@ cdef int bn_event(DecState* d, Scan* sc) noexcept nogil:
                 return -1
             return fail(sc, E_SHAPE, sc.base)
         return wrong(sc)
-    if peek_keys(sc, names, 7, vals, &found) < 0:
+    if sc.end - sc.p > 6 and memcmp(sc.p, b'{"e":"', 6) == 0:
+        # the usual form: the event name first
+        e.s = sc.p + 6
+        e.n = 0
+        while e.s + e.n < sc.end and e.s[e.n] != b'"' and e.s[e.n] != b'\\':
+            e.n += 1
+        if e.s + e.n < sc.end and e.s[e.n] == b'"':
+            found = 1
+        elif peek_keys(sc, names, 7, vals, &found) < 0:
+            return -1
+    elif peek_keys(sc, names, 7, vals, &found) < 0:
         return -1
     if found & 1:
         if e.s == NULL:
@@ -1595,6 +1648,245 @@ cdef int bn_event(DecState* d, Scan* sc) noexcept nogil:
     return fail(sc, E_SHAPE, sc.base)
 
 
+# -- Binance templates: the documented compact key order, read straight through -------------
+# Each returns the kind, -1 on a genuine error (the same one the generic path would report), or
+# -2 when the message is not in exactly this form; the caller then resets and runs the generic,
+# order-independent path.  Every value is still fully validated.
+
+cdef inline bint fl(const char** pp, const char* end, const char* word, Py_ssize_t n) noexcept nogil:
+    if end - pp[0] >= n and memcmp(pp[0], word, <size_t>n) == 0:
+        pp[0] += n
+        return True
+    return False
+
+
+cdef inline bint f_int(const char** pp, const char* end, int64_t* out) noexcept nogil:
+    """Non-negative JSON integer of 1-18 digits, no leading zero, not followed by . e E."""
+    cdef const char* p = pp[0]
+    cdef const char* start = p
+    cdef uint64_t v = 0
+    cdef unsigned int c
+    while p < end:
+        c = <unsigned char>p[0] - 48
+        if c > 9:
+            break
+        v = v * 10 + c
+        p += 1
+    if p == start or p - start > 18 or p >= end or (start[0] == b'0' and p - start > 1):
+        return False
+    if p[0] == b'.' or p[0] == b'e' or p[0] == b'E':
+        return False
+    out[0] = <int64_t>v
+    pp[0] = p
+    return True
+
+
+cdef inline bint f_ms(const char** pp, const char* end, int64_t* out) noexcept nogil:
+    cdef int64_t v
+    if not f_int(pp, end, &v) or v > INT64_MAX // 1000000:
+        return False
+    out[0] = v * 1000000
+    return True
+
+
+cdef inline bint f_str(const char** pp, const char* end, Span* out) noexcept nogil:
+    """String contents after an opening quote already matched; consumes the closing quote."""
+    cdef const char* p = pp[0]
+    while p < end and not HFT_STR_STOP[<unsigned char>p[0]]:
+        p += 1
+    if p >= end or p[0] != b'"':
+        return False
+    out.s = pp[0]
+    out.n = p - pp[0]
+    pp[0] = p + 1
+    return True
+
+
+cdef inline bint f_dec(const char** pp, const char* end, int decimals, int64_t* out) noexcept nogil:
+    """Decimal string contents after the opening quote; consumes the closing quote."""
+    cdef const char* after
+    if dec_fast(pp[0], end, decimals, out, &after):
+        pp[0] = after
+        return True
+    return False
+
+
+cdef inline bint f_bool(const char** pp, const char* end, bint* out) noexcept nogil:
+    if fl(pp, end, b"true", 4):
+        out[0] = True
+        return True
+    if fl(pp, end, b"false", 5):
+        out[0] = False
+        return True
+    return False
+
+
+cdef int bn_fast_trade(DecState* d, Scan* sc, const char** pp, bint agg) noexcept nogil:
+    cdef const char* p = pp[0]
+    cdef const char* end = sc.end
+    cdef int64_t E, tid, T, x
+    cdef Span sy
+    cdef SymEntry* sym
+    cdef TradeRecord* t
+    cdef bint m, M
+    cdef px_t px
+    cdef qty_t sz
+    if not f_ms(&p, end, &E) or not fl(&p, end, b',"s":"', 6) or not f_str(&p, end, &sy):
+        return -2
+    if not fl(&p, end, b',"a":' if agg else b',"t":', 5) or not f_int(&p, end, &tid):
+        return -2
+    sym = sym_find(d, sy.s, sy.n)
+    if sym == NULL:
+        return -2
+    if (not fl(&p, end, b',"p":"', 6) or not f_dec(&p, end, sym.price_decimals, &px)
+            or not fl(&p, end, b',"q":"', 6) or not f_dec(&p, end, sym.size_decimals, &sz)):
+        return -2
+    if agg:
+        if (not fl(&p, end, b',"f":', 5) or not f_int(&p, end, &x) or not fl(&p, end, b',"l":', 5)
+                or not f_int(&p, end, &x)):
+            return -2
+    elif fl(&p, end, b',"b":', 5):
+        if not f_int(&p, end, &x) or not fl(&p, end, b',"a":', 5) or not f_int(&p, end, &x):
+            return -2
+    if (not fl(&p, end, b',"T":', 5) or not f_ms(&p, end, &T) or not fl(&p, end, b',"m":', 5)
+            or not f_bool(&p, end, &m) or not fl(&p, end, b',"M":', 5) or not f_bool(&p, end, &M)
+            or not fl(&p, end, b"}", 1)):
+        return -2
+    sym_get(d, sc, sy.s, sy.n)
+    t = new_trade(d, sc)
+    if t == NULL:
+        return -1
+    t.price = px
+    t.size = sz
+    t.exchange_ts = T
+    t.trade_id = tid
+    t.instrument_id = sym.instrument_id
+    t.side = SIDE_ASK if m else SIDE_BID
+    d.info.exchange_ts = E
+    d.info.what = b"aggTrade" if agg else b"trade"
+    pp[0] = p
+    return K_TRADE
+
+
+cdef int bn_fast_depth(DecState* d, Scan* sc, const char** pp) noexcept nogil:
+    cdef const char* p = pp[0]
+    cdef const char* end = sc.end
+    cdef int64_t E, U, u
+    cdef Span sy
+    cdef SymEntry* sym
+    if (not f_ms(&p, end, &E) or not fl(&p, end, b',"s":"', 6) or not f_str(&p, end, &sy)
+            or not fl(&p, end, b',"U":', 5) or not f_int(&p, end, &U) or not fl(&p, end, b',"u":', 5)
+            or not f_int(&p, end, &u) or not fl(&p, end, b',"b":', 5)):
+        return -2
+    sym = sym_find(d, sy.s, sy.n)
+    if sym == NULL:
+        return -2
+    d.info.what = b"depthUpdate"
+    sc.p = p
+    if lv_pairs(d, sc, sym, SIDE_BID) < 0:
+        return -1
+    p = sc.p
+    if not fl(&p, end, b',"a":', 5):
+        return -2
+    sc.p = p
+    if lv_pairs(d, sc, sym, SIDE_ASK) < 0:
+        return -1
+    p = sc.p
+    if not fl(&p, end, b"}", 1):
+        return -2
+    sym_get(d, sc, sy.s, sy.n)
+    finish_deltas(d, 0, E, u, False)
+    mark_last(d)
+    d.info.exchange_ts = E
+    d.info.first_seq = U
+    d.info.last_seq = u
+    d.info.prev_seq = -1
+    d.info.flags |= INFO_HAS_SEQ
+    pp[0] = p
+    return K_BOOK_UPDATE
+
+
+cdef int bn_fast_ticker(DecState* d, Scan* sc, const char** pp) noexcept nogil:
+    cdef const char* p = pp[0]
+    cdef const char* end = sc.end
+    cdef int64_t u
+    cdef Span sy
+    cdef SymEntry* sym
+    cdef BBORecord* o
+    cdef px_t bp, ap
+    cdef qty_t bs, as_
+    if not f_int(&p, end, &u) or not fl(&p, end, b',"s":"', 6) or not f_str(&p, end, &sy):
+        return -2
+    sym = sym_find(d, sy.s, sy.n)
+    if sym == NULL:
+        return -2
+    if (not fl(&p, end, b',"b":"', 6) or not f_dec(&p, end, sym.price_decimals, &bp)
+            or not fl(&p, end, b',"B":"', 6) or not f_dec(&p, end, sym.size_decimals, &bs)
+            or not fl(&p, end, b',"a":"', 6) or not f_dec(&p, end, sym.price_decimals, &ap)
+            or not fl(&p, end, b',"A":"', 6) or not f_dec(&p, end, sym.size_decimals, &as_)
+            or not fl(&p, end, b"}", 1)):
+        return -2
+    sym_get(d, sc, sy.s, sy.n)
+    o = new_bbo(d, sc)
+    if o == NULL:
+        return -1
+    o.bid_price = bp
+    o.bid_size = bs
+    o.ask_price = ap
+    o.ask_size = as_
+    o.sequence = u
+    o.instrument_id = sym.instrument_id
+    d.info.what = b"bookTicker"
+    d.info.first_seq = u
+    d.info.last_seq = u
+    d.info.flags |= INFO_HAS_SEQ
+    pp[0] = p
+    return K_BBO
+
+
+cdef int bn_fast_event(DecState* d, Scan* sc, const char** pp) noexcept nogil:
+    if fl(pp, sc.end, b'{"e":"depthUpdate","E":', 23):
+        return bn_fast_depth(d, sc, pp)
+    if fl(pp, sc.end, b'{"e":"trade","E":', 17):
+        return bn_fast_trade(d, sc, pp, False)
+    if fl(pp, sc.end, b'{"e":"aggTrade","E":', 20):
+        return bn_fast_trade(d, sc, pp, True)
+    if fl(pp, sc.end, b'{"u":', 5):
+        return bn_fast_ticker(d, sc, pp)
+    return -2
+
+
+cdef int bn_fast(DecState* d, Scan* sc) noexcept nogil:
+    """Templates for bare events and the combined-stream wrapper."""
+    cdef const char* p = sc.p
+    cdef Span st
+    cdef int r
+    if fl(&p, sc.end, b'{"stream":"', 11):
+        if not f_str(&p, sc.end, &st) or not fl(&p, sc.end, b',"data":', 8):
+            return -2
+        r = bn_fast_event(d, sc, &p)
+        if r < 0:
+            return r
+        if not fl(&p, sc.end, b"}", 1):
+            return -2
+    else:
+        r = bn_fast_event(d, sc, &p)
+        if r < 0:
+            return r
+    sc.p = p
+    return r
+
+
+cdef inline void reset_message(DecState* d) noexcept nogil:
+    d.info.n_deltas = 0
+    d.info.n_trades = 0
+    d.info.n_bbos = 0
+    d.info.n_orders = 0
+    d.info.instrument_id = 0
+    d.info.flags = 0
+    d.info.exchange_ts = 0
+
+
 cdef int bn_decode(DecState* d, Scan* sc) noexcept nogil:
     cdef const char* obj
     cdef const char* k
@@ -1603,6 +1895,10 @@ cdef int bn_decode(DecState* d, Scan* sc) noexcept nogil:
     cdef uint64_t seen = 0
     cdef Span s
     cdef int64_t sid
+    r = bn_fast(d, sc)
+    if r >= 0 or r == -1:
+        return r
+    reset_message(d)
     sk_ws(sc)
     obj = sc.p
     if ob_open(sc) < 0:
