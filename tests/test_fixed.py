@@ -92,6 +92,13 @@ number_text = st.from_regex(
 @example("0.000000000000000000000000000005", 18, "up")
 @example("12345678901234567890123e-10", 5, "half_even")
 @example("0.0000000000000000000000", 18, None)
+@example("1000000.0000000000001", 12, None)
+@example("1000000.0000000000001", 12, "half_even")
+@example("1000000.0000000000005", 12, "half_even")
+@example("1000000.0000000000015", 12, "half_even")
+@example("1000000.00000000000050001", 12, "half_even")
+@example("-9223372036854775807.5", 0, "half_even")
+@example("-9223372036854775808.4", 0, "half_even")
 def test_parse_matches_decimal(text: str, decimals: int, mode: str | None) -> None:
     exact = Fraction(Decimal(text, CTX)) * 10**decimals
     expected = ref_round(exact, mode)
@@ -322,3 +329,20 @@ def test_div_ties(k: int, b: int, mode: str) -> None:
     expected = ref_round(Fraction(a, b), mode)
     assert fixed.div(a, 0, b, 0, 0, mode) == expected
     assert fixed.mul(a, 0, 5, 1, 0, mode) == ref_round(Fraction(a, 2), mode)
+
+
+@given(st.integers(10**18, 10**19 - 1), st.integers(0, 18), st.text("0123456789", min_size=1,
+       max_size=6), modes, st.booleans())
+def test_parse_nineteen_digits_and_dropped_ones(
+    m: int, point: int, tail: str, mode: str | None, neg: bool
+) -> None:
+    digits = str(m)
+    text = ("-" if neg else "") + digits[: 19 - point] + "." + digits[19 - point :] + tail
+    decimals = point
+    exact = Fraction(Decimal(text)) * 10**decimals
+    expected = ref_round(exact, mode)
+    if in_range(expected) and in_range(int(exact)):
+        assert fixed.parse(text, decimals, mode) == expected
+    else:
+        with pytest.raises(ValueError):
+            fixed.parse(text, decimals, mode)

@@ -7,6 +7,7 @@ and ``hftcore.Instrument``); the hot path is Cython over C structs.
 from __future__ import annotations
 
 from hftcore import fixed
+from hftcore._ext.book import L2Book, L3Book
 from hftcore.decoders import (
     BinanceDecoder,
     BybitDecoder,
@@ -30,6 +31,8 @@ __all__ = [
     "Decoder",
     "Instrument",
     "KrakenDecoder",
+    "L2Book",
+    "L3Book",
     "MessageKind",
     "OkxDecoder",
     "OrderStatus",

@@ -8,6 +8,7 @@ from libc.stdint cimport int64_t, uint64_t
 cdef extern from *:
     """
     #include <stdint.h>
+    #include <string.h>
     typedef __int128 hfx_i128;
     typedef unsigned __int128 hfx_u128;
 
@@ -52,6 +53,36 @@ cdef extern from *:
         q += (hfx_u128)inc;
         *q_out = neg ? -(hfx_i128)q : (hfx_i128)q;
         return 0;
+    }
+
+    /* The run of ASCII digits at the start of the 8 bytes at p: its length (0..8) and value,
+       computed eight bytes at a time. p[0..7] must be readable. Returns -1 where the byte order
+       is not little-endian (the caller then goes byte by byte). */
+    static inline int hfx_swar_digits(const char *p, uint64_t *value) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t x, t, nondigit;
+        int k;
+        memcpy(&x, p, 8);
+        t = x ^ 0x3030303030303030ULL;                 /* '0'..'9' -> 0..9 */
+        nondigit = (t | ((t & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL))
+                   & 0x8080808080808080ULL;            /* high bit of each byte > 9 */
+        k = nondigit ? (__builtin_ctzll(nondigit) >> 3) : 8;
+        if (k == 0) { *value = 0; return 0; }
+        if (k < 8) t <<= 8 * (8 - k);                  /* the k digits, with leading zeros */
+        t = (t * 10 + (t >> 8)) & 0x00FF00FF00FF00FFULL;      /* pairs */
+        t = (t * 100 + (t >> 16)) & 0x0000FFFF0000FFFFULL;    /* quads */
+        t = (t * 10000 + (t >> 32)) & 0xFFFFFFFFULL;          /* eight */
+        *value = t;
+        return k;
+    #else
+        (void)p; (void)value;
+        return -1;
+    #endif
+    }
+
+    /* a * b in uint64; nonzero when it wraps */
+    static inline int hfx_umul_ovf(uint64_t a, uint64_t b, uint64_t *out) {
+        return __builtin_mul_overflow(a, b, out);
     }
 
     static inline int hfx_fits64(hfx_i128 v) {
@@ -138,6 +169,8 @@ cdef extern from *:
     """
     const uint64_t HFX_POW10[20]
     int hfx_round_incr(int rounding, int neg, int q_odd, int inexact, int cmp) noexcept nogil
+    int hfx_umul_ovf(uint64_t a, uint64_t b, uint64_t* out) noexcept nogil
+    int hfx_swar_digits(const char* p, uint64_t* value) noexcept nogil
     int hfx_add(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_sub(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_rescale(int64_t v, int from_dec, int to_dec, int rounding, int64_t* out) noexcept nogil
@@ -198,17 +231,20 @@ cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
     byte at *end is a valid delimiter.  Returns an FX_* code; *out is set only on FX_OK.
     """
     cdef Py_ssize_t i = 0
-    cdef Py_ssize_t start
+    cdef Py_ssize_t start, stop, frac
     cdef bint neg = False
     cdef bint any_digit = False
     cdef bint sticky = False            # a nonzero digit beyond the 19 kept ones was dropped
+    cdef int drop1 = -1                 # the first dropped digit
+    cdef bint rest = False              # a nonzero dropped digit after the first
     cdef uint64_t m = 0                 # the (up to 19) significant digits kept
     cdef int ndig = 0
     cdef int64_t exp = 0                # value = m * 10**exp (+ dropped digits)
     cdef int64_t e = 0
     cdef int64_t k
     cdef uint64_t c, lim, p, q, r, half
-    cdef int cmp, inc
+    cdef int cmp, inc, k8
+    cdef uint64_t v8
     if decimals < 0 or decimals > 18:
         return FX_DECIMALS
     if rounding < 0 or rounding > 7:
@@ -220,35 +256,78 @@ cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
         i = 1
     elif s[0] == b'+':
         i = 1
-    while i < n:
+    # integer part: leading zeros, then up to 19 significant digits, then dropped ones
+    while i < n and s[i] == b'0':
+        i += 1
+        any_digit = True
+    start = i
+    stop = i + 19 if n - i > 19 else n
+    while stop - i >= 8:                # eight bytes at a time while they are readable
+        k8 = hfx_swar_digits(s + i, &v8)
+        if k8 <= 0:
+            break
+        m = m * HFX_POW10[k8] + v8
+        i += k8
+        if k8 < 8:
+            break
+    while i < stop:
         c = <unsigned char>s[i] - 48
         if c > 9:
             break
-        any_digit = True
-        if ndig < 19:
-            if m != 0 or c != 0:
-                m = m * 10 + c
-                ndig += 1
-        else:
-            exp += 1
-            if c != 0:
-                sticky = True
+        m = m * 10 + c
         i += 1
+    ndig = <int>(i - start)
+    while i < n:                        # beyond 19 digits: each shifts the exponent
+        c = <unsigned char>s[i] - 48
+        if c > 9:
+            break
+        exp += 1
+        if drop1 < 0:
+            drop1 = <int>c
+        else:
+            rest |= c != 0
+        sticky |= c != 0
+        i += 1
+    if i > start:
+        any_digit = True
     if i < n and s[i] == b'.':
         i += 1
-        while i < n:
+        frac = i
+        start = i
+        if m == 0:                      # 0.000123: zeros before the first significant digit
+            while i < n and s[i] == b'0':
+                i += 1
+            exp -= i - start
+            start = i
+        stop = i + (19 - ndig) if n - i > 19 - ndig else n
+        while stop - i >= 8:
+            k8 = hfx_swar_digits(s + i, &v8)
+            if k8 <= 0:
+                break
+            m = m * HFX_POW10[k8] + v8
+            i += k8
+            if k8 < 8:
+                break
+        while i < stop:
             c = <unsigned char>s[i] - 48
             if c > 9:
                 break
-            any_digit = True
-            if ndig < 19:
-                if m != 0 or c != 0:
-                    m = m * 10 + c
-                    ndig += 1
-                exp -= 1
-            elif c != 0:
-                sticky = True
+            m = m * 10 + c
             i += 1
+        exp -= i - start
+        ndig += <int>(i - start)
+        while i < n:                    # beyond 19 digits: only their being nonzero matters
+            c = <unsigned char>s[i] - 48
+            if c > 9:
+                break
+            if drop1 < 0:
+                drop1 = <int>c
+            else:
+                rest |= c != 0
+            sticky |= c != 0
+            i += 1
+        if i > frac:                    # every byte consumed after the dot is a digit
+            any_digit = True
     if not any_digit:
         return FX_SYNTAX
     if i < n and (s[i] == b'e' or s[i] == b'E'):
@@ -279,12 +358,23 @@ cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
     lim = <uint64_t>9223372036854775807ULL + (1 if neg else 0)
     k = exp + decimals
     if k >= 0:
-        if sticky or k > 19:
+        if k > 19 or hfx_umul_ovf(m, HFX_POW10[k], &q) or q > lim:
             return FX_OVERFLOW
-        p = HFX_POW10[k]
-        if m > lim // p:
-            return FX_OVERFLOW
-        q = m * p
+        if sticky:
+            # Digits were dropped (19 kept) and the unit is the last kept digit (k == 0; with
+            # k > 0 the 19 kept digits times 10 already overflowed): round on the first dropped.
+            if drop1 > 5 or (drop1 == 5 and rest):
+                cmp = 1
+            elif drop1 == 5:
+                cmp = 0
+            else:
+                cmp = -1
+            inc = hfx_round_incr(rounding, neg, <int>(q & 1), 1, cmp)
+            if inc < 0:
+                return FX_PRECISION
+            q += <uint64_t>inc
+            if q > lim:
+                return FX_OVERFLOW
     else:
         if k < -19:
             q = 0

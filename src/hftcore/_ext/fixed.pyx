@@ -6,11 +6,11 @@ a wrap.  The C functions live in ``fixed.pxd`` (``fx_parse``, ``fx_format``, ``h
 for other compiled modules; this module is their thin Python face.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
-from cpython.unicode cimport PyUnicode_DecodeASCII
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from libc.stdint cimport int64_t, uint8_t
-from libc.string cimport memchr
+from libc.string cimport memchr, memcpy
 
+cimport cython
 import numpy as np
 cimport numpy as cnp
 
@@ -21,6 +21,14 @@ cdef extern from "Python.h":
     bint PyUnicode_IS_COMPACT_ASCII(object s)
     void* PyUnicode_DATA(object s)
     Py_ssize_t PyUnicode_GET_LENGTH(object s)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+
+
+cdef inline str _ascii(const char* buf, Py_ssize_t n):
+    """A new compact ASCII str holding buf[0:n] (cheaper than decoding)."""
+    cdef object s = PyUnicode_New(n, 127)
+    memcpy(PyUnicode_DATA(s), buf, n)
+    return <str>s
 
 __all__ = [
     "ROUNDING_MODES", "parse", "format", "format_digits", "rescale", "add", "sub", "mul", "div",
@@ -92,6 +100,7 @@ cdef int _raise_math(str what, int code, int decimals=0) except -1:
     raise ValueError(f"{what}: {msg}")
 
 
+@cython.binding(False)
 def parse(text, int decimals, rounding=None):
     """Parse decimal text to an int count of ``10**-decimals``.
 
@@ -141,6 +150,7 @@ def parse(text, int decimals, rounding=None):
     return out
 
 
+@cython.binding(False)
 def format(int64_t raw, int decimals, bint trim=False):
     """Text of ``raw`` counts of ``10**-decimals``: ``format(5000010, 2) == "50000.10"``.
 
@@ -150,9 +160,10 @@ def format(int64_t raw, int decimals, bint trim=False):
     cdef Py_ssize_t n = fx_format(raw, decimals, FMT_TRIM if trim else FMT_FIXED, buf)
     if n < 0:
         raise ValueError(f"decimals must be 0..18, got {decimals}")
-    return PyUnicode_DecodeASCII(buf, n, NULL)
+    return _ascii(buf, n)
 
 
+@cython.binding(False)
 def format_digits(int64_t raw, int decimals):
     """Checksum text: the fixed-decimal text without the dot and leading zeros (Kraken CRC32).
 
@@ -162,9 +173,10 @@ def format_digits(int64_t raw, int decimals):
     cdef Py_ssize_t n = fx_format(raw, decimals, FMT_DIGITS, buf)
     if n < 0:
         raise ValueError(f"decimals must be 0..18, got {decimals}")
-    return PyUnicode_DecodeASCII(buf, n, NULL)
+    return _ascii(buf, n)
 
 
+@cython.binding(False)
 def rescale(int64_t raw, int from_decimals, int to_decimals, rounding=None):
     """``raw`` at ``from_decimals`` expressed at ``to_decimals`` (rounded if a mode is given)."""
     cdef int64_t out = 0
@@ -174,6 +186,7 @@ def rescale(int64_t raw, int from_decimals, int to_decimals, rounding=None):
     return out
 
 
+@cython.binding(False)
 def add(int64_t a, int64_t b):
     """``a + b`` at the same decimals; ``OverflowError`` instead of a wrap."""
     cdef int64_t out = 0
@@ -182,6 +195,7 @@ def add(int64_t a, int64_t b):
     return out
 
 
+@cython.binding(False)
 def sub(int64_t a, int64_t b):
     """``a - b`` at the same decimals; ``OverflowError`` instead of a wrap."""
     cdef int64_t out = 0
@@ -190,6 +204,7 @@ def sub(int64_t a, int64_t b):
     return out
 
 
+@cython.binding(False)
 def mul(int64_t a, int a_decimals, int64_t b, int b_decimals, int out_decimals, rounding=None):
     """``a * b`` at ``out_decimals`` (price x size -> notional) with a 128-bit intermediate."""
     cdef int64_t out = 0
@@ -201,6 +216,7 @@ def mul(int64_t a, int a_decimals, int64_t b, int b_decimals, int out_decimals, 
     return out
 
 
+@cython.binding(False)
 def div(int64_t a, int a_decimals, int64_t b, int b_decimals, int out_decimals, rounding=None):
     """``a / b`` at ``out_decimals`` with a 128-bit intermediate (exact unless rounded)."""
     cdef int64_t out = 0
