@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 
 from hftcore.cli import command
@@ -334,5 +333,3 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"  ! {e}")
     return 0 if report.ok else 1
 
-
-_ = np  # numpy is used by the decoders' record views

@@ -3773,13 +3773,14 @@ cdef OrderUpdate _ou
 cdef Py_ssize_t _off(void* field, void* base):
     return <char*>field - <char*>base
 
-BOOK_DELTA_DTYPE = _dtype(
-    ["exchange_ts", "local_ts", "sequence", "price", "size", "instrument_id", "side", "flags"],
-    ["<i8", "<i8", "<i8", "<i8", "<i8", "<u4", "u1", "u1"],
-    [_off(&_bd.exchange_ts, &_bd), _off(&_bd.local_ts, &_bd), _off(&_bd.sequence, &_bd),
-     _off(&_bd.price, &_bd), _off(&_bd.size, &_bd), _off(&_bd.instrument_id, &_bd),
-     _off(&_bd.side, &_bd), _off(&_bd.flags, &_bd)],
-    sizeof(BookDelta))
+# the same dtype as hftcore._ext.book.BOOK_DELTA_DTYPE (equal dtypes: books accept decoder views)
+BOOK_DELTA_DTYPE = np.dtype([
+    ("exchange_ts", "<i8"), ("local_ts", "<i8"), ("sequence", "<i8"), ("price", "<i8"),
+    ("size", "<i8"), ("instrument_id", "<u4"), ("side", "u1"), ("flags", "u1"), ("_pad", "<u2")])
+assert BOOK_DELTA_DTYPE.itemsize == sizeof(BookDelta)
+assert BOOK_DELTA_DTYPE.fields["price"][1] == _off(&_bd.price, &_bd)
+assert BOOK_DELTA_DTYPE.fields["instrument_id"][1] == _off(&_bd.instrument_id, &_bd)
+assert BOOK_DELTA_DTYPE.fields["flags"][1] == _off(&_bd.flags, &_bd)
 TRADE_DTYPE = _dtype(
     ["exchange_ts", "local_ts", "trade_id", "price", "size", "instrument_id", "side", "flags"],
     ["<i8", "<i8", "<i8", "<i8", "<i8", "<u4", "u1", "u1"],
