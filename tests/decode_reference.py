@@ -30,7 +30,7 @@ def fx(text: str | float | int, dec: int | None) -> Any:
 def iso_ns(text: str) -> int:
     m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?Z", text)
     assert m, text
-    secs = calendar.timegm(tuple(int(x) for x in m.groups()[:6]) + (0, 0, 0))
+    secs = calendar.timegm((*(int(x) for x in m.groups()[:6]), 0, 0, 0))
     frac = (m.group(7) or "").ljust(9, "0")
     return secs * 10**9 + int(frac)
 

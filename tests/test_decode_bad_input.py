@@ -6,10 +6,9 @@ python -m pytest tests/test_decode_bad_input.py -m slow)."""
 from __future__ import annotations
 
 import os
-
-import orjson
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -62,7 +62,7 @@ def test_verify_recordings_ok(venue: str, names: list[str], capsys: pytest.Captu
     assert rc == 0 and report["ok"], report
     assert report["decode_errors"] == 0 and report["books_checked"]
     assert sum(report["data_messages"].values()) > 0
-    if venue in ("kraken", "okx") and "book" in names[0] or venue == "okx":
+    if (venue in ("kraken", "okx") and "book" in names[0]) or venue == "okx":
         assert report["checksums_verified"] > 0 and report["checksums_failed"] == 0
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-
 from pathlib import Path
 
 import pytest
@@ -132,6 +131,6 @@ def test_binance_snapshot_and_diffs_follow_the_sync_rules() -> None:
             assert U <= snaps[sym] + 1 <= u
             synced.add(sym)
         else:
-            assert U == last[sym] + 1
+            assert last[sym] + 1 == U
         last[sym] = u
     assert synced == set(snaps)

@@ -156,10 +156,8 @@ def infer_decimals(venue: str, messages: Iterable[bytes]) -> dict[str, tuple[int
 # -- replay ---------------------------------------------------------------------------------
 
 def _book_class() -> Any:
-    try:
-        from hftcore import L2Book  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+    from hftcore._ext.book import L2Book
+
     return L2Book
 
 

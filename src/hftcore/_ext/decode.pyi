@@ -1,10 +1,12 @@
-from collections.abc import Buffer, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hftcore.model import Instrument
+
+Buffer = bytes | bytearray | memoryview
 
 BOOK_DELTA_DTYPE: np.dtype[Any]
 TRADE_DTYPE: np.dtype[Any]
