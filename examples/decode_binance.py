@@ -61,7 +61,7 @@ def main() -> None:
         if u <= last and not synced:
             print(f"  diff {U}..{u}: older than the snapshot, dropped")
             continue
-        if (not synced and not U <= last + 1 <= u) or (synced and U != last + 1):
+        if (not synced and not U <= last + 1 <= u) or (synced and last + 1 != U):
             raise SystemExit(f"gap before {U}: resync from a new snapshot")
         synced = True
         book.apply_deltas(dec.deltas)       # numpy view: borrowed until the next decode
