@@ -555,6 +555,12 @@ cdef inline int sk_dec(Scan* sc, int decimals, int64_t* out) noexcept nogil:
     """A non-negative decimal in a JSON string ("0.35130000") -> int64 at decimals."""
     cdef const char* s
     cdef Py_ssize_t n
+    cdef const char* after
+    sk_ws(sc)
+    if (sc.p < sc.end and sc.p[0] == b'"'
+            and hft_dec_fast(sc.p + 1, sc.end, decimals, out, &after)):
+        sc.p = after
+        return 0
     if sk_string(sc, &s, &n) < 0:
         return -1
     return dec_text(sc, s, n, decimals, False, out)
@@ -603,6 +609,11 @@ cdef inline int sk_sec_text(Scan* sc, int64_t* out) noexcept nogil:
     """Seconds as decimal text ("1618678133.365913", Kraken v1) -> ns."""
     cdef const char* s
     cdef Py_ssize_t n
+    cdef const char* after
+    sk_ws(sc)
+    if sc.p < sc.end and sc.p[0] == b'"' and hft_sec_fast(sc.p + 1, sc.end, out, &after):
+        sc.p = after
+        return 0
     if sk_string(sc, &s, &n) < 0:
         return -1
     return dec_text(sc, s, n, 9, False, out)
@@ -943,7 +954,33 @@ cdef extern from *:
         *after = p + 1;
         return 1;
     }
+
+    /* "1618678133.365913" (seconds, up to 11 integer and 9 fractional digits, closing quote)
+       -> ns; 0 to fall back. */
+    static inline int hft_sec_fast(const char *p, const char *end, int64_t *out,
+                                   const char **after) {
+        const char *lim = (end - p > 24) ? p + 24 : end;
+        const char *s0 = p;
+        uint64_t sec = 0, frac = 0;
+        unsigned c;
+        int nf = 0;
+        while (p < lim && (c = (unsigned char)*p - 48u) <= 9) { sec = sec * 10 + c; p++; }
+        if (p == s0 || p - s0 > 11) return 0;
+        if (p < lim && *p == '.') {
+            const char *f0 = ++p;
+            while (p < lim && (c = (unsigned char)*p - 48u) <= 9) { frac = frac * 10 + c; p++; }
+            nf = (int)(p - f0);
+            if (nf > 9) return 0;
+            while (nf < 9) { frac *= 10; nf++; }
+        }
+        if (p >= end || *p != '"') return 0;
+        *out = (int64_t)(sec * 1000000000ULL + frac);
+        *after = p + 1;
+        return 1;
+    }
     """
+    int hft_sec_fast(const char* p, const char* end, int64_t* out,
+                     const char** after) noexcept nogil
     int hft_dec_fast(const char* p, const char* end, int decimals, int64_t* out,
                      const char** after) noexcept nogil
 
@@ -2713,7 +2750,9 @@ cdef int ok_decode(DecState* d, Scan* sc) noexcept nogil:
     names[0] = b"event"
     names[1] = b"arg"
     names[2] = b"data"
-    if peek_keys(sc, names, 3, v, &found) < 0:
+    if sc.end - sc.p > 7 and memcmp(sc.p, b'{"arg":', 7) == 0:
+        found = 6                                         # a channel message (arg first)
+    elif peek_keys(sc, names, 3, v, &found) < 0:
         return -1
     if found & 1:
         d.info.what = b"event"
@@ -2927,6 +2966,78 @@ cdef int kr1_quote(Scan* sc, Span* v, int pdec, int sdec, int64_t* px, int64_t* 
     return 0
 
 
+cdef inline const char* back_string(const char* base, const char* q, Span* out) noexcept nogil:
+    """q points at a closing quote: find the opening one (no backslash inside); NULL if not."""
+    cdef const char* p = q - 1
+    while p >= base and p[0] != b'"':
+        if p[0] == b'\\' or <unsigned char>p[0] < 0x20:
+            return NULL
+        p -= 1
+    if p < base:
+        return NULL
+    out.s = p + 1
+    out.n = q - p - 1
+    return p
+
+
+cdef inline const char* back_ws(const char* base, const char* p) noexcept nogil:
+    while p >= base and (p[0] == b' ' or p[0] == b'\n' or p[0] == b'\r' or p[0] == b'\t'):
+        p -= 1
+    return p
+
+
+cdef int kr1_book_fast(DecState* d, Scan* sc) noexcept nogil:
+    """v1 book messages in one pass: the pair is read from the end of the frame first, so the
+    levels can be parsed as they come.  -2: not this form (the caller uses the general path)."""
+    cdef const char* p = back_ws(sc.p, sc.end - 1)
+    cdef const char* name_at
+    cdef Span name, pair, x
+    cdef SymEntry* sym
+    cdef int st = 0, r
+    cdef int64_t chan
+    cdef bint snap = False
+    if p < sc.p or p[0] != b']':
+        return -2
+    p = back_ws(sc.p, p - 1)
+    if p < sc.p or p[0] != b'"':
+        return -2
+    p = back_string(sc.p, p, &pair)
+    if p == NULL:
+        return -2
+    p = back_ws(sc.p, p - 1)
+    if p < sc.p or p[0] != b',':
+        return -2
+    p = back_ws(sc.p, p - 1)
+    if p < sc.p or p[0] != b'"':
+        return -2
+    name_at = back_string(sc.p, p, &name)
+    if name_at == NULL or not starts(&name, b"book"):
+        return -2
+    sym = sym_find(d, pair.s, pair.n)
+    if sym == NULL:
+        return -2
+    d.info.what = b"book"
+    if ar_open(sc) < 0 or ar_more(sc, &st) < 0 or sk_int(sc, &chan) < 0:
+        return -1
+    while True:
+        r = ar_more(sc, &st)
+        if r < 0:
+            return -1
+        if sc.p == name_at:
+            break
+        if sc.p > name_at or kr1_book(d, sc, sym, &snap) < 0:
+            return -1
+    if (sk_span(sc, &x) < 0 or x.s != name.s or ar_more(sc, &st) < 0 or sk_span(sc, &x) < 0
+            or x.s != pair.s or ar_end(sc, &st) < 0):
+        return -1
+    sym_get(d, sc, pair.s, pair.n)
+    if snap and d.info.n_deltas == 0 and empty_snapshot(d, sc, sym, 0, 0) < 0:
+        return -1
+    finish_deltas(d, 0, 0, 0, snap)
+    mark_last(d)
+    return K_BOOK_SNAPSHOT if snap else K_BOOK_UPDATE
+
+
 cdef int kr1_decode(DecState* d, Scan* sc) noexcept nogil:
     cdef const char* el[8]
     cdef int st = 0, r, count = 0, i
@@ -2939,6 +3050,15 @@ cdef int kr1_decode(DecState* d, Scan* sc) noexcept nogil:
     cdef Span v[2]
     cdef uint64_t f
     cdef BBORecord* b
+    cdef const char* start = sc.p
+    r = kr1_book_fast(d, sc)
+    if r >= 0:
+        return r
+    # not the plain book form, or an error: the general path decides (and reports)
+    reset_message(d)
+    sc.p = start
+    sc.err = 0
+    d.info.checksum = 0
     d.info.what = b"v1 array"
     if ar_open(sc) < 0:
         return -1
@@ -3364,10 +3484,13 @@ cdef int co_book(DecState* d, Scan* sc, bint snap) noexcept nogil:
             if dup(sc, &seen, 2, k) < 0:
                 return -1
             sk_ws(sc)
-            defer[2] = sc.p                               # the time may come later
-            if sk_value(sc, 1) < 0:
-                return -1
             seen |= 8
+            if sym == NULL:                               # product_id not seen yet
+                defer[2] = sc.p
+                if sk_value(sc, 1) < 0:
+                    return -1
+            elif lv_changes(d, sc, sym, 0) < 0:           # the time is stamped at the end
+                return -1
         elif keq(k, kn, b"time"):
             if dup(sc, &seen, 4, k) < 0 or sk_iso(sc, &ts) < 0:
                 return -1
