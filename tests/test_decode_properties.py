@@ -39,8 +39,8 @@ def expected(text: str, dec: int) -> int | None:
 @given(price=DECIMAL_TEXT, size=DECIMAL_TEXT, pd=st.integers(0, 18), sd=st.integers(0, 18))
 def test_level_text_matches_decimal(price: str, size: str, pd: int, sd: int) -> None:
     dec = hftcore.BinanceDecoder([hftcore.Instrument("binance", "X", pd, sd)])
-    msg = ('{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["%s","%s"]],"a":[]}'
-           % (price, size)).encode()
+    msg = ('{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["' + price + '","' + size
+           + '"]],"a":[]}').encode()
     want_p, want_s = expected(price, pd), expected(size, sd)
     if want_p is None or want_s is None:
         with pytest.raises(hftcore.DecodeError):
@@ -49,8 +49,8 @@ def test_level_text_matches_decimal(price: str, size: str, pd: int, sd: int) -> 
     assert dec.decode(msg) == hftcore.MessageKind.BOOK_UPDATE
     assert int(dec.deltas[0]["price"]) == want_p and int(dec.deltas[0]["size"]) == want_s
     # the same text as a trade (span path) and as a REST snapshot (generic path)
-    trade = ('{"e":"trade","E":1,"s":"X","t":1,"p":"%s","q":"%s","T":1,"m":true,"M":true}'
-             % (price, size)).encode()
+    trade = ('{"e":"trade","E":1,"s":"X","t":1,"p":"' + price + '","q":"' + size
+             + '","T":1,"m":true,"M":true}').encode()
     assert dec.decode(trade) == hftcore.MessageKind.TRADE
     assert int(dec.trades[0]["price"]) == want_p and int(dec.trades[0]["size"]) == want_s
 
@@ -71,8 +71,8 @@ def test_reordered_messages_decode_like_the_compact_form(
     compact = json.dumps(body, separators=(",", ":"))
     other = json.dumps({k: body[k] for k in order}, indent=indent)
     if wrap:
-        compact = '{"stream":"btcusdt@depth","data":%s}' % compact
-        other = '{"data": %s, "stream": "btcusdt@depth"}' % other
+        compact = '{"stream":"btcusdt@depth","data":' + compact + "}"
+        other = '{"data": ' + other + ', "stream": "btcusdt@depth"}'
     assert dec.decode(compact.encode(), 5) == hftcore.MessageKind.BOOK_UPDATE
     a = dec.deltas.copy()
     info = (dec.first_seq, dec.last_seq, dec.exchange_ts, dec.instrument_id)
