@@ -236,6 +236,7 @@ def test_trade_simdjson(benchmark: Any, record: Any) -> None:
 
 FILES = [
     ("binance", "binance/spot_ws_2021-10-12.txt"),
+    ("binance", "binance/spot_ws_2021-10-12.txt#depthUpdate"),
     ("coinbase", "coinbase/exchange_ws_2021-04-17.txt"),
     ("kraken", "kraken/ws_v1_book_2021-04-17.txt"),
     ("okx", "okx/ws_v5_public_2022-05-13_part1.txt"),
@@ -248,7 +249,9 @@ THROUGHPUT: dict[str, tuple[float, float, float]] = {}
 def test_recording_throughput(benchmark: Any, venue: str, name: str) -> None:
     from hftcore.verify import infer_decimals
 
-    msgs = [m.data for m in read_recording(DATA / name) if m.kind == "recv"]
+    path, _, only = name.partition("#")          # "#word": only messages containing it
+    msgs = [m.data for m in read_recording(DATA / path)
+            if m.kind == "recv" and only.encode() in m.data]
     decs = infer_decimals(venue, msgs)
     d = decoder_for(venue, [hftcore.Instrument(venue, s, p, q, instrument_id=i)
                             for i, (s, (p, q)) in enumerate(decs.items(), 1)],

@@ -1690,11 +1690,17 @@ cdef int bn_event(DecState* d, Scan* sc) noexcept nogil:
 # -2 when the message is not in exactly this form; the caller then resets and runs the generic,
 # order-independent path.  Every value is still fully validated.
 
-cdef inline bint fl(const char** pp, const char* end, const char* word, Py_ssize_t n) noexcept nogil:
-    if end - pp[0] >= n and memcmp(pp[0], word, <size_t>n) == 0:
-        pp[0] += n
-        return True
-    return False
+cdef extern from *:
+    """
+    /* A literal at *pp: always inlined so that memcmp of a constant length becomes a few
+       compares. */
+    static inline __attribute__((always_inline)) int hft_lit(const char **pp, const char *end,
+                                                             const char *w, Py_ssize_t n) {
+        if (end - *pp >= n && memcmp(*pp, w, (size_t)n) == 0) { *pp += n; return 1; }
+        return 0;
+    }
+    """
+    bint fl "hft_lit"(const char** pp, const char* end, const char* word, Py_ssize_t n) noexcept nogil
 
 
 cdef inline bint f_int(const char** pp, const char* end, int64_t* out) noexcept nogil:
