@@ -93,6 +93,8 @@ def binance(msg: dict[str, Any], dec: int | None) -> Ref:
 
 
 def coinbase(msg: dict[str, Any], dec: int | None) -> Ref:
+    if "channel" in msg:
+        return coinbase_at(msg, dec)
     t = msg.get("type")
     if t == "snapshot":
         ref = Ref("book_snapshot", msg["product_id"])
@@ -121,7 +123,54 @@ def coinbase(msg: dict[str, Any], dec: int | None) -> Ref:
     return ref
 
 
+def kraken_v2(msg: dict[str, Any], dec: int | None) -> Ref:
+    ch = msg.get("channel")
+    if ch == "book":
+        snap = msg["type"] == "snapshot"
+        ref = Ref("book_snapshot" if snap else "book_update", msg["data"][0]["symbol"])
+        for item in msg["data"]:
+            lv = [(BID if k == "bids" else ASK, lvl["price"], lvl["qty"], 0, 0) for k in item
+                  if k in ("bids", "asks") for lvl in item[k]]
+            ets = iso_ns(item["timestamp"]) if "timestamp" in item else 0
+            _book(ref, lv, dec, snap, 0, ets)
+            ref.checksum = item.get("checksum")
+        _last(ref)
+        return ref
+    if ch == "trade":
+        ref = Ref("trade", msg["data"][0]["symbol"])
+        for t in msg["data"]:
+            ref.trades.append((side_of(t["side"]), fx(t["price"], dec), fx(t["qty"], dec),
+                               t["trade_id"], iso_ns(t["timestamp"])))
+        return ref
+    return Ref("other")
+
+
+def coinbase_at(msg: dict[str, Any], dec: int | None) -> Ref:
+    ch = msg["channel"]
+    seq = msg["sequence_num"]
+    if ch == "l2_data":
+        snap = any(ev["type"] == "snapshot" for ev in msg["events"])
+        ref = Ref("book_snapshot" if snap else "book_update", msg["events"][0]["product_id"])
+        for ev in msg["events"]:
+            lv = [(side_of(u["side"]), u["price_level"], u["new_quantity"], 0,
+                   iso_ns(u["event_time"])) for u in ev["updates"]]
+            _book(ref, lv, dec, ev["type"] == "snapshot", seq, 0)
+        _last(ref)
+        return ref
+    if ch == "market_trades":
+        ref = Ref("trade")
+        for ev in msg["events"]:
+            for t in ev["trades"]:
+                ref.symbol = t["product_id"]
+                ref.trades.append((side_of(t["side"]), fx(t["price"], dec), fx(t["size"], dec),
+                                   int(t["trade_id"]), iso_ns(t["time"])))
+        return ref
+    return Ref("other")
+
+
 def kraken(msg: Any, dec: int | None) -> Ref:
+    if isinstance(msg, dict) and "channel" in msg:
+        return kraken_v2(msg, dec)
     if isinstance(msg, dict):
         ev = msg.get("event")
         return Ref({"heartbeat": "heartbeat", "systemStatus": "status",

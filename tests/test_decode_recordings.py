@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 from decode_reference import reference
 
@@ -59,10 +60,23 @@ def scale(x: Decimal, dec: int) -> int:
     return int(v)
 
 
-@pytest.mark.parametrize(("venue", "name"), RECORDINGS)
-def test_recording_matches_reference(venue: str, name: str) -> None:
+# documentation-shaped public messages (the Binance examples are private / REST: tested elsewhere)
+EXAMPLES = [(v, f"examples/{v}") for v in ("bybit", "coinbase", "kraken", "okx")]
+
+
+def _messages(name: str) -> list[tuple[int, bytes]]:
     path = DATA / name
-    msgs = [(m.ts_ns, m.data) for m in read_recording(path) if m.kind == "recv"]
+    if path.is_dir():                                 # documentation examples, one per file
+        return [(i, p.read_bytes()) for i, p in enumerate(sorted(path.glob("*.json")), 1)
+                if p.name != "rest_depth_response.json" and "l3" not in p.name
+                and "account" not in p.name and "user" not in p.name and "orders" not in p.name
+                and "execution" not in p.name]
+    return [(m.ts_ns, m.data) for m in read_recording(path) if m.kind == "recv"]
+
+
+@pytest.mark.parametrize(("venue", "name"), RECORDINGS + EXAMPLES)
+def test_recording_matches_reference(venue: str, name: str) -> None:
+    msgs = _messages(name)
     decs = infer_decimals(venue, [d for _, d in msgs])
     assert decs
     ids = {s: i + 1 for i, s in enumerate(decs)}
@@ -117,6 +131,14 @@ def test_binance_snapshot_and_diffs_follow_the_sync_rules() -> None:
         sym = m.url.split("symbol=")[1].split("&")[0]
         assert dec.decode_depth_snapshot(m.data, sym, m.ts_ns) == MessageKind.BOOK_SNAPSHOT
         assert dec.n_deltas > 0 and dec.deltas[0]["flags"] & 2
+        body = orjson.loads(m.data)
+        want = [(0, scale(Decimal(p), 8), scale(Decimal(q), 8)) for p, q in body["bids"]]
+        want += [(1, scale(Decimal(p), 8), scale(Decimal(q), 8)) for p, q in body["asks"]]
+        d = dec.deltas
+        assert [(int(r["side"]), int(r["price"]), int(r["size"])) for r in d] == want
+        assert all(d["sequence"] == body["lastUpdateId"]) and all(d["local_ts"] == m.ts_ns)
+        assert all(d["flags"] & 1) and d[-1]["flags"] & 4
+        del d
         snaps[sym] = dec.last_seq
     assert len(snaps) == 4
     last: dict[str, int] = {}
