@@ -30,13 +30,21 @@ from hftcore.model import Instrument
 
 __all__ = [
     "BBO_DTYPE",
+    "BBO_NO_ASK",
+    "BBO_NO_BID",
+    "BBO_NO_SIZE",
     "BOOK_DELTA_DTYPE",
     "DELTA_CLEAR",
     "DELTA_LAST",
     "DELTA_REPUBLISH",
     "DELTA_SNAPSHOT",
+    "ORDER_HAS_FEE",
+    "ORDER_IS_FILL",
+    "ORDER_IS_MAKER",
+    "ORDER_TRADE_ID_TEXT",
     "ORDER_UPDATE_DTYPE",
     "TRADE_DTYPE",
+    "TRADE_ID_TEXT",
     "VENUES",
     "BinanceDecoder",
     "BybitDecoder",
@@ -50,10 +58,19 @@ __all__ = [
     "read_recording",
 ]
 
+# record flags (the same values as the C enums in hftcore/_ext/types.pxd)
 DELTA_SNAPSHOT = 1
 DELTA_CLEAR = 2
 DELTA_LAST = 4
 DELTA_REPUBLISH = 16
+TRADE_ID_TEXT = 1
+BBO_NO_SIZE = 1
+BBO_NO_BID = 2
+BBO_NO_ASK = 4
+ORDER_IS_FILL = 1
+ORDER_IS_MAKER = 2
+ORDER_HAS_FEE = 4
+ORDER_TRADE_ID_TEXT = 8
 
 
 class MessageKind(IntEnum):
