@@ -423,18 +423,27 @@ class RiskEngine:
         self._open[order_id] = o
         self._core.order_open(index, o.side, price, qty)
 
-    def on_order_fill(self, order_id: str, qty: int) -> None:
-        """An open order traded ``qty``: moves it from open exposure into the position."""
+    def on_order_fill(
+        self, order_id: str, instrument: Instrument, side: Side | int, qty: int
+    ) -> None:
+        """An order traded ``qty``: the position moves, the open exposure shrinks.
+
+        The position moves even when the order is no longer counted as open (a late fill after
+        a cancel is real).
+        """
         o = self._open.get(order_id)
-        if o is None:
-            return
-        q = min(qty, o.remaining)
-        new = o.remaining - q
-        self._core.order_reduce(o.index, o.side, o.price, o.remaining, new, new == 0)
-        o.remaining = new
-        if new == 0:
-            del self._open[order_id]
-            self._refresh_best(o.index)
+        if o is not None:
+            q = min(qty, o.remaining)
+            new = o.remaining - q
+            self._core.order_reduce(o.index, o.side, o.price, o.remaining, new, new == 0)
+            o.remaining = new
+            if new == 0:
+                del self._open[order_id]
+                self._refresh_best(o.index)
+            index = o.index
+        else:
+            index = self.index(instrument)
+        self._core.add_position(index, qty if int(side) == 0 else -qty)
 
     def on_order_replaced(self, order_id: str, price: int, remaining: int) -> None:
         """An open order now rests at ``price`` with ``remaining`` size."""

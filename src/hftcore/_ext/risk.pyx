@@ -11,7 +11,7 @@ from libc.stdint cimport int64_t, int32_t, uint8_t, INT64_MAX, INT64_MIN
 from libc.string cimport memset
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
-from hftcore._ext.fixed cimport hfx_mul, RND_UP, RND_AWAY_FROM_ZERO
+from hftcore._ext.fixed cimport hfx_add, hfx_mul, RND_UP, RND_AWAY_FROM_ZERO
 
 import numpy as np
 cimport numpy as cnp
@@ -572,6 +572,14 @@ cdef class RiskCore:
         """Net position of an instrument (size raw, signed)."""
         self._inst(inst)
         risk_set_position(&self.b, inst, position)
+
+    def add_position(self, int32_t inst, int64_t delta):
+        """Add a signed fill size to the net position of an instrument."""
+        cdef RiskInstrument* ins = self._inst(inst)
+        cdef int64_t pos
+        if hfx_add(ins.position, delta, &pos):
+            raise OverflowError("position out of the int64 range")
+        risk_set_position(&self.b, inst, pos)
 
     def set_reference(self, int32_t inst, int64_t price):
         """Reference price (last trade, mid or mark) for price bands and exposure."""
