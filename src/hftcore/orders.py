@@ -143,6 +143,20 @@ class Journal:
             self._fd = None
 
     @staticmethod
+    def cut_torn_tail(path: str | os.PathLike[str]) -> bytes:
+        """Truncate an incomplete last record; it is kept in ``<path>.torn``.  Returns it."""
+        p = Path(path)
+        data = p.read_bytes()
+        end = len(data) - 1 if data.endswith(b"\n") else len(data)
+        cut = data.rfind(b"\n", 0, end) + 1
+        tail = data[cut:]
+        if tail:
+            with open(p.with_name(p.name + ".torn"), "ab") as f:
+                f.write(tail if tail.endswith(b"\n") else tail + b"\n")
+            os.truncate(p, cut)
+        return tail
+
+    @staticmethod
     def read(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], bool]:
         """All records of a journal and whether a torn last line (crash mid-write) was dropped.
 
@@ -243,6 +257,7 @@ class OrderManager:
         self.on_anomaly = on_anomaly
         self.anomalies: list[Anomaly] = []
         self.counts: Counter[str] = Counter()
+        self.fills: list[Fill] = []  # every booked fill, in booking order
         self._orders: dict[str, Order] = {}
         self._open: dict[str, Order] = {}
         self._instruments: dict[tuple[str, str], Instrument] = {}
@@ -520,6 +535,7 @@ class OrderManager:
         o.trade_ids.add(tid)
         o.acked = True
         o.fills.append(fill)
+        self.fills.append(fill)
         o.filled += qty
         self.portfolio.on_fill(o.instrument, fill)
         if self.risk is not None:
@@ -748,9 +764,7 @@ class OrderManager:
             om._replaying = False
         if torn:
             om.counts["journal_torn_tail"] += 1
-            # end the torn line so the next record starts on its own line
-            with open(path, "ab") as f:
-                f.write(b"\n")
+            Journal.cut_torn_tail(path)
         om._journal = Journal(path, kwargs.get("fsync", False))
         om._write({"e": "session", "session": om.session, "prefix": prefix, "v": 1,
                    "recovered": len(records)})
