@@ -59,7 +59,7 @@ def test_fees_maker_taker_rounded_up() -> None:
     value = BTC.qty("0.00123") * BTC.price("50000.01")  # 61.5000123 USDT at 7 decimals
     assert pos.fees == -((-value * 4) // 10**4)  # ceil(value * 0.0004)
     pf.apply(BTC, S_, BTC.qty("0.00123"), BTC.price("50000.01"), liquidity=Liquidity.MAKER)
-    assert pos.fees == -((-value * 4) // 10**4) + -(value // 10**4)  # rebate rounded up (toward +inf)
+    assert pos.fees == -((-value * 4) // 10**4) + -(value // 10**4)  # rebate: ceiling
     pf.apply(BTC, B, 1, 1, fee=17)  # the venue's own fee wins
     assert pos.fees == -((-value * 4) // 10**4) + -(value // 10**4) + 17
     assert pos.total_pnl == pos.realized_pnl + pos.unrealized_pnl - pos.fees

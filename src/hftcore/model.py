@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
+from typing import NamedTuple
 
 from hftcore._ext import fixed as _fx
 
@@ -264,9 +265,8 @@ class Liquidity(IntEnum):
     TAKER = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """One execution of an order, as the venue reported it.
+class Fill(NamedTuple):
+    """One execution of an order, as the venue reported it (immutable).
 
     ``qty`` is raw at the instrument's ``size_decimals``, ``price`` raw at ``price_decimals``.
     ``fee`` is raw quote currency at ``price_decimals + size_decimals`` (the "value decimals" of

@@ -63,10 +63,14 @@ __all__ = [
 
 S = OrderStatus
 _PENDING = (S.PENDING_NEW, S.PENDING_CANCEL, S.PENDING_REPLACE)
-_LIVE = frozenset({S.ACCEPTED, S.PARTIALLY_FILLED})
-_CANCELABLE = frozenset(
-    {S.PENDING_NEW, S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_REPLACE, S.UNKNOWN}
-)
+# tuples, not sets: Enum.__hash__ is a Python function, tuple membership compares identity first
+_LIVE = (S.ACCEPTED, S.PARTIALLY_FILLED)
+_CANCELABLE = (S.PENDING_NEW, S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_REPLACE, S.UNKNOWN)
+_TERM = tuple(s.is_terminal for s in OrderStatus)  # indexed by status code
+_SIDES = tuple(Side)
+_LIQ = tuple(Liquidity)
+_TYPES = tuple(OrderType)
+_TIFS = tuple(TimeInForce)
 
 
 class OrderError(ValueError):
@@ -286,7 +290,7 @@ class OrderManager:
     def _set(self, o: Order, status: OrderStatus, ts: int, event: str) -> None:
         o.status = status
         o.history.append((ts, status, event))
-        if status.is_terminal:
+        if _TERM[status]:
             self._open.pop(o.client_order_id, None)
             if self.risk is not None:
                 self.risk.on_order_closed(o.client_order_id)
@@ -345,7 +349,7 @@ class OrderManager:
 
     def _do_new(self, cid: str, inst: Instrument, side: Side, size: int, price: int,
                 order_type: OrderType, tif: TimeInForce, ts: int) -> Order:
-        o = Order(cid, inst, Side(side), size, price, OrderType(order_type), TimeInForce(tif))
+        o = Order(cid, inst, _SIDES[side], size, price, _TYPES[order_type], _TIFS[tif])
         o.history.append((ts, S.NEW, "new"))
         self._orders[cid] = o
         return o
@@ -531,7 +535,7 @@ class OrderManager:
             self._anomaly(o, cid, "illegal_overfill" if qty > 0 else "illegal_fill_size", ts,
                           f"trade {tid}: {qty} with {o.filled}/{o.size} filled")
             return False
-        fill = Fill(cid, tid, o.side, qty, price, Liquidity(liq), fee, ts)
+        fill = Fill(cid, tid, o.side, qty, price, _LIQ[liq], fee, ts)
         o.trade_ids.add(tid)
         o.acked = True
         o.fills.append(fill)
@@ -541,14 +545,14 @@ class OrderManager:
         if self.risk is not None:
             self.risk.on_order_fill(cid, o.instrument, o.side, qty)
         if o.filled == o.size:
-            if st.is_terminal:
+            if _TERM[st]:
                 self._anomaly(o, cid, "late_fill", ts, f"completes an order in {st.name}")
                 self._open.pop(cid, None)
             self._set(o, S.FILLED, ts, "fill")
         elif st in (S.PENDING_CANCEL, S.PENDING_REPLACE):
             o.prior_status = S.PARTIALLY_FILLED
             o.history.append((ts, st, "fill"))
-        elif st.is_terminal:
+        elif _TERM[st]:
             self._anomaly(o, cid, "late_fill", ts, f"booked on an order in {st.name}")
         else:  # PENDING_NEW (fill before ack), ACCEPTED, PARTIALLY_FILLED, UNKNOWN
             self._set(o, S.PARTIALLY_FILLED, ts, "fill")
@@ -575,7 +579,7 @@ class OrderManager:
         st = o.status
         if st == S.NEW:
             self._anomaly(o, cid, f"illegal_{event}_unsent", ts)
-        elif st.is_terminal:
+        elif _TERM[st]:
             self._anomaly(o, cid, f"late_{event}", ts, f"order already {st.name}")
         else:
             self._set(o, status, ts, event)
