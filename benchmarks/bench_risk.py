@@ -231,9 +231,10 @@ class Nautilus:
     def flow(self, n: int = N_PEER) -> Callable[[], object]:
         from nautilus_trader.core.uuid import UUID4
         from nautilus_trader.execution.messages import SubmitOrder
-        from nautilus_trader.model.identifiers import TradeId, VenueOrderId
+        from nautilus_trader.model.identifiers import PositionId, TradeId, VenueOrderId
 
         ev = self.events
+        pos_id = PositionId("BTCUSDT.BINANCE-S-001")  # one netting position, as ours
         work = []
         for k in range(n):
             o = self.order(k & 1)
@@ -249,22 +250,23 @@ class Nautilus:
                 execute(cmd)
                 process(ev.order_submitted(o))
                 process(ev.order_accepted(o, venue_order_id=VenueOrderId(f"V-{k}")))
-                process(ev.order_filled(o, inst, trade_id=TradeId(f"T-{k}")))
+                process(ev.order_filled(o, inst, trade_id=TradeId(f"T-{k}"), position_id=pos_id))
 
         return run
 
     def event_cost(self, n: int = N_PEER) -> Callable[[], object]:
         """Building the three events alone (subtracted from the flow figure)."""
-        from nautilus_trader.model.identifiers import TradeId, VenueOrderId
+        from nautilus_trader.model.identifiers import PositionId, TradeId, VenueOrderId
 
         ev, inst = self.events, self.inst
+        pos_id = PositionId("BTCUSDT.BINANCE-S-001")
         orders = [self.order(k & 1) for k in range(n)]
 
         def run() -> None:
             for k, o in enumerate(orders):
                 ev.order_submitted(o)
                 ev.order_accepted(o, venue_order_id=VenueOrderId(f"V-{k}"))
-                ev.order_filled(o, inst, trade_id=TradeId(f"T-{k}"))
+                ev.order_filled(o, inst, trade_id=TradeId(f"T-{k}"), position_id=pos_id)
 
         return run
 
