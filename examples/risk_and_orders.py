@@ -52,7 +52,7 @@ def main() -> None:
         r = risk.check_order(btc, Side.BUY, btc.price(price), btc.qty(qty))
         print(f"check {qty} BTC @ {price}: {r.name} - {r.message}")
 
-    # -- orders through the manager, journaled ----------------------------------------------------
+    # -- orders through the manager, journaled --
     journal = Path(tempfile.mkdtemp()) / "orders.jsonl"
     fees = FeeSchedule.from_text("0.0001", "0.0004")  # maker 1 bp, taker 4 bp
     om = OrderManager(journal=journal, portfolio=Portfolio(fees), risk=risk)
@@ -82,7 +82,7 @@ def main() -> None:
     )
     print("reconciled:", {k: v.name for k, v in report.resolved.items()})
 
-    # -- positions and PnL --------------------------------------------------------------------------
+    # -- positions and PnL --
     om.portfolio.mark(btc, btc.price("50050"))
     pos = om.portfolio.position(btc)
     vd = pos.value_decimals
@@ -92,7 +92,7 @@ def main() -> None:
           f"{Portfolio.to_decimal(pos, pos.fees)} (value decimals {vd})")
     risk.set_pnl(*om.portfolio.pnl(risk.notional_decimals))
 
-    # -- kill switch: halt and cancel everything still open -----------------------------------------
+    # -- kill switch: halt and cancel everything still open --
     risk.kill()
     for c in cancels:
         om.cancel(c)
@@ -101,7 +101,7 @@ def main() -> None:
     print("venue anomalies:", dict(om.counts))
     om.close()
 
-    # -- crash recovery: the journal alone rebuilds the orders and positions --------------------
+    # -- crash recovery: the journal alone rebuilds the orders and positions --
     back = OrderManager.recover(journal, portfolio=Portfolio(fees))
     same = all(back[o.client_order_id].status is o.status and
                back[o.client_order_id].filled == o.filled for o in om)
