@@ -227,9 +227,10 @@ def test_manager_runs_risk_and_feeds_it() -> None:
     b = om.create(BTC, Side.BUY, 4 * LOT, PX)
     assert om.submit(b) is Reason.OK
     # the kill switch asks the manager to cancel every open order
-    risk.on_cancel_all = lambda ids: [om.cancel(i) for i in ids]
+    risk.on_cancel_all = om.cancel_all
     assert risk.kill() == [b.client_order_id]
     assert b.status is S.PENDING_CANCEL
+    assert om.cancel_all() == [b.client_order_id]  # already pending: asked again, no new state
 
 
 # -- timeouts and reconciliation --

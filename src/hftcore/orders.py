@@ -422,6 +422,22 @@ class OrderManager:
         o.status = S.PENDING_CANCEL
         o.history.append((ts, S.PENDING_CANCEL, "cancel"))
 
+    def cancel_all(self, client_order_ids: Iterable[str] | None = None) -> list[str]:
+        """Request a cancel of every open order (or of the given ids); returns those requested.
+
+        Fits ``RiskEngine(on_cancel_all=manager.cancel_all)`` for the kill switch.  Orders
+        already done are skipped; a cancel refused by the venue's rate limit is left out.
+        """
+        ids = list(self._open) if client_order_ids is None else list(client_order_ids)
+        done = []
+        for cid in ids:
+            o = self._orders.get(cid)
+            if o is None or _TERM[o.status]:
+                continue
+            if self.cancel(cid) is Reason.OK:
+                done.append(cid)
+        return done
+
     def replace(self, client_order_id: str, price: int, size: int,
                 ts: int | None = None) -> None:
         """Request an amend of a live order: PENDING_REPLACE until the venue answers."""
