@@ -284,6 +284,9 @@ class Fill(NamedTuple):
     ts: int = 0
 
 
+_STATUS_NEW = OrderStatus.NEW  # bound once: enum member lookups are slow on Python 3.11
+
+
 class Order:
     """One order and its history; created by :class:`hftcore.orders.OrderManager`.
 
@@ -329,8 +332,8 @@ class Order:
         self.price = price
         self.order_type = order_type
         self.time_in_force = time_in_force
-        self.status = OrderStatus.NEW
-        self.prior_status = OrderStatus.NEW  # status before PENDING_CANCEL/REPLACE or UNKNOWN
+        self.status = _STATUS_NEW
+        self.prior_status = _STATUS_NEW  # status before PENDING_CANCEL/REPLACE or UNKNOWN
         self.filled = 0
         self.acked = False  # the venue has shown it knows the order (ack, fill, amend)
         self.venue_order_id: str | None = None

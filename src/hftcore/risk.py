@@ -360,6 +360,13 @@ class RiskEngine:
             return Reason(self._core.check(-1, int(side), price, qty, int(order_type), now_ns))
         return Reason(self._core.check(index, int(side), price, qty, int(order_type), now_ns))
 
+    def check_code(
+        self, instrument: Instrument, side: int, price: int, qty: int, order_type: int = 0
+    ) -> int:
+        """:meth:`check_order` returning the bare code (0 passes) - no enum on the fast path."""
+        index = self._index.get((instrument.venue, instrument.symbol), -1)
+        return self._core.check(index, side, price, qty, order_type)
+
     def require(
         self,
         instrument: Instrument,
