@@ -311,7 +311,6 @@ class Order:
         "size",
         "status",
         "time_in_force",
-        "trade_ids",
         "venue_order_id",
     )
 
@@ -340,7 +339,6 @@ class Order:
         self.reason = ""
         self.sent_ns = 0
         self.fills: list[Fill] = []
-        self.trade_ids: set[str] = set()
         self.history: list[tuple[int, OrderStatus, str]] = []
 
     @property

@@ -387,7 +387,8 @@ class OrderManager:
                              "reason": int(reason), "ts": now})
                 self._do_risk_reject(order, int(reason), now)
                 return Reason(reason)
-        self._write({"e": "submit", "id": order.client_order_id, "ts": now})
+        if self._journal is not None:
+            self._journal.append({"e": "submit", "id": order.client_order_id, "ts": now})
         self._do_submit(order, now)
         return _OK
 
@@ -476,7 +477,9 @@ class OrderManager:
     def on_ack(self, client_order_id: str, venue_order_id: str = "", ts: int | None = None) -> None:
         """The venue accepted the order."""
         now = self.clock() if ts is None else ts
-        self._write({"e": "ack", "id": client_order_id, "vid": venue_order_id, "ts": now})
+        if self._journal is not None:
+            self._journal.append({"e": "ack", "id": client_order_id, "vid": venue_order_id,
+                                  "ts": now})
         self._do_ack(client_order_id, venue_order_id, now)
 
     def _do_ack(self, cid: str, vid: str, ts: int) -> None:
@@ -543,8 +546,10 @@ class OrderManager:
     ) -> bool:
         """An execution; returns True when it was booked (False: duplicate or refused)."""
         now = self.clock() if ts is None else ts
-        self._write({"e": "fill", "id": client_order_id, "tid": trade_id, "qty": qty,
-                     "px": price, "liq": int(liquidity), "fee": fee, "ts": now})
+        if self._journal is not None:
+            self._journal.append({"e": "fill", "id": client_order_id, "tid": trade_id,
+                                  "qty": qty, "px": price, "liq": int(liquidity), "fee": fee,
+                                  "ts": now})
         return self._do_fill(client_order_id, trade_id, qty, price, liquidity, fee, now)
 
     def _do_fill(self, cid: str, tid: str, qty: int, price: int, liq: int, fee: int | None,
@@ -553,9 +558,10 @@ class OrderManager:
         if o is None:
             self._anomaly(None, cid, "fill_unknown_order", ts, f"trade {tid} {qty}@{price}")
             return False
-        if tid in o.trade_ids:
-            self.counts["duplicate_fill"] += 1
-            return False
+        for f in o.fills:  # few fills per order: a scan beats a set per order
+            if f.trade_id == tid:
+                self.counts["duplicate_fill"] += 1
+                return False
         st = o.status
         if st == _NEW or (st == _REJECTED and o.reason.startswith("risk:")):
             self._anomaly(o, cid, "illegal_fill_unsent", ts, tid)
@@ -565,7 +571,6 @@ class OrderManager:
                           f"trade {tid}: {qty} with {o.filled}/{o.size} filled")
             return False
         fill = Fill(cid, tid, o.side, qty, price, _LIQ[liq], fee, ts)
-        o.trade_ids.add(tid)
         o.acked = True
         o.fills.append(fill)
         self.fills.append(fill)
@@ -590,7 +595,8 @@ class OrderManager:
     def on_canceled(self, client_order_id: str, ts: int | None = None) -> None:
         """The venue confirms the order is canceled (requested or not)."""
         now = self.clock() if ts is None else ts
-        self._write({"e": "canceled", "id": client_order_id, "ts": now})
+        if self._journal is not None:
+            self._journal.append({"e": "canceled", "id": client_order_id, "ts": now})
         self._do_closed(client_order_id, _CANCELED, now)
 
     def on_expired(self, client_order_id: str, ts: int | None = None) -> None:

@@ -262,10 +262,14 @@ class Portfolio:
         self.default_fees = fees or FeeSchedule()
         self._fees: dict[tuple[str, str], FeeSchedule] = {}
         self._positions: dict[tuple[str, str], Position] = {}
+        self._last: tuple[Instrument | None, Position | None, FeeSchedule] = (
+            None, None, self.default_fees
+        )
 
     def set_fees(self, instrument: Instrument, fees: FeeSchedule) -> None:
         """Fee rates for one instrument."""
         self._fees[(instrument.venue, instrument.symbol)] = fees
+        self._last = (None, None, self.default_fees)
 
     def position(self, instrument: Instrument) -> Position:
         """The position of an instrument (created flat on first use)."""
@@ -291,12 +295,16 @@ class Portfolio:
         liquidity: Liquidity = Liquidity.TAKER,
     ) -> Position:
         """Book one execution; ``fee`` (value decimals) defaults to the fee schedule's."""
-        key = (instrument.venue, instrument.symbol)
-        pos = self._positions.get(key)
-        if pos is None:
-            pos = self._positions[key] = Position(instrument)
+        last_inst, pos, sched = self._last
+        if instrument is not last_inst or pos is None:
+            key = (instrument.venue, instrument.symbol)
+            pos = self._positions.get(key)
+            if pos is None:
+                pos = self._positions[key] = Position(instrument)
+            sched = self._fees.get(key, self.default_fees)
+            self._last = (instrument, pos, sched)
         if fee is None:
-            fee = self._fees.get(key, self.default_fees).fee(price * qty, liquidity)
+            fee = sched.fee(price * qty, liquidity) if sched.maker or sched.taker else 0
         pos.apply(side, qty, price, fee)
         return pos
 
