@@ -267,6 +267,7 @@ class OrderManager:
         if not self.session.isalnum() or not prefix.isalnum() or len(prefix + self.session) > 24:
             raise ValueError("session and prefix must be short alphanumeric text")
         self.prefix = prefix
+        self._id_prefix = f"{prefix}{self.session}-"
         self.portfolio = portfolio if portfolio is not None else Portfolio()
         self.risk = risk
         self.timeout_ns = timeout_ns
@@ -346,7 +347,7 @@ class OrderManager:
         if size <= 0:
             raise OrderError(f"order size must be positive, got {size}")
         self._seq += 1
-        cid = f"{self.prefix}{self.session}-{self._seq}"
+        cid = self._id_prefix + str(self._seq)
         key = (instrument.venue, instrument.symbol)
         now = self.clock() if ts is None else ts
         if self._journal is not None:
@@ -357,8 +358,13 @@ class OrderManager:
                 "side": int(side), "size": size, "price": price, "type": int(order_type),
                 "tif": int(time_in_force), "ts": now,
             })
-        self._instruments.setdefault(key, instrument)
-        return self._do_new(cid, instrument, side, size, price, order_type, time_in_force, now)
+        if key not in self._instruments:
+            self._instruments[key] = instrument
+        o = Order(cid, instrument, _SIDES[side], size, price, _TYPES[order_type],
+                  _TIFS[time_in_force])
+        o.history.append((now, _NEW, "new"))
+        self._orders[cid] = o
+        return o
 
     def _do_new(self, cid: str, inst: Instrument, side: Side, size: int, price: int,
                 order_type: OrderType, tif: TimeInForce, ts: int) -> Order:
