@@ -545,3 +545,14 @@ def test_check_matches_reference(
     for k in range(len(orders)):
         risk.on_order_closed(f"tmp{k}")
     assert list(batch) == seq
+
+
+def test_rate_bucket_with_the_real_clock() -> None:
+    import time
+
+    risk, _ = engine()
+    risk.set_rate_limit("binance", VenueRateLimit(order_rate=100, order_burst=1))
+    assert chk(risk, BUY, PX, LOT) is Reason.OK
+    assert chk(risk, BUY, PX, LOT) is Reason.RATE_ORDERS
+    time.sleep(0.05)  # one token takes 10 ms; the coarse clock lags a few ms at most
+    assert chk(risk, BUY, PX, LOT) is Reason.OK

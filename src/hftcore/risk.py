@@ -202,7 +202,9 @@ class RiskEngine:
     ``check(index, side, price, qty, order_type=0, now_ns=0) -> int`` is the compiled check,
     bound directly (no Python frame in between): ``index`` comes from :meth:`add_instrument`,
     ``side`` is ``Side`` (0/1), and the result is a :class:`Reason` code, 0 when the order passes.
-    ``now_ns=0`` reads ``CLOCK_MONOTONIC`` when a rate limit or the breaker needs the time.
+    ``now_ns=0`` reads the monotonic clock (``CLOCK_MONOTONIC_COARSE`` on Linux: the epoch of
+    ``time.monotonic_ns``, a few ms of resolution, lagging - so buckets refill late, never early)
+    when a rate limit or the breaker needs the time; pass ``now_ns`` when you have it.
 
     Examples
     --------
