@@ -486,9 +486,8 @@ class OrderManager:
         if self._journal is not None:
             self._journal.append({"e": "ack", "id": client_order_id, "vid": venue_order_id,
                                   "ts": now})
-        self._do_ack(client_order_id, venue_order_id, now)
-
-    def _do_ack(self, cid: str, vid: str, ts: int) -> None:
+        # the body is inline (no _do_ hop): replay calls on_ack itself, with no journal open
+        cid, vid, ts = client_order_id, venue_order_id, now
         o = self._orders.get(cid)
         if o is None:
             self._anomaly(None, cid, "ack_unknown_order", ts)
@@ -556,10 +555,8 @@ class OrderManager:
             self._journal.append({"e": "fill", "id": client_order_id, "tid": trade_id,
                                   "qty": qty, "px": price, "liq": int(liquidity), "fee": fee,
                                   "ts": now})
-        return self._do_fill(client_order_id, trade_id, qty, price, liquidity, fee, now)
-
-    def _do_fill(self, cid: str, tid: str, qty: int, price: int, liq: int, fee: int | None,
-                 ts: int) -> bool:
+        # the body is inline (no _do_ hop): replay calls on_fill itself, with no journal open
+        cid, tid, liq, ts = client_order_id, trade_id, liquidity, now
         o = self._orders.get(cid)
         if o is None:
             self._anomaly(None, cid, "fill_unknown_order", ts, f"trade {tid} {qty}@{price}")
@@ -581,7 +578,7 @@ class OrderManager:
         o.fills.append(fill)
         self.fills.append(fill)
         o.filled += qty
-        self.portfolio.on_fill(o.instrument, fill)
+        self.portfolio.apply(o.instrument, o.side, qty, price, fee, fill.liquidity)
         if self.risk is not None:
             self.risk.on_order_fill(cid, o.instrument, o.side, qty)
         if o.filled == o.size:
@@ -835,9 +832,9 @@ class OrderManager:
             return
         o = self._orders.get(cid)
         if e == "fill":
-            self._do_fill(cid, r["tid"], r["qty"], r["px"], r["liq"], r["fee"], ts)
+            self.on_fill(cid, r["tid"], r["qty"], r["px"], r["liq"], r["fee"], ts)
         elif e == "ack":
-            self._do_ack(cid, r["vid"], ts)
+            self.on_ack(cid, r["vid"], ts)
         elif e == "reject":
             self._do_reject(cid, r["reason"], ts)
         elif e == "canceled":
