@@ -158,7 +158,13 @@ def hftcore_batch(n: int = N_BATCH) -> Callable[[], object]:
 
 
 def hftcore_flow(n: int = N_FLOW, with_risk: bool = False,
-                 journal: str | None = None) -> Callable[[], object]:
+                 journal: str | None = None, prune: bool = False) -> Callable[[], object]:
+    """n orders through create, submit (+risk), ack, fill and the portfolio.
+
+    Every order is kept (as a session keeps them) unless ``prune``: then orders done more than
+    1000 orders ago are forgotten every 1000 orders (steady-state memory).
+    """
+
     def run() -> None:
         risk = full_risk()[0] if with_risk else None
         om = OrderManager(session="bench", portfolio=Portfolio(), risk=risk, journal=journal)
@@ -170,6 +176,8 @@ def hftcore_flow(n: int = N_FLOW, with_risk: bool = False,
             cid = o.client_order_id
             ack(cid, "v", k)
             fill(cid, "t", QTY, PX, ts=k)
+            if prune and k % 1000 == 999:
+                om.prune(k - 1000)
         assert om.portfolio.position(BTC).fills == n
         om.close()
 
@@ -339,6 +347,11 @@ def test_flow_hftcore_risk(benchmark: Any) -> None:
            hftcore_flow(with_risk=True), N_FLOW)
 
 
+def test_flow_hftcore_pruned(benchmark: Any) -> None:
+    _bench(benchmark, G_FLOW, "hftcore OrderManager+Portfolio, pruned",
+           hftcore_flow(prune=True), N_FLOW)
+
+
 def test_flow_hftcore_journal(benchmark: Any, tmp_path: Any) -> None:
     _bench(benchmark, G_FLOW, "hftcore ... +RiskEngine+journal",
            hftcore_flow(with_risk=True, journal=str(tmp_path / "j.jsonl")), N_FLOW)
@@ -386,6 +399,10 @@ def main() -> None:
     record(G_FLOW, "hftcore OrderManager+Portfolio", best_ns(hftcore_flow(), N_FLOW))
     record(G_FLOW, "hftcore OrderManager+Portfolio+RiskEngine",
            best_ns(hftcore_flow(with_risk=True), N_FLOW))
+    record(G_FLOW, "hftcore OrderManager+Portfolio, pruned (steady state)",
+           best_ns(hftcore_flow(prune=True), N_FLOW))
+    record(G_FLOW, "hftcore OrderManager+Portfolio+RiskEngine, pruned",
+           best_ns(hftcore_flow(with_risk=True, prune=True), N_FLOW))
     record(G_FLOW, "hftcore ... +RiskEngine+journal (os.write per event)",
            best_ns(hftcore_flow(with_risk=True, journal=os.path.join(tmp, "j.jsonl")), N_FLOW,
                    rounds=3))

@@ -380,3 +380,19 @@ def test_journal_torn_tail_and_damage(tmp_path: Path) -> None:
     path.write_bytes(b"\n".join(data))
     with pytest.raises(ValueError, match="damaged"):
         OrderManager.recover(path)
+
+
+def test_prune_forgets_old_terminal_orders_only() -> None:
+    now = [0]
+    om = OrderManager(session="p1", clock=lambda: now[0])
+    done = sent(om)
+    om.on_fill(done, "t1", 5 * LOT, PX)
+    now[0] = 100
+    live = sent(om)
+    late = sent(om)
+    om.on_reject(late)  # terminal but recent
+    assert om.prune(older_than_ns=50) == 1
+    assert om.get(done) is None and om.get(live) is not None and om.get(late) is not None
+    assert om.fills == [] and om.portfolio.position(BTC).net == 5 * LOT
+    assert not om.on_fill(done, "t2", LOT, PX)  # reported, not lost: it is in the anomalies
+    assert om.anomalies[-1].kind == "fill_unknown_order"

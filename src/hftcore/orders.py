@@ -332,6 +332,22 @@ class OrderManager:
         """Orders that may still trade (every status but NEW and the terminal ones)."""
         return [o for o in self._open.values() if venue is None or o.instrument.venue == venue]
 
+    def prune(self, older_than_ns: int) -> int:
+        """Forget terminal orders whose last event is older than ``older_than_ns``.
+
+        Their events stay in the journal (a recovery rebuilds them) and their fills stay in the
+        portfolio; a venue message about a forgotten order is reported as an anomaly
+        (``*_unknown_order``), and a fill for one is journaled, so nothing is lost.  Keeps a
+        long session's memory (and the garbage collector's work) flat.  Returns how many.
+        """
+        gone = {cid for cid, o in self._orders.items()
+                if _TERM[o.status] and o.history[-1][0] < older_than_ns}
+        if gone:
+            for cid in gone:
+                del self._orders[cid]
+            self.fills = [f for f in self.fills if f.client_order_id not in gone]
+        return len(gone)
+
     # -- local requests -----------------------------------------------------------------------
     def create(
         self,
