@@ -237,6 +237,9 @@ class RiskEngine:
         self._limits: list[InstrumentLimits] = []
         self._venues: dict[str, int] = {}
         self._open: dict[str, _OpenOrder] = {}
+        # per instrument index: its open orders and our best resting [bid, ask] (None: none)
+        self._open_by_index: dict[int, dict[str, _OpenOrder]] = {}
+        self._best: dict[int, list[int | None]] = {}
         self._global = RiskLimits()
         self.set_global_limits(limits or RiskLimits())
 
@@ -430,6 +433,11 @@ class RiskEngine:
         index = self.index(instrument)
         o = _OpenOrder(index, int(side), price, qty)
         self._open[order_id] = o
+        self._open_by_index.setdefault(index, {})[order_id] = o
+        best = self._best.setdefault(index, [None, None])
+        b = best[o.side]
+        if b is None or (price > b if o.side == 0 else price < b):
+            best[o.side] = price
         self._core.order_open(index, o.side, price, qty)
 
     def on_order_fill(
@@ -448,7 +456,7 @@ class RiskEngine:
             o.remaining = new
             if new == 0:
                 del self._open[order_id]
-                self._refresh_best(o.index)
+                self._forget(order_id, o)
             index = o.index
         else:
             index = self.index(instrument)
@@ -471,18 +479,23 @@ class RiskEngine:
         if o is None:
             return
         self._core.order_reduce(o.index, o.side, o.price, o.remaining, 0, True)
-        self._refresh_best(o.index)
+        self._forget(order_id, o)
+
+    def _forget(self, order_id: str, o: _OpenOrder) -> None:
+        opens = self._open_by_index[o.index]
+        del opens[order_id]
+        if self._best[o.index][o.side] == o.price:  # only then can the best move
+            self._refresh_best(o.index)
 
     def _refresh_best(self, index: int) -> None:
         bid: int | None = None
         ask: int | None = None
-        for o in self._open.values():
-            if o.index != index:
-                continue
+        for o in self._open_by_index.get(index, {}).values():
             if o.side == 0:
                 bid = o.price if bid is None or o.price > bid else bid
             else:
                 ask = o.price if ask is None or o.price < ask else ask
+        self._best[index] = [bid, ask]
         self._core.set_best_own(index, bid, ask)
 
     def set_position(self, instrument: Instrument, position: int) -> None:
