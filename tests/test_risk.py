@@ -556,3 +556,26 @@ def test_rate_bucket_with_the_real_clock() -> None:
     assert chk(risk, BUY, PX, LOT) is Reason.RATE_ORDERS
     time.sleep(0.05)  # one token takes 10 ms; the coarse clock lags a few ms at most
     assert chk(risk, BUY, PX, LOT) is Reason.OK
+
+
+@given(
+    pd=st.integers(0, 18), sd=st.integers(0, 18), nd=st.integers(0, 18),
+    price=st.integers(1, 2**63 - 1) | st.integers(1, 10**9),
+    qty=st.integers(1, 2**63 - 1) | st.integers(1, 10**9),
+)
+def test_notional_equals_fixed_mul_rounded_up(pd: int, sd: int, nd: int, price: int,
+                                              qty: int) -> None:
+    from hftcore import fixed
+
+    risk = RiskEngine(notional_decimals=nd)
+    inst = Instrument("x", "Y", pd, sd)
+    risk.add_instrument(inst)
+    try:
+        want: int | None = fixed.mul(price, pd, qty, sd, nd, "up")
+    except OverflowError:
+        want = None
+    try:
+        got: int | None = risk.notional(inst, price, qty)
+    except OverflowError:
+        got = None
+    assert got == want

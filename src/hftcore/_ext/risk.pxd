@@ -72,6 +72,8 @@ ctypedef struct RiskInstrument:
     int32_t venue                # index into RiskBook.venues
     uint8_t registered
     uint8_t stp                  # self-trade prevention on
+    int32_t notional_exp         # notional_decimals - price_decimals - size_decimals
+    int64_t notional_scale       # 10**|notional_exp| when |notional_exp| <= 18, else 0
     # --- state ---
     int64_t position             # signed net position, size raw
     int64_t open_buy_qty         # remaining size of our open buys

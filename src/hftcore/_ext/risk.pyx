@@ -7,11 +7,11 @@ face used by :class:`hftcore.risk.RiskEngine`.
 """
 cimport cython
 from cpython.mem cimport PyMem_Realloc, PyMem_Free
-from libc.stdint cimport int64_t, int32_t, uint8_t, INT64_MAX, INT64_MIN
+from libc.stdint cimport int64_t, int32_t, uint8_t, uint64_t, INT64_MAX, INT64_MIN
 from libc.string cimport memset
 from posix.time cimport clock_gettime, timespec
 
-from hftcore._ext.fixed cimport hfx_add, hfx_mul, RND_UP, RND_AWAY_FROM_ZERO
+from hftcore._ext.fixed cimport HFX_POW10, hfx_add, hfx_mul, RND_UP, RND_AWAY_FROM_ZERO
 
 import numpy as np
 cimport numpy as cnp
@@ -78,7 +78,24 @@ cdef inline bint _bucket_take(TokenBucket* t, int64_t now_ns) noexcept nogil:
 
 cdef int risk_notional(RiskBook* b, RiskInstrument* ins, int64_t price, int64_t qty,
                        int64_t* out) noexcept nogil:
-    """price * qty in quote currency at notional_decimals, rounded up (never under-counted)."""
+    """price * qty in quote currency at notional_decimals, rounded up (never under-counted).
+
+    Positive operands whose product fits in 63 bits take a 64-bit path (one multiply, or one
+    64-bit division); everything else goes through hfx_mul's 128-bit arithmetic.  Both are
+    exact and round the same way.
+    """
+    cdef uint64_t p, s
+    if (price > 0 and qty > 0 and price < 3037000499LL and qty < 3037000499LL
+            and ins.notional_scale != 0):
+        p = <uint64_t>price * <uint64_t>qty           # < 2^63
+        s = <uint64_t>ins.notional_scale
+        if ins.notional_exp >= 0:
+            if p <= <uint64_t>INT64_MAX // s:
+                out[0] = <int64_t>(p * s)
+                return 0
+        else:
+            out[0] = <int64_t>((p + s - 1) // s)      # ceiling of a positive quotient
+            return 0
     return hfx_mul(price, ins.price_decimals, qty, ins.size_decimals, b.notional_decimals,
                    RND_UP, out)
 
@@ -106,7 +123,7 @@ cdef inline int _check(RiskBook* b, int32_t inst, int side, int64_t price, int64
     # -- size --
     if qty <= 0:
         return RR_SIZE_NOT_POSITIVE
-    if qty % ins.lot:
+    if ins.lot != 1 and qty % ins.lot:
         return RR_SIZE_LOT
     if qty < ins.min_size:
         return RR_SIZE_MIN
@@ -115,7 +132,7 @@ cdef inline int _check(RiskBook* b, int32_t inst, int side, int64_t price, int64
     # -- price (a market order's price is its protection price) --
     if price <= 0:
         return RR_MARKET_NO_PROTECTION if is_market else RR_PRICE_NOT_POSITIVE
-    if not is_market and price % ins.tick:
+    if not is_market and ins.tick != 1 and price % ins.tick:
         return RR_PRICE_TICK
     if ins.band_ticks >= 0 or ins.band_bps >= 0:
         if ins.ref_price <= 0:
@@ -479,6 +496,9 @@ cdef class RiskCore:
             raise ValueError("an instrument's decimals cannot change while registered")
         ins.price_decimals = price_decimals
         ins.size_decimals = size_decimals
+        ins.notional_exp = self.b.notional_decimals - price_decimals - size_decimals
+        ins.notional_scale = (<int64_t>HFX_POW10[abs(ins.notional_exp)]
+                              if abs(ins.notional_exp) <= 18 else 0)
         ins.venue = venue
         ins.tick = tick
         ins.lot = lot
