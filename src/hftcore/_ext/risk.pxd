@@ -74,6 +74,7 @@ ctypedef struct RiskInstrument:
     uint8_t stp                  # self-trade prevention on
     int32_t notional_exp         # notional_decimals - price_decimals - size_decimals
     int64_t notional_scale       # 10**|notional_exp| when |notional_exp| <= 18, else 0
+    int64_t band_abs             # the band as a largest |price - ref_price| (derived; INT64_MAX: none)
     # --- state ---
     int64_t position             # signed net position, size raw
     int64_t open_buy_qty         # remaining size of our open buys

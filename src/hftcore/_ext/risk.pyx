@@ -11,7 +11,7 @@ from libc.stdint cimport int64_t, int32_t, uint8_t, uint64_t, INT64_MAX, INT64_M
 from libc.string cimport memset
 from posix.time cimport clock_gettime, timespec
 
-from hftcore._ext.fixed cimport HFX_POW10, hfx_add, hfx_mul, RND_UP, RND_AWAY_FROM_ZERO
+from hftcore._ext.fixed cimport HFX_POW10, hfx_add, hfx_sub, hfx_mul, RND_UP, RND_AWAY_FROM_ZERO
 
 import numpy as np
 cimport numpy as cnp
@@ -105,8 +105,9 @@ cdef inline int _check(RiskBook* b, int32_t inst, int side, int64_t price, int64
     cdef RiskInstrument* ins
     cdef int64_t notional = 0
     cdef int64_t diff
-    cdef risk_i128 after, wc
-    cdef bint reduces, is_market
+    cdef risk_i128 after
+    cdef int64_t s1 = 0
+    cdef bint reduces, is_market, ovf
     cdef int64_t own
     if b.killed:
         return RR_KILL_SWITCH
@@ -138,11 +139,7 @@ cdef inline int _check(RiskBook* b, int32_t inst, int side, int64_t price, int64
         if ins.ref_price <= 0:
             return RR_NO_REFERENCE
         diff = price - ins.ref_price if price > ins.ref_price else ins.ref_price - price
-        if ins.band_ticks >= 0 and (
-                <risk_i128>diff > <risk_i128>ins.band_ticks * <risk_i128>ins.tick):
-            return RR_PRICE_BAND
-        if ins.band_bps >= 0 and (
-                <risk_i128>diff * 10000 > <risk_i128>ins.ref_price * <risk_i128>ins.band_bps):
+        if diff > ins.band_abs:         # band_abs is derived whenever the band or ref changes
             return RR_PRICE_BAND
     # -- notional --
     if risk_notional(b, ins, price, qty, &notional):
@@ -164,19 +161,22 @@ cdef inline int _check(RiskBook* b, int32_t inst, int side, int64_t price, int64
             return RR_REDUCE_ONLY
         if ins.max_position != RISK_OFF and _abs128_clamp(after) > ins.max_position:
             return RR_POSITION_LIMIT
+        # 64-bit sums; an overflow means "beyond any int64 limit"
         if b.max_gross != RISK_OFF:
-            wc = (<risk_i128>b.gross_position + b.open_buy_notional + b.open_sell_notional
-                  + b.pend_buy_notional + b.pend_sell_notional + notional)
-            if wc > <risk_i128>b.max_gross:
+            if (hfx_add(b.gross_position, b.open_buy_notional, &s1)
+                    or hfx_add(s1, b.open_sell_notional, &s1)
+                    or hfx_add(s1, b.pend_buy_notional, &s1)
+                    or hfx_add(s1, b.pend_sell_notional, &s1)
+                    or hfx_add(s1, notional, &s1) or s1 > b.max_gross):
                 return RR_GROSS_EXPOSURE
         if b.max_net != RISK_OFF:
             if side == 0:
-                wc = (<risk_i128>b.net_position + b.open_buy_notional + b.pend_buy_notional
-                      + notional)
+                ovf = (hfx_add(b.net_position, b.open_buy_notional, &s1)
+                       or hfx_add(s1, b.pend_buy_notional, &s1) or hfx_add(s1, notional, &s1))
             else:
-                wc = (<risk_i128>b.net_position - b.open_sell_notional - b.pend_sell_notional
-                      - notional)
-            if _abs128_clamp(wc) > b.max_net:
+                ovf = (hfx_sub(b.net_position, b.open_sell_notional, &s1)
+                       or hfx_sub(s1, b.pend_sell_notional, &s1) or hfx_sub(s1, notional, &s1))
+            if ovf or s1 > b.max_net or s1 < -b.max_net:
                 return RR_NET_EXPOSURE
         if b.max_daily_loss != RISK_OFF and (
                 <risk_i128>b.realized_pnl + b.unrealized_pnl < -<risk_i128>b.max_daily_loss):
@@ -354,10 +354,27 @@ cdef int risk_set_position(RiskBook* b, int32_t inst, int64_t position) noexcept
     return RR_OK
 
 
+cdef void _derive_band(RiskInstrument* ins) noexcept nogil:
+    """band_abs = the largest |price - ref| both bands allow: diff <= ticks * tick, and
+    diff * 10000 <= ref * bps  <=>  diff <= floor(ref * bps / 10000) for integer diff."""
+    cdef risk_i128 lim = <risk_i128>INT64_MAX
+    cdef risk_i128 v
+    if ins.band_ticks >= 0:
+        v = <risk_i128>ins.band_ticks * <risk_i128>ins.tick
+        if v < lim:
+            lim = v
+    if ins.band_bps >= 0 and ins.ref_price > 0:
+        v = (<risk_i128>ins.ref_price * <risk_i128>ins.band_bps) // 10000
+        if v < lim:
+            lim = v
+    ins.band_abs = <int64_t>lim
+
+
 cdef int risk_set_reference(RiskBook* b, int32_t inst, int64_t price) noexcept nogil:
     if inst < 0 or inst >= b.n_insts or not b.insts[inst].registered:
         return RR_UNKNOWN_INSTRUMENT
     b.insts[inst].ref_price = price
+    _derive_band(&b.insts[inst])
     _mark_position(b, &b.insts[inst])
     return RR_OK
 
@@ -457,6 +474,7 @@ cdef class RiskCore:
                 ins.max_open_orders = INT64_MAX
                 ins.band_ticks = -1
                 ins.band_bps = -1
+                ins.band_abs = INT64_MAX
                 ins.best_own_bid = INT64_MIN
                 ins.best_own_ask = INT64_MAX
                 _clear_pending(ins)
@@ -509,6 +527,7 @@ cdef class RiskCore:
         ins.max_position = mxp
         ins.band_ticks = bt
         ins.band_bps = bb
+        _derive_band(ins)
         ins.max_open_orders = mxo
         ins.stp = self_trade_prevention
         ins.registered = 1
