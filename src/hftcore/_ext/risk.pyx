@@ -52,14 +52,6 @@ cdef inline int _decide(RiskBook* b, int reason) noexcept nogil:
     return reason
 
 
-cdef inline int64_t _abs128_clamp(risk_i128 v) noexcept nogil:
-    if v < 0:
-        v = -v
-    if v > <risk_i128>INT64_MAX:
-        return INT64_MAX
-    return <int64_t>v
-
-
 cdef inline bint _bucket_take(TokenBucket* t, int64_t now_ns) noexcept nogil:
     """Refill to ``now_ns`` and take ``weight`` tokens if there are enough."""
     cdef risk_i128 level
@@ -105,7 +97,7 @@ cdef inline int _check(RiskBook* b, int32_t inst, int side, int64_t price, int64
     cdef RiskInstrument* ins
     cdef int64_t notional = 0
     cdef int64_t diff
-    cdef risk_i128 after
+    cdef int64_t after = 0
     cdef int64_t s1 = 0
     cdef bint reduces, is_market, ovf
     cdef int64_t own
@@ -150,16 +142,21 @@ cdef inline int _check(RiskBook* b, int32_t inst, int side, int64_t price, int64
         return RR_NOTIONAL_MAX
     notional_out[0] = notional
     # -- exposure, counting every open order of the same side as if it filled --
+    # worst case position if every open order of this side (and this one) filled; 64-bit with
+    # overflow checks: an overflow is beyond any limit and never "reducing"
     if side == 0:
-        after = (<risk_i128>ins.position + ins.open_buy_qty + ins.pend_buy_qty + qty)
-        reduces = ins.position < 0 and after <= 0
+        ovf = (hfx_add(ins.position, ins.open_buy_qty, &after)
+               or hfx_add(after, ins.pend_buy_qty, &after) or hfx_add(after, qty, &after))
+        reduces = not ovf and ins.position < 0 and after <= 0
     else:
-        after = (<risk_i128>ins.position - ins.open_sell_qty - ins.pend_sell_qty - qty)
-        reduces = ins.position > 0 and after >= 0
+        ovf = (hfx_sub(ins.position, ins.open_sell_qty, &after)
+               or hfx_sub(after, ins.pend_sell_qty, &after) or hfx_sub(after, qty, &after))
+        reduces = not ovf and ins.position > 0 and after >= 0
     if not reduces:
         if b.state == TS_REDUCING:
             return RR_REDUCE_ONLY
-        if ins.max_position != RISK_OFF and _abs128_clamp(after) > ins.max_position:
+        if ins.max_position != RISK_OFF and (
+                ovf or after > ins.max_position or after < -ins.max_position):
             return RR_POSITION_LIMIT
         # 64-bit sums; an overflow means "beyond any int64 limit"
         if b.max_gross != RISK_OFF:
