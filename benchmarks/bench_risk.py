@@ -26,6 +26,7 @@ Run::
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -86,7 +87,7 @@ def full_risk() -> tuple[RiskEngine, int]:
 
 
 # -- timing helpers ------------------------------------------------------------------------------
-def best_ns(fn: Callable[[], object], n: int, rounds: int = 5) -> float:
+def best_ns(fn: Callable[[], object], n: int, rounds: int = 7) -> float:
     fn()  # warm up
     best = float("inf")
     for _ in range(rounds):
@@ -157,8 +158,8 @@ def hftcore_batch(n: int = N_BATCH) -> Callable[[], object]:
     return run
 
 
-def hftcore_flow(n: int = N_FLOW, with_risk: bool = False,
-                 journal: str | None = None, prune: bool = False) -> Callable[[], object]:
+def hftcore_flow(n: int = N_FLOW, with_risk: bool = False, journal: str | None = None,
+                 prune: bool = False, gc_paused: bool = False) -> Callable[[], object]:
     """n orders through create, submit (+risk), ack, fill and the portfolio.
 
     Every order is kept (as a session keeps them) unless ``prune``: then orders done more than
@@ -166,6 +167,14 @@ def hftcore_flow(n: int = N_FLOW, with_risk: bool = False,
     """
 
     def run() -> None:
+        if gc_paused:  # what gc.freeze()/gc.disable() in a trading process buys
+            gc.disable()
+        try:
+            body()
+        finally:
+            gc.enable()
+
+    def body() -> None:
         risk = full_risk()[0] if with_risk else None
         om = OrderManager(session="bench", portfolio=Portfolio(), risk=risk, journal=journal)
         create, submit, ack, fill = om.create, om.submit, om.on_ack, om.on_fill
@@ -352,6 +361,11 @@ def test_flow_hftcore_pruned(benchmark: Any) -> None:
            hftcore_flow(prune=True), N_FLOW)
 
 
+def test_flow_hftcore_gc_paused(benchmark: Any) -> None:
+    _bench(benchmark, G_FLOW, "hftcore OrderManager+Portfolio, GC paused",
+           hftcore_flow(gc_paused=True), N_FLOW)
+
+
 def test_flow_hftcore_journal(benchmark: Any, tmp_path: Any) -> None:
     _bench(benchmark, G_FLOW, "hftcore ... +RiskEngine+journal",
            hftcore_flow(with_risk=True, journal=str(tmp_path / "j.jsonl")), N_FLOW)
@@ -401,6 +415,10 @@ def main() -> None:
            best_ns(hftcore_flow(with_risk=True), N_FLOW))
     record(G_FLOW, "hftcore OrderManager+Portfolio, pruned (steady state)",
            best_ns(hftcore_flow(prune=True), N_FLOW))
+    record(G_FLOW, "hftcore OrderManager+Portfolio, GC paused",
+           best_ns(hftcore_flow(gc_paused=True), N_FLOW))
+    record(G_FLOW, "hftcore OrderManager+Portfolio+RiskEngine, GC paused",
+           best_ns(hftcore_flow(with_risk=True, gc_paused=True), N_FLOW))
     record(G_FLOW, "hftcore OrderManager+Portfolio+RiskEngine, pruned",
            best_ns(hftcore_flow(with_risk=True, prune=True), N_FLOW))
     record(G_FLOW, "hftcore ... +RiskEngine+journal (os.write per event)",

@@ -411,7 +411,13 @@ class OrderManager:
                 return Reason(reason)
         if self._journal is not None:
             self._journal.append({"e": "submit", "id": order.client_order_id, "ts": now})
-        self._do_submit(order, now)
+        order.sent_ns = now  # _do_submit inlined: the hot path
+        order.status = _PENDING_NEW
+        order.history.append((now, _PENDING_NEW, "submit"))
+        self._open[order.client_order_id] = order
+        if self.risk is not None:
+            self.risk.on_order_open(order.client_order_id, order.instrument, order.side,
+                                    order.price, order.size)
         return _OK
 
     def _do_risk_reject(self, o: Order, reason: int, ts: int) -> None:
@@ -514,7 +520,8 @@ class OrderManager:
         if st != _NEW and st != _REJECTED:
             o.acked = True
         if st == _PENDING_NEW or (st == _UNKNOWN and o.prior_status == _PENDING_NEW):
-            self._set(o, _ACCEPTED, ts, "ack")
+            o.status = _ACCEPTED  # _set inlined: the hot path
+            o.history.append((ts, _ACCEPTED, "ack"))
         elif st in (_PENDING_CANCEL, _PENDING_REPLACE) and o.prior_status == _PENDING_NEW:
             o.prior_status = _ACCEPTED  # cancel/replace was sent before the ack arrived
             o.history.append((ts, st, "ack"))
@@ -608,7 +615,8 @@ class OrderManager:
         elif _TERM[st]:
             self._anomaly(o, cid, "late_fill", ts, f"booked on an order in {st.name}")
         else:  # PENDING_NEW (fill before ack), ACCEPTED, PARTIALLY_FILLED, UNKNOWN
-            self._set(o, _PARTIALLY_FILLED, ts, "fill")
+            o.status = _PARTIALLY_FILLED  # _set inlined (not terminal)
+            o.history.append((ts, _PARTIALLY_FILLED, "fill"))
         return True
 
     def on_canceled(self, client_order_id: str, ts: int | None = None) -> None:
