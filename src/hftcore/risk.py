@@ -177,12 +177,9 @@ class VenueRateLimit:
     cancel_weight: int = 1
 
 
-@dataclass(slots=True)
-class _OpenOrder:
-    index: int
-    side: int
-    price: int
-    remaining: int
+# An open order as the engine tracks it: a 4-item list [index, side, price, remaining] (a list,
+# not an object: this is on the submit/fill path and a list costs a fraction of an instance).
+_I, _S, _P, _R = 0, 1, 2, 3
 
 
 class RiskEngine:
@@ -236,9 +233,9 @@ class RiskEngine:
         self._instruments: list[Instrument] = []
         self._limits: list[InstrumentLimits] = []
         self._venues: dict[str, int] = {}
-        self._open: dict[str, _OpenOrder] = {}
+        self._open: dict[str, list[int]] = {}
         # per instrument index: its open orders and our best resting [bid, ask] (None: none)
-        self._open_by_index: dict[int, dict[str, _OpenOrder]] = {}
+        self._open_by_index: dict[int, dict[str, list[int]]] = {}
         self._best: dict[int, list[int | None]] = {}
         self._global = RiskLimits()
         self.set_global_limits(limits or RiskLimits())
@@ -431,14 +428,17 @@ class RiskEngine:
         if order_id in self._open:
             return
         index = self.index(instrument)
-        o = _OpenOrder(index, int(side), price, qty)
+        o = [index, int(side), price, qty]
         self._open[order_id] = o
-        self._open_by_index.setdefault(index, {})[order_id] = o
+        opens = self._open_by_index.get(index)
+        if opens is None:
+            opens = self._open_by_index[index] = {}
+        opens[order_id] = o
         best = self._best.setdefault(index, [None, None])
-        b = best[o.side]
-        if b is None or (price > b if o.side == 0 else price < b):
-            best[o.side] = price
-        self._core.order_open(index, o.side, price, qty)
+        b = best[o[_S]]
+        if b is None or (price > b if o[_S] == 0 else price < b):
+            best[o[_S]] = price
+        self._core.order_open(index, o[_S], price, qty)
 
     def on_order_fill(
         self, order_id: str, instrument: Instrument, side: Side | int, qty: int
@@ -450,14 +450,14 @@ class RiskEngine:
         """
         o = self._open.get(order_id)
         if o is not None:
-            q = min(qty, o.remaining)
-            new = o.remaining - q
-            self._core.order_reduce(o.index, o.side, o.price, o.remaining, new, new == 0)
-            o.remaining = new
+            q = min(qty, o[_R])
+            new = o[_R] - q
+            self._core.order_reduce(o[_I], o[_S], o[_P], o[_R], new, new == 0)
+            o[_R] = new
             if new == 0:
                 del self._open[order_id]
                 self._forget(order_id, o)
-            index = o.index
+            index = o[_I]
         else:
             index = self.index(instrument)
         self._core.add_position(index, qty if int(side) == 0 else -qty)
@@ -468,33 +468,33 @@ class RiskEngine:
         if o is None:
             return
         # release the old price and size, then reserve the new ones (the order count is unchanged)
-        self._core.order_reduce(o.index, o.side, o.price, o.remaining, 0, True)
-        o.price, o.remaining = price, remaining
-        self._core.order_open(o.index, o.side, price, remaining)
-        self._refresh_best(o.index)
+        self._core.order_reduce(o[_I], o[_S], o[_P], o[_R], 0, True)
+        o[_P], o[_R] = price, remaining
+        self._core.order_open(o[_I], o[_S], price, remaining)
+        self._refresh_best(o[_I])
 
     def on_order_closed(self, order_id: str) -> None:
         """An order is done (filled, canceled, rejected, expired): release what it reserved."""
         o = self._open.pop(order_id, None)
         if o is None:
             return
-        self._core.order_reduce(o.index, o.side, o.price, o.remaining, 0, True)
+        self._core.order_reduce(o[_I], o[_S], o[_P], o[_R], 0, True)
         self._forget(order_id, o)
 
-    def _forget(self, order_id: str, o: _OpenOrder) -> None:
-        opens = self._open_by_index[o.index]
+    def _forget(self, order_id: str, o: list[int]) -> None:
+        opens = self._open_by_index[o[_I]]
         del opens[order_id]
-        if self._best[o.index][o.side] == o.price:  # only then can the best move
-            self._refresh_best(o.index)
+        if self._best[o[_I]][o[_S]] == o[_P]:  # only then can the best move
+            self._refresh_best(o[_I])
 
     def _refresh_best(self, index: int) -> None:
         bid: int | None = None
         ask: int | None = None
         for o in self._open_by_index.get(index, {}).values():
-            if o.side == 0:
-                bid = o.price if bid is None or o.price > bid else bid
+            if o[_S] == 0:
+                bid = o[_P] if bid is None or o[_P] > bid else bid
             else:
-                ask = o.price if ask is None or o.price < ask else ask
+                ask = o[_P] if ask is None or o[_P] < ask else ask
         self._best[index] = [bid, ask]
         self._core.set_best_own(index, bid, ask)
 
