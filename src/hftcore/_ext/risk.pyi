@@ -1,11 +1,16 @@
+from typing import final
+
 import numpy as np
 import numpy.typing as npt
+
+__all__ = ["NO_LIMIT", "REASON_COUNT", "RiskCore"]
 
 REASON_COUNT: int
 NO_LIMIT: int
 
+@final
 class RiskCore:
-    def __init__(self, notional_decimals: int = 8) -> None: ...
+    def __new__(cls, notional_decimals: int = 8) -> RiskCore: ...
     @property
     def notional_decimals(self) -> int: ...
     def set_instrument(
