@@ -193,6 +193,30 @@ def hftcore_flow(n: int = N_FLOW, with_risk: bool = False, journal: str | None =
     return run
 
 
+def hftcore_flow_precreated(n: int = N_FLOW, with_risk: bool = False) -> Callable[[], object]:
+    """submit -> ack -> fill -> position only: the orders are created before the timed loop,
+    as the peer's are (one prepared set per call)."""
+    risk = full_risk()[0] if with_risk else None
+    om = OrderManager(session="bench", portfolio=Portfolio(), risk=risk)
+    orders = [om.create(BTC, Side.BUY if k & 1 else Side.SELL, QTY, PX, ts=k) for k in range(n)]
+
+    def run() -> None:
+        submit, ack, fill = om.submit, om.on_ack, om.on_fill
+        for k, o in enumerate(orders):
+            submit(o, k)
+            cid = o.client_order_id
+            ack(cid, "v", k)
+            fill(cid, "t", QTY, PX, ts=k)
+
+    return run
+
+
+def prepared(make: Callable[[], Callable[[], object]], rounds: int) -> Callable[[], object]:
+    """A callable that runs a freshly prepared workload each time (orders cannot be reused)."""
+    runs = iter([make() for _ in range(rounds + 1)])
+    return lambda: next(runs)()
+
+
 # -- NautilusTrader ------------------------------------------------------------------------------
 class Nautilus:
     """NautilusTrader 1.221.0 RiskEngine + ExecutionEngine wired with its test-kit stubs."""
@@ -361,6 +385,11 @@ def test_flow_hftcore_pruned(benchmark: Any) -> None:
            hftcore_flow(prune=True), N_FLOW)
 
 
+def test_flow_hftcore_precreated(benchmark: Any) -> None:
+    _bench(benchmark, G_FLOW, "hftcore submit+ack+fill+position (orders created before)",
+           prepared(lambda: hftcore_flow_precreated(), 6), N_FLOW)
+
+
 def test_flow_hftcore_gc_paused(benchmark: Any) -> None:
     _bench(benchmark, G_FLOW, "hftcore OrderManager+Portfolio, GC paused",
            hftcore_flow(gc_paused=True), N_FLOW)
@@ -413,6 +442,10 @@ def main() -> None:
     record(G_FLOW, "hftcore OrderManager+Portfolio", best_ns(hftcore_flow(), N_FLOW))
     record(G_FLOW, "hftcore OrderManager+Portfolio+RiskEngine",
            best_ns(hftcore_flow(with_risk=True), N_FLOW))
+    record(G_FLOW, "hftcore submit+ack+fill+position, orders created before (as the peer's)",
+           best_ns(prepared(lambda: hftcore_flow_precreated(), 7), N_FLOW))
+    record(G_FLOW, "hftcore ... the same + RiskEngine",
+           best_ns(prepared(lambda: hftcore_flow_precreated(with_risk=True), 7), N_FLOW))
     record(G_FLOW, "hftcore OrderManager+Portfolio, pruned (steady state)",
            best_ns(hftcore_flow(prune=True), N_FLOW))
     record(G_FLOW, "hftcore OrderManager+Portfolio, GC paused",

@@ -84,6 +84,7 @@ _SIDES = tuple(Side)
 _LIQ = tuple(Liquidity)
 _TYPES = tuple(OrderType)
 _TIFS = tuple(TimeInForce)
+_new_tuple = tuple.__new__
 
 
 class OrderError(ValueError):
@@ -596,19 +597,23 @@ class OrderManager:
             self._anomaly(o, cid, "illegal_overfill" if qty > 0 else "illegal_fill_size", ts,
                           f"trade {tid}: {qty} with {o.filled}/{o.size} filled")
             return False
-        fill = Fill(cid, tid, o.side, qty, price, _LIQ[liq], fee, ts)
+        side, inst, lq = o.side, o.instrument, _LIQ[liq]
+        fill = _new_tuple(Fill, (cid, tid, side, qty, price, lq, fee, ts))  # = Fill(...), faster
         o.acked = True
         o.fills.append(fill)
         self.fills.append(fill)
         o.filled += qty
-        self.portfolio.apply(o.instrument, o.side, qty, price, fee, fill.liquidity)
+        self.portfolio.apply(inst, side, qty, price, fee, lq)
         if self.risk is not None:
-            self.risk.on_order_fill(cid, o.instrument, o.side, qty)
+            self.risk.on_order_fill(cid, inst, side, qty)
         if o.filled == o.size:
             if _TERM[st]:
                 self._anomaly(o, cid, "late_fill", ts, f"completes an order in {st.name}")
-                self._open.pop(cid, None)
-            self._set(o, _FILLED, ts, "fill")
+            o.status = _FILLED  # _set inlined: the hot path
+            o.history.append((ts, _FILLED, "fill"))
+            self._open.pop(cid, None)
+            if self.risk is not None:
+                self.risk.on_order_closed(cid)
         elif st in (_PENDING_CANCEL, _PENDING_REPLACE):
             o.prior_status = _PARTIALLY_FILLED
             o.history.append((ts, st, "fill"))
