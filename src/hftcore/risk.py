@@ -427,18 +427,20 @@ class RiskEngine:
         """An order was sent: count its whole remaining size as worst-case exposure."""
         if order_id in self._open:
             return
-        index = self.index(instrument)
-        o = [index, int(side), price, qty]
+        index = self._index[(instrument.venue, instrument.symbol)]
+        sd = 0 if side == 0 else 1
+        o = [index, sd, price, qty]
         self._open[order_id] = o
         opens = self._open_by_index.get(index)
         if opens is None:
             opens = self._open_by_index[index] = {}
+            self._best[index] = [None, None]
         opens[order_id] = o
-        best = self._best.setdefault(index, [None, None])
-        b = best[o[_S]]
-        if b is None or (price > b if o[_S] == 0 else price < b):
-            best[o[_S]] = price
-        self._core.order_open(index, o[_S], price, qty)
+        best = self._best[index]
+        b = best[sd]
+        if b is None or (price > b if sd == 0 else price < b):
+            best[sd] = price
+        self._core.order_open(index, sd, price, qty)
 
     def on_order_fill(
         self, order_id: str, instrument: Instrument, side: Side | int, qty: int
@@ -450,17 +452,18 @@ class RiskEngine:
         """
         o = self._open.get(order_id)
         if o is not None:
-            q = min(qty, o[_R])
-            new = o[_R] - q
-            self._core.order_reduce(o[_I], o[_S], o[_P], o[_R], new, new == 0)
+            index, rem = o[_I], o[_R]
+            new = rem - qty if qty < rem else 0
+            self._core.order_reduce(index, o[_S], o[_P], rem, new, new == 0)
             o[_R] = new
             if new == 0:
                 del self._open[order_id]
-                self._forget(order_id, o)
-            index = o[_I]
+                del self._open_by_index[index][order_id]
+                if self._best[index][o[_S]] == o[_P]:  # only then can the best move
+                    self._refresh_best(index)
         else:
             index = self.index(instrument)
-        self._core.add_position(index, qty if int(side) == 0 else -qty)
+        self._core.add_position(index, qty if side == 0 else -qty)
 
     def on_order_replaced(self, order_id: str, price: int, remaining: int) -> None:
         """An open order now rests at ``price`` with ``remaining`` size."""
