@@ -451,7 +451,7 @@ def measure() -> None:
     record(G_FLOW, "hftcore OrderManager+Portfolio", best_ns(hftcore_flow(), N_FLOW))
     record(G_FLOW, "hftcore OrderManager+Portfolio+RiskEngine",
            best_ns(hftcore_flow(with_risk=True), N_FLOW))
-    record(G_FLOW, "hftcore submit+ack+fill+position, orders created before (as the peer's)",
+    record(G_FLOW, "hftcore submit+ack+fill+position (orders pre-built)",
            best_ns(prepared(lambda: hftcore_flow_precreated(), 7), N_FLOW))
     record(G_FLOW, "hftcore ... the same + RiskEngine",
            best_ns(prepared(lambda: hftcore_flow_precreated(with_risk=True), 7), N_FLOW))
