@@ -396,3 +396,18 @@ def test_prune_forgets_old_terminal_orders_only() -> None:
     assert om.fills == [] and om.portfolio.position(BTC).net == 5 * LOT
     assert not om.on_fill(done, "t2", LOT, PX)  # reported, not lost: it is in the anomalies
     assert om.anomalies[-1].kind == "fill_unknown_order"
+
+
+def test_reconcile_never_assumes_a_fill() -> None:
+    om = new_om()
+    cid = sent(om)
+    om.on_ack(cid)
+    om.on_fill(cid, "t1", 2 * LOT, PX)
+    report = om.reconcile("sim", [], closed={cid: S.FILLED})  # but only 2 of 5 lots known
+    assert om[cid].status is S.UNKNOWN and report.missing_fills == {cid: 3 * LOT}
+    assert om[cid].filled == 2 * LOT and om.portfolio.position(BTC).net == 2 * LOT
+    from hftcore import Fill
+
+    om.reconcile("sim", [], fills=[Fill(cid, "t2", Side.BUY, 3 * LOT, PX)],
+                 closed={cid: S.FILLED})
+    assert om[cid].status is S.FILLED

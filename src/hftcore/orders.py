@@ -787,8 +787,13 @@ class OrderManager:
                 vid = vo.venue_order_id
             elif o.filled == o.size:
                 status, vid = _FILLED, ""
-            elif cid in closed and OrderStatus(closed[cid]).is_terminal \
-                    and closed[cid] != _FILLED:
+            elif cid in closed and closed[cid] == _FILLED:
+                # the venue says filled but we lack fills: report, keep it UNKNOWN, invent nothing
+                report.missing_fills[cid] = o.size - o.filled
+                self._anomaly(o, cid, "missing_fills", now,
+                              f"venue says FILLED, booked {o.filled}/{o.size}")
+                status, vid = _UNKNOWN, ""
+            elif cid in closed and OrderStatus(closed[cid]).is_terminal:
                 status, vid = OrderStatus(closed[cid]), ""
             elif o.acked:
                 status, vid = _CANCELED, ""
@@ -805,6 +810,8 @@ class OrderManager:
             o.venue_order_id = vid
         if status == _REJECTED:
             o.reason = "not found at venue"
+        if status == _UNKNOWN and o.status != _UNKNOWN:
+            o.prior_status = o.status
         self._set(o, status, ts, "reconcile")
 
     # -- recovery -----------------------------------------------------------------------------
