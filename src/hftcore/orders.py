@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,6 +250,10 @@ class OrderManager:
         fsync the journal after each record.
     on_anomaly : callable, optional
         Called with each :class:`Anomaly` as it is recorded.
+    prefix : str
+        Client order id prefix.
+    anomaly_log_size : int
+        The last this many anomalies are kept in :attr:`anomalies`; :attr:`counts` counts all.
     """
 
     def __init__(
@@ -263,6 +267,7 @@ class OrderManager:
         fsync: bool = False,
         on_anomaly: Callable[[Anomaly], None] | None = None,
         prefix: str = "hc",
+        anomaly_log_size: int = 10_000,
     ) -> None:
         self.session = session or secrets.token_hex(4)
         if not self.session.isalnum() or not prefix.isalnum() or len(prefix + self.session) > 24:
@@ -274,7 +279,7 @@ class OrderManager:
         self.timeout_ns = timeout_ns
         self.clock = clock
         self.on_anomaly = on_anomaly
-        self.anomalies: list[Anomaly] = []
+        self.anomalies: deque[Anomaly] = deque(maxlen=anomaly_log_size)
         self.counts: Counter[str] = Counter()
         self.fills: list[Fill] = []  # every booked fill, in booking order
         self._orders: dict[str, Order] = {}
