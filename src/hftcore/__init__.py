@@ -19,7 +19,27 @@ from hftcore.decoders import (
     decoder_for,
 )
 from hftcore.errors import DecodeError
-from hftcore.model import Instrument, OrderStatus, OrderType, Side, TimeInForce
+from hftcore.model import (
+    Fill,
+    Instrument,
+    Liquidity,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from hftcore.orders import OrderError, OrderManager, VenueOrder
+from hftcore.portfolio import FeeSchedule, Portfolio, Position
+from hftcore.risk import (
+    InstrumentLimits,
+    Reason,
+    RiskEngine,
+    RiskLimits,
+    RiskRejected,
+    TradingState,
+    VenueRateLimit,
+)
 
 __version__ = "0.1.0"
 
@@ -29,16 +49,32 @@ __all__ = [
     "CoinbaseDecoder",
     "DecodeError",
     "Decoder",
+    "FeeSchedule",
+    "Fill",
     "Instrument",
+    "InstrumentLimits",
     "KrakenDecoder",
     "L2Book",
     "L3Book",
+    "Liquidity",
     "MessageKind",
     "OkxDecoder",
+    "Order",
+    "OrderError",
+    "OrderManager",
     "OrderStatus",
     "OrderType",
+    "Portfolio",
+    "Position",
+    "Reason",
+    "RiskEngine",
+    "RiskLimits",
+    "RiskRejected",
     "Side",
     "TimeInForce",
+    "TradingState",
+    "VenueOrder",
+    "VenueRateLimit",
     "__version__",
     "decoder_for",
     "fixed",
