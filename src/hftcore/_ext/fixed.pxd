@@ -80,9 +80,6 @@ cdef extern from *:
     #endif
     }
 
-    /* Fast path for the common wire shape: [-]digits[.digits], at most 19 bytes, exact at
-       `decimals` and in range.  Returns 1 with *out and *end set, or 0 when the text needs the
-       general parser (exponent, '+', more digits, rounding, overflow, errors of any kind). */
     /* Digits at s[*i .. lim) into *m: eight at a time while eight bytes remain before lim
        (lim never exceeds the readable length), then byte by byte. */
     static inline void hfx_digit_run(const char *s, Py_ssize_t *i, Py_ssize_t lim, uint64_t *m) {
@@ -103,6 +100,21 @@ cdef extern from *:
         }
         *i = j;
         *m = acc;
+    }
+
+    /* Digits beyond the 19 kept, from s[*i]: how many, the first one (*first, if still < 0)
+       and whether any later one is nonzero (*rest). */
+    static inline Py_ssize_t hfx_drop_run(const char *s, Py_ssize_t *i, Py_ssize_t n,
+                                          int *first, int *rest) {
+        Py_ssize_t j = *i, start = *i;
+        for (; j < n; j++) {
+            unsigned c = (unsigned char)s[j] - '0';
+            if (c > 9) break;
+            if (*first < 0) *first = (int)c;
+            else if (c) *rest = 1;
+        }
+        *i = j;
+        return j - start;
     }
 
     /* Fast path for the common wire shape: [-]digits[.digits], at most 19 bytes, exact at
@@ -228,6 +240,9 @@ cdef extern from *:
     int hfx_swar_digits(const char* p, uint64_t* value) noexcept nogil
     int hfx_scan_fast(const char* s, Py_ssize_t n, int decimals, int64_t* out,
                       Py_ssize_t* end) noexcept nogil
+    void hfx_digit_run(const char* s, Py_ssize_t* i, Py_ssize_t lim, uint64_t* m) noexcept nogil
+    Py_ssize_t hfx_drop_run(const char* s, Py_ssize_t* i, Py_ssize_t n, int* first,
+                            int* rest) noexcept nogil
     int hfx_add(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_sub(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_rescale(int64_t v, int from_dec, int to_dec, int rounding, int64_t* out) noexcept nogil
@@ -302,7 +317,7 @@ cdef inline int fx_scan_general(const char* s, Py_ssize_t n, int decimals, int r
     cdef bint any_digit = False
     cdef bint sticky = False            # a nonzero digit beyond the 19 kept ones was dropped
     cdef int drop1 = -1                 # the first dropped digit
-    cdef bint rest = False              # a nonzero dropped digit after the first
+    cdef int rest = 0                   # a nonzero dropped digit after the first
     cdef uint64_t m = 0                 # the (up to 19) significant digits kept
     cdef int ndig = 0
     cdef int64_t exp = 0                # value = m * 10**exp (+ dropped digits)
@@ -328,32 +343,9 @@ cdef inline int fx_scan_general(const char* s, Py_ssize_t n, int decimals, int r
         any_digit = True
     start = i
     stop = i + 19 if n - i > 19 else n
-    while stop - i >= 8:                # eight bytes at a time while they are readable
-        k8 = hfx_swar_digits(s + i, &v8)
-        if k8 <= 0:
-            break
-        m = m * HFX_POW10[k8] + v8
-        i += k8
-        if k8 < 8:
-            break
-    while i < stop:
-        c = <unsigned char>s[i] - 48
-        if c > 9:
-            break
-        m = m * 10 + c
-        i += 1
+    hfx_digit_run(s, &i, stop, &m)
     ndig = <int>(i - start)
-    while i < n:                        # beyond 19 digits: each shifts the exponent
-        c = <unsigned char>s[i] - 48
-        if c > 9:
-            break
-        exp += 1
-        if drop1 < 0:
-            drop1 = <int>c
-        else:
-            rest |= c != 0
-        sticky |= c != 0
-        i += 1
+    exp += hfx_drop_run(s, &i, n, &drop1, &rest)     # beyond 19 digits: each shifts exp
     if i > start:
         any_digit = True
     if i < n and s[i] == b'.':
@@ -366,36 +358,15 @@ cdef inline int fx_scan_general(const char* s, Py_ssize_t n, int decimals, int r
             exp -= i - start
             start = i
         stop = i + (19 - ndig) if n - i > 19 - ndig else n
-        while stop - i >= 8:
-            k8 = hfx_swar_digits(s + i, &v8)
-            if k8 <= 0:
-                break
-            m = m * HFX_POW10[k8] + v8
-            i += k8
-            if k8 < 8:
-                break
-        while i < stop:
-            c = <unsigned char>s[i] - 48
-            if c > 9:
-                break
-            m = m * 10 + c
-            i += 1
+        hfx_digit_run(s, &i, stop, &m)
         exp -= i - start
         ndig += <int>(i - start)
-        while i < n:                    # beyond 19 digits: only their being nonzero matters
-            c = <unsigned char>s[i] - 48
-            if c > 9:
-                break
-            if drop1 < 0:
-                drop1 = <int>c
-            else:
-                rest |= c != 0
-            sticky |= c != 0
-            i += 1
+        hfx_drop_run(s, &i, n, &drop1, &rest)        # beyond 19 digits: only their values matter
         if i > frac:                    # every byte consumed after the dot is a digit
             any_digit = True
     if not any_digit:
         return FX_SYNTAX
+    sticky = drop1 > 0 or rest
     if i < n and (s[i] == b'e' or s[i] == b'E'):
         i += 1
         if i < n and (s[i] == b'+' or s[i] == b'-'):

@@ -150,17 +150,21 @@ def parse(text, int decimals, rounding=None):
     return out
 
 
+cdef str _format(int64_t raw, int decimals, int mode):
+    cdef char buf[FX_FORMAT_MAX]
+    cdef Py_ssize_t n = fx_format(raw, decimals, mode, buf)
+    if n < 0:
+        raise ValueError(f"decimals must be 0..18, got {decimals}")
+    return _ascii(buf, n)
+
+
 @cython.binding(False)
 def format(int64_t raw, int decimals, bint trim=False):
     """Text of ``raw`` counts of ``10**-decimals``: ``format(5000010, 2) == "50000.10"``.
 
     ``trim=True`` drops trailing fractional zeros (``"50000.1"``, ``"5"``).
     """
-    cdef char buf[FX_FORMAT_MAX]
-    cdef Py_ssize_t n = fx_format(raw, decimals, FMT_TRIM if trim else FMT_FIXED, buf)
-    if n < 0:
-        raise ValueError(f"decimals must be 0..18, got {decimals}")
-    return _ascii(buf, n)
+    return _format(raw, decimals, FMT_TRIM if trim else FMT_FIXED)
 
 
 @cython.binding(False)
@@ -169,11 +173,7 @@ def format_digits(int64_t raw, int decimals):
 
     ``format_digits(5000, 5) == "5000"`` (0.05000); ``format_digits(5000010, 2) == "5000010"``.
     """
-    cdef char buf[FX_FORMAT_MAX]
-    cdef Py_ssize_t n = fx_format(raw, decimals, FMT_DIGITS, buf)
-    if n < 0:
-        raise ValueError(f"decimals must be 0..18, got {decimals}")
-    return _ascii(buf, n)
+    return _format(raw, decimals, FMT_DIGITS)
 
 
 @cython.binding(False)
