@@ -4141,6 +4141,7 @@ cdef class Decoder:
     cdef int _decode(self, DecState* st, Scan* sc) noexcept nogil:
         return fail(sc, E_SHAPE, sc.p)
 
+    @cython.binding(False)
     def decode(self, data, long long recv_ts=0):
         """Decode one message (bytes-like) received at ``recv_ts`` (ns); returns its kind.
 
