@@ -285,6 +285,7 @@ class Fill(NamedTuple):
 
 
 _STATUS_NEW = OrderStatus.NEW  # bound once: enum member lookups are slow on Python 3.11
+_STATUSES = tuple(OrderStatus)
 
 
 class Order:
@@ -296,11 +297,11 @@ class Order:
     """
 
     __slots__ = (
+        "_hist",
         "acked",
         "client_order_id",
         "filled",
         "fills",
-        "history",
         "instrument",
         "order_type",
         "price",
@@ -339,7 +340,13 @@ class Order:
         self.reason = ""
         self.sent_ns = 0
         self.fills: list[Fill] = []
-        self.history: list[tuple[int, OrderStatus, str]] = []
+        # (ts_ns, status code, event): plain ints, so these tuples are invisible to the GC
+        self._hist: list[tuple[int, int, str]] = []
+
+    @property
+    def history(self) -> list[tuple[int, OrderStatus, str]]:
+        """``(ts_ns, status, event)`` for every accepted or refused event, oldest first."""
+        return [(t, _STATUSES[c], e) for t, c, e in self._hist]
 
     @property
     def remaining(self) -> int:

@@ -75,6 +75,15 @@ _PENDING_REPLACE = S.PENDING_REPLACE
 _REJECTED = S.REJECTED
 _UNKNOWN = S.UNKNOWN
 _OK = Reason.OK
+# history entries keep plain int codes: tuples of ints and str are invisible to the GC
+_CODE = tuple(range(len(OrderStatus)))
+_ACCEPTED_C = int(_ACCEPTED)
+_FILLED_C = int(_FILLED)
+_NEW_C = int(_NEW)
+_PARTIALLY_FILLED_C = int(_PARTIALLY_FILLED)
+_PENDING_CANCEL_C = int(_PENDING_CANCEL)
+_PENDING_NEW_C = int(_PENDING_NEW)
+_PENDING_REPLACE_C = int(_PENDING_REPLACE)
 _PENDING = (_PENDING_NEW, _PENDING_CANCEL, _PENDING_REPLACE)
 # tuples, not sets: Enum.__hash__ is a Python function, tuple membership compares identity first
 _LIVE = (_ACCEPTED, _PARTIALLY_FILLED)
@@ -302,14 +311,14 @@ class OrderManager:
         self.anomalies.append(a)
         self.counts[kind] += 1
         if o is not None:
-            o.history.append((ts, o.status, f"refused {kind}" if kind.startswith("illegal")
+            o._hist.append((ts, _CODE[o.status], f"refused {kind}" if kind.startswith("illegal")
                               else kind))
         if self.on_anomaly is not None:
             self.on_anomaly(a)
 
     def _set(self, o: Order, status: OrderStatus, ts: int, event: str) -> None:
         o.status = status
-        o.history.append((ts, status, event))
+        o._hist.append((ts, _CODE[status], event))
         if _TERM[status]:
             self._open.pop(o.client_order_id, None)
             if self.risk is not None:
@@ -347,7 +356,7 @@ class OrderManager:
         long session's memory (and the garbage collector's work) flat.  Returns how many.
         """
         gone = {cid for cid, o in self._orders.items()
-                if _TERM[o.status] and o.history[-1][0] < older_than_ns}
+                if _TERM[o.status] and o._hist[-1][0] < older_than_ns}
         if gone:
             for cid in gone:
                 del self._orders[cid]
@@ -384,14 +393,14 @@ class OrderManager:
             self._instruments[key] = instrument
         o = Order(cid, instrument, _SIDES[side], size, price, _TYPES[order_type],
                   _TIFS[time_in_force])
-        o.history.append((now, _NEW, "new"))
+        o._hist.append((now, _NEW_C, "new"))
         self._orders[cid] = o
         return o
 
     def _do_new(self, cid: str, inst: Instrument, side: Side, size: int, price: int,
                 order_type: OrderType, tif: TimeInForce, ts: int) -> Order:
         o = Order(cid, inst, _SIDES[side], size, price, _TYPES[order_type], _TIFS[tif])
-        o.history.append((ts, _NEW, "new"))
+        o._hist.append((ts, _NEW_C, "new"))
         self._orders[cid] = o
         return o
 
@@ -419,7 +428,7 @@ class OrderManager:
             self._journal.append({"e": "submit", "id": order.client_order_id, "ts": now})
         order.sent_ns = now  # _do_submit inlined: the hot path
         order.status = _PENDING_NEW
-        order.history.append((now, _PENDING_NEW, "submit"))
+        order._hist.append((now, _PENDING_NEW_C, "submit"))
         self._open[order.client_order_id] = order
         if self.risk is not None:
             self.risk.on_order_open(order.client_order_id, order.instrument, order.side,
@@ -433,7 +442,7 @@ class OrderManager:
     def _do_submit(self, o: Order, ts: int) -> None:
         o.sent_ns = ts
         o.status = _PENDING_NEW
-        o.history.append((ts, _PENDING_NEW, "submit"))
+        o._hist.append((ts, _PENDING_NEW_C, "submit"))
         self._open[o.client_order_id] = o
         if self.risk is not None:
             self.risk.on_order_open(o.client_order_id, o.instrument, o.side, o.price, o.size)
@@ -468,7 +477,7 @@ class OrderManager:
             o.prior_status = o.status
         o.sent_ns = ts
         o.status = _PENDING_CANCEL
-        o.history.append((ts, _PENDING_CANCEL, "cancel"))
+        o._hist.append((ts, _PENDING_CANCEL_C, "cancel"))
 
     def cancel_all(self, client_order_ids: Iterable[str] | None = None) -> list[str]:
         """Request a cancel of every open order (or of the given ids); returns those requested.
@@ -505,7 +514,7 @@ class OrderManager:
         o.prior_status = o.status
         o.sent_ns = ts
         o.status = _PENDING_REPLACE
-        o.history.append((ts, _PENDING_REPLACE, "replace"))
+        o._hist.append((ts, _PENDING_REPLACE_C, "replace"))
 
     # -- venue events -------------------------------------------------------------------------
     def on_ack(self, client_order_id: str, venue_order_id: str = "", ts: int | None = None) -> None:
@@ -527,10 +536,10 @@ class OrderManager:
             o.acked = True
         if st == _PENDING_NEW or (st == _UNKNOWN and o.prior_status == _PENDING_NEW):
             o.status = _ACCEPTED  # _set inlined: the hot path
-            o.history.append((ts, _ACCEPTED, "ack"))
+            o._hist.append((ts, _ACCEPTED_C, "ack"))
         elif st in (_PENDING_CANCEL, _PENDING_REPLACE) and o.prior_status == _PENDING_NEW:
             o.prior_status = _ACCEPTED  # cancel/replace was sent before the ack arrived
-            o.history.append((ts, st, "ack"))
+            o._hist.append((ts, _CODE[st], "ack"))
         elif st == _NEW:
             self._anomaly(o, cid, "illegal_ack_unsent", ts)
         elif st == _REJECTED:
@@ -615,18 +624,18 @@ class OrderManager:
             if _TERM[st]:
                 self._anomaly(o, cid, "late_fill", ts, f"completes an order in {st.name}")
             o.status = _FILLED  # _set inlined: the hot path
-            o.history.append((ts, _FILLED, "fill"))
+            o._hist.append((ts, _FILLED_C, "fill"))
             self._open.pop(cid, None)
             if self.risk is not None:
                 self.risk.on_order_closed(cid)
         elif st in (_PENDING_CANCEL, _PENDING_REPLACE):
             o.prior_status = _PARTIALLY_FILLED
-            o.history.append((ts, st, "fill"))
+            o._hist.append((ts, _CODE[st], "fill"))
         elif _TERM[st]:
             self._anomaly(o, cid, "late_fill", ts, f"booked on an order in {st.name}")
         else:  # PENDING_NEW (fill before ack), ACCEPTED, PARTIALLY_FILLED, UNKNOWN
             o.status = _PARTIALLY_FILLED  # _set inlined (not terminal)
-            o.history.append((ts, _PARTIALLY_FILLED, "fill"))
+            o._hist.append((ts, _PARTIALLY_FILLED_C, "fill"))
         return True
 
     def on_canceled(self, client_order_id: str, ts: int | None = None) -> None:
