@@ -9,10 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
+from typing import NamedTuple
 
 from hftcore._ext import fixed as _fx
 
-__all__ = ["Instrument", "OrderStatus", "OrderType", "Side", "TimeInForce"]
+__all__ = [
+    "Fill",
+    "Instrument",
+    "Liquidity",
+    "Order",
+    "OrderStatus",
+    "OrderType",
+    "Side",
+    "TimeInForce",
+]
 
 
 class Side(IntEnum):
@@ -243,3 +253,108 @@ class Instrument:
                 f"{self.symbol}: size {self.format_qty(qty)} is above the maximum "
                 f"{self.format_qty(self.max_size)}"
             )
+
+
+# -- orders and fills (used by hftcore.orders and hftcore.portfolio) ------------------------------
+
+
+class Liquidity(IntEnum):
+    """Whether a fill added liquidity (maker) or took it (taker); decides the fee rate."""
+
+    MAKER = 0
+    TAKER = 1
+
+
+class Fill(NamedTuple):
+    """One execution of an order, as the venue reported it (immutable).
+
+    ``qty`` is raw at the instrument's ``size_decimals``, ``price`` raw at ``price_decimals``.
+    ``fee`` is raw quote currency at ``price_decimals + size_decimals`` (the "value decimals" of
+    :mod:`hftcore.portfolio`); ``None`` lets the portfolio compute it from its fee rates.
+    ``trade_id`` is the venue's execution id: fills are de-duplicated on it.
+    """
+
+    client_order_id: str
+    trade_id: str
+    side: Side
+    qty: int
+    price: int
+    liquidity: Liquidity = Liquidity.TAKER
+    fee: int | None = None
+    ts: int = 0
+
+
+_STATUS_NEW = OrderStatus.NEW  # bound once: enum member lookups are slow on Python 3.11
+
+
+class Order:
+    """One order and its history; created by :class:`hftcore.orders.OrderManager`.
+
+    ``size``, ``filled`` are raw at ``instrument.size_decimals``; ``price`` raw at
+    ``price_decimals`` (a market order's protection price, 0 for none).  ``history`` holds
+    ``(ts_ns, status, event)`` tuples, one per accepted or refused event.
+    """
+
+    __slots__ = (
+        "acked",
+        "client_order_id",
+        "filled",
+        "fills",
+        "history",
+        "instrument",
+        "order_type",
+        "price",
+        "prior_status",
+        "reason",
+        "sent_ns",
+        "side",
+        "size",
+        "status",
+        "time_in_force",
+        "venue_order_id",
+    )
+
+    def __init__(
+        self,
+        client_order_id: str,
+        instrument: Instrument,
+        side: Side,
+        size: int,
+        price: int,
+        order_type: OrderType = OrderType.LIMIT,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+    ) -> None:
+        self.client_order_id = client_order_id
+        self.instrument = instrument
+        self.side = side
+        self.size = size
+        self.price = price
+        self.order_type = order_type
+        self.time_in_force = time_in_force
+        self.status = _STATUS_NEW
+        self.prior_status = _STATUS_NEW  # status before PENDING_CANCEL/REPLACE or UNKNOWN
+        self.filled = 0
+        self.acked = False  # the venue has shown it knows the order (ack, fill, amend)
+        self.venue_order_id: str | None = None
+        self.reason = ""
+        self.sent_ns = 0
+        self.fills: list[Fill] = []
+        self.history: list[tuple[int, OrderStatus, str]] = []
+
+    @property
+    def remaining(self) -> int:
+        """Size not yet filled (raw)."""
+        return self.size - self.filled
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order may still trade at the venue."""
+        return self.status.is_open
+
+    def __repr__(self) -> str:
+        inst = self.instrument
+        return (
+            f"Order({self.client_order_id} {inst.symbol} {self.side.name} "
+            f"{inst.format_qty(self.filled)}/{inst.format_qty(self.size)} @ "
+            f"{inst.format_price(self.price)} {self.status.name})"
+        )

@@ -8,6 +8,7 @@ from libc.stdint cimport int64_t, uint64_t
 cdef extern from *:
     """
     #include <stdint.h>
+    #include <string.h>
     typedef __int128 hfx_i128;
     typedef unsigned __int128 hfx_u128;
 
@@ -44,11 +45,99 @@ cdef extern from *:
         hfx_u128 twice = r << 1;   /* r < d < 2^127, no overflow */
         int cmp = twice > ud ? 1 : (twice == ud ? 0 : -1);
         int inc = hfx_round_incr(rounding, neg, (int)(q & 1), r != 0, cmp);
-        if (inc == -1) return 4;
+        if (inc == -1) {
+            /* inexact: an overflow even when truncated is reported as the overflow it is */
+            return q > (hfx_u128)INT64_MAX + (hfx_u128)neg ? 3 : 4;
+        }
         if (inc == -2) return 6;
         q += (hfx_u128)inc;
         *q_out = neg ? -(hfx_i128)q : (hfx_i128)q;
         return 0;
+    }
+
+    /* The run of ASCII digits at the start of the 8 bytes at p: its length (0..8) and value,
+       computed eight bytes at a time. p[0..7] must be readable. Returns -1 where the byte order
+       is not little-endian (the caller then goes byte by byte). */
+    static inline int hfx_swar_digits(const char *p, uint64_t *value) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t x, t, nondigit;
+        int k;
+        memcpy(&x, p, 8);
+        t = x ^ 0x3030303030303030ULL;                 /* '0'..'9' -> 0..9 */
+        nondigit = (t | ((t & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL))
+                   & 0x8080808080808080ULL;            /* high bit of each byte > 9 */
+        k = nondigit ? (__builtin_ctzll(nondigit) >> 3) : 8;
+        if (k == 0) { *value = 0; return 0; }
+        if (k < 8) t <<= 8 * (8 - k);                  /* the k digits, with leading zeros */
+        t = (t * 10 + (t >> 8)) & 0x00FF00FF00FF00FFULL;      /* pairs */
+        t = (t * 100 + (t >> 16)) & 0x0000FFFF0000FFFFULL;    /* quads */
+        t = (t * 10000 + (t >> 32)) & 0xFFFFFFFFULL;          /* eight */
+        *value = t;
+        return k;
+    #else
+        (void)p; (void)value;
+        return -1;
+    #endif
+    }
+
+    /* Fast path for the common wire shape: [-]digits[.digits], at most 19 bytes, exact at
+       `decimals` and in range.  Returns 1 with *out and *end set, or 0 when the text needs the
+       general parser (exponent, '+', more digits, rounding, overflow, errors of any kind). */
+    /* Digits at s[*i .. lim) into *m: eight at a time while eight bytes remain before lim
+       (lim never exceeds the readable length), then byte by byte. */
+    static inline void hfx_digit_run(const char *s, Py_ssize_t *i, Py_ssize_t lim, uint64_t *m) {
+        Py_ssize_t j = *i;
+        uint64_t v, acc = *m;
+        int k;
+        while (lim - j >= 8) {
+            k = hfx_swar_digits(s + j, &v);
+            if (k <= 0) break;
+            acc = acc * HFX_POW10[k] + v;
+            j += k;
+            if (k < 8) { *i = j; *m = acc; return; }
+        }
+        for (; j < lim; j++) {
+            unsigned c = (unsigned char)s[j] - '0';
+            if (c > 9) break;
+            acc = acc * 10 + c;
+        }
+        *i = j;
+        *m = acc;
+    }
+
+    /* Fast path for the common wire shape: [-]digits[.digits], at most 19 bytes, exact at
+       `decimals` and in range.  Returns 1 with *out and *end set, or 0 when the text needs the
+       general parser (exponent, '+', more digits, rounding, overflow, errors of any kind). */
+    static inline int hfx_scan_fast(const char *s, Py_ssize_t n, int decimals,
+                                    int64_t *out, Py_ssize_t *end) {
+        Py_ssize_t i = 0, start, lim, dot = -1;
+        uint64_t m = 0, q;
+        int neg = 0, nd, fd;
+        if (n > 0 && s[0] == '-') { neg = 1; i = 1; }
+        start = i;
+        lim = n - i > 19 ? i + 19 : n;     /* 19 bytes hold at most 19 digits: no uint64 wrap */
+        hfx_digit_run(s, &i, lim, &m);
+        if (i < lim && s[i] == '.') {
+            dot = i++;
+            hfx_digit_run(s, &i, lim, &m);
+        }
+        if (i < n) {
+            unsigned char c = (unsigned char)s[i];
+            if ((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E') return 0;
+        }
+        nd = (int)(i - start) - (dot >= 0);
+        fd = dot >= 0 ? (int)(i - dot - 1) : 0;
+        if (nd <= 0 || fd > decimals || decimals > 18) return 0;
+        if (__builtin_mul_overflow(m, HFX_POW10[decimals - fd], &q)) return 0;
+        if (q > (uint64_t)INT64_MAX) return 0;
+        *out = neg ? -(int64_t)q : (int64_t)q;
+        *end = i;
+        return 1;
+    }
+
+    /* a * b in uint64; nonzero when it wraps */
+    static inline int hfx_umul_ovf(uint64_t a, uint64_t b, uint64_t *out) {
+        return __builtin_mul_overflow(a, b, out);
     }
 
     static inline int hfx_fits64(hfx_i128 v) {
@@ -135,6 +224,10 @@ cdef extern from *:
     """
     const uint64_t HFX_POW10[20]
     int hfx_round_incr(int rounding, int neg, int q_odd, int inexact, int cmp) noexcept nogil
+    int hfx_umul_ovf(uint64_t a, uint64_t b, uint64_t* out) noexcept nogil
+    int hfx_swar_digits(const char* p, uint64_t* value) noexcept nogil
+    int hfx_scan_fast(const char* s, Py_ssize_t n, int decimals, int64_t* out,
+                      Py_ssize_t* end) noexcept nogil
     int hfx_add(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_sub(int64_t a, int64_t b, int64_t* out) noexcept nogil
     int hfx_rescale(int64_t v, int from_dec, int to_dec, int rounding, int64_t* out) noexcept nogil
@@ -180,18 +273,44 @@ cdef inline int fx_parse(const char* s, Py_ssize_t n, int decimals, int rounding
     Grammar: [+-] digits [. digits] [(e|E) [+-] digits], with at least one digit in the mantissa
     (".5" and "5." are accepted, as Decimal does).  Inexact values need a rounding mode.
     """
+    cdef Py_ssize_t end = 0
+    cdef int code = fx_scan(s, n, decimals, rounding, out, &end)
+    if code == FX_OK and end != n:
+        return FX_SYNTAX
+    return code
+
+
+cdef inline int fx_scan(const char* s, Py_ssize_t n, int decimals, int rounding,
+                        int64_t* out, Py_ssize_t* end) noexcept nogil:
+    """Parse the number at the start of s[0:n]; *end is set to where it stops.
+
+    For numbers inside a larger buffer (a JSON number, a CSV field): the caller checks that the
+    byte at *end is a valid delimiter.  Returns an FX_* code; *out is set only on FX_OK.
+    Small enough to inline: the common shape takes the fast path, the rest goes out of line.
+    """
+    if 0 <= rounding <= 7 and hfx_scan_fast(s, n, decimals, out, end):
+        return FX_OK
+    return fx_scan_general(s, n, decimals, rounding, out, end)
+
+
+cdef inline int fx_scan_general(const char* s, Py_ssize_t n, int decimals, int rounding,
+                                int64_t* out, Py_ssize_t* end) noexcept nogil:
+    """The full grammar, rounding and every error; see fx_scan."""
     cdef Py_ssize_t i = 0
-    cdef Py_ssize_t start
+    cdef Py_ssize_t start, stop, frac
     cdef bint neg = False
     cdef bint any_digit = False
     cdef bint sticky = False            # a nonzero digit beyond the 19 kept ones was dropped
+    cdef int drop1 = -1                 # the first dropped digit
+    cdef bint rest = False              # a nonzero dropped digit after the first
     cdef uint64_t m = 0                 # the (up to 19) significant digits kept
     cdef int ndig = 0
     cdef int64_t exp = 0                # value = m * 10**exp (+ dropped digits)
     cdef int64_t e = 0
     cdef int64_t k
     cdef uint64_t c, lim, p, q, r, half
-    cdef int cmp, inc
+    cdef int cmp, inc, k8
+    cdef uint64_t v8
     if decimals < 0 or decimals > 18:
         return FX_DECIMALS
     if rounding < 0 or rounding > 7:
@@ -203,35 +322,78 @@ cdef inline int fx_parse(const char* s, Py_ssize_t n, int decimals, int rounding
         i = 1
     elif s[0] == b'+':
         i = 1
-    while i < n:
+    # integer part: leading zeros, then up to 19 significant digits, then dropped ones
+    while i < n and s[i] == b'0':
+        i += 1
+        any_digit = True
+    start = i
+    stop = i + 19 if n - i > 19 else n
+    while stop - i >= 8:                # eight bytes at a time while they are readable
+        k8 = hfx_swar_digits(s + i, &v8)
+        if k8 <= 0:
+            break
+        m = m * HFX_POW10[k8] + v8
+        i += k8
+        if k8 < 8:
+            break
+    while i < stop:
         c = <unsigned char>s[i] - 48
         if c > 9:
             break
-        any_digit = True
-        if ndig < 19:
-            if m != 0 or c != 0:
-                m = m * 10 + c
-                ndig += 1
-        else:
-            exp += 1
-            if c != 0:
-                sticky = True
+        m = m * 10 + c
         i += 1
+    ndig = <int>(i - start)
+    while i < n:                        # beyond 19 digits: each shifts the exponent
+        c = <unsigned char>s[i] - 48
+        if c > 9:
+            break
+        exp += 1
+        if drop1 < 0:
+            drop1 = <int>c
+        else:
+            rest |= c != 0
+        sticky |= c != 0
+        i += 1
+    if i > start:
+        any_digit = True
     if i < n and s[i] == b'.':
         i += 1
-        while i < n:
+        frac = i
+        start = i
+        if m == 0:                      # 0.000123: zeros before the first significant digit
+            while i < n and s[i] == b'0':
+                i += 1
+            exp -= i - start
+            start = i
+        stop = i + (19 - ndig) if n - i > 19 - ndig else n
+        while stop - i >= 8:
+            k8 = hfx_swar_digits(s + i, &v8)
+            if k8 <= 0:
+                break
+            m = m * HFX_POW10[k8] + v8
+            i += k8
+            if k8 < 8:
+                break
+        while i < stop:
             c = <unsigned char>s[i] - 48
             if c > 9:
                 break
-            any_digit = True
-            if ndig < 19:
-                if m != 0 or c != 0:
-                    m = m * 10 + c
-                    ndig += 1
-                exp -= 1
-            elif c != 0:
-                sticky = True
+            m = m * 10 + c
             i += 1
+        exp -= i - start
+        ndig += <int>(i - start)
+        while i < n:                    # beyond 19 digits: only their being nonzero matters
+            c = <unsigned char>s[i] - 48
+            if c > 9:
+                break
+            if drop1 < 0:
+                drop1 = <int>c
+            else:
+                rest |= c != 0
+            sticky |= c != 0
+            i += 1
+        if i > frac:                    # every byte consumed after the dot is a digit
+            any_digit = True
     if not any_digit:
         return FX_SYNTAX
     if i < n and (s[i] == b'e' or s[i] == b'E'):
@@ -255,20 +417,30 @@ cdef inline int fx_parse(const char* s, Py_ssize_t n, int decimals, int rounding
         if i == start:
             return FX_SYNTAX
         exp += k * e
-    if i != n:
-        return FX_SYNTAX
+    end[0] = i
     if m == 0 and not sticky:
         out[0] = 0
         return FX_OK
     lim = <uint64_t>9223372036854775807ULL + (1 if neg else 0)
     k = exp + decimals
     if k >= 0:
-        if sticky or k > 19:
+        if k > 19 or hfx_umul_ovf(m, HFX_POW10[k], &q) or q > lim:
             return FX_OVERFLOW
-        p = HFX_POW10[k]
-        if m > lim // p:
-            return FX_OVERFLOW
-        q = m * p
+        if sticky:
+            # Digits were dropped (19 kept) and the unit is the last kept digit (k == 0; with
+            # k > 0 the 19 kept digits times 10 already overflowed): round on the first dropped.
+            if drop1 > 5 or (drop1 == 5 and rest):
+                cmp = 1
+            elif drop1 == 5:
+                cmp = 0
+            else:
+                cmp = -1
+            inc = hfx_round_incr(rounding, neg, <int>(q & 1), 1, cmp)
+            if inc < 0:
+                return FX_PRECISION
+            q += <uint64_t>inc
+            if q > lim:
+                return FX_OVERFLOW
     else:
         if k < -19:
             q = 0
@@ -287,7 +459,7 @@ cdef inline int fx_parse(const char* s, Py_ssize_t n, int decimals, int rounding
                 cmp = -1
         inc = hfx_round_incr(rounding, neg, <int>(q & 1), r != 0 or sticky, cmp)
         if inc < 0:
-            return FX_PRECISION
+            return FX_OVERFLOW if q > lim else FX_PRECISION
         q += <uint64_t>inc
         if q > lim:
             return FX_OVERFLOW

@@ -1,7 +1,7 @@
-from collections.abc import Buffer
-
 import numpy as np
 import numpy.typing as npt
+
+Buffer = bytes | bytearray | memoryview
 
 ROUNDING_MODES: dict[str, int]
 

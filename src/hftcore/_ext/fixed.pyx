@@ -6,10 +6,11 @@ a wrap.  The C functions live in ``fixed.pxd`` (``fx_parse``, ``fx_format``, ``h
 for other compiled modules; this module is their thin Python face.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
-from cpython.unicode cimport PyUnicode_DecodeASCII
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from libc.stdint cimport int64_t, uint8_t
+from libc.string cimport memchr, memcpy
 
+cimport cython
 import numpy as np
 cimport numpy as cnp
 
@@ -17,6 +18,17 @@ cnp.import_array()
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
+    bint PyUnicode_IS_COMPACT_ASCII(object s)
+    void* PyUnicode_DATA(object s)
+    Py_ssize_t PyUnicode_GET_LENGTH(object s)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+
+
+cdef inline str _ascii(const char* buf, Py_ssize_t n):
+    """A new compact ASCII str holding buf[0:n] (cheaper than decoding)."""
+    cdef object s = PyUnicode_New(n, 127)
+    memcpy(PyUnicode_DATA(s), buf, n)
+    return <str>s
 
 __all__ = [
     "ROUNDING_MODES", "parse", "format", "format_digits", "rescale", "add", "sub", "mul", "div",
@@ -88,6 +100,7 @@ cdef int _raise_math(str what, int code, int decimals=0) except -1:
     raise ValueError(f"{what}: {msg}")
 
 
+@cython.binding(False)
 def parse(text, int decimals, rounding=None):
     """Parse decimal text to an int count of ``10**-decimals``.
 
@@ -113,8 +126,12 @@ def parse(text, int decimals, rounding=None):
     cdef int rnd = RND_EXACT if rounding is None else rounding_code(rounding)
     cdef Py_buffer view
     if type(text) is str:
-        p = PyUnicode_AsUTF8AndSize(text, &n)
-        code = fx_parse(p, n, decimals, rnd, &out)
+        if PyUnicode_IS_COMPACT_ASCII(text):       # the common case: read the str's own bytes
+            code = fx_parse(<const char*>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text),
+                            decimals, rnd, &out)
+        else:                                      # non-ASCII: never a valid number
+            p = PyUnicode_AsUTF8AndSize(text, &n)
+            code = fx_parse(p, n, decimals, rnd, &out)
     elif type(text) is bytes:
         code = fx_parse(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), decimals, rnd, &out)
     elif isinstance(text, (bytearray, memoryview)):
@@ -133,6 +150,7 @@ def parse(text, int decimals, rounding=None):
     return out
 
 
+@cython.binding(False)
 def format(int64_t raw, int decimals, bint trim=False):
     """Text of ``raw`` counts of ``10**-decimals``: ``format(5000010, 2) == "50000.10"``.
 
@@ -142,9 +160,10 @@ def format(int64_t raw, int decimals, bint trim=False):
     cdef Py_ssize_t n = fx_format(raw, decimals, FMT_TRIM if trim else FMT_FIXED, buf)
     if n < 0:
         raise ValueError(f"decimals must be 0..18, got {decimals}")
-    return PyUnicode_DecodeASCII(buf, n, NULL)
+    return _ascii(buf, n)
 
 
+@cython.binding(False)
 def format_digits(int64_t raw, int decimals):
     """Checksum text: the fixed-decimal text without the dot and leading zeros (Kraken CRC32).
 
@@ -154,9 +173,10 @@ def format_digits(int64_t raw, int decimals):
     cdef Py_ssize_t n = fx_format(raw, decimals, FMT_DIGITS, buf)
     if n < 0:
         raise ValueError(f"decimals must be 0..18, got {decimals}")
-    return PyUnicode_DecodeASCII(buf, n, NULL)
+    return _ascii(buf, n)
 
 
+@cython.binding(False)
 def rescale(int64_t raw, int from_decimals, int to_decimals, rounding=None):
     """``raw`` at ``from_decimals`` expressed at ``to_decimals`` (rounded if a mode is given)."""
     cdef int64_t out = 0
@@ -166,6 +186,7 @@ def rescale(int64_t raw, int from_decimals, int to_decimals, rounding=None):
     return out
 
 
+@cython.binding(False)
 def add(int64_t a, int64_t b):
     """``a + b`` at the same decimals; ``OverflowError`` instead of a wrap."""
     cdef int64_t out = 0
@@ -174,6 +195,7 @@ def add(int64_t a, int64_t b):
     return out
 
 
+@cython.binding(False)
 def sub(int64_t a, int64_t b):
     """``a - b`` at the same decimals; ``OverflowError`` instead of a wrap."""
     cdef int64_t out = 0
@@ -182,6 +204,7 @@ def sub(int64_t a, int64_t b):
     return out
 
 
+@cython.binding(False)
 def mul(int64_t a, int a_decimals, int64_t b, int b_decimals, int out_decimals, rounding=None):
     """``a * b`` at ``out_decimals`` (price x size -> notional) with a 128-bit intermediate."""
     cdef int64_t out = 0
@@ -193,6 +216,7 @@ def mul(int64_t a, int a_decimals, int64_t b, int b_decimals, int out_decimals, 
     return out
 
 
+@cython.binding(False)
 def div(int64_t a, int a_decimals, int64_t b, int b_decimals, int out_decimals, rounding=None):
     """``a / b`` at ``out_decimals`` with a 128-bit intermediate (exact unless rounded)."""
     cdef int64_t out = 0
@@ -212,11 +236,12 @@ def parse_many(data, int decimals, rounding=None, bytes sep=b"\n"):
     """
     cdef Py_buffer view
     cdef const char* buf
-    cdef Py_ssize_t n, i, start, count, field = 0, bad_start = 0, bad_end = 0
+    cdef const char* hit
+    cdef Py_ssize_t n, i, count, end = 0, field = 0, bad_start = 0
     cdef int rnd = rounding_code(rounding)
     cdef int code = FX_OK
     cdef char sepc
-    cdef int64_t[::1] outv
+    cdef int64_t* outp
     if len(sep) != 1:
         raise ValueError("sep must be one byte")
     sepc = sep[0]
@@ -225,30 +250,32 @@ def parse_many(data, int decimals, rounding=None, bytes sep=b"\n"):
         buf = <const char*>view.buf
         n = view.len
         count = 0
-        with nogil:
-            for i in range(n):
-                if buf[i] == sepc:
+        with nogil:                      # count fields: memchr is vectorised
+            i = 0
+            while i < n:
+                hit = <const char*>memchr(buf + i, sepc, n - i)
+                if hit == NULL:
                     count += 1
-            if n > 0 and buf[n - 1] != sepc:
+                    break
                 count += 1
+                i = (hit - buf) + 1
         out = np.empty(count, dtype=np.int64)
-        outv = out
-        with nogil:
-            start = 0
+        outp = <int64_t*>cnp.PyArray_DATA(out)
+        with nogil:                      # one pass: each number stops at its separator
             i = 0
             while field < count:
-                i = start
-                while i < n and buf[i] != sepc:
-                    i += 1
-                code = fx_parse(buf + start, i - start, decimals, rnd, &outv[field])
+                code = fx_scan(buf + i, n - i, decimals, rnd, &outp[field], &end)
+                if code == FX_OK and i + end < n and buf[i + end] != sepc:
+                    code = FX_SYNTAX
                 if code != FX_OK:
-                    bad_start = start
-                    bad_end = i
+                    bad_start = i
                     break
                 field += 1
-                start = i + 1
+                i += end + 1
         if code != FX_OK:
-            text = PyBytes_FromStringAndSize(buf + bad_start, bad_end - bad_start)
+            hit = <const char*>memchr(buf + bad_start, sepc, n - bad_start)
+            end = (hit - buf) if hit != NULL else n
+            text = PyBytes_FromStringAndSize(buf + bad_start, end - bad_start)
             msg = _MESSAGES.get(code, "error").format(dec=decimals)
             raise ValueError(f"field {field}: cannot parse {text!r}: {msg}")
         return out

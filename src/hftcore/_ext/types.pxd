@@ -51,3 +51,52 @@ ctypedef struct BBORecord:         # 64 bytes
     qty_t ask_size
     uint32_t instrument_id
     uint32_t flags
+
+# BookDelta.flags (continued)
+cdef enum:
+    DELTA_REPUBLISH = 16   # Kraken v1 "r": a level re-sent after a deeper level fell out of depth
+
+# TradeRecord.flags
+cdef enum:
+    TRADE_ID_TEXT = 1      # the venue's trade id is not numeric (e.g. a UUID): trade_id is -1
+
+# BBORecord.flags
+cdef enum:
+    BBO_NO_SIZE = 1        # the venue did not send the sizes (Coinbase Exchange ticker): sizes are 0
+    BBO_NO_BID = 2         # empty bid side
+    BBO_NO_ASK = 4         # empty ask side
+
+# OrderUpdate.flags
+cdef enum:
+    ORDER_IS_FILL = 1      # this update reports a fill (last_fill_price / last_fill_size / trade_id)
+    ORDER_IS_MAKER = 2     # that fill was as maker
+    ORDER_HAS_FEE = 4      # fee / fee_asset are set
+    ORDER_TRADE_ID_TEXT = 8  # the fill's trade id is not numeric: see trade_id_text
+
+# Order ids are kept as NUL-padded text; numeric venue ids are also given as int64.
+cdef enum:
+    ORDER_ID_LEN = 48
+    ASSET_LEN = 16
+
+ctypedef struct OrderUpdate:       # 264 bytes: a private order / execution report
+    ts_t exchange_ts               # event time at the venue
+    ts_t local_ts
+    ts_t transact_ts               # venue's transaction (fill / update) time, 0 when not sent
+    int64_t venue_order_id         # numeric venue order id, -1 when the id is not numeric
+    int64_t trade_id               # last fill's trade id, -1 when none or not numeric
+    px_t price                     # order limit price, 0 when none (market)
+    qty_t size                     # order quantity, 0 when not sent
+    qty_t filled_size              # cumulative filled quantity
+    px_t avg_price                 # average fill price, 0 when not sent
+    px_t last_fill_price
+    qty_t last_fill_size
+    int64_t fee                    # fee paid at the decoder's fee_decimals (negative: rebate)
+    uint32_t instrument_id
+    uint8_t side                   # SIDE_BID (buy) / SIDE_ASK (sell)
+    uint8_t status                 # hftcore.OrderStatus code (UNKNOWN when the venue's text is new)
+    uint8_t order_type             # hftcore.OrderType code, 255 when unknown
+    uint8_t flags
+    char client_order_id[48]
+    char venue_order_id_text[48]
+    char trade_id_text[48]
+    char fee_asset[16]

@@ -1,0 +1,333 @@
+"""``python -m hftcore verify FILE... --venue V [--json]``: check a recording before trusting it.
+
+Replays recorded messages through the venue's decoder and an L2 book per instrument and reports
+messages, data messages per kind, book updates, checksums verified / failed, sequence gaps,
+crossed books and decode errors.  Each symbol's price / size decimals are inferred from the
+recording (the most fractional digits seen) unless given with ``--decimals SYM=P,S``.  The exit
+status is 1 when anything failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from hftcore.cli import command
+from hftcore.decoders import (
+    BinanceDecoder,
+    Decoder,
+    MessageKind,
+    RecordedMessage,
+    decoder_for,
+    read_recording,
+)
+from hftcore.errors import DecodeError
+from hftcore.model import Instrument
+
+__all__ = ["VerifyReport", "infer_decimals", "verify_messages"]
+
+
+@dataclass
+class VerifyReport:
+    """What a replay found."""
+
+    venue: str
+    messages: int = 0
+    data_messages: dict[str, int] = field(default_factory=dict)
+    other_messages: dict[str, int] = field(default_factory=dict)
+    book_updates: int = 0
+    checksums_verified: int = 0
+    checksums_failed: int = 0
+    sequence_gaps: int = 0
+    crossed_books: int = 0
+    decode_errors: int = 0
+    unknown_symbols: int = 0
+    books_checked: bool = True
+    decimals: dict[str, tuple[int, int]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not (self.checksums_failed or self.sequence_gaps or self.crossed_books
+                    or self.decode_errors or self.unknown_symbols)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "venue": self.venue, "ok": self.ok, "messages": self.messages,
+            "data_messages": self.data_messages, "other_messages": self.other_messages,
+            "book_updates": self.book_updates, "checksums_verified": self.checksums_verified,
+            "checksums_failed": self.checksums_failed, "sequence_gaps": self.sequence_gaps,
+            "crossed_books": self.crossed_books, "decode_errors": self.decode_errors,
+            "unknown_symbols": self.unknown_symbols, "books_checked": self.books_checked,
+            "decimals": {k: list(v) for k, v in self.decimals.items()},
+            "errors": self.errors[:20],
+        }
+
+
+# -- decimals inference (slow path, plain Python) ------------------------------------------
+
+def _frac(x: Any) -> int:
+    text = x if isinstance(x, str) else repr(x)
+    if "e" in text or "E" in text:
+        return 0
+    _, dot, frac = text.partition(".")
+    return len(frac) if dot else 0
+
+
+def _levels(rows: Any) -> Iterator[tuple[Any, Any]]:
+    for r in rows or ():
+        if isinstance(r, dict):
+            yield r.get("price", r.get("price_level", "0")), r.get("qty", r.get("new_quantity",
+                                                                                     "0"))
+        elif isinstance(r, list) and len(r) >= 2:
+            if r[0] in ("buy", "sell"):
+                yield r[1], r[2]
+            else:
+                yield r[0], r[1]
+
+
+def _texts(venue: str, msg: Any) -> Iterator[tuple[str, Any, Any]]:
+    """(symbol, price text, size text) for the levels / trades / quotes of a message."""
+    if venue == "kraken" and isinstance(msg, list) and len(msg) >= 4:
+        pair, name = msg[-1], msg[-2]
+        for payload in msg[1:-2]:
+            if name == "trade":
+                for t in payload:
+                    yield pair, t[0], t[1]
+            elif isinstance(payload, dict) and str(name).startswith("book"):
+                for k, v in payload.items():
+                    if k != "c":
+                        for p, q in _levels(v):
+                            yield pair, p, q
+        return
+    if not isinstance(msg, dict):
+        return
+    data = msg.get("data", msg.get("event", msg))
+    items = data if isinstance(data, list) else [data]
+    if venue == "coinbase" and "events" in msg:
+        for ev in msg["events"]:
+            for p, q in _levels(ev.get("updates")):
+                yield ev.get("product_id", ""), p, q
+            for t in ev.get("trades", ()):
+                yield t["product_id"], t["price"], t["size"]
+        return
+    for it in items:
+        if not isinstance(it, dict):
+            continue
+        sym = (it.get("s") or it.get("symbol") or it.get("instId") or it.get("product_id")
+               or msg.get("product_id") or (msg.get("arg") or {}).get("instId", ""))
+        for key in ("b", "a", "bids", "asks", "changes"):
+            if isinstance(it.get(key), list):
+                for p, q in _levels(it[key]):
+                    yield sym, p, q
+        for pk, qk in (("p", "q"), ("p", "v"), ("px", "sz"), ("price", "size"), ("price", "qty"),
+                       ("b", "B"), ("a", "A"), ("bidPx", "bidSz"), ("askPx", "askSz"),
+                       ("best_bid", "best_bid_size"), ("best_ask", "best_ask_size")):
+            if isinstance(it.get(pk), (str, float, int)) and not isinstance(it.get(pk), bool):
+                yield sym, it[pk], it.get(qk, "0")
+
+
+def infer_decimals(venue: str, messages: Iterable[bytes]) -> dict[str, tuple[int, int]]:
+    """symbol -> (price_decimals, size_decimals): the most fractional digits in the recording."""
+    out: dict[str, list[int]] = {}
+    for data in messages:
+        try:
+            msg = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            continue
+        for sym, p, q in _texts(venue, msg):
+            if not isinstance(sym, str) or not sym:
+                continue
+            cur = out.setdefault(sym, [0, 0])
+            cur[0] = max(cur[0], _frac(p))
+            cur[1] = max(cur[1], _frac(q))
+    return {k: (min(v[0], 18), min(v[1], 18)) for k, v in out.items()}
+
+
+# -- replay ---------------------------------------------------------------------------------
+
+def _book_class() -> Any:
+    from hftcore._ext.book import L2Book
+
+    return L2Book
+
+
+@dataclass
+class _BookState:
+    book: Any
+    synced: bool
+    last_seq: int = -1
+    snapshot_seq: int = -1
+
+
+def verify_messages(venue: str, messages: Iterable[RecordedMessage],
+                    decimals: dict[str, tuple[int, int]], depth: int = 0) -> VerifyReport:
+    """Replay ``messages`` through ``venue``'s decoder and books; see the module docstring."""
+    venue = venue.lower()
+    report = VerifyReport(venue, decimals=dict(decimals))
+    ids = {s: i + 1 for i, s in enumerate(sorted(decimals))}
+    names = {i: s for s, i in ids.items()}
+    dec: Decoder = decoder_for(venue, [Instrument(venue, s, p, q, instrument_id=ids[s])
+                                       for s, (p, q) in decimals.items()])
+    L2Book = _book_class()
+    report.books_checked = L2Book is not None
+    books: dict[int, _BookState] = {}
+
+    def state(iid: int) -> _BookState:
+        st = books.get(iid)
+        if st is None:
+            p, q = decimals[names[iid]]
+            st = _BookState(L2Book(p, q, max_depth=depth), synced=venue != "binance")
+            books[iid] = st
+        return st
+
+    for m in messages:
+        if m.kind == "sent":
+            continue
+        report.messages += 1
+        try:
+            if m.kind == "rest":
+                if venue != "binance" or "depth" not in m.url:
+                    report.other_messages["rest"] = report.other_messages.get("rest", 0) + 1
+                    continue
+                sym = re.search(r"symbol=([^&]+)", m.url)
+                assert isinstance(dec, BinanceDecoder)
+                kind = MessageKind(dec.decode_depth_snapshot(m.data, sym.group(1) if sym else "",
+                                                             m.ts_ns))
+            else:
+                kind = MessageKind(dec.decode(m.data, m.ts_ns))
+        except DecodeError as exc:
+            report.decode_errors += 1
+            report.errors.append(f"line {m.line}: {exc}")
+            continue
+        name = kind.name.lower()
+        if kind == MessageKind.UNKNOWN_SYMBOL:
+            report.unknown_symbols += 1
+            report.errors.append(f"line {m.line}: unknown symbol {dec.symbol!r}")
+            continue
+        if not kind.is_data:
+            report.other_messages[name] = report.other_messages.get(name, 0) + 1
+            continue
+        report.data_messages[name] = report.data_messages.get(name, 0) + 1
+        if kind not in (MessageKind.BOOK_SNAPSHOT, MessageKind.BOOK_UPDATE):
+            continue
+        report.book_updates += 1
+        deltas = dec.deltas
+        iid = int(deltas["instrument_id"][0]) if len(deltas) else dec.instrument_id
+        if not _sequence_ok(venue, kind, dec, books.get(iid) if L2Book else None, report, m):
+            report.sequence_gaps += 1
+            report.errors.append(f"line {m.line}: sequence gap on {dec.symbol}")
+        if L2Book is None:
+            continue
+        st = state(iid)
+        if venue == "binance":
+            if kind == MessageKind.BOOK_SNAPSHOT:
+                st.book.apply_deltas(deltas)
+                st.snapshot_seq = dec.last_seq
+                st.synced = False
+                st.last_seq = -1
+                continue
+            if st.snapshot_seq < 0 or dec.last_seq <= st.snapshot_seq:
+                continue                               # before the snapshot: dropped
+            st.synced = True
+        st.book.apply_deltas(deltas)
+        if st.synced and st.book.is_crossed:
+            report.crossed_books += 1
+            report.errors.append(f"line {m.line}: crossed book on {dec.symbol}")
+        cs = dec.checksum
+        if cs is not None and cs != 0 and venue in ("kraken", "okx"):
+            mine = st.book.checksum(venue)
+            if (mine - cs) % (1 << 32) == 0:
+                report.checksums_verified += 1
+            else:
+                report.checksums_failed += 1
+                report.errors.append(f"line {m.line}: checksum {cs} != book {mine} "
+                                     f"on {dec.symbol}")
+        del deltas
+    return report
+
+
+def _sequence_ok(venue: str, kind: MessageKind, dec: Decoder, st: _BookState | None,
+                 report: VerifyReport, m: RecordedMessage) -> bool:
+    """Per-venue sequence rules; remembers the last sequence per instrument."""
+    seqs = report.__dict__.setdefault("_last", {})
+    key = dec.instrument_id
+    last = seqs.get(key)
+    ok = True
+    if venue == "binance":
+        if kind == MessageKind.BOOK_SNAPSHOT:
+            seqs[key] = ("snap", dec.last_seq)
+            return True
+        if last is not None and last[0] == "snap":
+            if dec.last_seq <= last[1]:
+                return True
+            ok = dec.first_seq <= last[1] + 1 <= dec.last_seq
+        elif last is not None:
+            ok = dec.first_seq == last[1] + 1
+        seqs[key] = ("diff", dec.last_seq)
+    elif venue == "bybit":
+        if kind == MessageKind.BOOK_UPDATE and last is not None:
+            ok = dec.last_seq == last[1] + 1
+        seqs[key] = ("u", dec.last_seq)
+    elif venue == "okx" and dec.has_seq:
+        if kind == MessageKind.BOOK_UPDATE and last is not None:
+            ok = dec.prev_seq == last[1]
+        seqs[key] = ("seq", dec.last_seq)
+    return ok
+
+
+def _kraken_depth(messages: Sequence[RecordedMessage]) -> int:
+    for m in messages:
+        found = re.search(rb'"book-(\d+)"', m.data)
+        if found:
+            return int(found.group(1))
+    return 0
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE", help="recording(s) (*.txt / *.jsonl)")
+    p.add_argument("--venue", required=True, help="binance | bybit | okx | kraken | coinbase")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--decimals", action="append", default=[], metavar="SYM=P,S",
+                   help="price,size decimals of a symbol (repeatable); others are inferred")
+    p.add_argument("--depth", type=int, default=None,
+                   help="book depth kept for checksums (Kraken: the subscribed depth)")
+
+
+@command("verify", "replay a recording through decoders and books and report problems", _args)
+def _verify(args: argparse.Namespace) -> int:
+    messages: list[RecordedMessage] = []
+    for f in args.files:
+        messages.extend(read_recording(Path(f)))
+    messages.sort(key=lambda m: m.ts_ns)
+    decimals = infer_decimals(args.venue, (m.data for m in messages if m.kind != "sent"))
+    for item in args.decimals:
+        sym, _, pq = item.partition("=")
+        p, _, q = pq.partition(",")
+        decimals[sym] = (int(p), int(q))
+    depth = args.depth
+    if depth is None:
+        depth = _kraken_depth(messages) if args.venue.lower() == "kraken" else 0
+    report = verify_messages(args.venue, messages, decimals, depth)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        d = report.as_dict()
+        print(f"{'OK' if report.ok else 'FAILED'}: {args.venue} {' '.join(args.files)}")
+        for k in ("messages", "data_messages", "other_messages", "book_updates",
+                  "checksums_verified", "checksums_failed", "sequence_gaps", "crossed_books",
+                  "decode_errors", "unknown_symbols", "books_checked"):
+            print(f"  {k:20} {d[k]}")
+        for e in d["errors"]:
+            print(f"  ! {e}")
+    return 0 if report.ok else 1
+

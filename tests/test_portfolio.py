@@ -1,0 +1,106 @@
+"""Portfolio: exact positions, average price, realized/unrealized PnL, fees, turnover."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+from trading_sim import BTC, ETH, reference_positions
+
+from hftcore import FeeSchedule, Instrument, Liquidity, Portfolio, Side
+
+B, S_ = Side.BUY, Side.SELL
+KRW = Instrument("upbit", "BTCKRW", 0, 8, quote="KRW")
+
+
+def test_long_round_trip_exact() -> None:
+    pf = Portfolio()
+    pf.apply(BTC, B, BTC.qty("0.3"), BTC.price("50000.05"))
+    pf.apply(BTC, B, BTC.qty("0.2"), BTC.price("50010"))
+    pos = pf.position(BTC)
+    assert pos.net == BTC.qty("0.5")
+    # cost 15000.015 + 10002 = 25002.015 for 0.5 -> 50004.03
+    assert pos.avg_price == BTC.price("50004.03")
+    assert pos.cost == 25002_0150000  # value decimals: 2 + 5 = 7
+    pf.mark(BTC, BTC.price("50100"))
+    assert pos.unrealized_pnl == 25050_0000000 - 25002_0150000
+    pf.apply(BTC, S_, BTC.qty("0.5"), BTC.price("49990"))
+    assert pos.net == 0 and pos.cost == 0 and pos.avg_price is None
+    assert pos.realized_pnl == (24995 * 10**7 - 25002_0150000)
+    assert pos.turnover == (15000015 + 10002000 + 24995000) * 10**4
+
+
+def test_short_partial_close_and_flip() -> None:
+    pf = Portfolio()
+    pos = pf.apply(ETH, S_, ETH.qty("3"), ETH.price("3000"))
+    assert pos.net == -ETH.qty("3") and pos.cost == -9000 * 10**6
+    pf.apply(ETH, B, ETH.qty("1"), ETH.price("2900"))  # +100 realized
+    assert pos.realized_pnl == 100 * 10**6 and pos.net == -ETH.qty("2")
+    pf.apply(ETH, B, ETH.qty("5"), ETH.price("2950"))  # close 2 (+100), open long 3 @ 2950
+    assert pos.realized_pnl == 200 * 10**6
+    assert pos.net == ETH.qty("3") and pos.avg_price == ETH.price("2950")
+
+
+def test_partial_close_rounding_is_half_even_and_round_trip_exact() -> None:
+    inst = Instrument("x", "T", 0, 0)
+    pf = Portfolio()
+    pf.apply(inst, B, 1, 10)
+    pf.apply(inst, B, 2, 11)  # cost 32 for 3: 10.666..
+    pos = pf.apply(inst, S_, 1, 12)  # removed = round(32/3) = 11 -> realized 1
+    assert pos.realized_pnl == 1 and pos.cost == 21 and pos.avg_price == 10  # 21/2 = 10.5 -> 10
+    pf.apply(inst, S_, 2, 12)
+    assert pos.realized_pnl == 3 * 12 - 32  # flat again: exactly the cash that changed hands
+
+
+def test_fees_maker_taker_rounded_up() -> None:
+    pf = Portfolio(FeeSchedule.from_text("-0.0001", "0.0004"))  # maker rebate
+    pos = pf.apply(BTC, B, BTC.qty("0.00123"), BTC.price("50000.01"), liquidity=Liquidity.TAKER)
+    value = BTC.qty("0.00123") * BTC.price("50000.01")  # 61.5000123 USDT at 7 decimals
+    assert pos.fees == -((-value * 4) // 10**4)  # ceil(value * 0.0004)
+    pf.apply(BTC, S_, BTC.qty("0.00123"), BTC.price("50000.01"), liquidity=Liquidity.MAKER)
+    assert pos.fees == -((-value * 4) // 10**4) + -(value // 10**4)  # rebate: ceiling
+    pf.apply(BTC, B, 1, 1, fee=17)  # the venue's own fee wins
+    assert pos.fees == -((-value * 4) // 10**4) + -(value // 10**4) + 17
+    assert pos.total_pnl == pos.realized_pnl + pos.unrealized_pnl - pos.fees
+
+
+def test_totals_per_quote_currency() -> None:
+    pf = Portfolio()
+    pf.apply(BTC, B, BTC.qty("1"), BTC.price("50000"))
+    pf.apply(BTC, S_, BTC.qty("1"), BTC.price("50001.5"))
+    pf.apply(ETH, S_, ETH.qty("1"), ETH.price("3000"))
+    pf.mark(ETH, ETH.price("2999.99"))
+    pf.apply(KRW, B, KRW.qty("0.001"), KRW.price("90000000"))
+    t = pf.totals(2)
+    assert t["USDT"].realized_pnl == 150 and t["USDT"].unrealized_pnl == 1
+    assert t["USDT"].turnover == (50000 + 50001.5 + 3000) * 100
+    assert t["KRW"].turnover == 90000 * 100
+    assert pf.pnl(2) == (150, 1)
+    assert Portfolio.to_decimal(pf.position(BTC), pf.position(BTC).realized_pnl) == Decimal("1.5")
+
+
+fills = st.lists(
+    st.tuples(st.sampled_from([BTC, ETH]), st.sampled_from([B, S_]), st.integers(1, 5000),
+              st.integers(1, 10**7), st.integers(-50, 200)),
+    max_size=60,
+)
+
+
+@given(fills=fills, mark=st.integers(1, 10**7))
+def test_portfolio_equals_recomputation(fills: list, mark: int) -> None:
+    pf = Portfolio()
+    for inst, side, q, px, fee in fills:
+        pf.apply(inst, side, q, px, fee=fee)
+    ref = reference_positions(fills)
+    for pos in pf:
+        r = ref[pos.instrument.symbol]
+        assert (pos.net, pos.cost, pos.realized_pnl, pos.fees, pos.turnover) == (
+            r["net"], r["cost"], r["realized"], r["fees"], r["turnover"]
+        )
+        pf.mark(pos.instrument, mark)
+        # realized + unrealized is exactly the cash flow plus the marked position
+        assert pos.realized_pnl + pos.unrealized_pnl == r["cash"] + pos.net * mark
+        assert pos.bought - pos.sold == pos.net
+        if pos.net:
+            assert abs(pos.avg_price * abs(pos.net) - abs(pos.cost)) <= abs(pos.net) // 2 + 1

@@ -1,0 +1,581 @@
+"""Pre-trade risk checks: each limit at, just under and just over; batch; kill switch; reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hftcore import (
+    Instrument,
+    InstrumentLimits,
+    OrderType,
+    Reason,
+    RiskEngine,
+    RiskLimits,
+    RiskRejected,
+    Side,
+    TradingState,
+    VenueRateLimit,
+)
+
+BUY, SELL = Side.BUY, Side.SELL
+# BTCUSDT: price 2 decimals with a 0.05 tick, size 5 decimals with a 0.001 lot
+BTC = Instrument("binance", "BTCUSDT", 2, 5, tick=5, lot=100, base="BTC", quote="USDT")
+ETH = Instrument("binance", "ETHUSDT", 2, 4, tick=1, lot=1, base="ETH", quote="USDT")
+PX = BTC.price("50000.00")
+LOT = BTC.lot
+
+
+def engine(limits: InstrumentLimits | None = None, **glob: int | None) -> tuple[RiskEngine, int]:
+    risk = RiskEngine(notional_decimals=8, limits=RiskLimits(**glob))  # type: ignore[arg-type]
+    i = risk.add_instrument(BTC, limits or InstrumentLimits())
+    return risk, i
+
+
+def chk(risk: RiskEngine, side: Side, price: int, qty: int, otype: int = 0, now: int = 0) -> Reason:
+    return Reason(risk.check(risk.index(BTC), side, price, qty, otype, now))
+
+
+# -- size ----------------------------------------------------------------------------------------
+def test_size_min() -> None:
+    risk, _ = engine(InstrumentLimits(min_size=10 * LOT))
+    assert chk(risk, BUY, PX, 10 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 11 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 9 * LOT) is Reason.SIZE_MIN
+
+
+def test_size_max() -> None:
+    risk, _ = engine(InstrumentLimits(max_size=10 * LOT))
+    assert chk(risk, BUY, PX, 10 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 9 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 11 * LOT) is Reason.SIZE_MAX
+
+
+def test_size_defaults_from_instrument() -> None:
+    inst = Instrument("x", "Y", 2, 3, min_size=5, max_size=50)
+    risk = RiskEngine()
+    risk.add_instrument(inst)
+    assert risk.check_order(inst, BUY, 100, 4) is Reason.SIZE_MIN
+    assert risk.check_order(inst, BUY, 100, 5) is Reason.OK
+    assert risk.check_order(inst, BUY, 100, 50) is Reason.OK
+    assert risk.check_order(inst, BUY, 100, 51) is Reason.SIZE_MAX
+
+
+def test_size_lot_and_positive() -> None:
+    risk, _ = engine()
+    assert chk(risk, BUY, PX, LOT) is Reason.OK
+    assert chk(risk, BUY, PX, LOT + 1) is Reason.SIZE_LOT
+    assert chk(risk, BUY, PX, LOT - 1) is Reason.SIZE_LOT
+    assert chk(risk, BUY, PX, 0) is Reason.SIZE_NOT_POSITIVE
+    assert chk(risk, BUY, PX, -LOT) is Reason.SIZE_NOT_POSITIVE
+
+
+# -- price ---------------------------------------------------------------------------------------
+def test_price_tick_and_positive() -> None:
+    risk, _ = engine()
+    assert chk(risk, BUY, PX, LOT) is Reason.OK
+    assert chk(risk, BUY, PX + 5, LOT) is Reason.OK
+    assert chk(risk, BUY, PX + 1, LOT) is Reason.PRICE_TICK
+    assert chk(risk, BUY, PX - 1, LOT) is Reason.PRICE_TICK
+    assert chk(risk, BUY, 0, LOT) is Reason.PRICE_NOT_POSITIVE
+
+
+def test_price_band_ticks() -> None:
+    risk, _ = engine(InstrumentLimits(band_ticks=20))
+    assert chk(risk, BUY, PX, LOT) is Reason.NO_REFERENCE
+    risk.set_reference(BTC, PX)
+    for sign in (1, -1):
+        assert chk(risk, BUY, PX + sign * 20 * 5, LOT) is Reason.OK  # at
+        assert chk(risk, BUY, PX + sign * 19 * 5, LOT) is Reason.OK  # under
+        assert chk(risk, BUY, PX + sign * 21 * 5, LOT) is Reason.PRICE_BAND  # over
+
+
+def test_price_band_bps() -> None:
+    inst = Instrument("binance", "BTCUSDT", 2, 5)  # tick 0.01 to step one raw unit
+    risk = RiskEngine()
+    risk.add_instrument(inst, InstrumentLimits(band_bps=100))  # 1 %
+    risk.set_reference(inst, PX)
+    band = PX // 100  # 500.00
+    for sign in (1, -1):
+        assert risk.check_order(inst, BUY, PX + sign * band, 1) is Reason.OK
+        assert risk.check_order(inst, BUY, PX + sign * (band - 1), 1) is Reason.OK
+        assert risk.check_order(inst, BUY, PX + sign * (band + 1), 1) is Reason.PRICE_BAND
+
+
+def test_market_needs_protection_price() -> None:
+    risk, _ = engine(InstrumentLimits(band_ticks=10))
+    risk.set_reference(BTC, PX)
+    assert chk(risk, BUY, 0, LOT, OrderType.MARKET) is Reason.MARKET_NO_PROTECTION
+    assert chk(risk, BUY, PX + 50, LOT, OrderType.MARKET) is Reason.OK
+    assert chk(risk, BUY, PX + 51, LOT, OrderType.MARKET) is Reason.PRICE_BAND
+    assert chk(risk, BUY, PX + 1, LOT, OrderType.MARKET) is Reason.OK  # off-tick protection ok
+    assert chk(risk, BUY, PX, LOT, 99) is Reason.BAD_ORDER_TYPE
+
+
+# -- notional ------------------------------------------------------------------------------------
+def test_notional_min_max() -> None:
+    risk, _ = engine()
+    n10 = risk.notional(BTC, PX, 10 * LOT)
+    n11 = risk.notional(BTC, PX, 11 * LOT)
+    n9 = risk.notional(BTC, PX, 9 * LOT)
+    risk.set_limits(BTC, min_notional=n10, max_notional=n10)
+    assert chk(risk, BUY, PX, 10 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 9 * LOT) is Reason.NOTIONAL_MIN
+    assert chk(risk, BUY, PX, 11 * LOT) is Reason.NOTIONAL_MAX
+    risk.set_limits(BTC, min_notional=n10 - 1, max_notional=n10 + 1)
+    assert chk(risk, BUY, PX, 10 * LOT) is Reason.OK
+    risk.set_limits(BTC, min_notional=n10 + 1, max_notional=None)
+    assert chk(risk, BUY, PX, 10 * LOT) is Reason.NOTIONAL_MIN
+    risk.set_limits(BTC, min_notional=None, max_notional=n10 - 1)
+    assert chk(risk, BUY, PX, 10 * LOT) is Reason.NOTIONAL_MAX
+    assert n9 < n10 < n11
+    assert n10 == 50000 * 10**8 // 100  # 0.01 BTC at 50000 = 500 USDT at 8 decimals
+
+
+def test_instrument_min_notional_is_used() -> None:
+    inst = Instrument("x", "Y", 2, 2, min_notional="10.00")
+    risk = RiskEngine()
+    risk.add_instrument(inst)
+    assert risk.check_order(inst, BUY, inst.price("10"), inst.qty("1")) is Reason.OK
+    assert risk.check_order(inst, BUY, inst.price("9.99"), inst.qty("1")) is Reason.NOTIONAL_MIN
+
+
+def test_notional_overflow_is_refused_not_wrapped() -> None:
+    risk, _ = engine()
+    assert chk(risk, BUY, 2**62 - (2**62 % 5), 2**40 - (2**40 % LOT)) is Reason.NOTIONAL_OVERFLOW
+
+
+# -- exposure ------------------------------------------------------------------------------------
+def test_position_limit_counts_open_orders() -> None:
+    risk, _ = engine(InstrumentLimits(max_position=10 * LOT))
+    assert chk(risk, BUY, PX, 10 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 11 * LOT) is Reason.POSITION_LIMIT
+    risk.set_position(BTC, 4 * LOT)
+    risk.on_order_open("a", BTC, BUY, PX, 3 * LOT)
+    assert chk(risk, BUY, PX, 3 * LOT) is Reason.OK  # 4 + 3 + 3 = 10: at the limit
+    assert chk(risk, BUY, PX, 2 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 4 * LOT) is Reason.POSITION_LIMIT
+    # sells: worst case short = 4 - 14 = -10
+    assert chk(risk, SELL, PX + 5, 14 * LOT) is Reason.OK
+    assert chk(risk, SELL, PX + 5, 15 * LOT) is Reason.POSITION_LIMIT
+    # the open order filling moves exposure into the position; the sum is unchanged
+    risk.on_order_fill("a", BTC, BUY, 3 * LOT)
+    assert risk.instrument_state(BTC)["position"] == 7 * LOT
+    assert chk(risk, BUY, PX, 3 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 4 * LOT) is Reason.POSITION_LIMIT
+
+
+def test_reducing_orders_pass_exposure_limits() -> None:
+    risk, _ = engine(InstrumentLimits(max_position=5 * LOT), max_gross_exposure=1)
+    risk.set_position(BTC, 8 * LOT)  # already over (limit lowered at run time)
+    risk.set_reference(BTC, PX)
+    assert chk(risk, BUY, PX, LOT) is Reason.POSITION_LIMIT
+    assert chk(risk, SELL, PX, 8 * LOT) is Reason.OK  # to flat
+    assert chk(risk, SELL, PX, 9 * LOT) is Reason.GROSS_EXPOSURE  # flips: not reducing
+
+
+def test_gross_exposure() -> None:
+    risk, _ = engine()
+    risk.add_instrument(ETH)
+    risk.set_reference(ETH, ETH.price("3000"))
+    risk.set_position(ETH, ETH.qty("-0.1"))  # short 300 USDT
+    n = risk.notional(BTC, PX, 10 * LOT)  # 500 USDT
+    gross = 300 * 10**8 + n
+    risk.set_global_limits(max_gross_exposure=gross)
+    assert chk(risk, BUY, PX, 10 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 9 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 11 * LOT) is Reason.GROSS_EXPOSURE
+    risk.on_order_open("s", BTC, SELL, PX + 100, LOT)  # open orders count in the worst case
+    assert chk(risk, BUY, PX, 9 * LOT) is Reason.GROSS_EXPOSURE  # 300 + 450 + 50.01 > 800
+    assert chk(risk, BUY, PX, 8 * LOT) is Reason.OK
+
+
+def test_net_exposure() -> None:
+    risk, _ = engine()
+    risk.add_instrument(ETH)
+    risk.set_reference(ETH, ETH.price("3000"))
+    risk.set_position(ETH, ETH.qty("-0.1"))  # net -300 USDT
+    n10 = risk.notional(BTC, PX, 10 * LOT)  # 500
+    risk.set_global_limits(max_net_exposure=n10 - 300 * 10**8)  # 200
+    assert chk(risk, BUY, PX, 10 * LOT) is Reason.OK  # net +200: at
+    assert chk(risk, BUY, PX, 9 * LOT) is Reason.OK
+    assert chk(risk, BUY, PX, 11 * LOT) is Reason.NET_EXPOSURE
+    risk.set_global_limits(max_net_exposure=300 * 10**8)
+    assert chk(risk, SELL, PX, LOT) is Reason.NET_EXPOSURE  # -300 - 50 > 300
+    risk.set_global_limits(max_net_exposure=300 * 10**8 + risk.notional(BTC, PX, LOT))
+    assert chk(risk, SELL, PX, LOT) is Reason.OK
+
+
+# -- open orders and self-trade --------------------------------------------------------------------
+def test_open_orders_per_instrument_and_total() -> None:
+    risk, _ = engine(InstrumentLimits(max_open_orders=3), max_open_orders=4)
+    risk.add_instrument(ETH)
+    for k in range(2):
+        risk.on_order_open(f"b{k}", BTC, BUY, PX - 5 * k, LOT)
+    assert chk(risk, BUY, PX - 100, LOT) is Reason.OK  # 2 open, third allowed
+    risk.on_order_open("b2", BTC, BUY, PX - 100, LOT)
+    assert chk(risk, BUY, PX - 100, LOT) is Reason.OPEN_ORDERS_INSTRUMENT
+    assert risk.check_order(ETH, BUY, 100, 1) is Reason.OK  # total 3 < 4
+    risk.on_order_open("e0", ETH, BUY, 100, 1)
+    assert risk.check_order(ETH, BUY, 100, 1) is Reason.OPEN_ORDERS_TOTAL
+    risk.on_order_closed("b0")
+    assert chk(risk, BUY, PX, LOT) is Reason.OK
+    assert risk.book_state()["open_orders"] == 3
+
+
+def test_self_trade_prevention() -> None:
+    risk, _ = engine()
+    risk.on_order_open("ask", BTC, SELL, PX, LOT)
+    risk.on_order_open("ask2", BTC, SELL, PX + 50, LOT)
+    risk.on_order_open("bid", BTC, BUY, PX - 50, LOT)
+    assert chk(risk, BUY, PX - 5, LOT) is Reason.OK
+    assert chk(risk, BUY, PX, LOT) is Reason.SELF_TRADE
+    assert chk(risk, BUY, PX + 5, LOT) is Reason.SELF_TRADE
+    assert chk(risk, SELL, PX - 45, LOT) is Reason.OK
+    assert chk(risk, SELL, PX - 50, LOT) is Reason.SELF_TRADE
+    risk.on_order_closed("ask")  # the next own ask is PX + 50
+    assert chk(risk, BUY, PX + 45, LOT) is Reason.OK
+    assert chk(risk, BUY, PX + 50, LOT) is Reason.SELF_TRADE
+    risk.set_limits(BTC, self_trade_prevention=False)
+    assert chk(risk, BUY, PX + 50, LOT) is Reason.OK
+
+
+# -- rate limits ---------------------------------------------------------------------------------
+def test_order_rate_bucket_with_weights() -> None:
+    risk, _ = engine()
+    t0 = 10**12
+    risk.set_rate_limit("binance", VenueRateLimit(order_rate=10, order_burst=10, order_weight=2),
+                        now_ns=t0)
+    assert [chk(risk, BUY, PX, LOT, now=t0) for _ in range(6)] == [Reason.OK] * 5 + [
+        Reason.RATE_ORDERS
+    ]
+    # 2 tokens come back in 0.2 s: one order; just before that, none
+    assert chk(risk, BUY, PX, LOT, now=t0 + 199_999_999) is Reason.RATE_ORDERS
+    assert chk(risk, BUY, PX, LOT, now=t0 + 200_000_000) is Reason.OK
+    assert chk(risk, BUY, PX, LOT, now=t0 + 200_000_000) is Reason.RATE_ORDERS
+    # a rejected order does not take tokens
+    assert chk(risk, BUY, PX + 1, LOT, now=t0 + 10**10) is Reason.PRICE_TICK
+    assert [chk(risk, BUY, PX, LOT, now=t0 + 10**10) for _ in range(6)].count(Reason.OK) == 5
+
+
+def test_cancel_rate_bucket() -> None:
+    risk, _ = engine()
+    t0 = 10**12
+    risk.set_rate_limit("binance", VenueRateLimit(cancel_rate=1, cancel_burst=3), now_ns=t0)
+    v = risk._venues["binance"]
+    assert [Reason(risk.check_cancel(v, t0)) for _ in range(4)] == [Reason.OK] * 3 + [
+        Reason.RATE_CANCELS
+    ]
+    assert Reason(risk.check_cancel(v, t0 + 999_999_999)) is Reason.RATE_CANCELS
+    assert Reason(risk.check_cancel(v, t0 + 10**9)) is Reason.OK
+    assert chk(risk, BUY, PX, LOT, now=t0) is Reason.OK  # orders have their own bucket
+
+
+# -- loss, errors, states, kill switch ----------------------------------------------------------
+def test_daily_loss_limit() -> None:
+    risk, _ = engine(max_daily_loss=1000 * 10**8)
+    risk.set_pnl(-600 * 10**8, -400 * 10**8)  # at the limit
+    assert chk(risk, BUY, PX, LOT) is Reason.OK
+    risk.set_pnl(-600 * 10**8, -400 * 10**8 + 1)
+    assert chk(risk, BUY, PX, LOT) is Reason.OK
+    risk.set_pnl(-600 * 10**8, -400 * 10**8 - 1)
+    assert chk(risk, BUY, PX, LOT) is Reason.DAILY_LOSS
+    risk.set_position(BTC, 2 * LOT)
+    assert chk(risk, SELL, PX, 2 * LOT) is Reason.OK  # reducing is still allowed
+
+
+def test_error_rate_breaker() -> None:
+    risk, _ = engine(max_errors=3, error_window_ns=10**9, error_cooldown_ns=5 * 10**9)
+    t = 10**12
+    for k in range(3):
+        risk.record_error(t + k)
+    assert chk(risk, BUY, PX, LOT, now=t + 3) is Reason.OK  # 3 errors: at the limit
+    risk.record_error(t + 4)  # the 4th inside the window trips it
+    assert chk(risk, BUY, PX, LOT, now=t + 5) is Reason.ERROR_RATE
+    assert chk(risk, BUY, PX, LOT, now=t + 4 + 5 * 10**9 - 1) is Reason.ERROR_RATE
+    assert chk(risk, BUY, PX, LOT, now=t + 4 + 5 * 10**9) is Reason.OK
+    # errors spread wider than the window never trip it
+    risk.reset_breaker()
+    for k in range(10):
+        risk.record_error(t + 10**11 + k * 2 * 10**9)
+    assert chk(risk, BUY, PX, LOT, now=t + 10**11 + 20 * 10**9) is Reason.OK
+
+
+def test_trading_states() -> None:
+    risk, _ = engine()
+    risk.set_position(BTC, 3 * LOT)
+    risk.set_state(TradingState.REDUCING)
+    assert chk(risk, BUY, PX, LOT) is Reason.REDUCE_ONLY
+    assert chk(risk, SELL, PX, 3 * LOT) is Reason.OK
+    assert chk(risk, SELL, PX, 4 * LOT) is Reason.REDUCE_ONLY
+    risk.on_order_open("s", BTC, SELL, PX, 2 * LOT)  # open sells count: only 1 lot left
+    assert chk(risk, SELL, PX, 2 * LOT) is Reason.REDUCE_ONLY
+    assert chk(risk, SELL, PX, LOT) is Reason.OK
+    risk.set_state(TradingState.HALTED)
+    assert chk(risk, SELL, PX, LOT) is Reason.HALTED
+    risk.set_state(TradingState.ACTIVE)
+    assert chk(risk, BUY, PX - 50, LOT) is Reason.OK
+
+
+def test_kill_switch_halts_and_cancels_everything() -> None:
+    asked: list[list[str]] = []
+    risk = RiskEngine(on_cancel_all=asked.append)
+    risk.add_instrument(BTC)
+    risk.on_order_open("a", BTC, BUY, PX - 50, LOT)
+    risk.on_order_open("b", BTC, SELL, PX + 50, LOT)
+    assert risk.kill() == ["a", "b"]
+    assert asked == [["a", "b"]]
+    assert risk.killed and risk.state is TradingState.HALTED
+    assert chk(risk, BUY, PX, LOT) is Reason.KILL_SWITCH
+    risk.set_state(TradingState.ACTIVE)
+    assert chk(risk, BUY, PX, LOT) is Reason.KILL_SWITCH  # stays engaged until reset
+    risk.reset_kill()
+    assert chk(risk, BUY, PX, LOT) is Reason.OK
+
+
+def test_unknown_instrument_bad_side() -> None:
+    risk, i = engine()
+    assert Reason(risk.check(i + 1, BUY, PX, LOT)) is Reason.UNKNOWN_INSTRUMENT
+    assert Reason(risk.check(-1, BUY, PX, LOT)) is Reason.UNKNOWN_INSTRUMENT
+    assert Reason(risk.check(i, 2, PX, LOT)) is Reason.BAD_SIDE
+    assert risk.check_order(ETH, BUY, 1, 1) is Reason.UNKNOWN_INSTRUMENT
+
+
+def test_counts_per_reason_and_messages() -> None:
+    risk, _ = engine(InstrumentLimits(max_size=LOT))
+    for _ in range(3):
+        chk(risk, BUY, PX, LOT)
+    for _ in range(2):
+        chk(risk, BUY, PX, 2 * LOT)
+    counts = risk.counts()
+    assert counts[Reason.OK] == 3 and counts[Reason.SIZE_MAX] == 2
+    assert sum(counts.values()) == 5
+    assert all(r.message for r in Reason)
+    with pytest.raises(RiskRejected, match="SIZE_MAX"):
+        risk.require(BTC, BUY, PX, 2 * LOT)
+    risk.reset_counts()
+    assert sum(risk.counts().values()) == 0
+
+
+def test_limits_change_at_run_time_and_bad_limits_roll_back() -> None:
+    risk, _ = engine(InstrumentLimits(max_size=LOT))
+    assert chk(risk, BUY, PX, 2 * LOT) is Reason.SIZE_MAX
+    risk.set_limits(BTC, max_size=2 * LOT)
+    assert chk(risk, BUY, PX, 2 * LOT) is Reason.OK
+    with pytest.raises(ValueError):
+        risk.set_limits(BTC, max_size=-1)
+    assert risk.limits(BTC).max_size == 2 * LOT
+    assert chk(risk, BUY, PX, 2 * LOT) is Reason.OK
+    with pytest.raises(TypeError):
+        risk.set_limits(BTC, max_sise=1)
+
+
+# -- batch ---------------------------------------------------------------------------------------
+def test_batch_counts_earlier_orders_of_the_batch() -> None:
+    risk, i = engine(InstrumentLimits(max_position=10 * LOT, max_open_orders=3))
+    idx = np.full(5, i, np.int32)
+    side = np.array([0, 0, 0, 1, 1], np.uint8)
+    price = np.array([PX, PX, PX, PX - 50, PX + 50], np.int64)
+    qty = np.array([6, 4, 1, 1, 1], np.int64) * LOT
+    out = risk.check_batch(idx, side, price, qty)
+    assert [Reason(r) for r in out] == [
+        Reason.OK, Reason.OK, Reason.POSITION_LIMIT, Reason.SELF_TRADE, Reason.OK,
+    ]
+    # nothing stays reserved after the batch
+    assert chk(risk, BUY, PX, 10 * LOT) is Reason.OK
+    assert risk.instrument_state(BTC)["open_orders"] == 0
+
+
+# -- the compiled check against a plain-Python statement of the rules ------------------------------
+@dataclass
+class RefState:
+    position: int = 0
+    open_buy: int = 0
+    open_sell: int = 0
+    open_orders: int = 0
+    best_bid: int | None = None
+    best_ask: int | None = None
+    ref: int = 0
+    opens: list[tuple[int, int, int]] = field(default_factory=list)
+
+
+def ref_check(
+    s: RefState, lim: InstrumentLimits, glob: RiskLimits, side: int, price: int, qty: int,
+    nd: int, state: int,
+) -> Reason:
+    def notional(p: int, q: int) -> int:
+        # price*qty at 7 decimals -> nd decimals, rounded up
+        v = p * q * 10**nd
+        return -((-v) // 10**7)
+
+    def pos_notional(pos: int) -> int:
+        v = pos * s.ref * 10**nd
+        q = -((-abs(v)) // 10**7)
+        return q if v >= 0 else -q
+
+    if state == 2:
+        return Reason.HALTED
+    if qty <= 0:
+        return Reason.SIZE_NOT_POSITIVE
+    if qty % BTC.lot:
+        return Reason.SIZE_LOT
+    if lim.min_size is not None and qty < lim.min_size:
+        return Reason.SIZE_MIN
+    if lim.max_size is not None and qty > lim.max_size:
+        return Reason.SIZE_MAX
+    if price <= 0:
+        return Reason.PRICE_NOT_POSITIVE
+    if price % BTC.tick:
+        return Reason.PRICE_TICK
+    if lim.band_ticks is not None or lim.band_bps is not None:
+        if s.ref <= 0:
+            return Reason.NO_REFERENCE
+        d = abs(price - s.ref)
+        if lim.band_ticks is not None and d > lim.band_ticks * BTC.tick:
+            return Reason.PRICE_BAND
+        if lim.band_bps is not None and d * 10000 > s.ref * lim.band_bps:
+            return Reason.PRICE_BAND
+    n = notional(price, qty)
+    if lim.max_notional is not None and n > lim.max_notional:
+        return Reason.NOTIONAL_MAX
+    if side == 0:
+        after = s.position + s.open_buy + qty
+        reduces = s.position < 0 and after <= 0
+    else:
+        after = s.position - s.open_sell - qty
+        reduces = s.position > 0 and after >= 0
+    if not reduces:
+        if state == 1:
+            return Reason.REDUCE_ONLY
+        if lim.max_position is not None and abs(after) > lim.max_position:
+            return Reason.POSITION_LIMIT
+        pn = pos_notional(s.position)
+        ob = sum(notional(p, q) for sd, p, q in s.opens if sd == 0)
+        os_ = sum(notional(p, q) for sd, p, q in s.opens if sd == 1)
+        if glob.max_gross_exposure is not None and abs(pn) + ob + os_ + n > glob.max_gross_exposure:
+            return Reason.GROSS_EXPOSURE
+        if glob.max_net_exposure is not None:
+            net = pn + ob + n if side == 0 else pn - os_ - n
+            if abs(net) > glob.max_net_exposure:
+                return Reason.NET_EXPOSURE
+    if lim.max_open_orders is not None and s.open_orders >= lim.max_open_orders:
+        return Reason.OPEN_ORDERS_INSTRUMENT
+    if side == 0 and s.best_ask is not None and price >= s.best_ask:
+        return Reason.SELF_TRADE
+    if side == 1 and s.best_bid is not None and price <= s.best_bid:
+        return Reason.SELF_TRADE
+    return Reason.OK
+
+
+opt = st.none() | st.integers(0, 60)
+
+
+@given(
+    lim=st.builds(
+        InstrumentLimits,
+        min_size=st.none() | st.integers(0, 20).map(lambda k: k * LOT),
+        max_size=st.none() | st.integers(0, 40).map(lambda k: k * LOT),
+        max_notional=st.none() | st.integers(0, 30 * 10**11),
+        max_position=st.none() | st.integers(0, 60).map(lambda k: k * LOT),
+        band_ticks=opt,
+        band_bps=opt,
+        max_open_orders=st.none() | st.integers(0, 5),
+    ),
+    glob=st.builds(
+        RiskLimits,
+        max_gross_exposure=st.none() | st.integers(0, 60 * 10**11),
+        max_net_exposure=st.none() | st.integers(0, 60 * 10**11),
+    ),
+    position=st.integers(-40, 40).map(lambda k: k * LOT),
+    ref=st.sampled_from([0, PX, PX + 35]),
+    opens=st.lists(
+        st.tuples(st.integers(0, 1), st.integers(-30, 30), st.integers(1, 10)), max_size=4
+    ),
+    orders=st.lists(
+        st.tuples(st.integers(0, 1), st.integers(-40, 40), st.integers(-1, 30),
+                  st.integers(-2, 2)),
+        min_size=1, max_size=6,
+    ),
+    state=st.integers(0, 2),
+)
+def test_check_matches_reference(
+    lim: InstrumentLimits, glob: RiskLimits, position: int, ref: int,
+    opens: list[tuple[int, int, int]], orders: list[tuple[int, int, int, int]], state: int,
+) -> None:
+    risk = RiskEngine(notional_decimals=8, limits=glob)
+    i = risk.add_instrument(BTC, lim)
+    s = RefState(position=position, ref=ref)
+    risk.set_position(BTC, position)
+    if ref:
+        risk.set_reference(BTC, ref)
+    for k, (sd, dt, q) in enumerate(opens):
+        p, qq = PX + dt * 5, q * LOT
+        risk.on_order_open(f"o{k}", BTC, Side(sd), p, qq)
+        s.opens.append((sd, p, qq))
+        s.open_orders += 1
+        if sd == 0:
+            s.open_buy += qq
+            s.best_bid = p if s.best_bid is None else max(s.best_bid, p)
+        else:
+            s.open_sell += qq
+            s.best_ask = p if s.best_ask is None else min(s.best_ask, p)
+    risk.set_state(TradingState(state))
+    for sd, dt, q, off in orders:
+        price, qty = PX + dt * 5 + off, q * LOT + (off if off < 0 else 0)
+        got = Reason(risk.check(i, sd, price, qty))
+        want = ref_check(s, lim, glob, sd, price, qty, 8, state)
+        assert got is want, (sd, price, qty)
+    # a batch of the same orders checked one by one agrees with sequential single checks that
+    # reserve each passing order and release it afterwards
+    idx = np.full(len(orders), i, np.int32)
+    sides = np.array([o[0] for o in orders], np.uint8)
+    prices = np.array([PX + o[1] * 5 + o[3] for o in orders], np.int64)
+    qtys = np.array([o[2] * LOT + (o[3] if o[3] < 0 else 0) for o in orders], np.int64)
+    batch = risk.check_batch(idx, sides, prices, qtys)
+    seq = []
+    for k in range(len(orders)):
+        r = risk.check(i, int(sides[k]), int(prices[k]), int(qtys[k]))
+        seq.append(r)
+        if r == 0:
+            risk.on_order_open(f"tmp{k}", BTC, Side(int(sides[k])), int(prices[k]), int(qtys[k]))
+    for k in range(len(orders)):
+        risk.on_order_closed(f"tmp{k}")
+    assert list(batch) == seq
+
+
+def test_rate_bucket_with_the_real_clock() -> None:
+    import time
+
+    risk, _ = engine()
+    risk.set_rate_limit("binance", VenueRateLimit(order_rate=100, order_burst=1))
+    assert chk(risk, BUY, PX, LOT) is Reason.OK
+    assert chk(risk, BUY, PX, LOT) is Reason.RATE_ORDERS
+    time.sleep(0.05)  # one token takes 10 ms; the coarse clock lags a few ms at most
+    assert chk(risk, BUY, PX, LOT) is Reason.OK
+
+
+@given(
+    pd=st.integers(0, 18), sd=st.integers(0, 18), nd=st.integers(0, 18),
+    price=st.integers(1, 2**63 - 1) | st.integers(1, 10**9),
+    qty=st.integers(1, 2**63 - 1) | st.integers(1, 10**9),
+)
+def test_notional_equals_fixed_mul_rounded_up(pd: int, sd: int, nd: int, price: int,
+                                              qty: int) -> None:
+    from hftcore import fixed
+
+    risk = RiskEngine(notional_decimals=nd)
+    inst = Instrument("x", "Y", pd, sd)
+    risk.add_instrument(inst)
+    try:
+        want: int | None = fixed.mul(price, pd, qty, sd, nd, "up")
+    except OverflowError:
+        want = None
+    try:
+        got: int | None = risk.notional(inst, price, qty)
+    except OverflowError:
+        got = None
+    assert got == want
