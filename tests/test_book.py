@@ -159,6 +159,12 @@ def test_apply_batch_equals_apply(ops: list[tuple[int, int, int]], window: int) 
     assert batch.apply_batch(arr[:, 0], arr[:, 1], arr[:, 2], bbo=bbo) == len(ops)
     assert list(batch) == list(one)
     assert batch.missing_deletes == one.missing_deletes
+    rec = np.zeros(len(ops), dtype=[("side", "u1"), ("price", "<i8"), ("size", "<i8")])
+    if ops:
+        rec["side"], rec["price"], rec["size"] = arr[:, 0], arr[:, 1], arr[:, 2]
+    structured = L2Book(window=window)
+    structured.apply_batch(rec)  # one structured array with side/price/size fields
+    assert list(structured) == list(one)
     # the BBO trail equals reading best bid/ask after each single apply
     trail = L2Book(window=window)
     for i, op in enumerate(ops):
@@ -191,6 +197,9 @@ def test_apply_deltas_flags(ops: list[tuple[tuple[int, int, int], int]]) -> None
             1000 + len(ops) - 1,
             2000 + len(ops) - 1,
         )
+    via_batch = L2Book(window=64)
+    via_batch.apply_batch(recs)  # apply_batch over BookDelta records is apply_deltas
+    assert list(via_batch) == list(book) and via_batch.sequence == book.sequence
     again = L2Book(window=64)
     again.apply_deltas(recs.tobytes())  # a raw buffer of records works the same
     assert list(again) == list(book)

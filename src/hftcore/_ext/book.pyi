@@ -32,8 +32,8 @@ class L2Book:
     def apply_batch(
         self,
         sides: _IntArray,
-        prices: _IntArray,
-        sizes: _IntArray,
+        prices: _IntArray | None = None,
+        sizes: _IntArray | None = None,
         bbo: _I64 | None = None,
     ) -> int: ...
     def apply_deltas(self, records: npt.NDArray[np.void] | Buffer) -> int: ...

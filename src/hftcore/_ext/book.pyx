@@ -932,13 +932,27 @@ cdef class L2Book:
 
     # apply(side, price, size, /) is installed below as a METH_FASTCALL method
 
-    def apply_batch(self, sides, prices, sizes, bbo=None):
-        """Apply parallel arrays of updates without the GIL; returns the number applied.
+    def apply_batch(self, sides, prices=None, sizes=None, bbo=None):
+        """Apply a batch of updates without the GIL; returns the number applied.
 
-        `bbo`, if given, is an int64 array of shape (n, 2) that receives the best bid and best
-        ask price after each update (``-2**63`` for an empty side). On an error the rows before
-        the failing one stay applied and ValueError names the row.
+        Either parallel integer arrays ``(sides, prices, sizes)``, or one numpy structured
+        array as `sides`: BookDelta records (as `apply_deltas`, flags honoured) or any array
+        with ``side``, ``price`` and ``size`` fields. `bbo`, if given, is an int64 array of
+        shape (n, 2) that receives the best bid and best ask price after each update
+        (``-2**63`` for an empty side). On an error the rows before the failing one stay
+        applied and ValueError names the row.
         """
+        if prices is None and sizes is None:
+            if not isinstance(sides, np.ndarray) or sides.dtype.fields is None:
+                raise TypeError("apply_batch takes (sides, prices, sizes) or a structured array")
+            if _is_delta_dtype(sides.dtype) and bbo is None:
+                return self.apply_deltas(sides)
+            fields = sides.dtype.fields
+            if "side" not in fields or "price" not in fields or "size" not in fields:
+                raise ValueError("a structured batch needs side, price and size fields")
+            return self.apply_batch(sides["side"], sides["price"], sides["size"], bbo)
+        if prices is None or sizes is None:
+            raise TypeError("apply_batch takes (sides, prices, sizes) or a structured array")
         cdef cnp.ndarray s = _i64_array(sides, "sides")
         cdef cnp.ndarray p = _i64_array(prices, "prices")
         cdef cnp.ndarray q = _i64_array(sizes, "sizes")
