@@ -1,4 +1,4 @@
-"""Every example script runs and prints what its docs promise."""
+"""Every example script runs as a user would run it and prints what its docs promise."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
 
 
-def run(name: str) -> str:
+def run(name: str, *args: str) -> str:
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=300
+        [sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -25,3 +26,36 @@ def test_fixed_point_example() -> None:
     assert "cannot parse '0.123'" in out
     assert "0.125 half_even at 2 -> 12" in out
     assert "Kraken checksum text of 0.05000 -> 5000" in out
+
+
+def test_book_basics_example() -> None:
+    out = run("book_basics.py")
+    assert "best bid 50000.0 x 0.50000000" in out
+    assert "vwap to buy 0.15: 50001.1" in out
+    assert "sequence 42" in out
+    assert "queue ahead of order 3: 26" in out
+
+
+def test_decode_binance_example() -> None:
+    recording = ROOT / "tests" / "data" / "binance" / "spot_ws_2021-10-12.txt"
+    out = run("decode_binance.py", str(recording))
+    assert "BOOK_SNAPSHOT: 3 levels, lastUpdateId 1027024" in out
+    assert "older than the snapshot, dropped" in out
+    assert "best bid 3.99500000 x 7.50000000" in out
+    assert "best ask 4.00000300 x 3.00000000" in out
+    assert "trade 12345: SELL 2.50000000 @ 3.99500000" in out
+    assert "order my-order-1 (4293153): PARTIALLY_FILLED, filled 0.40000000 of 1.00000000" in out
+    assert "UNKNOWN_SYMBOL: ETHBTC" in out
+    assert "DecodeError: truncated input (venue=binance, kind=depthUpdate" in out
+    assert "recording: {'book_update': 177, 'trade': 2, 'bbo': 84, 'other': 2" in out
+
+
+def test_risk_and_orders_example() -> None:
+    out = run("risk_and_orders.py")
+    assert "check 0.1 BTC @ 53000: PRICE_BAND" in out
+    assert "second buy: POSITION_LIMIT -> REJECTED" in out
+    assert "after the timeout: UNKNOWN" in out
+    assert "PARTIALLY_FILLED" in out
+    assert "position 0.35000 BTC" in out
+    assert "realized 5.0187500 USDT" in out
+    assert "identical: True - same position: True" in out
