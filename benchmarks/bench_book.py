@@ -258,29 +258,20 @@ def prep_nautilus(rows: list[tuple[int, int, int]], with_construction: bool = Fa
 
 
 def _c_floor() -> Any:
-    """Compile benchmarks/c_floor/sorted_book.c with the system compiler; None if impossible."""
+    """benchmarks/c_floor/sorted_book.c compiled and loaded; None if impossible."""
     if "c_floor" in _cache:
         return _cache["c_floor"]
     import ctypes
-    import shutil
-    import subprocess
-    import sysconfig
-    import tempfile
-    from pathlib import Path
 
-    lib = None
-    src = Path(__file__).parent / "c_floor" / "sorted_book.c"
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(cc) and src.exists():
-        out = Path(tempfile.mkdtemp(prefix="hftcore-bench-")) / "sorted_book.so"
-        cmd = [cc, "-O3", "-shared", "-fPIC", "-o", str(out), str(src)]
-        if subprocess.run(cmd, capture_output=True, timeout=120).returncode == 0:
-            lib = ctypes.CDLL(str(out))
-            lib.floor_run.restype = ctypes.c_int64
-            i64p = ctypes.POINTER(ctypes.c_int64)
-            i64 = ctypes.c_int64
-            lib.floor_run.argtypes = [i64p, i64p, i64p, i64, i64p, i64p, i64p, i64]
-            lib.floor_run.argtypes.append(ctypes.POINTER(ctypes.c_double))
+    from conftest import compile_c_floor
+
+    lib = compile_c_floor("sorted_book")
+    if lib is not None:
+        lib.floor_run.restype = ctypes.c_int64
+        i64p = ctypes.POINTER(ctypes.c_int64)
+        i64 = ctypes.c_int64
+        lib.floor_run.argtypes = [i64p, i64p, i64p, i64, i64p, i64p, i64p, i64]
+        lib.floor_run.argtypes.append(ctypes.POINTER(ctypes.c_double))
     _cache["c_floor"] = lib
     return lib
 
