@@ -357,9 +357,7 @@ class RiskEngine:
         now_ns: int = 0,
     ) -> Reason:
         """Like :attr:`check` but by instrument and returning a :class:`Reason`."""
-        index = self._index.get((instrument.venue, instrument.symbol))
-        if index is None:
-            return Reason(self._core.check(-1, int(side), price, qty, int(order_type), now_ns))
+        index = self._index.get((instrument.venue, instrument.symbol), -1)
         return Reason(self._core.check(index, int(side), price, qty, int(order_type), now_ns))
 
     def check_code(
