@@ -1,0 +1,54 @@
+# The engine's hot loop: events -> books -> simulated exchange -> strategy hooks, in C, calling
+# Python only for the hooks a strategy overrides.
+from libc.stdint cimport int64_t, uint32_t
+from hftcore._ext.types cimport ts_t
+from hftcore._ext.book cimport L2BookC
+from hftcore._ext.events cimport Event
+from hftcore._ext.sim cimport SimCore, Msg
+
+ctypedef struct InstState:
+    L2BookC* book
+    int valid                # the book is in sync (hooks are called only then)
+    int top                  # the best bid/ask changed in the current message
+    int changed              # some level changed in the current message
+    int status_changed
+    int want_bbo             # some strategy overrides on_bbo for this instrument
+    int want_book
+    int want_trade
+    int want_status
+    int64_t deltas
+    int64_t trades
+    int64_t messages
+    int64_t checksums_ok
+    int64_t checksums_failed
+    int64_t bad_deltas       # refused by the book (negative size, off-grid, crossed policy)
+    ts_t last_local_ts
+    ts_t last_exchange_ts
+
+
+cdef class EngineCore:
+    cdef InstState* ist
+    cdef Py_ssize_t n_inst
+    cdef list instruments        # Instrument objects by index
+    cdef list books              # L2Book objects by index
+    cdef list sub_bbo            # per instrument: tuple of strategies overriding on_bbo
+    cdef list sub_book
+    cdef list sub_trade
+    cdef list sub_status
+    cdef object host             # hftcore.engine.Engine
+    cdef SimCore sim             # None outside backtest / paper
+    cdef readonly ts_t now
+    cdef readonly int64_t events
+    cdef readonly int64_t out_of_order
+    cdef readonly int64_t hook_calls
+    cdef readonly int64_t msg_wall_ns   # monotonic clock when the current message's hooks began
+    cdef int measure
+    cdef public int pending       # the host has notifications to deliver after this hook
+    cdef object _sides           # (Side.BUY, Side.SELL, None)
+    cdef object _trade_cls
+    cdef int _run(self, const Event* ev, Py_ssize_t n) except -1
+    cdef int drain(self, ts_t t) except -1
+    cdef int end_message(self, uint32_t i, InstState* st) except -1
+    cdef int handle_msg(self, Msg* m) except -1
+    cdef bint checksum_ok(self, InstState* st, const Event* e) noexcept
+    cdef int call_trade(self, uint32_t i, const Event* e) except -1

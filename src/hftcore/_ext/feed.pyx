@@ -1,0 +1,560 @@
+# cython: freethreading_compatible = False
+"""Market-data feed: venue messages -> engine events (``EVENT_DTYPE``) with the book sync each
+venue documents.
+
+A :class:`Feed` owns one venue decoder.  ``feed(frame, recv_ts)`` decodes one message and
+appends its events; sequence chains are checked here (no book needed), checksums are verified by
+the engine against its book (an ``EV_CHECKSUM`` event follows the message's levels).  A gap makes
+the instrument's book invalid (an ``EV_STATUS`` event with size 0) until the venue's procedure
+makes it valid again (an ``EV_STATUS`` event with size 1): the next snapshot, or for Binance the
+next REST snapshot bridged to the buffered diffs.
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from libc.string cimport memset, memcpy
+from libc.stdint cimport int64_t, uint32_t, uint8_t, INT64_MAX
+
+import re
+
+import numpy as np
+
+from hftcore._ext.types cimport (
+    BookDelta, TradeRecord, BBORecord, ts_t, SIDE_BID, SIDE_ASK, DELTA_CLEAR, DELTA_CLEAR_SIDE,
+    DELTA_SNAPSHOT, DELTA_REPUBLISH, BBO_NO_SIZE, BBO_NO_BID, BBO_NO_ASK,
+)
+from hftcore._ext.events cimport (
+    Event, EV_DELTA, EV_TRADE, EV_STATUS, EV_CHECKSUM, EVENT_LAST, CHECKSUM_KRAKEN, CHECKSUM_OKX,
+)
+from hftcore._ext.decode cimport (
+    Decoder, BinanceDecoder, MsgInfo, K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_UNKNOWN_SYMBOL,
+    INFO_HAS_SEQ, INFO_HAS_CHECKSUM,
+)
+
+__all__ = ["EVENT_DTYPE", "EV_DELTA", "EV_TRADE", "EV_STATUS", "EV_CHECKSUM", "EVENT_LAST",
+           "Feed", "SYNC_RULES", "STATE_NAMES"]
+
+EVENT_DTYPE = np.dtype({
+    "names": ["local_ts", "exchange_ts", "price", "size", "ref", "instrument", "kind", "side",
+              "flags", "venue_flags"],
+    "formats": ["<i8", "<i8", "<i8", "<i8", "<i8", "<u4", "u1", "u1", "u1", "u1"],
+    "offsets": [0, 8, 16, 24, 32, 40, 44, 45, 46, 47],
+    "itemsize": 48,
+}, align=True)
+assert EVENT_DTYPE.itemsize == sizeof(Event)
+
+#: venue name -> sync rule code
+SYNC_RULES = {
+    "binance": SYNC_BINANCE,
+    "binance_futures": SYNC_BINANCE_FUTURES,
+    "bybit": SYNC_BYBIT,
+    "okx": SYNC_OKX,
+    "kraken": SYNC_KRAKEN,
+    "coinbase": SYNC_SNAPSHOT,
+}
+STATE_NAMES = ("no_data", "waiting", "synced", "bbo_only")
+_SYMBOL_IN_URL = re.compile(r"[?&]symbol=([^&]+)")
+
+
+cdef Py_ssize_t parse_seconds(const char* p, Py_ssize_t n, ts_t* out) noexcept nogil:
+    """``<digits>[.<digits>]`` seconds -> ns; returns the length used, -1 when malformed."""
+    cdef Py_ssize_t i = 0, frac = 0
+    cdef int64_t whole = 0, ns = 0
+    while i < n and 48 <= p[i] <= 57:
+        if whole > 9000000000LL:
+            return -1
+        whole = whole * 10 + (p[i] - 48)
+        i += 1
+    if i == 0:
+        return -1
+    if i < n and p[i] == 46:
+        i += 1
+        while i < n and 48 <= p[i] <= 57:
+            if frac < 9:
+                ns = ns * 10 + (p[i] - 48)
+                frac += 1
+            i += 1
+    while frac < 9:
+        ns *= 10
+        frac += 1
+    out[0] = whole * 1_000_000_000 + ns
+    return i
+
+
+@cython.final
+cdef class Feed:
+    """Decode one venue's messages into engine events, following its book-sync procedure.
+
+    Parameters
+    ----------
+    decoder : Decoder
+        The venue's decoder; instruments must be added with ``instrument_id`` = the engine's
+        instrument index (``add_symbol(symbol, index, price_decimals, size_decimals)``).
+    rule : str
+        The sync rule: a venue name of :data:`SYNC_RULES`.
+    n_instruments : int
+        One more than the largest instrument index.
+    strict : bool
+        Raise ``DecodeError`` on a bad message (default: count it in :attr:`decode_errors`,
+        keep its text in :attr:`errors`, and go on).
+    max_buffered : int
+        Diffs kept per instrument while waiting for a snapshot (oldest dropped, counted).
+    """
+
+    def __cinit__(self):
+        self.sync = NULL
+        self.events = NULL
+        self.count = 0
+        self.cap_events = 0
+
+    def __init__(self, Decoder decoder, str rule, Py_ssize_t n_instruments, *, bint strict=False,
+                 Py_ssize_t max_buffered=100_000):
+        if rule not in SYNC_RULES:
+            raise ValueError(f"rule: unknown sync rule {rule!r}; one of {sorted(SYNC_RULES)}")
+        if n_instruments < 1 or n_instruments > 1_000_000:
+            raise ValueError(f"n_instruments must be 1..1000000, got {n_instruments}")
+        if max_buffered < 0:
+            raise ValueError("max_buffered must be >= 0")
+        self.dec = decoder
+        self.venue = decoder.venue
+        self.rule = SYNC_RULES[rule]
+        self.strict = strict
+        self.max_buffered = max_buffered
+        self.checksum_algo = (CHECKSUM_KRAKEN if self.rule == SYNC_KRAKEN else
+                              CHECKSUM_OKX if self.rule == SYNC_OKX else -1)
+        self.n_inst = n_instruments
+        self.sync = <InstSync*>PyMem_Malloc(n_instruments * sizeof(InstSync))
+        if self.sync == NULL:
+            raise MemoryError()
+        memset(self.sync, 0, n_instruments * sizeof(InstSync))
+        for i in range(n_instruments):
+            self.sync[i].last_seq = -1
+            self.sync[i].snapshot_seq = -1
+        self._pending = [None] * n_instruments
+        self.errors = []
+        self.sent = []
+        self._reserve(1024)
+
+    def __dealloc__(self):
+        PyMem_Free(self.sync)
+        PyMem_Free(self.events)
+
+    cdef int _reserve(self, Py_ssize_t extra) except -1:
+        cdef Py_ssize_t need = self.count + extra, cap = self.cap_events
+        cdef Event* p
+        if need <= cap:
+            return 0
+        if cap < 1024:
+            cap = 1024
+        while cap < need:
+            cap *= 2
+        p = <Event*>PyMem_Realloc(self.events, cap * sizeof(Event))
+        if p == NULL:
+            raise MemoryError()
+        self.events = p
+        self.cap_events = cap
+        return 0
+
+    cdef void _status(self, uint32_t inst, int valid, ts_t ts, ts_t exch_ts) noexcept:
+        # room was reserved by the caller
+        cdef Event* e = &self.events[self.count]
+        self.count += 1
+        e.local_ts = ts
+        e.exchange_ts = exch_ts
+        e.price = 0
+        e.size = valid
+        e.ref = self.sync[inst].last_seq
+        e.instrument = inst
+        e.kind = EV_STATUS
+        e.side = 0
+        e.flags = 0
+        e.venue_flags = 0
+
+    # -- one message ---------------------------------------------------------------------
+
+    def feed(self, data, long long recv_ts=0):
+        """Decode one message received at ``recv_ts`` (ns) and append its events.
+
+        Returns the decoder's message kind (an int of ``hftcore.MessageKind``), or minus the
+        error code for a bad message (counted; raised as ``DecodeError`` when ``strict``).
+        """
+        cdef const unsigned char[::1] mv
+        if type(data) is bytes:
+            return self._feed_c(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), recv_ts, 0)
+        mv = data
+        if mv.shape[0] == 0:
+            return self._feed_c(b"", 0, recv_ts, 0)
+        return self._feed_c(<const char*>&mv[0], mv.shape[0], recv_ts, 0)
+
+    def feed_rest(self, str url, data, long long recv_ts=0):
+        """A REST response of the recording (Binance ``/depth`` snapshots); others are ignored.
+
+        Returns the message kind, or 0 when the response is not a book snapshot this venue uses.
+        """
+        cdef bytes body = bytes(data)
+        cdef bytes sym
+        cdef int kind
+        if self.rule not in (SYNC_BINANCE, SYNC_BINANCE_FUTURES) or "depth" not in url:
+            return 0
+        m = _SYMBOL_IN_URL.search(url)
+        if m is None:
+            return 0
+        sym = m.group(1).upper().encode()
+        kind = (<BinanceDecoder?>self.dec).decode_depth_snapshot_c(
+            PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), recv_ts, sym, len(sym))
+        self.messages += 1
+        if kind < 0:
+            self._bad(kind, body)
+            return kind
+        if kind == K_UNKNOWN_SYMBOL:
+            self.unknown_symbols += 1
+            return kind
+        self._emit(recv_ts, 0)
+        return kind
+
+    cdef _bad(self, int kind, object data):
+        self.decode_errors += 1
+        if self.strict:
+            self.dec._raise(-kind)
+        if len(self.errors) < 100:
+            try:
+                self.dec._raise(-kind)
+            except Exception as exc:  # the decoder's DecodeError, with venue / kind / offset
+                self.errors.append(str(exc))
+
+    cdef int _feed_c(self, const char* data, Py_ssize_t n, ts_t recv_ts, int replay) except -2:
+        cdef int kind = self.dec.decode_c(data, n, recv_ts if recv_ts >= 0 else 0)
+        if recv_ts < 0:
+            # no receive time (JSON-lines recordings): the venue's time, kept monotonic
+            recv_ts = self.dec.st.info.exchange_ts
+            if recv_ts < self.last_ts:
+                recv_ts = self.last_ts
+        if recv_ts > self.last_ts:
+            self.last_ts = recv_ts
+        if not replay:
+            self.messages += 1
+        if kind < 0:
+            self._bad(kind, None)
+            return kind
+        if kind == K_UNKNOWN_SYMBOL:
+            self.unknown_symbols += 1
+            return kind
+        if self.dec.st.info.n_deltas or self.dec.st.info.n_trades or \
+                self.dec.st.info.n_bbos:
+            if self._emit(recv_ts, replay) == 1:
+                # Binance diff arriving before its snapshot: keep a copy to bridge later
+                self._buffer(data, n, recv_ts)
+        return kind
+
+    cdef _buffer(self, const char* data, Py_ssize_t n, ts_t recv_ts):
+        cdef uint32_t inst = self.dec.st.info.instrument_id
+        pend = self._pending[inst]
+        if pend is None:
+            pend = self._pending[inst] = []
+        if len(pend) >= self.max_buffered:
+            if self.max_buffered == 0:
+                self.dropped_buffered += 1
+                return
+            del pend[0]
+            self.dropped_buffered += 1
+        pend.append((data[:n], recv_ts))
+
+    cdef int _emit(self, ts_t recv_ts, int replay) except -1:
+        """Append the events of the decoded message; 1 = buffer the message instead."""
+        cdef MsgInfo* info = &self.dec.st.info
+        cdef Py_ssize_t nd = info.n_deltas, nt = info.n_trades, nb = info.n_bbos, i, start
+        cdef uint32_t inst = info.instrument_id
+        cdef InstSync* s
+        cdef BookDelta* d
+        cdef TradeRecord* t
+        cdef BBORecord* b
+        cdef Event* e
+        cdef int kind = info.kind, apply_depth = 0, status = -1, buffer_it = 0
+        cdef int64_t first = info.first_seq, last = info.last_seq, prev = info.prev_seq
+        cdef bint has_seq = (info.flags & INFO_HAS_SEQ) != 0
+        if nd and inst >= <uint32_t>self.n_inst:
+            raise ValueError(f"{self.venue}: instrument id {inst} outside the feed's table")
+        self._reserve(nd + nt + 2 * nb + 2)
+        start = self.count
+        if nd:
+            s = &self.sync[inst]
+            s.seen_depth = 1
+            if s.state == BOOK_BBO_ONLY:
+                # a depth stream takes over from top-of-book messages: invalid until it syncs
+                s.state = BOOK_NO_DATA
+                self._status(inst, 0, recv_ts, info.exchange_ts)
+            if kind == K_BOOK_SNAPSHOT:
+                if s.state != BOOK_SYNCED:
+                    status = 1
+                s.state = BOOK_SYNCED
+                s.last_seq = last if has_seq or self.rule in (SYNC_BINANCE, SYNC_BINANCE_FUTURES,
+                                                             SYNC_BYBIT) else -1
+                s.snapshot_seq = last
+                s.bridged = 0
+                apply_depth = 1
+                if self.rule in (SYNC_BINANCE, SYNC_BINANCE_FUTURES):
+                    status = 1  # a REST snapshot always restarts the bridge
+            elif self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES:
+                if s.state != BOOK_SYNCED:
+                    buffer_it = not replay
+                elif not s.bridged:
+                    if last <= s.snapshot_seq:
+                        self.stale_dropped += 1
+                    elif ((self.rule == SYNC_BINANCE and first - 1 <= s.snapshot_seq)
+                          or (self.rule == SYNC_BINANCE_FUTURES and first <= s.snapshot_seq)):
+                        s.bridged = 1
+                        apply_depth = 1
+                    else:
+                        status = 0
+                elif ((self.rule == SYNC_BINANCE and first - 1 == s.last_seq)
+                      or (self.rule == SYNC_BINANCE_FUTURES and prev == s.last_seq)):
+                    apply_depth = 1
+                else:
+                    status = 0
+                if apply_depth:
+                    s.last_seq = last
+            elif s.state != BOOK_SYNCED:
+                self.stale_dropped += 1          # an update before (re)sync: its snapshot follows
+            elif self.rule == SYNC_BYBIT:
+                if s.last_seq < 0 or last - 1 == s.last_seq:
+                    apply_depth = 1
+                    s.last_seq = last
+                else:
+                    status = 0
+            elif self.rule == SYNC_OKX and has_seq:
+                if s.last_seq < 0 or prev == s.last_seq:
+                    apply_depth = 1
+                    s.last_seq = last
+                else:
+                    status = 0
+            else:
+                apply_depth = 1
+                if has_seq:
+                    s.last_seq = last
+            if status == 0:
+                s.gaps += 1
+                s.state = BOOK_WAITING
+                s.bridged = 0
+                self._status(inst, 0, recv_ts, info.exchange_ts)
+                if self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES:
+                    self._pending[inst] = None
+                    buffer_it = 1     # keep this diff: the next snapshot may bridge it
+            if apply_depth:
+                d = self.dec.st.deltas
+                for i in range(nd):
+                    e = &self.events[self.count]
+                    self.count += 1
+                    e.local_ts = recv_ts
+                    e.exchange_ts = d[i].exchange_ts
+                    e.price = d[i].price
+                    e.size = d[i].size
+                    e.ref = d[i].sequence
+                    e.instrument = d[i].instrument_id
+                    e.kind = EV_DELTA
+                    e.side = d[i].side
+                    e.flags = d[i].flags & (DELTA_SNAPSHOT | DELTA_CLEAR | DELTA_CLEAR_SIDE |
+                                            DELTA_REPUBLISH)
+                    e.venue_flags = 0
+                if status == 1:
+                    self._status(inst, 1, recv_ts, info.exchange_ts)
+                if (self.checksum_algo >= 0 and (info.flags & INFO_HAS_CHECKSUM)
+                        and info.checksum != 0):
+                    e = &self.events[self.count]
+                    self.count += 1
+                    e.local_ts = recv_ts
+                    e.exchange_ts = info.exchange_ts
+                    e.price = 0
+                    e.size = 0
+                    e.ref = info.checksum
+                    e.instrument = inst
+                    e.kind = EV_CHECKSUM
+                    e.side = <uint8_t>self.checksum_algo
+                    e.flags = 0
+                    e.venue_flags = 0
+        if nt:
+            t = self.dec.st.trades
+            for i in range(nt):
+                e = &self.events[self.count]
+                self.count += 1
+                e.local_ts = recv_ts
+                e.exchange_ts = t[i].exchange_ts
+                e.price = t[i].price
+                e.size = t[i].size
+                e.ref = t[i].trade_id
+                e.instrument = t[i].instrument_id
+                e.kind = EV_TRADE
+                e.side = t[i].side
+                e.flags = 0
+                e.venue_flags = 0
+        if nb:
+            b = self.dec.st.bbos
+            for i in range(nb):
+                if b[i].instrument_id >= <uint32_t>self.n_inst:
+                    continue
+                s = &self.sync[b[i].instrument_id]
+                if s.seen_depth or (b[i].flags & BBO_NO_SIZE):
+                    continue           # the depth stream is the book; size-less tickers are not
+                self._bbo_side(&b[i], SIDE_BID, recv_ts)
+                self._bbo_side(&b[i], SIDE_ASK, recv_ts)
+                if s.state != BOOK_BBO_ONLY:
+                    s.state = BOOK_BBO_ONLY
+                    self._status(b[i].instrument_id, 1, recv_ts, b[i].exchange_ts)
+        if self.count > start:
+            self.events[self.count - 1].flags |= EVENT_LAST
+        if (kind == K_BOOK_SNAPSHOT and nd and
+                (self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES)):
+            self._bridge(inst, recv_ts)
+        return buffer_it
+
+    cdef void _bbo_side(self, BBORecord* b, int side, ts_t recv_ts) noexcept:
+        cdef Event* e = &self.events[self.count]
+        cdef bint empty = (b.flags & (BBO_NO_BID if side == SIDE_BID else BBO_NO_ASK)) != 0
+        self.count += 1
+        e.local_ts = recv_ts
+        e.exchange_ts = b.exchange_ts
+        e.price = 0 if empty else (b.bid_price if side == SIDE_BID else b.ask_price)
+        e.size = 0 if empty else (b.bid_size if side == SIDE_BID else b.ask_size)
+        e.ref = b.sequence
+        e.instrument = b.instrument_id
+        e.kind = EV_DELTA
+        e.side = <uint8_t>side
+        e.flags = DELTA_CLEAR_SIDE
+        e.venue_flags = 0
+
+    cdef _bridge(self, uint32_t inst, ts_t recv_ts):
+        """Replay the diffs buffered before this snapshot (Binance's documented procedure)."""
+        cdef bytes data
+        pend = self._pending[inst]
+        self._pending[inst] = None
+        if not pend:
+            return
+        for data, _ts in pend:
+            self._feed_c(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), recv_ts, 1)
+
+    # -- recordings ------------------------------------------------------------------------
+
+    def feed_text(self, data, bint jsonl=False, long long until_ts=INT64_MAX, bint final=False):
+        """Feed the complete lines of a chunk of a recording (the text format of
+        tests/data/README-shared-data.md, or JSON lines with ``jsonl=True``).
+
+        Stops before the first line received after ``until_ts`` (to merge several files of one
+        venue in time order).  Returns ``(consumed, next_ts)``: bytes used (a partial last line
+        is left unless ``final``) and the receive time of the line it stopped at (None when it
+        used every complete line).  Raises ``ValueError`` naming the line for a line that is not
+        a recording line.
+        """
+        cdef const unsigned char[::1] mv = data
+        cdef Py_ssize_t n = mv.shape[0], pos = 0, eol, end, i, j, sep
+        cdef const char* base
+        cdef const char* line
+        cdef ts_t ts
+        cdef int rc
+        if n == 0:
+            return 0, None
+        base = <const char*>&mv[0]
+        while pos < n:
+            eol = pos
+            while eol < n and base[eol] != 10:
+                eol += 1
+            if eol == n and not final:
+                break
+            end = eol
+            if end > pos and base[end - 1] == 13:
+                end -= 1
+            line = base + pos
+            if end == pos:
+                pos = eol + 1
+                self.lines += 1
+                continue
+            if jsonl:
+                self._feed_c(line, end - pos, -1, 0)
+                pos = eol + 1
+                self.lines += 1
+                continue
+            if 48 <= line[0] <= 57:
+                i = parse_seconds(line, end - pos, &ts)
+                if i < 0 or i + 1 >= end - pos or line[i] != 58 or line[i + 1] != 32:
+                    raise ValueError(f"line {self.lines + 1}: not a recording line: "
+                                     f"{line[:min(end - pos, 80)]!r}")
+                if ts > until_ts:
+                    return pos, ts
+                self._feed_c(line + i + 2, end - pos - i - 2, ts, 0)
+            else:
+                # "<url> <arrow> <ts>[: <json>]"
+                sep = 0
+                while sep < end - pos and line[sep] != 32:
+                    sep += 1
+                j = sep + 1
+                while j < end - pos and line[j] != 32:
+                    j += 1
+                if sep == 0 or j >= end - pos:
+                    raise ValueError(f"line {self.lines + 1}: not a recording line: "
+                                     f"{line[:min(end - pos, 80)]!r}")
+                arrow = line[sep + 1:j]
+                i = parse_seconds(line + j + 1, end - pos - j - 1, &ts)
+                if i < 0 or arrow not in (b"->", b"<-", b"<->"):
+                    raise ValueError(f"line {self.lines + 1}: not a recording line: "
+                                     f"{line[:min(end - pos, 80)]!r}")
+                if arrow == b"->":
+                    if ts > until_ts:
+                        return pos, ts
+                    i += j + 1
+                    if i + 1 < end - pos and line[i] == 58:
+                        self.feed_rest(line[:sep].decode("utf-8", "replace"),
+                                       line[i + 2:end - pos], ts)
+                elif arrow == b"<-":
+                    self.sent.append(line[j + 1:end - pos])
+            pos = eol + 1
+            self.lines += 1
+        return pos, None
+
+    # -- results ---------------------------------------------------------------------------
+
+    @property
+    def n_events(self):
+        """Events waiting to be taken."""
+        return self.count
+
+    def take(self):
+        """The pending events as a new numpy array (``EVENT_DTYPE``); the feed starts empty."""
+        out = np.empty(self.count, dtype=EVENT_DTYPE)
+        if self.count:
+            memcpy(<void*><size_t>out.ctypes.data, self.events, self.count * sizeof(Event))
+        self.count = 0
+        return out
+
+    def clear(self):
+        """Drop the pending events."""
+        self.count = 0
+
+    def invalidate(self, Py_ssize_t index):
+        """Mark an instrument's book out of sync (live resync): updates are dropped, or
+        buffered for Binance, until its next snapshot.  Appends an invalid-status event."""
+        if not 0 <= index < self.n_inst:
+            raise IndexError(f"index: {index} outside 0..{self.n_inst - 1}")
+        self._reserve(1)
+        if self.sync[index].state == BOOK_SYNCED:
+            self.sync[index].state = BOOK_WAITING
+            self.sync[index].resyncs += 1
+            self._status(<uint32_t>index, 0, 0, 0)
+            self.events[self.count - 1].flags |= EVENT_LAST
+
+    def state(self, Py_ssize_t index):
+        """Sync state of one instrument: name, last sequence, gaps, resyncs, buffered diffs."""
+        if not 0 <= index < self.n_inst:
+            raise IndexError(f"index: {index} outside 0..{self.n_inst - 1}")
+        s = &self.sync[index]
+        pend = self._pending[index]
+        return {"state": STATE_NAMES[s.state], "last_seq": s.last_seq, "gaps": s.gaps,
+                "resyncs": s.resyncs, "buffered": len(pend) if pend else 0}
+
+    @property
+    def gaps(self):
+        """Sequence gaps found, all instruments."""
+        return sum(self.sync[i].gaps for i in range(self.n_inst))
+
+    @property
+    def decoder(self):
+        """The venue decoder."""
+        return self.dec

@@ -1,0 +1,29 @@
+# Strategy base class: hooks are cpdef so a subclass may be Python or Cython (a Cython subclass
+# is called through the C vtable, a Python subclass through its methods).
+from libc.stdint cimport int64_t
+from hftcore._ext.types cimport px_t, qty_t, ts_t
+
+
+cdef class Trade:
+    cdef readonly object instrument
+    cdef readonly int64_t price
+    cdef readonly int64_t size
+    cdef readonly object side        # hftcore.Side of the aggressor, or None when not told
+    cdef readonly int64_t ts         # our receive time (ns)
+    cdef readonly int64_t exchange_ts
+    cdef readonly int64_t trade_id   # -1 when the venue's id is not numeric
+
+
+cdef class Strategy:
+    cdef public object _engine       # the engine this strategy runs in (set by the engine)
+    cdef public object _sid          # its index in the engine
+    cdef public object name
+    cpdef on_start(self)
+    cpdef on_bbo(self, instrument, book)
+    cpdef on_book(self, instrument, book)
+    cpdef on_trade(self, instrument, trade)
+    cpdef on_order(self, order)
+    cpdef on_fill(self, fill)
+    cpdef on_timer(self, name, ts)
+    cpdef on_book_status(self, instrument, valid)
+    cpdef on_stop(self)

@@ -1,0 +1,178 @@
+"""The ``Strategy`` base class and the public ``Trade`` record handed to ``on_trade``.
+
+Subclass :class:`Strategy` in Python or Cython and override the hooks you need; the engine calls
+only the hooks a subclass overrides, so a strategy pays for the events it looks at.  Prices and
+sizes are raw ``int`` counts at the instrument's decimals everywhere.
+"""
+
+cimport cython
+from libc.stdint cimport int64_t
+
+__all__ = ["Strategy", "Trade", "HOOKS"]
+
+#: the hook names, in the order the engine documents them
+HOOKS = ("on_start", "on_bbo", "on_book", "on_trade", "on_order", "on_fill", "on_timer",
+         "on_book_status", "on_stop")
+
+
+@cython.final
+@cython.freelist(16)
+cdef class Trade:
+    """A public trade: ``price`` and ``size`` raw, ``side`` the aggressor (``Side`` or None),
+    ``ts`` our receive time and ``exchange_ts`` the venue's time (ns), ``trade_id`` (-1 when the
+    venue's id is not numeric)."""
+
+    def __init__(self, instrument, int64_t price, int64_t size, side, int64_t ts,
+                 int64_t exchange_ts=0, int64_t trade_id=-1):
+        self.instrument = instrument
+        self.price = price
+        self.size = size
+        self.side = side
+        self.ts = ts
+        self.exchange_ts = exchange_ts
+        self.trade_id = trade_id
+
+    def __repr__(self):
+        inst = self.instrument
+        side = "?" if self.side is None else self.side.name
+        try:
+            px = inst.format_price(self.price)
+            sz = inst.format_qty(self.size)
+            sym = inst.symbol
+        except AttributeError:
+            px, sz, sym = self.price, self.size, inst
+        return f"Trade({sym} {side} {sz} @ {px} ts={self.ts})"
+
+
+cdef class Strategy:
+    """Base class of trading strategies: override the hooks you need.
+
+    Hooks (each optional): ``on_start()``, ``on_bbo(instrument, book)`` (top of book changed,
+    after a whole venue message), ``on_book(instrument, book)`` (any change to the book, after a
+    whole message), ``on_trade(instrument, trade)``, ``on_order(order)`` (any status change of
+    one of this strategy's orders), ``on_fill(fill)``, ``on_timer(name, ts)``,
+    ``on_book_status(instrument, valid)`` (the book went out of sync or came back), ``on_stop()``.
+
+    Actions: :meth:`buy`, :meth:`sell`, :meth:`submit`, :meth:`cancel`, :meth:`cancel_all`,
+    :meth:`amend`, :meth:`quote`, :meth:`set_timer`.  Reads: :meth:`book`, :meth:`position`,
+    :meth:`pnl`, :meth:`open_orders`, :attr:`now`.  Every action goes through the engine's risk
+    checks and order manager; a rejection reaches :meth:`on_order` with its reason.
+
+    A hook that raises stops this strategy: the engine reports the traceback, cancels its
+    orders and goes on with the others.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self._engine = None
+        self._sid = None
+        if self.name is None:
+            self.name = type(self).__name__
+
+    # -- hooks -------------------------------------------------------------------------------
+    cpdef on_start(self):
+        """Called once before the first event."""
+
+    cpdef on_bbo(self, instrument, book):
+        """The best bid or ask (price or size) of ``instrument`` changed."""
+
+    cpdef on_book(self, instrument, book):
+        """Any level of ``instrument``'s book changed."""
+
+    cpdef on_trade(self, instrument, trade):
+        """A public trade on ``instrument`` (:class:`Trade`)."""
+
+    cpdef on_order(self, order):
+        """One of this strategy's orders changed status (``order.status``, ``order.reason``)."""
+
+    cpdef on_fill(self, fill):
+        """One of this strategy's orders traded (``hftcore.Fill``)."""
+
+    cpdef on_timer(self, name, ts):
+        """A timer set with :meth:`set_timer` fired at ``ts`` (ns)."""
+
+    cpdef on_book_status(self, instrument, valid):
+        """``instrument``'s book became invalid (a gap, a bad checksum: resyncing) or valid."""
+
+    cpdef on_stop(self):
+        """Called once after the last event (and when the strategy is stopped)."""
+
+    # -- actions -----------------------------------------------------------------------------
+    def _eng(self):
+        e = self._engine
+        if e is None:
+            raise RuntimeError(f"{self.name}: not running in an engine (add it to one first)")
+        return e
+
+    def buy(self, instrument, size, price=None, *, tif=None, post_only=False):
+        """Buy ``size`` (raw int) at limit ``price`` (raw int), or at market when None.
+
+        ``tif``: ``TimeInForce`` (GTC by default; IOC, FOK, GTX); ``post_only`` rejects an
+        order that would take liquidity.  Returns the ``Order``.
+        """
+        return self._eng().submit(self, instrument, 0, size, price, tif=tif, post_only=post_only)
+
+    def sell(self, instrument, size, price=None, *, tif=None, post_only=False):
+        """Sell ``size`` at limit ``price``, or at market when None (see :meth:`buy`)."""
+        return self._eng().submit(self, instrument, 1, size, price, tif=tif, post_only=post_only)
+
+    def submit(self, instrument, side, size, price=None, *, order_type=None, tif=None,
+               post_only=False, protection=None):
+        """Submit any order: ``side`` (``Side``), ``size``, limit ``price``; ``order_type``
+        (``OrderType``: LIMIT when a price is given, MARKET otherwise; LIMIT_MAKER is post-only),
+        ``tif`` (GTC, IOC, FOK, GTX), ``protection``: the worst price a MARKET order may trade
+        at.  Returns the ``Order`` (REJECTED with a reason when refused)."""
+        return self._eng().submit(self, instrument, side, size, price, order_type=order_type,
+                                  tif=tif, post_only=post_only, protection=protection)
+
+    def cancel(self, order):
+        """Ask the venue to cancel ``order``; its fate reaches :meth:`on_order`."""
+        return self._eng().cancel(self, order)
+
+    def cancel_all(self, instrument=None):
+        """Cancel this strategy's open orders (of ``instrument`` only, when given)."""
+        return self._eng().cancel_all(self, instrument)
+
+    def amend(self, order, price=None, size=None):
+        """Change ``order``'s price and/or total size (cancel-replace at the venue)."""
+        return self._eng().amend(self, order, price, size)
+
+    def quote(self, instrument, bid, ask, size):
+        """Keep one bid at ``bid`` and one ask at ``ask`` of ``size`` working, with the fewest
+        messages (amend in place, nothing when unchanged; None removes that side)."""
+        return self._eng().quote(self, instrument, bid, ask, size)
+
+    def set_timer(self, name, interval_ns, *, start_ns=None):
+        """Call :meth:`on_timer` every ``interval_ns`` (first at ``start_ns`` or now +
+        interval); ``interval_ns=0`` removes the timer."""
+        return self._eng().set_timer(self, name, interval_ns, start_ns)
+
+    # -- reads ---------------------------------------------------------------------------------
+    def book(self, instrument):
+        """The engine's ``L2Book`` of ``instrument`` (live: read it, don't keep a copy)."""
+        return self._eng().book(instrument)
+
+    def position(self, instrument):
+        """Net position of ``instrument`` (raw size, signed)."""
+        return self._eng().position(self, instrument)
+
+    def pnl(self, instrument=None):
+        """Total PnL after fees: of ``instrument`` at its value decimals
+        (``price_decimals + size_decimals``), or of every instrument at 8 decimals."""
+        return self._eng().pnl(self, instrument)
+
+    def open_orders(self, instrument=None):
+        """This strategy's open orders (of ``instrument`` only, when given)."""
+        return self._eng().open_orders(self, instrument)
+
+    @property
+    def now(self):
+        """The engine's clock: nanoseconds (recording time in backtests)."""
+        return self._eng().now
+
+    @property
+    def engine(self):
+        """The engine running this strategy (None before it is added)."""
+        return self._engine
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r}>"

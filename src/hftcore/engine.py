@@ -1,0 +1,717 @@
+"""The engine: composes books, strategies, the risk engine, the order manager, the portfolio and
+the venues, and runs the hot path (events -> books -> strategies -> risk -> orders -> venue).
+
+Modes (``Engine(mode=...)``): ``"backtest"`` (recorded data, simulated exchange, as fast as it
+goes), ``"paper"`` (live data, simulated fills), ``"live"`` (live data and orders), ``"observe"``
+(data only: the risk engine is HALTED, so every order is rejected with reason HALTED and the
+rejection reaches ``on_order``).  The same strategy runs in all four.
+
+The event loop itself is C (:class:`hftcore._ext.engine.EngineCore`): it applies each level to
+its book and calls a strategy's ``on_bbo`` / ``on_book`` after a whole venue message only when
+the strategy overrides them, so a strategy pays for the events it looks at.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hftcore._ext.book import L2Book
+from hftcore._ext.engine import EngineCore
+from hftcore._ext.feed import EVENT_DTYPE
+from hftcore._ext.sim import (
+    RSP_ACK,
+    RSP_CANCEL_REJECT,
+    RSP_CANCELED,
+    RSP_EXPIRED,
+    RSP_FILL,
+    RSP_REJECT,
+    RSP_REPLACE_REJECT,
+    RSP_REPLACED,
+    SO_FOK,
+    SO_IOC,
+    SO_MARKET,
+    SO_POST_ONLY,
+)
+from hftcore._ext.strategy import Strategy
+from hftcore.model import (
+    Fill,
+    Instrument,
+    Liquidity,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from hftcore.orders import OrderError, OrderManager
+from hftcore.portfolio import FeeSchedule, Portfolio
+from hftcore.risk import InstrumentLimits, Reason, RiskEngine, TradingState
+from hftcore.venues.sim import SimExchange, parse_fees
+
+__all__ = ["MODES", "Engine", "StrategyFailure"]
+
+log = logging.getLogger("hftcore.engine")
+
+MODES = ("backtest", "paper", "live", "observe")
+
+_SIDES = (Side.BUY, Side.SELL)
+_LIQ = (Liquidity.MAKER, Liquidity.TAKER)
+_OPEN_REQUEST = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL,
+                 OrderStatus.PENDING_REPLACE)
+_WORKING = (OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.PENDING_REPLACE, OrderStatus.PENDING_CANCEL)
+_HOOKS = ("on_bbo", "on_book", "on_trade", "on_book_status")
+
+
+@dataclass(slots=True)
+class StrategyFailure:
+    """A strategy stopped because a hook raised."""
+
+    strategy: str
+    hook: str
+    error: str
+    traceback: str
+    ts: int
+
+
+@dataclass(slots=True)
+class _Ord:
+    """The engine's record of one order: its strategy, venue slot and instrument index."""
+
+    order: Order
+    strategy: Strategy
+    index: int
+    handle: int
+    slot: int = -1
+    quote_side: int = -1  # 0/1 when this order is the strategy's quote on that side
+
+
+@dataclass(slots=True)
+class _StrategyState:
+    strategy: Strategy
+    sid: int
+    instruments: tuple[int, ...]
+    portfolio: Portfolio
+    orders: dict[str, _Ord] = field(default_factory=dict)  # open orders by client id
+    quotes: dict[int, list[Any]] = field(default_factory=dict)  # index -> [bid_ord, ask_ord, target]
+    timers: dict[str, int] = field(default_factory=dict)
+    running: bool = True
+    orders_sent: int = 0
+    size_sent: int = 0
+    size_filled: int = 0
+
+
+def _overrides(strategy: Strategy, hook: str) -> bool:
+    return getattr(type(strategy), hook) is not getattr(Strategy, hook)
+
+
+def _check_int(x: object, what: str, positive: bool = False) -> int:
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise TypeError(f"{what} must be an int (raw count at the instrument's decimals), "
+                        f"got {type(x).__name__} {x!r}")
+    if positive and x <= 0:
+        raise ValueError(f"{what} must be > 0, got {x}")
+    return x
+
+
+class Engine:
+    """Books, strategies, risk, orders and venues on one clock.
+
+    Parameters
+    ----------
+    instruments : sequence of Instrument
+        Everything the run trades or watches; their index in this list is their engine index.
+    mode : str
+        ``"backtest"``, ``"paper"``, ``"live"`` or ``"observe"`` (see the module docstring).
+    sim : SimExchange, optional
+        The simulated exchange of backtest and paper modes (zero latency by default).
+    risk : RiskEngine, optional
+        Pre-trade checks (a permissive one by default: every instrument registered without
+        limits).  Every action goes through it.
+    fees : FeeSchedule or (maker, taker) text, optional
+        Fee rates of fills (the simulator's fills carry no fee of their own).
+    journal : path, optional
+        The order manager's journal.
+    book_depth : dict, optional
+        ``{instrument index: levels}`` kept per side (Kraken checksums need the subscribed depth).
+    equity_interval_ns : int
+        Sample PnL and inventory at least this often (simulated time) for :attr:`equity`.
+    measure : bool
+        Measure tick-to-trade (wall clock from a message's hooks to an order sent).
+    """
+
+    def __init__(
+        self,
+        instruments: Sequence[Instrument],
+        *,
+        mode: str = "backtest",
+        sim: SimExchange | None = None,
+        risk: RiskEngine | None = None,
+        fees: object = None,
+        journal: str | None = None,
+        book_depth: dict[int, int] | None = None,
+        equity_interval_ns: int = 1_000_000_000,
+        measure: bool = True,
+        order_manager: OrderManager | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        insts = list(instruments)
+        if not insts:
+            raise ValueError("instruments: at least one instrument is needed")
+        for i, inst in enumerate(insts):
+            if not isinstance(inst, Instrument):
+                raise TypeError(f"instruments[{i}] is not an Instrument: {inst!r}")
+        self.mode = mode
+        self.instruments = insts
+        self._index: dict[tuple[str, str], int] = {}
+        for i, inst in enumerate(insts):
+            key = (inst.venue, inst.symbol)
+            if key in self._index:
+                raise ValueError(f"instruments: {inst.venue} {inst.symbol} given twice")
+            self._index[key] = i
+        depth = book_depth or {}
+        self.books = [L2Book(inst.price_decimals, inst.size_decimals, tick=1,
+                             max_depth=depth.get(i, 0)) for i, inst in enumerate(insts)]
+        self.fees: FeeSchedule = parse_fees(fees)
+        self.portfolio = Portfolio(self.fees)
+        if risk is None:
+            risk = RiskEngine()
+        self.risk = risk
+        self._risk_index = [risk.add_instrument(inst) if not self._risk_has(inst)
+                            else risk.index(inst) for inst in insts]
+        if mode == "observe":
+            risk.set_state(TradingState.HALTED)
+        self.sim: SimExchange | None = None
+        sim_core = None
+        if mode in ("backtest", "paper"):
+            self.sim = sim if sim is not None else SimExchange()
+            sim_core = self.sim.make_core(len(insts))
+        self._sim_core = sim_core
+        self.core = EngineCore(self, insts, self.books, sim_core, _SIDES, measure)
+        self.om = order_manager if order_manager is not None else OrderManager(
+            session="bt" if mode == "backtest" else None, journal=journal,
+            portfolio=self.portfolio, risk=risk, clock=self._clock)
+        self._strategies: list[_StrategyState] = []
+        self._by_strategy: dict[int, _StrategyState] = {}
+        self._orders: dict[int, _Ord] = {}        # handle -> open order record
+        self._by_cid: dict[str, _Ord] = {}
+        self._next_handle = 1
+        self._timers: dict[int, list[Any]] = {}    # id -> [state, name, interval, active]
+        self._next_timer = 1
+        self._pending: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
+        self.failures: list[StrategyFailure] = []
+        self.tick_to_trade: list[int] = []         # wall ns, message hooks -> order sent
+        self.equity_interval_ns = equity_interval_ns
+        self._equity: list[tuple[int, ...]] = []
+        self._next_equity = 0
+        self._started = False
+        self._stopped = False
+        self.fills: list[tuple[Any, ...]] = []     # (ts, strategy, cid, side, qty, price, liq, fee, index)
+        self.venues: dict[str, Any] = {}
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _risk_has(self, inst: Instrument) -> bool:
+        try:
+            self.risk.index(inst)
+        except (KeyError, ValueError):
+            return False
+        return True
+
+    def _clock(self) -> int:
+        return int(self.core.now)
+
+    def index(self, instrument: Instrument | str) -> int:
+        """The engine index of an instrument (an Instrument, or ``"venue:symbol"`` / symbol)."""
+        if isinstance(instrument, Instrument):
+            i = self._index.get((instrument.venue, instrument.symbol))
+            if i is None:
+                raise KeyError(f"{instrument.venue} {instrument.symbol} is not in this engine")
+            return i
+        if isinstance(instrument, str):
+            venue, _, sym = instrument.rpartition(":")
+            for (v, s), i in self._index.items():
+                if s == sym and (not venue or v == venue):
+                    return i
+            raise KeyError(f"no instrument {instrument!r} in this engine")
+        raise TypeError(f"instrument must be an Instrument or text, got {instrument!r}")
+
+    def add_strategy(self, strategy: Strategy,
+                     instruments: Iterable[Instrument] | None = None) -> Strategy:
+        """Run ``strategy`` on ``instruments`` (all of the engine's by default)."""
+        if not isinstance(strategy, Strategy):
+            raise TypeError(f"strategy must be a hftcore.Strategy subclass instance, "
+                            f"got {type(strategy).__name__}")
+        if strategy._engine is not None:
+            raise ValueError(f"{strategy!r} already runs in an engine")
+        if self._started:
+            raise RuntimeError("add strategies before the engine starts")
+        idx = tuple(range(len(self.instruments))) if instruments is None else tuple(
+            self.index(i) for i in instruments)
+        sid = len(self._strategies)
+        st = _StrategyState(strategy, sid, idx, Portfolio(self.fees))
+        if strategy.name is None:
+            strategy.name = type(strategy).__name__
+        strategy._engine = self
+        strategy._sid = sid
+        self._strategies.append(st)
+        self._by_strategy[id(strategy)] = st
+        self._resubscribe()
+        return strategy
+
+    def _resubscribe(self) -> None:
+        for i in range(len(self.instruments)):
+            groups: dict[str, list[Strategy]] = {h: [] for h in _HOOKS}
+            for st in self._strategies:
+                if not st.running or i not in st.instruments:
+                    continue
+                for h in _HOOKS:
+                    if _overrides(st.strategy, h):
+                        groups[h].append(st.strategy)
+            self.core.subscribe(i, tuple(groups["on_bbo"]), tuple(groups["on_book"]),
+                                tuple(groups["on_trade"]), tuple(groups["on_book_status"]))
+
+    def _state(self, strategy: Strategy) -> _StrategyState:
+        st = self._by_strategy.get(id(strategy))
+        if st is None:
+            raise ValueError(f"{strategy!r} does not run in this engine")
+        return st
+
+    # -- running --------------------------------------------------------------------------------
+    def start(self, ts: int = 0) -> None:
+        """Call every strategy's ``on_start`` (once)."""
+        if self._started:
+            return
+        self._started = True
+        self.core.set_now(ts)
+        self._next_equity = ts + self.equity_interval_ns
+        for st in list(self._strategies):
+            self._call(st, "on_start")
+        self._flush()
+
+    def process(self, events: np.ndarray[Any, Any]) -> int:
+        """Run an array of events (``EVENT_DTYPE``) through books, simulator and strategies."""
+        if not self._started:
+            self.start(int(events["local_ts"][0]) if len(events) else 0)
+        n = int(self.core.run(events))
+        if self.core.now >= self._next_equity:
+            self._sample_equity()
+        return n
+
+    def advance(self, ts: int) -> None:
+        """Handle queued requests, answers and timers up to ``ts`` (simulated time)."""
+        self.core.advance(ts)
+        if self.core.now >= self._next_equity:
+            self._sample_equity()
+
+    def stop(self) -> None:
+        """Call every running strategy's ``on_stop`` (once) and sample equity a last time."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for st in list(self._strategies):
+            if st.running:
+                self._call(st, "on_stop")
+        self._flush()
+        self._sample_equity(force=True)
+        self.om.close()
+
+    @property
+    def now(self) -> int:
+        """The engine clock (ns): recording time in backtests."""
+        return int(self.core.now)
+
+    def _call(self, st: _StrategyState, hook: str, *args: Any) -> None:
+        try:
+            getattr(st.strategy, hook)(*args)
+        except Exception as exc:
+            self._hook_failed(st.strategy, hook, exc)
+
+    def _hook_failed(self, strategy: Strategy, hook: str, exc: BaseException) -> None:
+        """A hook raised: stop that strategy, report, cancel its orders."""
+        st = self._by_strategy.get(id(strategy))
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.failures.append(StrategyFailure(strategy.name, hook, repr(exc), tb, self.now))
+        log.error("strategy %s stopped: %s raised %r\n%s", strategy.name, hook, exc, tb)
+        if st is None or not st.running:
+            return
+        st.running = False
+        for tid in st.timers.values():
+            self._timers[tid][3] = False
+        self._resubscribe()
+        self._cancel_all(st, None)
+
+    def _flush(self) -> None:
+        """Deliver notifications queued while a hook ran (risk rejections...)."""
+        self.core.pending = 0
+        pend = self._pending
+        while pend:
+            fn, args = pend.popleft()
+            fn(*args)
+
+    def _notify(self, st: _StrategyState, hook: str, arg: Any) -> None:
+        if st.running:
+            self._call(st, hook, arg)
+
+    def _sample_equity(self, force: bool = False) -> None:
+        now = self.now
+        if not force and now < self._next_equity:
+            return
+        self._next_equity = now + self.equity_interval_ns
+        for i, inst in enumerate(self.instruments):
+            pos = self.portfolio.position(inst)
+            if pos.net:
+                mid = self.books[i].mid
+                if mid is not None:
+                    self.portfolio.mark(inst, mid)
+        realized, unrealized = self.portfolio.pnl(8)
+        nets = tuple(self.portfolio.position(inst).net for inst in self.instruments)
+        self._equity.append((now, realized + unrealized, realized, unrealized, *nets))
+
+    # -- order actions (called through Strategy) ------------------------------------------------
+    def submit(self, strategy: Strategy, instrument: Instrument, side: int, size: int,
+               price: int | None = None, *, order_type: OrderType | None = None,
+               tif: TimeInForce | None = None, post_only: bool = False,
+               protection: int | None = None) -> Order:
+        """Create, risk-check and send an order for ``strategy`` (see ``Strategy.submit``)."""
+        st = self._state(strategy)
+        if not st.running:
+            raise RuntimeError(f"{strategy.name} is stopped")
+        i = self.index(instrument)
+        inst = self.instruments[i]
+        if isinstance(side, bool) or side not in (0, 1):
+            raise ValueError(f"side must be Side.BUY or Side.SELL, got {side!r}")
+        _check_int(size, "size", positive=True)
+        if price is not None:
+            _check_int(price, "price", positive=True)
+        if protection is not None:
+            _check_int(protection, "protection", positive=True)
+        if tif is None:
+            tif = TimeInForce.GTC
+        elif not isinstance(tif, TimeInForce):
+            tif = TimeInForce(_check_int(tif, "tif"))
+        if order_type is None:
+            order_type = OrderType.LIMIT if price is not None else OrderType.MARKET
+        elif not isinstance(order_type, OrderType):
+            order_type = OrderType(_check_int(order_type, "order_type"))
+        if post_only:
+            if order_type not in (OrderType.LIMIT, OrderType.LIMIT_MAKER):
+                raise ValueError("post_only needs a limit order")
+            order_type = OrderType.LIMIT_MAKER
+        if order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
+            raise ValueError(f"{order_type.name} orders are not supported by this engine yet")
+        flags = 0
+        if order_type == OrderType.MARKET:
+            if price is not None and protection is None:
+                protection = price
+            px = protection if protection is not None else self._protection(i, side)
+            flags |= SO_MARKET
+        else:
+            if price is None:
+                raise ValueError(f"{order_type.name} orders need a price")
+            px = price
+        if order_type == OrderType.LIMIT_MAKER or tif == TimeInForce.GTX:
+            flags |= SO_POST_ONLY
+        if tif == TimeInForce.IOC:
+            flags |= SO_IOC
+        elif tif == TimeInForce.FOK:
+            flags |= SO_FOK
+        now = self.now
+        order = self.om.create(inst, _SIDES[side], size, px, order_type, tif, ts=now)
+        reason = self.om.submit(order, ts=now)
+        rec = _Ord(order, strategy, i, self._next_handle)
+        self._next_handle += 1
+        st.orders_sent += 1
+        st.size_sent += size
+        if reason != Reason.OK:
+            self._pending.append((self._notify, (st, "on_order", order)))
+            self.core.pending = 1
+            return order
+        self._orders[rec.handle] = rec
+        self._by_cid[order.client_order_id] = rec
+        st.orders[order.client_order_id] = rec
+        self._send_new(rec, flags)
+        if self.core.msg_wall_ns:
+            self.tick_to_trade.append(self.core.wall_ns - self.core.msg_wall_ns)
+        return order
+
+    def _protection(self, i: int, side: int) -> int:
+        """A market order's protection price when none is given: 5% through the far side."""
+        book = self.books[i]
+        ref = book.best_ask if side == 0 else book.best_bid
+        if ref is None:
+            return 0
+        band = max(ref // 20, self.instruments[i].tick)
+        return int(ref + band) if side == 0 else int(max(ref - band, self.instruments[i].tick))
+
+    def _send_new(self, rec: _Ord, flags: int) -> None:
+        o = rec.order
+        if self._sim_core is not None:
+            rec.slot = self._sim_core.submit(rec.handle, rec.index, int(o.side), o.price, o.size,
+                                             flags, self.now)
+            return
+        venue = self.venues.get(o.instrument.venue)
+        if venue is None:
+            raise RuntimeError(f"no venue connected for {o.instrument.venue}")
+        venue.submit(o, flags)
+
+    def cancel(self, strategy: Strategy, order: Order) -> bool:
+        """Ask the venue to cancel ``order``; False when it is already done or refused."""
+        st = self._state(strategy)
+        rec = st.orders.get(order.client_order_id)
+        if rec is None or not order.is_open:
+            return False
+        return self._cancel(rec)
+
+    def _cancel(self, rec: _Ord) -> bool:
+        o = rec.order
+        if o.status == OrderStatus.PENDING_CANCEL:
+            return True
+        try:
+            reason = self.om.cancel(o.client_order_id, ts=self.now)
+        except OrderError:
+            return False
+        if reason != Reason.OK:
+            return False
+        if self._sim_core is not None:
+            self._sim_core.cancel(rec.handle, rec.slot, self.now, rec.index)
+        else:
+            self.venues[o.instrument.venue].cancel(o)
+        return True
+
+    def cancel_all(self, strategy: Strategy, instrument: Instrument | None = None) -> int:
+        """Cancel ``strategy``'s open orders (of ``instrument`` only, when given)."""
+        return self._cancel_all(self._state(strategy), instrument)
+
+    def _cancel_all(self, st: _StrategyState, instrument: Instrument | None) -> int:
+        i = None if instrument is None else self.index(instrument)
+        n = 0
+        for rec in list(st.orders.values()):
+            if i is None or rec.index == i:
+                n += self._cancel(rec)
+        for idx in list(st.quotes):
+            if i is None or idx == i:
+                st.quotes[idx][2] = None
+        return n
+
+    def amend(self, strategy: Strategy, order: Order, price: int | None = None,
+              size: int | None = None) -> bool:
+        """Change a live order's price and/or total size; False when it cannot be amended now."""
+        st = self._state(strategy)
+        rec = st.orders.get(order.client_order_id)
+        if rec is None:
+            return False
+        new_price = order.price if price is None else _check_int(price, "price", positive=True)
+        new_size = order.size if size is None else _check_int(size, "size", positive=True)
+        if new_price == order.price and new_size == order.size:
+            return True
+        if order.status not in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+            return False
+        if new_size <= order.filled:
+            raise ValueError(f"size: {new_size} is not above the filled size {order.filled}")
+        self.om.replace(order.client_order_id, new_price, new_size, ts=self.now)
+        if self._sim_core is not None:
+            self._sim_core.amend(rec.handle, rec.slot, new_price, new_size, self.now, rec.index)
+        else:
+            self.venues[order.instrument.venue].amend(order, new_price, new_size)
+        return True
+
+    def quote(self, strategy: Strategy, instrument: Instrument, bid: int | None,
+              ask: int | None, size: int) -> None:
+        """Keep one bid and one ask of ``size`` working at ``bid`` / ``ask`` (None: none)."""
+        st = self._state(strategy)
+        i = self.index(instrument)
+        _check_int(size, "size", positive=True)
+        if bid is not None:
+            _check_int(bid, "bid", positive=True)
+        if ask is not None:
+            _check_int(ask, "ask", positive=True)
+        q = st.quotes.get(i)
+        if q is None:
+            q = st.quotes[i] = [None, None, None]
+        q[2] = (bid, ask, size)
+        self._apply_quote(st, i, q)
+
+    def _apply_quote(self, st: _StrategyState, i: int, q: list[Any]) -> None:
+        target = q[2]
+        if target is None or not st.running:
+            return
+        inst = self.instruments[i]
+        for side in (0, 1):
+            px = target[side]
+            size = target[2]
+            rec: _Ord | None = q[side]
+            if rec is not None and not rec.order.is_open:
+                rec = q[side] = None
+            if rec is None:
+                if px is not None:
+                    o = self.submit(st.strategy, inst, side, size, px, post_only=False)
+                    r = st.orders.get(o.client_order_id)
+                    if r is not None:
+                        r.quote_side = side
+                        q[side] = r
+                continue
+            o = rec.order
+            if o.status in _OPEN_REQUEST:
+                continue                      # an answer is due: re-applied when it comes
+            if px is None:
+                self._cancel(rec)
+                continue
+            if o.price == px and o.size - o.filled == size:
+                continue
+            self.amend(st.strategy, o, px, o.filled + size)
+
+    def set_timer(self, strategy: Strategy, name: str, interval_ns: int,
+                  start_ns: int | None = None) -> None:
+        """Call ``strategy.on_timer(name, ts)`` every ``interval_ns`` (0 removes the timer)."""
+        st = self._state(strategy)
+        _check_int(interval_ns, "interval_ns")
+        if interval_ns < 0:
+            raise ValueError("interval_ns must be >= 0")
+        old = st.timers.pop(name, None)
+        if old is not None:
+            self._timers[old][3] = False
+        if interval_ns == 0:
+            return
+        if self._sim_core is None:
+            raise RuntimeError("timers in live modes run on the event loop: use the live engine")
+        tid = self._next_timer
+        self._next_timer += 1
+        first = self.now + interval_ns if start_ns is None else _check_int(start_ns, "start_ns")
+        self._timers[tid] = [st, name, interval_ns, True]
+        st.timers[name] = tid
+        self._sim_core.add_timer(tid, first)
+
+    def _on_timer(self, tid: int, ts: int) -> None:
+        t = self._timers.get(tid)
+        if t is None:
+            return
+        st, name, interval, active = t
+        if not active or not st.running:
+            del self._timers[tid]
+            return
+        assert self._sim_core is not None
+        self._sim_core.add_timer(tid, ts + interval)
+        self._call(st, "on_timer", name, ts)
+        self._flush()
+
+    # -- venue answers ------------------------------------------------------------------------
+    def _on_response(self, kind: int, handle: int, price: int, qty: int, aux: int,
+                     ts: int) -> None:
+        rec = self._orders.get(handle)
+        if rec is None:
+            return
+        o = rec.order
+        cid = o.client_order_id
+        st = self._by_strategy[id(rec.strategy)]
+        before = o.status
+        om = self.om
+        if kind == RSP_ACK:
+            om.on_ack(cid, f"s{handle}", ts=ts)
+        elif kind == RSP_FILL:
+            tid = f"f{self._sim_core.trade_seq if self._sim_core is not None else 0}-{handle}-{o.filled}"
+            liq = _LIQ[aux]
+            if om.on_fill(cid, tid, qty, price, liq, None, ts):
+                fill = o.fills[-1]
+                st.portfolio.apply(o.instrument, o.side, qty, price, fill.fee, liq)
+                st.size_filled += qty
+                self.fills.append((ts, st.strategy.name, cid, int(o.side), qty, price, int(liq),
+                                   fill.fee if fill.fee is not None else 0, rec.index))
+                if st.running:
+                    self._call(st, "on_fill", fill)
+                if ts >= self._next_equity:
+                    self._sample_equity()
+        elif kind == RSP_REJECT:
+            om.on_reject(cid, SimExchange.reject_text(aux), ts=ts)
+        elif kind == RSP_CANCELED:
+            om.on_canceled(cid, ts=ts)
+        elif kind == RSP_EXPIRED:
+            om.on_expired(cid, ts=ts)
+        elif kind == RSP_REPLACED:
+            om.on_replaced(cid, price, qty, ts=ts)
+        elif kind == RSP_CANCEL_REJECT:
+            om.on_cancel_reject(cid, SimExchange.reject_text(aux), ts=ts)
+        elif kind == RSP_REPLACE_REJECT:
+            om.on_replace_reject(cid, SimExchange.reject_text(aux), ts=ts)
+        if o.status != before or kind == RSP_REPLACED:
+            if st.running:
+                self._call(st, "on_order", o)
+        if not o.is_open:
+            self._orders.pop(handle, None)
+            self._by_cid.pop(cid, None)
+            st.orders.pop(cid, None)
+        if rec.quote_side >= 0 and o.status not in _OPEN_REQUEST:
+            q = st.quotes.get(rec.index)
+            if q is not None and q[2] is not None:
+                self._apply_quote(st, rec.index, q)
+        self._flush()
+
+    # -- reads ----------------------------------------------------------------------------------
+    def book(self, instrument: Instrument) -> L2Book:
+        """The book of ``instrument``."""
+        return self.books[self.index(instrument)]
+
+    def position(self, strategy: Strategy, instrument: Instrument) -> int:
+        """``strategy``'s net position in ``instrument`` (raw size)."""
+        st = self._state(strategy)
+        return int(st.portfolio.position(self.instruments[self.index(instrument)]).net)
+
+    def pnl(self, strategy: Strategy | None = None, instrument: Instrument | None = None) -> int:
+        """PnL after fees, marked at the mid: of one instrument at its value decimals, or of
+        all at 8 decimals; of one strategy or (``None``) of the whole engine."""
+        pf = self.portfolio if strategy is None else self._state(strategy).portfolio
+        for i, inst in enumerate(self.instruments):
+            mid = self.books[i].mid
+            if mid is not None and pf.position(inst).net:
+                pf.mark(inst, mid)
+        if instrument is not None:
+            pos = pf.position(self.instruments[self.index(instrument)])
+            return int(pos.realized_pnl + pos.unrealized_pnl - pos.fees)
+        realized, unrealized = pf.pnl(8)
+        return int(realized + unrealized)
+
+    def open_orders(self, strategy: Strategy, instrument: Instrument | None = None) -> list[Order]:
+        """``strategy``'s open orders (of ``instrument`` only, when given)."""
+        st = self._state(strategy)
+        i = None if instrument is None else self.index(instrument)
+        return [r.order for r in st.orders.values()
+                if r.order.is_open and (i is None or r.index == i)]
+
+    def strategy_stats(self, strategy: Strategy) -> dict[str, int]:
+        """Orders and sizes sent and filled by ``strategy``."""
+        st = self._state(strategy)
+        return {"orders": st.orders_sent, "size_sent": st.size_sent,
+                "size_filled": st.size_filled}
+
+    @property
+    def equity(self) -> np.ndarray[Any, Any]:
+        """Samples ``(ts, pnl, realized, unrealized, net_0, net_1, ...)`` as int64 columns
+        (PnL at 8 decimals, nets raw); see ``BacktestResult.equity`` for the DataFrame."""
+        n = len(self.instruments)
+        dt = np.dtype([("ts", "<i8"), ("pnl", "<i8"), ("realized", "<i8"),
+                       ("unrealized", "<i8")] + [(f"net_{i}", "<i8") for i in range(n)])
+        return np.array(self._equity, dtype=dt)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of the run: events, hook calls, per-instrument counters, failures."""
+        core = self.core
+        return {
+            "events": int(core.events),
+            "hook_calls": int(core.hook_calls),
+            "out_of_order_events": int(core.out_of_order),
+            "instruments": {f"{inst.venue}:{inst.symbol}": core.counters(i)
+                            for i, inst in enumerate(self.instruments)},
+            "failures": len(self.failures),
+            "orders": len(self.om),
+            "fills": len(self.fills),
+        }
+
+
+EVENTS = EVENT_DTYPE

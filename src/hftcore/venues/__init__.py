@@ -1,0 +1,3 @@
+"""Venues: the simulated exchange, recorded-data replay and (live) exchange connections."""
+
+from __future__ import annotations
