@@ -232,6 +232,8 @@ cdef class EngineCore:
             if e.flags & EVENT_LAST:
                 st.messages += 1
                 self.end_message(i, st)
+            if have_sim and sim.heap_n and sim.heap[0].ts <= t:
+                self.drain(t)        # answers due now (zero latency) come before the next event
         self.events += n
         return 0
 

@@ -6,7 +6,7 @@ from libc.stdint cimport int64_t, uint32_t, uint8_t, uint16_t
 from hftcore._ext.types cimport px_t, qty_t, ts_t
 
 # Event.kind
-cpdef enum:
+cdef enum:
     EV_DELTA = 1        # L2 level: side, price, size (0 deletes); flags DELTA_* (types.pxd)
     EV_TRADE = 2        # public trade: aggressor side (SIDE_NONE unknown), price, size, trade id
     EV_STATUS = 3       # book status: size 1 = valid (synced), 0 = invalid (gap / resyncing)

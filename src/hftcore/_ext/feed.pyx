@@ -35,6 +35,10 @@ from hftcore._ext.decode cimport (
 __all__ = ["EVENT_DTYPE", "EV_DELTA", "EV_TRADE", "EV_STATUS", "EV_CHECKSUM", "EVENT_LAST",
            "Feed", "SYNC_RULES", "STATE_NAMES"]
 
+globals().update(EV_DELTA=EV_DELTA, EV_TRADE=EV_TRADE, EV_STATUS=EV_STATUS,
+                 EV_CHECKSUM=EV_CHECKSUM, EVENT_LAST=EVENT_LAST,
+                 CHECKSUM_KRAKEN=CHECKSUM_KRAKEN, CHECKSUM_OKX=CHECKSUM_OKX)
+
 EVENT_DTYPE = np.dtype({
     "names": ["local_ts", "exchange_ts", "price", "size", "ref", "instrument", "kind", "side",
               "flags", "venue_flags"],
