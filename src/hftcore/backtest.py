@@ -295,7 +295,7 @@ def _result(engine: Engine, rstats: ReplayStats, elapsed: float) -> BacktestResu
     n_events = stats_core["events"]
     n_orders = len(orders)
     gaps = rstats.gaps
-    invalid = [k for k, c in stats_core["instruments"].items() if not c["valid"]]
+    invalid = [k for k, c in stats_core["instruments"].items() if c["deltas"] and not c["valid"]]
     stats: dict[str, Any] = {
         "pnl": _dec(pnl, PNL_DECIMALS),
         "realized_pnl": _dec(realized, PNL_DECIMALS),

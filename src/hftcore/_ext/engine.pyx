@@ -215,7 +215,7 @@ cdef class EngineCore:
                 st.trades += 1
                 if have_sim and sim.resting[i]:
                     sim.on_trade(i, e.side, e.price, e.size, st.book, t)
-                if st.want_trade and st.valid:
+                if st.want_trade:
                     self.call_trade(i, e)
             elif e.kind == EV_STATUS:
                 if (e.size != 0) != (st.valid != 0):

@@ -18,12 +18,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 __all__ = [
     "VENUE_HOSTS",
     "RecordingInfo",
     "detect_venue",
+    "infer_instruments",
     "is_jsonl",
     "open_recording",
     "read_chunks",
@@ -139,3 +140,27 @@ def recording_info(path: str | Path) -> RecordingInfo:
         if m:
             depth = int(m.group(1) or m.group(2))
     return RecordingInfo(Path(path), venue, is_jsonl(path), depth)
+
+
+def infer_instruments(paths: str | Path | list[str | Path], venue: str | None = None) -> list[Any]:
+    """Instruments (symbol and decimals) seen in recordings: the most decimals each symbol's
+    prices and sizes are written with.  For exploring data; give real instruments (tick, lot,
+    decimals from the venue) when trading."""
+    from hftcore.decoders import read_recording
+    from hftcore.model import Instrument
+    from hftcore.verify import infer_decimals
+
+    plist = [paths] if isinstance(paths, str | Path) else list(paths)
+    by_venue: dict[str, list[bytes]] = {}
+    for p in plist:
+        v = venue or detect_venue(p)
+        if v is None:
+            raise ValueError(f"{p}: cannot tell the venue of this recording; pass venue=")
+        msgs = by_venue.setdefault(v, [])
+        msgs.extend(m.data for m in read_recording(p) if m.kind in ("recv", "rest"))
+    out = []
+    for v, msgs in by_venue.items():
+        base = "binance" if v == "binance_futures" else v
+        for sym, (pd, sd) in sorted(infer_decimals(base, msgs).items()):
+            out.append(Instrument(v, sym, pd, sd))
+    return out
