@@ -290,7 +290,7 @@ def _result(engine: Engine, rstats: ReplayStats, elapsed: float) -> BacktestResu
                     for st in engine._strategies)
     size_filled = sum(engine.strategy_stats(st.strategy)["size_filled"]
                       for st in engine._strategies)
-    ttt = np.array(engine.tick_to_trade, dtype=np.int64)
+    ttt = engine.tick_to_trade
     stats_core = engine.stats()
     n_events = stats_core["events"]
     n_orders = len(orders)
@@ -319,6 +319,7 @@ def _result(engine: Engine, rstats: ReplayStats, elapsed: float) -> BacktestResu
         "tick_to_trade_p50_ns": int(np.percentile(ttt, 50)) if len(ttt) else 0,
         "tick_to_trade_p99_ns": int(np.percentile(ttt, 99)) if len(ttt) else 0,
         "tick_to_trade_samples": len(ttt),
+        "latency_ns": engine.latency(),
         "hook_calls": stats_core["hook_calls"],
         "failures": len(engine.failures),
         "gaps": gaps,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from hftcore._ext.book import L2Book
-from hftcore._ext.engine import EngineCore
+from hftcore._ext.engine import STAGES, EngineCore
 from hftcore._ext.feed import EVENT_DTYPE
 from hftcore._ext.sim import (
     RSP_ACK,
@@ -68,6 +68,8 @@ _OPEN_REQUEST = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL,
 _WORKING = (OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED,
             OrderStatus.PENDING_REPLACE, OrderStatus.PENDING_CANCEL)
 _HOOKS = ("on_bbo", "on_book", "on_trade", "on_book_status")
+STAGE_ORDER = STAGES.index("order")
+STAGE_TICK_TO_TRADE = STAGES.index("tick_to_trade")
 
 
 @dataclass(slots=True)
@@ -208,8 +210,8 @@ class Engine:
         self._next_timer = 1
         self._pending: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self.failures: list[StrategyFailure] = []
-        self.tick_to_trade: list[int] = []         # wall ns, message hooks -> order sent
         self.equity_interval_ns = equity_interval_ns
+        self._measure = measure
         self._equity: list[tuple[int, ...]] = []
         self._next_equity = 0
         self._started = False
@@ -381,6 +383,7 @@ class Engine:
                tif: TimeInForce | None = None, post_only: bool = False,
                protection: int | None = None) -> Order:
         """Create, risk-check and send an order for ``strategy`` (see ``Strategy.submit``)."""
+        t0 = self.core.wall_ns if self._measure else 0
         st = self._state(strategy)
         if not st.running:
             raise RuntimeError(f"{strategy.name} is stopped")
@@ -438,8 +441,12 @@ class Engine:
         self._by_cid[order.client_order_id] = rec
         st.orders[order.client_order_id] = rec
         self._send_new(rec, flags)
-        if self.core.msg_wall_ns:
-            self.tick_to_trade.append(self.core.wall_ns - self.core.msg_wall_ns)
+        if t0:
+            core = self.core
+            t1 = core.wall_ns
+            core.record_stage(STAGE_ORDER, t1 - t0)
+            if core.msg_wall_ns:
+                core.record_stage(STAGE_TICK_TO_TRADE, t1 - core.msg_wall_ns)
         return order
 
     def _protection(self, i: int, side: int) -> int:
@@ -689,6 +696,24 @@ class Engine:
         st = self._state(strategy)
         return {"orders": st.orders_sent, "size_sent": st.size_sent,
                 "size_filled": st.size_filled}
+
+    @property
+    def tick_to_trade(self) -> np.ndarray[Any, Any]:
+        """Wall-clock ns from the hooks of a market-data message starting to each order they
+        sent (risk, order manager and venue included)."""
+        return self.core.stage_samples(STAGE_TICK_TO_TRADE)  # type: ignore[no-any-return]
+
+    def latency(self) -> dict[str, dict[str, float]]:
+        """Percentiles (ns) of every measured stage: book, strategy, order, tick_to_trade."""
+        out: dict[str, dict[str, float]] = {}
+        for k, name in enumerate(STAGES):
+            v = self.core.stage_samples(k)
+            if len(v):
+                p = np.percentile(v, [50, 90, 99, 99.9])
+                out[name] = {"count": float(len(v)), "p50": float(p[0]), "p90": float(p[1]),
+                             "p99": float(p[2]), "p99.9": float(p[3]),
+                             "mean": float(v.mean())}
+        return out
 
     @property
     def equity(self) -> np.ndarray[Any, Any]:

@@ -6,6 +6,21 @@ from hftcore._ext.book cimport L2BookC
 from hftcore._ext.events cimport Event
 from hftcore._ext.sim cimport SimCore, Msg
 
+# Measured stages (EngineCore.record / stage_samples)
+cdef enum:
+    STAGE_BOOK = 0           # one venue message applied to its book and the simulator
+    STAGE_STRATEGY = 1       # the hooks called after one message
+    STAGE_ORDER = 2          # one strategy action through risk, order manager and venue
+    STAGE_TICK_TO_TRADE = 3  # from a message's hooks starting to an order sent
+    STAGE_DECODE = 4         # one venue message decoded (the feed records it)
+    N_STAGES = 5
+
+ctypedef struct Samples:
+    int64_t* v
+    Py_ssize_t n
+    Py_ssize_t cap
+    int64_t dropped
+
 ctypedef struct InstState:
     L2BookC* book
     int valid                # the book is in sync (hooks are called only then)
@@ -44,6 +59,11 @@ cdef class EngineCore:
     cdef readonly int64_t msg_wall_ns   # monotonic clock when the current message's hooks began
     cdef int measure
     cdef public int pending       # the host has notifications to deliver after this hook
+    cdef Samples samples[5]
+    cdef int64_t msg_t0
+    cdef int msg_open
+    cdef Py_ssize_t max_samples
+    cdef void record(self, int stage, int64_t ns) noexcept
     cdef object _sides           # (Side.BUY, Side.SELL, None)
     cdef object _trade_cls
     cdef int _run(self, const Event* ev, Py_ssize_t n) except -1
@@ -52,3 +72,4 @@ cdef class EngineCore:
     cdef int handle_msg(self, Msg* m) except -1
     cdef bint checksum_ok(self, InstState* st, const Event* e) noexcept
     cdef int call_trade(self, uint32_t i, const Event* e) except -1
+    cdef int hooks(self, uint32_t i, InstState* st, int status, int top, int changed) except -1

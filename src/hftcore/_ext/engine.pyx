@@ -9,7 +9,7 @@ earlier than them, so every run is deterministic.
 """
 
 cimport cython
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from libc.string cimport memset
 from libc.stdint cimport int64_t, uint32_t, INT64_MAX
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
@@ -33,7 +33,10 @@ from hftcore._ext.strategy cimport Strategy, Trade
 
 from hftcore._ext.feed import EVENT_DTYPE
 
-__all__ = ["EngineCore"]
+__all__ = ["EngineCore", "STAGES"]
+
+#: stage code -> name (EngineCore.stage_samples)
+STAGES = ("book", "strategy", "order", "tick_to_trade", "decode")
 
 
 cdef inline int64_t wall_ns() noexcept nogil:
@@ -61,6 +64,8 @@ cdef class EngineCore:
 
     def __cinit__(self):
         self.ist = NULL
+        memset(self.samples, 0, sizeof(self.samples))
+        self.max_samples = 1 << 22
 
     def __init__(self, host, list instruments, list books, SimCore sim=None, sides=None,
                  bint measure=True):
@@ -89,6 +94,49 @@ cdef class EngineCore:
 
     def __dealloc__(self):
         PyMem_Free(self.ist)
+        for k in range(N_STAGES):
+            PyMem_Free(self.samples[k].v)
+
+    cdef void record(self, int stage, int64_t ns) noexcept:
+        cdef Samples* sm = &self.samples[stage]
+        cdef Py_ssize_t cap
+        cdef int64_t* p
+        if sm.n == sm.cap:
+            cap = sm.cap * 2 if sm.cap else 4096
+            if cap > self.max_samples:
+                sm.dropped += 1
+                return
+            p = <int64_t*>PyMem_Realloc(sm.v, cap * sizeof(int64_t))
+            if p == NULL:
+                sm.dropped += 1
+                return
+            sm.v = p
+            sm.cap = cap
+        sm.v[sm.n] = ns
+        sm.n += 1
+
+    def record_stage(self, int stage, int64_t ns):
+        """Record one measurement (ns) of a stage (``STAGES`` names them)."""
+        if not 0 <= stage < N_STAGES:
+            raise ValueError(f"stage must be 0..{N_STAGES - 1}")
+        self.record(stage, ns)
+
+    def stage_samples(self, int stage):
+        """The measurements of a stage (int64 ns) as a new numpy array."""
+        if not 0 <= stage < N_STAGES:
+            raise ValueError(f"stage must be 0..{N_STAGES - 1}")
+        cdef Samples* sm = &self.samples[stage]
+        out = np.empty(sm.n, dtype=np.int64)
+        cdef int64_t[::1] o = out
+        for k in range(sm.n):
+            o[k] = sm.v[k]
+        return out
+
+    def clear_samples(self):
+        """Forget every measurement."""
+        for k in range(N_STAGES):
+            self.samples[k].n = 0
+            self.samples[k].dropped = 0
 
     def subscribe(self, Py_ssize_t i, bbo=(), book=(), trade=(), status=()):
         """Set the strategies called for instrument ``i``'s hooks (tuples of Strategy)."""
@@ -166,8 +214,12 @@ cdef class EngineCore:
         cdef qty_t old
         cdef SimCore sim = self.sim
         cdef bint have_sim = sim is not None
+        cdef bint measure = self.measure
         for k in range(n):
             e = &ev[k]
+            if measure and not self.msg_open:
+                self.msg_t0 = wall_ns()
+                self.msg_open = 1
             t = e.local_ts
             if t < self.now:
                 self.out_of_order += 1
@@ -231,6 +283,9 @@ cdef class EngineCore:
                         st.status_changed = 1
             if e.flags & EVENT_LAST:
                 st.messages += 1
+                if measure:
+                    self.record(STAGE_BOOK, wall_ns() - self.msg_t0)
+                    self.msg_open = 0
                 self.end_message(i, st)
             if have_sim and sim.heap_n and sim.heap[0].ts <= t:
                 self.drain(t)        # answers due now (zero latency) come before the next event
@@ -243,6 +298,7 @@ cdef class EngineCore:
         return <uint32_t>l2_checksum_okx(st.book) == <uint32_t>(e.ref & 0xffffffff)
 
     cdef int call_trade(self, uint32_t i, const Event* e) except -1:
+        cdef int64_t t0 = 0
         cdef Trade tr = Trade.__new__(Trade)
         tr.instrument = self.instruments[i]
         tr.price = e.price
@@ -253,7 +309,7 @@ cdef class EngineCore:
         tr.trade_id = e.ref
         inst = tr.instrument
         if self.measure:
-            self.msg_wall_ns = wall_ns()
+            t0 = self.msg_wall_ns = wall_ns()
         for s in <tuple>self.sub_trade[i]:
             self.hook_calls += 1
             try:
@@ -262,6 +318,8 @@ cdef class EngineCore:
                 self.host._hook_failed(s, "on_trade", exc)
             if self.pending:
                 self.host._flush()
+        if t0:
+            self.record(STAGE_STRATEGY, wall_ns() - t0)
         self.msg_wall_ns = 0
         return 0
 
@@ -278,6 +336,14 @@ cdef class EngineCore:
         if self.measure and ((status and st.want_status) or (st.valid and (
                 (top and st.want_bbo) or (changed and st.want_book)))):
             self.msg_wall_ns = wall_ns()
+            self.hooks(i, st, status, top, changed)
+            self.record(STAGE_STRATEGY, wall_ns() - self.msg_wall_ns)
+            self.msg_wall_ns = 0
+            return 0
+        return self.hooks(i, st, status, top, changed)
+
+    cdef int hooks(self, uint32_t i, InstState* st, int status, int top,
+                   int changed) except -1:
         inst = self.instruments[i]
         if status and st.want_status:
             for s in <tuple>self.sub_status[i]:
@@ -289,7 +355,6 @@ cdef class EngineCore:
                 if self.pending:
                     self.host._flush()
         if not st.valid:
-            self.msg_wall_ns = 0
             return 0
         if top and st.want_bbo:
             book = self.books[i]
@@ -311,7 +376,6 @@ cdef class EngineCore:
                     self.host._hook_failed(s, "on_book", exc)
                 if self.pending:
                     self.host._flush()
-        self.msg_wall_ns = 0
         return 0
 
     cdef int drain(self, ts_t t) except -1:
