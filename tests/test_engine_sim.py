@@ -299,3 +299,14 @@ def test_hooks_not_overridden_are_not_called() -> None:
     e.add_strategy(q)
     run(e, book(1, [(99, 5)], [(101, 5)]), trade(2, 0, Side.BUY, 101, 1))
     assert e.core.hook_calls == 0
+
+
+def test_pnl_marks_open_positions_at_the_mid() -> None:
+    e, s = make()
+    run(e, book(1, [(99, 5)], [(101, 5)]))
+    s.buy(X, 2, 101, tif=TimeInForce.IOC)            # 2 @ 101 taker
+    run(e, delta(2, 0, 0, 100, 5))                    # bid 100 / ask 101: mid 100.5 -> 100
+    assert e.position(s, X) == 2
+    assert e.pnl(s, X) == 2 * 100 - 2 * 101           # half-even: 100.5 marks at 100
+    run(e, delta(3, 0, 1, 101, 0), delta(3, 0, 1, 105, 5))   # ask 105: mid 102.5 -> 102
+    assert e.pnl(s, X) == 2 * 102 - 2 * 101

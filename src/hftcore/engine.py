@@ -370,7 +370,7 @@ class Engine:
         for i, inst in enumerate(self.instruments):
             pos = self.portfolio.position(inst)
             if pos.net:
-                mid = self.books[i].mid
+                mid = self.mark_price(i)
                 if mid is not None:
                     self.portfolio.mark(inst, mid)
         realized, unrealized = self.portfolio.pnl(8)
@@ -661,6 +661,14 @@ class Engine:
         self._flush()
 
     # -- reads ----------------------------------------------------------------------------------
+    def mark_price(self, index: int) -> int | None:
+        """The mid of instrument ``index``'s book at its price decimals (half-even), or None."""
+        m = self.books[index].mid_x2
+        if m is None:
+            return None
+        q, r = divmod(int(m), 2)
+        return q + 1 if r and q % 2 else q
+
     def book(self, instrument: Instrument) -> L2Book:
         """The book of ``instrument``."""
         return self.books[self.index(instrument)]
@@ -675,9 +683,10 @@ class Engine:
         all at 8 decimals; of one strategy or (``None``) of the whole engine."""
         pf = self.portfolio if strategy is None else self._state(strategy).portfolio
         for i, inst in enumerate(self.instruments):
-            mid = self.books[i].mid
-            if mid is not None and pf.position(inst).net:
-                pf.mark(inst, mid)
+            if pf.position(inst).net:
+                mid = self.mark_price(i)
+                if mid is not None:
+                    pf.mark(inst, mid)
         if instrument is not None:
             pos = pf.position(self.instruments[self.index(instrument)])
             return int(pos.realized_pnl + pos.unrealized_pnl - pos.fees)
