@@ -14,6 +14,8 @@ from libc.string cimport memset
 from libc.stdint cimport int64_t, uint32_t, INT64_MAX
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
+from types import FunctionType
+
 import numpy as np
 
 from hftcore._ext.types cimport (
@@ -43,6 +45,16 @@ cdef inline int64_t wall_ns() noexcept nogil:
     cdef timespec t
     clock_gettime(CLOCK_MONOTONIC, &t)
     return <int64_t>t.tv_sec * 1_000_000_000 + t.tv_nsec
+
+
+cdef tuple _dispatch(strategies, str hook):
+    """``((strategy, function or None), ...)``: a hook overridden in Python is called as the
+    plain function (one vectorcall, no bound method); a Cython override through its vtable."""
+    out = []
+    for s in strategies:
+        f = getattr(type(s), hook)
+        out.append((s, f if isinstance(f, FunctionType) else None))
+    return tuple(out)
 
 
 @cython.final
@@ -146,10 +158,10 @@ cdef class EngineCore:
             for s in group:
                 if not isinstance(s, Strategy):
                     raise TypeError(f"not a Strategy: {s!r}")
-        self.sub_bbo[i] = tuple(bbo)
-        self.sub_book[i] = tuple(book)
-        self.sub_trade[i] = tuple(trade)
-        self.sub_status[i] = tuple(status)
+        self.sub_bbo[i] = _dispatch(bbo, "on_bbo")
+        self.sub_book[i] = _dispatch(book, "on_book")
+        self.sub_trade[i] = _dispatch(trade, "on_trade")
+        self.sub_status[i] = _dispatch(status, "on_book_status")
         self.ist[i].want_bbo = len(bbo) > 0
         self.ist[i].want_book = len(book) > 0
         self.ist[i].want_trade = len(trade) > 0
@@ -310,10 +322,13 @@ cdef class EngineCore:
         inst = tr.instrument
         if self.measure:
             t0 = self.msg_wall_ns = wall_ns()
-        for s in <tuple>self.sub_trade[i]:
+        for s, f in <tuple>self.sub_trade[i]:
             self.hook_calls += 1
             try:
-                (<Strategy>s).on_trade(inst, tr)
+                if f is None:
+                    (<Strategy>s).on_trade(inst, tr)
+                else:
+                    f(s, inst, tr)
             except Exception as exc:
                 self.host._hook_failed(s, "on_trade", exc)
             if self.pending:
@@ -346,10 +361,13 @@ cdef class EngineCore:
                    int changed) except -1:
         inst = self.instruments[i]
         if status and st.want_status:
-            for s in <tuple>self.sub_status[i]:
+            for s, f in <tuple>self.sub_status[i]:
                 self.hook_calls += 1
                 try:
-                    (<Strategy>s).on_book_status(inst, bool(st.valid))
+                    if f is None:
+                        (<Strategy>s).on_book_status(inst, bool(st.valid))
+                    else:
+                        f(s, inst, bool(st.valid))
                 except Exception as exc:
                     self.host._hook_failed(s, "on_book_status", exc)
                 if self.pending:
@@ -358,20 +376,26 @@ cdef class EngineCore:
             return 0
         if top and st.want_bbo:
             book = self.books[i]
-            for s in <tuple>self.sub_bbo[i]:
+            for s, f in <tuple>self.sub_bbo[i]:
                 self.hook_calls += 1
                 try:
-                    (<Strategy>s).on_bbo(inst, book)
+                    if f is None:
+                        (<Strategy>s).on_bbo(inst, book)
+                    else:
+                        f(s, inst, book)
                 except Exception as exc:
                     self.host._hook_failed(s, "on_bbo", exc)
                 if self.pending:
                     self.host._flush()
         if changed and st.want_book:
             book = self.books[i]
-            for s in <tuple>self.sub_book[i]:
+            for s, f in <tuple>self.sub_book[i]:
                 self.hook_calls += 1
                 try:
-                    (<Strategy>s).on_book(inst, book)
+                    if f is None:
+                        (<Strategy>s).on_book(inst, book)
+                    else:
+                        f(s, inst, book)
                 except Exception as exc:
                     self.host._hook_failed(s, "on_book", exc)
                 if self.pending:
