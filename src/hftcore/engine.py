@@ -39,7 +39,7 @@ from hftcore._ext.sim import (
     SO_MARKET,
     SO_POST_ONLY,
 )
-from hftcore._ext.strategy import Strategy
+from hftcore._ext.strategy import QuoteSlot, Strategy
 from hftcore.model import (
     Fill,
     Instrument,
@@ -102,7 +102,7 @@ class _StrategyState:
     instruments: tuple[int, ...]
     portfolio: Portfolio
     orders: dict[str, _Ord] = field(default_factory=dict)  # open orders by client id
-    quotes: dict[int, list[Any]] = field(default_factory=dict)  # index -> [bid_ord, ask_ord, target]
+    quotes: dict[int, QuoteSlot] = field(default_factory=dict)  # index -> quote state
     timers: dict[str, int] = field(default_factory=dict)
     running: bool = True
     orders_sent: int = 0
@@ -503,9 +503,10 @@ class Engine:
         for rec in list(st.orders.values()):
             if i is None or rec.index == i:
                 n += self._cancel(rec)
-        for idx in list(st.quotes):
+        for idx, slot in st.quotes.items():
             if i is None or idx == i:
-                st.quotes[idx][2] = None
+                slot.active = False
+                slot.settled = False
         return n
 
     def amend(self, strategy: Strategy, order: Order, price: int | None = None,
@@ -532,7 +533,11 @@ class Engine:
 
     def quote(self, strategy: Strategy, instrument: Instrument, bid: int | None,
               ask: int | None, size: int) -> None:
-        """Keep one bid and one ask of ``size`` working at ``bid`` / ``ask`` (None: none)."""
+        """Keep one bid and one ask of ``size`` working at ``bid`` / ``ask`` (None: none).
+
+        An unchanged quote sends nothing; a new price amends the working order (one message,
+        total size = filled + ``size``); partial fills do not re-size an order at its price.
+        """
         st = self._state(strategy)
         i = self.index(instrument)
         _check_int(size, "size", positive=True)
@@ -540,40 +545,63 @@ class Engine:
             _check_int(bid, "bid", positive=True)
         if ask is not None:
             _check_int(ask, "ask", positive=True)
-        q = st.quotes.get(i)
-        if q is None:
-            q = st.quotes[i] = [None, None, None]
-        q[2] = (bid, ask, size)
-        self._apply_quote(st, i, q)
+        if bid is not None and ask is not None and bid >= ask:
+            raise ValueError(f"bid {bid} must be below ask {ask}")
+        slot = st.quotes.get(i)
+        if slot is None:
+            slot = st.quotes[i] = QuoteSlot()
+            if strategy._quotes is None:
+                strategy._quotes = {}
+            strategy._quotes[id(self.instruments[i])] = slot
+            if instrument is not self.instruments[i]:
+                strategy._quotes[id(instrument)] = slot
+        slot.bid, slot.ask, slot.size = bid, ask, size
+        slot.active = True
+        self._apply_quote(st, i, slot)
 
-    def _apply_quote(self, st: _StrategyState, i: int, q: list[Any]) -> None:
-        target = q[2]
-        if target is None or not st.running:
+    def _apply_quote(self, st: _StrategyState, i: int, slot: QuoteSlot) -> None:
+        slot.settled = False
+        if not slot.active or not st.running:
             return
         inst = self.instruments[i]
+        size = slot.size
+        settled = True
         for side in (0, 1):
-            px = target[side]
-            size = target[2]
-            rec: _Ord | None = q[side]
+            px = slot.bid if side == 0 else slot.ask
+            rec: _Ord | None = slot.bid_order if side == 0 else slot.ask_order
             if rec is not None and not rec.order.is_open:
-                rec = q[side] = None
+                rec = None
+                if side == 0:
+                    slot.bid_order = None
+                else:
+                    slot.ask_order = None
             if rec is None:
                 if px is not None:
-                    o = self.submit(st.strategy, inst, side, size, px, post_only=False)
+                    o = self.submit(st.strategy, inst, side, size, px)
                     r = st.orders.get(o.client_order_id)
                     if r is not None:
                         r.quote_side = side
-                        q[side] = r
+                        if side == 0:
+                            slot.bid_order = r
+                        else:
+                            slot.ask_order = r
+                    settled = False
                 continue
             o = rec.order
             if o.status in _OPEN_REQUEST:
-                continue                      # an answer is due: re-applied when it comes
+                settled = False               # an answer is due: re-applied when it comes
+                continue
             if px is None:
                 self._cancel(rec)
+                settled = False
                 continue
-            if o.price == px and o.size - o.filled == size:
+            if o.price == px and o.size == size:
                 continue
+            if o.price == px and o.filled and o.size - o.filled <= size:
+                continue                      # partly filled at the target: keep its place
             self.amend(st.strategy, o, px, o.filled + size)
+            settled = False
+        slot.settled = settled
 
     def set_timer(self, strategy: Strategy, name: str, interval_ns: int,
                   start_ns: int | None = None) -> None:
@@ -654,10 +682,12 @@ class Engine:
             self._orders.pop(handle, None)
             self._by_cid.pop(cid, None)
             st.orders.pop(cid, None)
-        if rec.quote_side >= 0 and o.status not in _OPEN_REQUEST:
-            q = st.quotes.get(rec.index)
-            if q is not None and q[2] is not None:
-                self._apply_quote(st, rec.index, q)
+        if rec.quote_side >= 0:
+            slot = st.quotes.get(rec.index)
+            if slot is not None:
+                slot.settled = False
+                if o.status not in _OPEN_REQUEST and slot.active:
+                    self._apply_quote(st, rec.index, slot)
         self._flush()
 
     # -- reads ----------------------------------------------------------------------------------

@@ -14,10 +14,21 @@ cdef class Trade:
     cdef readonly int64_t trade_id   # -1 when the venue's id is not numeric
 
 
+cdef class QuoteSlot:
+    cdef public object bid_order     # the engine's record of the working bid (or None)
+    cdef public object ask_order
+    cdef public object bid           # the target prices (None: no order on that side)
+    cdef public object ask
+    cdef public object size
+    cdef public bint settled         # the working orders are the target: quote() may return
+    cdef public bint active
+
+
 cdef class Strategy:
     cdef public object _engine       # the engine this strategy runs in (set by the engine)
     cdef public object _sid          # its index in the engine
     cdef public object name
+    cdef public dict _quotes         # id(instrument) -> QuoteSlot (kept by the engine)
     cpdef on_start(self)
     cpdef on_bbo(self, instrument, book)
     cpdef on_book(self, instrument, book)

@@ -8,7 +8,7 @@ sizes are raw ``int`` counts at the instrument's decimals everywhere.
 cimport cython
 from libc.stdint cimport int64_t
 
-__all__ = ["Strategy", "Trade", "HOOKS"]
+__all__ = ["Strategy", "Trade", "QuoteSlot", "HOOKS"]
 
 #: the hook names, in the order the engine documents them
 HOOKS = ("on_start", "on_bbo", "on_book", "on_trade", "on_order", "on_fill", "on_timer",
@@ -42,6 +42,21 @@ cdef class Trade:
         except AttributeError:
             px, sz, sym = self.price, self.size, inst
         return f"Trade({sym} {side} {sz} @ {px} ts={self.ts})"
+
+
+@cython.final
+cdef class QuoteSlot:
+    """What :meth:`Strategy.quote` keeps per instrument (the engine updates it): the target and
+    the working orders; ``settled`` when they match, so an unchanged quote costs nothing."""
+
+    def __init__(self):
+        self.bid_order = None
+        self.ask_order = None
+        self.bid = None
+        self.ask = None
+        self.size = None
+        self.settled = False
+        self.active = False
 
 
 cdef class Strategy:
@@ -139,6 +154,13 @@ cdef class Strategy:
     def quote(self, instrument, bid, ask, size):
         """Keep one bid at ``bid`` and one ask at ``ask`` of ``size`` working, with the fewest
         messages (amend in place, nothing when unchanged; None removes that side)."""
+        cdef QuoteSlot slot
+        if self._quotes is not None:
+            slot = self._quotes.get(id(instrument))
+            if (slot is not None and slot.settled and type(size) is int and size == slot.size
+                    and (bid is None if slot.bid is None else (type(bid) is int and bid == slot.bid))
+                    and (ask is None if slot.ask is None else (type(ask) is int and ask == slot.ask))):
+                return None
         return self._eng().quote(self, instrument, bid, ask, size)
 
     def set_timer(self, name, interval_ns, *, start_ns=None):

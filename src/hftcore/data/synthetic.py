@@ -38,22 +38,13 @@ def l2_stream(rows: int, *, seed: int = 0, depth: int = 20, start_price: int = 1
     mid = start_price                  # bids at mid - 1 - j, asks at mid + 1 + j
     bids = {mid - 1 - j: int(rng.integers(1, max_size)) for j in range(depth)}
     asks = {mid + 1 + j: int(rng.integers(1, max_size)) for j in range(depth)}
-    out = np.zeros(rows + 2 * depth + 16, dtype=EVENT_DTYPE)
-    n = 0
+    out: list[tuple[int, ...]] = []
+    append = out.append
     ts = start_ts
 
     def put(kind: int, side: int, price: int, size: int, last: bool, flags: int = 0) -> None:
-        nonlocal n
-        e = out[n]
-        e["local_ts"] = ts
-        e["exchange_ts"] = ts - 1_000_000
-        e["price"] = price
-        e["size"] = size
-        e["instrument"] = instrument
-        e["kind"] = kind
-        e["side"] = side
-        e["flags"] = flags | (EVENT_LAST if last else 0)
-        n += 1
+        append((ts, ts - 1_000_000, price, size, 0, instrument, kind, side,
+                flags | (EVENT_LAST if last else 0), 0))
 
     first = True
     for p, q in sorted(bids.items(), reverse=True):
@@ -73,7 +64,7 @@ def l2_stream(rows: int, *, seed: int = 0, depth: int = 20, start_price: int = 1
     tsz = rng.integers(1, max_size // 4 + 2, m)
     k = 0
     r = 0
-    while n < rows:
+    while len(out) < rows:
         ts += step_ns
         u = kind_u[k]
         if u < move_prob:
@@ -131,4 +122,4 @@ def l2_stream(rows: int, *, seed: int = 0, depth: int = 20, start_price: int = 1
         if k >= m - 1 or r >= 4 * m - 8:
             k = 0
             r = 0
-    return out[:n]
+    return np.array(out, dtype=EVENT_DTYPE)
