@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from hftcore._ext.strategy import Strategy
+from hftcore.data.sources import DataSources
 from hftcore.engine import Engine, StrategyFailure
 from hftcore.model import Instrument, OrderStatus
 from hftcore.risk import RiskEngine
-from hftcore.venues.replay import Replay, ReplayStats
+from hftcore.venues.replay import ReplayStats
 from hftcore.venues.sim import SimExchange
 
 __all__ = ["BacktestResult", "backtest"]
@@ -140,7 +141,7 @@ def _progress(total: int, enabled: bool | None) -> Any:
 def backtest(
     strategy: Strategy | Sequence[Strategy],
     data: str | Path | Sequence[str | Path],
-    instruments: Sequence[Instrument],
+    instruments: Sequence[Instrument] | None = None,
     *,
     latency: object = None,
     fees: object = None,
@@ -159,11 +160,14 @@ def backtest(
     strategy : Strategy or list of Strategy
         Instances of ``hftcore.Strategy`` subclasses (fresh ones: a strategy runs once).
     data : path or paths
-        Recordings (``.txt`` / ``.jsonl``, plain, ``.gz`` or ``.zst``); the venue of each is
+        Event files (``python -m hftcore convert``) and/or recordings (``.txt`` / ``.jsonl``,
+        plain, ``.gz`` or ``.zst``); the venue of each recording is
         detected from its content (or ``venue=``); files of several venues are merged in receive
         time order; a Binance REST snapshot file syncs the stream recorded with it.
-    instruments : list of Instrument
-        The instruments to trade and watch, with their venue, symbol and decimals.
+    instruments : list of Instrument, optional
+        The instruments to trade and watch, with their venue, symbol and decimals (default:
+        those of the event files' headers, and for recordings the symbols they contain with the
+        decimals they are written with).
     latency : int, (entry, response[, cancel]), dict or ``hftcore.venues.sim.Latency``
         Order latencies in ns (constants or models such as ``normal(...)``); 0 by default.
     fees : ``FeeSchedule`` or ``(maker, taker)`` decimal text, e.g. ``("0.0001", "0.0004")``
@@ -183,31 +187,24 @@ def backtest(
         if not isinstance(s, Strategy):
             raise TypeError(f"strategy: expected hftcore.Strategy instances, got "
                             f"{type(s).__name__}")
-    insts = list(instruments)
-    replay = Replay(data, insts, venue=venue, strict=strict)
+    src = DataSources(data, instruments, venue=venue, strict=strict)
     sim = SimExchange(latency, seed)
-    engine = Engine(insts, mode="backtest", sim=sim, risk=risk, fees=fees,
-                    book_depth=replay.book_depth, equity_interval_ns=equity_interval_ns,
+    engine = Engine(src.instruments, mode="backtest", sim=sim, risk=risk, fees=fees,
+                    book_depth=src.book_depth, equity_interval_ns=equity_interval_ns,
                     measure=measure)
     for s in strategies:
         engine.add_strategy(s)
-    total = 0
-    for info in replay.infos:
-        try:
-            total += info.path.stat().st_size
-        except OSError:
-            pass
-    bar = _progress(total, progress)
+    bar = _progress(src.total_bytes, progress)
     t0 = time.perf_counter()
     last_ts = 0
     seen = 0
-    for events in replay:
+    for events in src:
         if len(events) == 0:
             continue
         engine.process(events)
         last_ts = int(events["local_ts"][-1])
         if bar is not None:
-            done = sum(g.bytes for g in replay.groups)
+            done = src.bytes_read()
             bar.update(done - seen)
             seen = done
     if not engine._started:
@@ -217,7 +214,7 @@ def backtest(
     elapsed = time.perf_counter() - t0
     if bar is not None:
         bar.close()
-    return _result(engine, replay.stats(), elapsed)
+    return _result(engine, src.stats(), elapsed)
 
 
 def _result(engine: Engine, rstats: ReplayStats, elapsed: float) -> BacktestResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -105,7 +106,7 @@ def load_strategy(spec: str, params: Sequence[str] = ()) -> Strategy:
             kwargs[k] = v
         if isinstance(kwargs[k], float):
             kwargs[k] = v  # a decimal stays text: never a float price or size
-    return cls(**kwargs)  # type: ignore[no-any-return]
+    return cls(**kwargs)
 
 
 def _us(ns: float) -> str:

@@ -41,7 +41,6 @@ from hftcore._ext.sim import (
 )
 from hftcore._ext.strategy import QuoteSlot, Strategy
 from hftcore.model import (
-    Fill,
     Instrument,
     Liquidity,
     Order,
@@ -52,7 +51,7 @@ from hftcore.model import (
 )
 from hftcore.orders import OrderError, OrderManager
 from hftcore.portfolio import FeeSchedule, Portfolio
-from hftcore.risk import InstrumentLimits, Reason, RiskEngine, TradingState
+from hftcore.risk import Reason, RiskEngine, TradingState
 from hftcore.venues.sim import SimExchange, parse_fees
 
 __all__ = ["MODES", "Engine", "StrategyFailure"]
@@ -216,7 +215,8 @@ class Engine:
         self._next_equity = 0
         self._started = False
         self._stopped = False
-        self.fills: list[tuple[Any, ...]] = []     # (ts, strategy, cid, side, qty, price, liq, fee, index)
+        # (ts, strategy, cid, side, qty, price, liquidity, fee, index)
+        self.fills: list[tuple[Any, ...]] = []
         self.venues: dict[str, Any] = {}
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -565,6 +565,7 @@ class Engine:
             return
         inst = self.instruments[i]
         size = slot.size
+        assert size is not None
         settled = True
         for side in (0, 1):
             px = slot.bid if side == 0 else slot.ask
@@ -651,7 +652,8 @@ class Engine:
         if kind == RSP_ACK:
             om.on_ack(cid, f"s{handle}", ts=ts)
         elif kind == RSP_FILL:
-            tid = f"f{self._sim_core.trade_seq if self._sim_core is not None else 0}-{handle}-{o.filled}"
+            seq = self._sim_core.trade_seq if self._sim_core is not None else 0
+            tid = f"f{seq}-{handle}-{o.filled}"
             liq = _LIQ[aux]
             if om.on_fill(cid, tid, qty, price, liq, None, ts):
                 fill = o.fills[-1]
@@ -675,9 +677,8 @@ class Engine:
             om.on_cancel_reject(cid, SimExchange.reject_text(aux), ts=ts)
         elif kind == RSP_REPLACE_REJECT:
             om.on_replace_reject(cid, SimExchange.reject_text(aux), ts=ts)
-        if o.status != before or kind == RSP_REPLACED:
-            if st.running:
-                self._call(st, "on_order", o)
+        if (o.status != before or kind == RSP_REPLACED) and st.running:
+            self._call(st, "on_order", o)
         if not o.is_open:
             self._orders.pop(handle, None)
             self._by_cid.pop(cid, None)
@@ -740,7 +741,7 @@ class Engine:
     def tick_to_trade(self) -> np.ndarray[Any, Any]:
         """Wall-clock ns from the hooks of a market-data message starting to each order they
         sent (risk, order manager and venue included)."""
-        return self.core.stage_samples(STAGE_TICK_TO_TRADE)  # type: ignore[no-any-return]
+        return self.core.stage_samples(STAGE_TICK_TO_TRADE)
 
     def latency(self) -> dict[str, dict[str, float]]:
         """Percentiles (ns) of every measured stage: book, strategy, order, tick_to_trade."""

@@ -72,7 +72,7 @@ def open_recording(path: str | Path) -> IO[bytes]:
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such recording")
     if p.suffix == ".gz":
-        return gzip.open(p, "rb")
+        return gzip.open(p, "rb")  # type: ignore[return-value]
     if p.suffix in (".zst", ".zstd"):
         try:
             import zstandard

@@ -21,7 +21,7 @@ from hftcore.data.recordings import RecordingInfo, open_recording, recording_inf
 from hftcore.decoders import VENUES, decoder_for
 from hftcore.model import Instrument
 
-__all__ = ["Replay", "ReplayStats"]
+__all__ = ["Replay", "ReplayStats", "merge_streams"]
 
 _INT64_MAX = (1 << 63) - 1
 _CHUNK = 1 << 20
@@ -39,6 +39,53 @@ class ReplayStats:
     gaps: int = 0
     errors: list[str] = field(default_factory=list)
     per_venue: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def merge_streams(streams: Sequence[Iterator[np.ndarray[Any, Any]]]
+                  ) -> Iterator[np.ndarray[Any, Any]]:
+    """Merge time-ordered event streams into one, on receive time; ties keep stream order.
+
+    Each stream yields arrays of whole messages; an array may be reused by its stream after the
+    next one is asked for, so what is held back is copied.
+    """
+    its = list(streams)
+    if len(its) == 1:
+        yield from its[0]
+        return
+    pending: list[np.ndarray[Any, Any] | None] = [None] * len(its)
+    done = [False] * len(its)
+    while True:
+        for k, it in enumerate(its):
+            while not done[k] and (pending[k] is None or len(pending[k]) == 0):  # type: ignore[arg-type]
+                nxt = next(it, None)
+                if nxt is None:
+                    done[k] = True
+                    pending[k] = None
+                else:
+                    pending[k] = np.array(nxt, copy=True)
+        live = [k for k in range(len(its)) if pending[k] is not None]
+        if not live:
+            return
+        open_ = [k for k in live if not done[k]]
+        if open_:
+            wm = min(int(pending[k]["local_ts"][-1]) for k in open_)  # type: ignore[index]
+        else:
+            wm = max(int(pending[k]["local_ts"][-1]) for k in live)  # type: ignore[index]
+        parts = []
+        for k in live:
+            arr = pending[k]
+            assert arr is not None
+            cut = int(np.searchsorted(arr["local_ts"], wm, side="right"))
+            if cut:
+                parts.append(arr[:cut])
+                rest = arr[cut:]
+                pending[k] = rest if len(rest) else None
+        if not parts:
+            continue
+        merged = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if len(parts) > 1:
+            merged = merged[np.argsort(merged["local_ts"], kind="stable")]
+        yield merged
 
 
 class _File:
@@ -173,42 +220,7 @@ class Replay:
         if len(self.groups) == 1:
             yield from self.groups[0].chunks(self.chunk_size)
             return
-        its = [g.chunks(self.chunk_size) for g in self.groups]
-        pending: list[np.ndarray[Any, Any] | None] = [None] * len(its)
-        active = list(range(len(its)))
-        while active:
-            for k in list(active):
-                while pending[k] is None or len(pending[k]) == 0:  # type: ignore[arg-type]
-                    nxt = next(its[k], None)
-                    if nxt is None:
-                        active.remove(k)
-                        pending[k] = None
-                        break
-                    pending[k] = nxt
-            live = [k for k in range(len(its)) if pending[k] is not None and
-                    len(pending[k]) > 0]  # type: ignore[arg-type]
-            if not live:
-                return
-            if len(active) <= 1 and len(live) == 1:
-                yield pending[live[0]]  # type: ignore[misc]
-                pending[live[0]] = None
-                continue
-            wm = min(int(pending[k]["local_ts"][-1]) for k in live  # type: ignore[index]
-                     if k in active)
-            parts = []
-            for k in live:
-                arr = pending[k]
-                assert arr is not None
-                cut = int(np.searchsorted(arr["local_ts"], wm, side="right"))
-                if cut:
-                    parts.append(arr[:cut])
-                    pending[k] = arr[cut:]
-            if not parts:
-                continue
-            merged = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            if len(parts) > 1:
-                merged = merged[np.argsort(merged["local_ts"], kind="stable")]
-            yield merged
+        yield from merge_streams([g.chunks(self.chunk_size) for g in self.groups])
 
     def stats(self) -> ReplayStats:
         """Counters so far."""
