@@ -133,3 +133,33 @@ def test_event_files_and_recordings_merge(tmp_path: Path) -> None:
     assert r.stats["invalid_books"] == []
     assert seen == sorted(seen) and len(seen) > 1_000
     assert r.stats["instruments"]["sim:X"]["deltas"] == int((ev["kind"] == 1).sum())
+
+
+def test_parquet_export_is_readable_without_hftcore(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    ev = l2_stream(500, seed=7)
+    p = tmp_path / "s.evt"
+    write(p, ev)
+    out = tmp_path / "s.parquet"
+    load(p).to_parquet(out)
+    t = pq.read_table(out)
+    assert t.num_rows == len(ev)
+    assert t.column("price").to_pylist() == ev["price"].tolist()
+    assert b"hftcore.instruments" in t.schema.metadata
+
+
+@pytest.mark.parametrize("compress", ["gz", "zst"])
+def test_compressed_recordings_backtest_like_plain_ones(tmp_path: Path, compress: str) -> None:
+    raw = COINBASE.read_bytes()
+    p = tmp_path / f"cb.txt.{compress}"
+    if compress == "gz":
+        import gzip
+
+        p.write_bytes(gzip.compress(raw))
+    else:
+        zstd = pytest.importorskip("zstandard")
+        p.write_bytes(zstd.ZstdCompressor().compress(raw))
+    insts = infer_instruments(COINBASE)
+    a = backtest(MM(), COINBASE, insts, seed=2)
+    b = backtest(MM(), p, insts, seed=2)
+    assert a.stats["trades"] > 0 and a.fills_bytes() == b.fills_bytes()

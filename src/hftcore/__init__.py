@@ -6,8 +6,10 @@ and ``hftcore.Instrument``); the hot path is Cython over C structs.
 
 from __future__ import annotations
 
-from hftcore import fixed
+from hftcore import data, fixed
 from hftcore._ext.book import L2Book, L3Book
+from hftcore._ext.strategy import Strategy, Trade
+from hftcore.backtest import BacktestResult, backtest
 from hftcore.decoders import (
     BinanceDecoder,
     BybitDecoder,
@@ -19,6 +21,7 @@ from hftcore.decoders import (
     decoder_for,
 )
 from hftcore.errors import DecodeError
+from hftcore.engine import Engine
 from hftcore.model import (
     Fill,
     Instrument,
@@ -44,11 +47,13 @@ from hftcore.risk import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BacktestResult",
     "BinanceDecoder",
     "BybitDecoder",
     "CoinbaseDecoder",
     "DecodeError",
     "Decoder",
+    "Engine",
     "FeeSchedule",
     "Fill",
     "Instrument",
@@ -71,11 +76,15 @@ __all__ = [
     "RiskLimits",
     "RiskRejected",
     "Side",
+    "Strategy",
     "TimeInForce",
+    "Trade",
     "TradingState",
     "VenueOrder",
     "VenueRateLimit",
     "__version__",
+    "backtest",
+    "data",
     "decoder_for",
     "fixed",
 ]
