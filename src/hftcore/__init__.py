@@ -22,6 +22,7 @@ from hftcore.decoders import (
 )
 from hftcore.errors import DecodeError
 from hftcore.engine import Engine
+from hftcore.sweep import sweep
 from hftcore.model import (
     Fill,
     Instrument,
@@ -87,4 +88,5 @@ __all__ = [
     "data",
     "decoder_for",
     "fixed",
+    "sweep",
 ]
