@@ -11,7 +11,7 @@ from hftcore.data.recordings import infer_instruments
 from hftcore.sweep import grid_points, sweep
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sweep_strategies import Joiner  # noqa: E402
+from sweep_strategies import Joiner
 
 DATA = Path(__file__).parent / "data" / "coinbase" / "exchange_ws_2021-04-17.txt"
 GRID = {"offset": [0, 1], "divisor": [2, 5]}

@@ -20,9 +20,8 @@ from hftcore.decoders import (
     OkxDecoder,
     decoder_for,
 )
-from hftcore.errors import DecodeError
 from hftcore.engine import Engine
-from hftcore.sweep import sweep
+from hftcore.errors import DecodeError
 from hftcore.model import (
     Fill,
     Instrument,
@@ -44,6 +43,7 @@ from hftcore.risk import (
     TradingState,
     VenueRateLimit,
 )
+from hftcore.sweep import sweep
 
 __version__ = "0.1.0"
 
