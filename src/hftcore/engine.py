@@ -24,7 +24,7 @@ import numpy as np
 
 from hftcore._ext.book import L2Book
 from hftcore._ext.engine import STAGES, EngineCore
-from hftcore._ext.feed import EVENT_DTYPE
+from hftcore._ext.feed import EVENT_DTYPE, Feed
 from hftcore._ext.sim import (
     RSP_ACK,
     RSP_CANCEL_REJECT,
@@ -67,6 +67,9 @@ _OPEN_REQUEST = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL,
 _WORKING = (OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED,
             OrderStatus.PENDING_REPLACE, OrderStatus.PENDING_CANCEL)
 _HOOKS = ("on_bbo", "on_book", "on_trade", "on_book_status")
+_UPDATE_KINDS = {"ack": RSP_ACK, "reject": RSP_REJECT, "fill": RSP_FILL,
+                 "canceled": RSP_CANCELED, "expired": RSP_EXPIRED, "replaced": RSP_REPLACED,
+                 "cancel_reject": RSP_CANCEL_REJECT, "replace_reject": RSP_REPLACE_REJECT}
 STAGE_ORDER = STAGES.index("order")
 STAGE_TICK_TO_TRADE = STAGES.index("tick_to_trade")
 
@@ -220,6 +223,13 @@ class Engine:
         self.venues: dict[str, Any] = {}
 
     # -- set-up ---------------------------------------------------------------------------------
+    def add_venue(self, venue: Any) -> None:
+        """Route orders of ``venue.name``'s instruments to ``venue`` (live mode)."""
+        if not getattr(venue, "name", ""):
+            raise ValueError("venue: a Venue with a name")
+        self.venues[venue.name] = venue
+        venue.attach(self)
+
     def _risk_has(self, inst: Instrument) -> bool:
         try:
             self.risk.index(inst)
@@ -306,6 +316,17 @@ class Engine:
         if self.core.now >= self._next_equity:
             self._sample_equity()
         return n
+
+    def on_frame(self, feed: Feed, data: bytes | bytearray | memoryview, recv_ts: int) -> int:
+        """One venue message received at ``recv_ts``: decode it with ``feed`` and run its
+        events through books, simulator and strategies at once (the live hot path).  Returns
+        the feed's message kind (negative: a bad message, counted by the feed)."""
+        if not self._started:
+            self.start(recv_ts)
+        kind = int(feed.feed(data, recv_ts))
+        if feed.n_events:
+            self.core.run_feed(feed)
+        return kind
 
     def advance(self, ts: int) -> None:
         """Handle queued requests, answers and timers up to ``ts`` (simulated time)."""
@@ -641,21 +662,57 @@ class Engine:
     # -- venue answers ------------------------------------------------------------------------
     def _on_response(self, kind: int, handle: int, price: int, qty: int, aux: int,
                      ts: int) -> None:
+        """An answer of the simulated exchange (the C core calls this)."""
         rec = self._orders.get(handle)
         if rec is None:
             return
+        if kind == RSP_FILL:
+            seq = self._sim_core.trade_seq if self._sim_core is not None else 0
+            self._update(rec, kind, ts, price=price, qty=qty, liquidity=aux,
+                         trade_id=f"f{seq}-{handle}-{rec.order.filled}")
+        elif kind in (RSP_REJECT, RSP_CANCEL_REJECT, RSP_REPLACE_REJECT):
+            self._update(rec, kind, ts, reason=SimExchange.reject_text(aux))
+        else:
+            self._update(rec, kind, ts, price=price, qty=qty, venue_order_id=f"s{handle}")
+
+    def on_order_update(self, client_order_id: str, kind: str, ts: int, *, price: int = 0,
+                        qty: int = 0, liquidity: int = 1, fee: int | None = None,
+                        trade_id: str = "", venue_order_id: str = "", reason: str = "") -> bool:
+        """A venue's news about one of our orders (live venues call this).
+
+        ``kind``: ``"ack"``, ``"reject"``, ``"fill"`` (``qty`` at ``price``, ``liquidity`` 0
+        maker / 1 taker, ``fee`` at the instrument's value decimals or None to compute it,
+        ``trade_id`` for de-duplication), ``"canceled"``, ``"expired"``, ``"replaced"`` (new
+        ``price`` and total ``qty``), ``"cancel_reject"``, ``"replace_reject"``.  Returns False
+        when the order is not one of this engine's open orders (the order manager records it).
+        """
+        code = _UPDATE_KINDS.get(kind)
+        if code is None:
+            raise ValueError(f"kind: unknown order update {kind!r}; one of "
+                             f"{sorted(_UPDATE_KINDS)}")
+        rec = self._by_cid.get(client_order_id)
+        if rec is None:
+            om = self.om
+            if code == RSP_FILL:   # booked (and reported) by the order manager, never dropped
+                om.on_fill(client_order_id, trade_id, qty, price, _LIQ[liquidity], fee, ts=ts)
+            return False
+        self._update(rec, code, ts, price=price, qty=qty, liquidity=liquidity, fee=fee,
+                     trade_id=trade_id, venue_order_id=venue_order_id, reason=reason)
+        return True
+
+    def _update(self, rec: _Ord, kind: int, ts: int, *, price: int = 0, qty: int = 0,
+                liquidity: int = 1, fee: int | None = None, trade_id: str = "",
+                venue_order_id: str = "", reason: str = "") -> None:
         o = rec.order
         cid = o.client_order_id
         st = self._by_strategy[id(rec.strategy)]
         before = o.status
         om = self.om
         if kind == RSP_ACK:
-            om.on_ack(cid, f"s{handle}", ts=ts)
+            om.on_ack(cid, venue_order_id, ts=ts)
         elif kind == RSP_FILL:
-            seq = self._sim_core.trade_seq if self._sim_core is not None else 0
-            tid = f"f{seq}-{handle}-{o.filled}"
-            liq = _LIQ[aux]
-            if om.on_fill(cid, tid, qty, price, liq, None, ts):
+            liq = _LIQ[liquidity]
+            if om.on_fill(cid, trade_id, qty, price, liq, fee, ts):
                 fill = o.fills[-1]
                 st.portfolio.apply(o.instrument, o.side, qty, price, fill.fee, liq)
                 st.size_filled += qty
@@ -666,21 +723,21 @@ class Engine:
                 if ts >= self._next_equity:
                     self._sample_equity()
         elif kind == RSP_REJECT:
-            om.on_reject(cid, SimExchange.reject_text(aux), ts=ts)
+            om.on_reject(cid, reason, ts=ts)
         elif kind == RSP_CANCELED:
             om.on_canceled(cid, ts=ts)
         elif kind == RSP_EXPIRED:
             om.on_expired(cid, ts=ts)
         elif kind == RSP_REPLACED:
-            om.on_replaced(cid, price, qty, ts=ts)
+            om.on_replaced(cid, price, qty, venue_order_id, ts=ts)
         elif kind == RSP_CANCEL_REJECT:
-            om.on_cancel_reject(cid, SimExchange.reject_text(aux), ts=ts)
+            om.on_cancel_reject(cid, reason, ts=ts)
         elif kind == RSP_REPLACE_REJECT:
-            om.on_replace_reject(cid, SimExchange.reject_text(aux), ts=ts)
+            om.on_replace_reject(cid, reason, ts=ts)
         if (o.status != before or kind == RSP_REPLACED) and st.running:
             self._call(st, "on_order", o)
         if not o.is_open:
-            self._orders.pop(handle, None)
+            self._orders.pop(rec.handle, None)
             self._by_cid.pop(cid, None)
             st.orders.pop(cid, None)
         if rec.quote_side >= 0:

@@ -32,6 +32,7 @@ from hftcore._ext.sim cimport (
     SimCore, Msg, MSG_NEW, MSG_CANCEL, MSG_AMEND, MSG_TIMER, SimOrder,
 )
 from hftcore._ext.strategy cimport Strategy, Trade
+from hftcore._ext.feed cimport Feed
 
 from hftcore._ext.feed import EVENT_DTYPE
 
@@ -207,6 +208,15 @@ cdef class EngineCore:
         if owner is None:
             raise ValueError("owner: the object that owns the events must be given")
         self._run(<const Event*>address, n)
+        return n
+
+    def run_feed(self, Feed feed):
+        """Process the events a :class:`~hftcore._ext.feed.Feed` holds, in place, and empty
+        it: the live path (frame -> feed -> books -> strategies) without a copy."""
+        cdef Py_ssize_t n = feed.count
+        if n:
+            feed.count = 0
+            self._run(feed.events, n)
         return n
 
     def advance(self, ts_t t):
