@@ -36,10 +36,10 @@ class Venue(ABC):
         """Called when the engine adopts this venue."""
         self.engine = engine
 
-    async def connect(self) -> None:
+    async def connect(self) -> None:  # noqa: B027 - optional: a venue may need no connection
         """Open the connections (market data, order entry); return when ready to trade."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027
         """Close every connection."""
 
     @abstractmethod
