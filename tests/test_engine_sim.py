@@ -310,3 +310,17 @@ def test_pnl_marks_open_positions_at_the_mid() -> None:
     assert e.pnl(s, X) == 2 * 100 - 2 * 101           # half-even: 100.5 marks at 100
     run(e, delta(3, 0, 1, 101, 0), delta(3, 0, 1, 105, 5))   # ask 105: mid 102.5 -> 102
     assert e.pnl(s, X) == 2 * 102 - 2 * 101
+
+
+def test_on_event_sees_every_level_and_trade_in_order() -> None:
+    seen: list[tuple[int, int, int, int, int]] = []
+
+    class Every(Strategy):
+        def on_event(self, instrument, kind, side, price, size, ts):  # type: ignore[no-untyped-def]
+            seen.append((kind, side, price, size, ts))
+
+    e = Engine([X])
+    e.add_strategy(Every())
+    run(e, book(1, [(99, 5)], [(101, 5)]), trade(2, 0, Side.BUY, 101, 1),
+        delta(3, 0, 1, 101, 4))
+    assert seen == [(1, 0, 99, 5, 1), (1, 1, 101, 5, 1), (2, 0, 101, 1, 2), (1, 1, 101, 4, 3)]

@@ -66,7 +66,7 @@ _OPEN_REQUEST = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL,
                  OrderStatus.PENDING_REPLACE)
 _WORKING = (OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED,
             OrderStatus.PENDING_REPLACE, OrderStatus.PENDING_CANCEL)
-_HOOKS = ("on_bbo", "on_book", "on_trade", "on_book_status")
+_HOOKS = ("on_bbo", "on_book", "on_trade", "on_book_status", "on_event")
 _UPDATE_KINDS = {"ack": RSP_ACK, "reject": RSP_REJECT, "fill": RSP_FILL,
                  "canceled": RSP_CANCELED, "expired": RSP_EXPIRED, "replaced": RSP_REPLACED,
                  "cancel_reject": RSP_CANCEL_REJECT, "replace_reject": RSP_REPLACE_REJECT}
@@ -288,7 +288,8 @@ class Engine:
                     if _overrides(st.strategy, h):
                         groups[h].append(st.strategy)
             self.core.subscribe(i, tuple(groups["on_bbo"]), tuple(groups["on_book"]),
-                                tuple(groups["on_trade"]), tuple(groups["on_book_status"]))
+                                tuple(groups["on_trade"]), tuple(groups["on_book_status"]),
+                                tuple(groups["on_event"]))
 
     def _state(self, strategy: Strategy) -> _StrategyState:
         st = self._by_strategy.get(id(strategy))

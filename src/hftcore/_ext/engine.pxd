@@ -31,6 +31,7 @@ ctypedef struct InstState:
     int want_book
     int want_trade
     int want_status
+    int want_event
     int64_t deltas
     int64_t trades
     int64_t messages
@@ -50,6 +51,7 @@ cdef class EngineCore:
     cdef list sub_book
     cdef list sub_trade
     cdef list sub_status
+    cdef list sub_event
     cdef object host             # hftcore.engine.Engine
     cdef SimCore sim             # None outside backtest / paper
     cdef readonly ts_t now
@@ -73,3 +75,4 @@ cdef class EngineCore:
     cdef bint checksum_ok(self, InstState* st, const Event* e) noexcept
     cdef int call_trade(self, uint32_t i, const Event* e) except -1
     cdef int hooks(self, uint32_t i, InstState* st, int status, int top, int changed) except -1
+    cdef int call_event(self, uint32_t i, const Event* e) except -1

@@ -100,6 +100,7 @@ cdef class EngineCore:
         self.sub_book = [()] * n
         self.sub_trade = [()] * n
         self.sub_status = [()] * n
+        self.sub_event = [()] * n
         self.host = host
         self.sim = sim
         self.measure = measure
@@ -151,11 +152,11 @@ cdef class EngineCore:
             self.samples[k].n = 0
             self.samples[k].dropped = 0
 
-    def subscribe(self, Py_ssize_t i, bbo=(), book=(), trade=(), status=()):
+    def subscribe(self, Py_ssize_t i, bbo=(), book=(), trade=(), status=(), event=()):
         """Set the strategies called for instrument ``i``'s hooks (tuples of Strategy)."""
         if not 0 <= i < self.n_inst:
             raise IndexError(f"instrument index {i} outside 0..{self.n_inst - 1}")
-        for group in (bbo, book, trade, status):
+        for group in (bbo, book, trade, status, event):
             for s in group:
                 if not isinstance(s, Strategy):
                     raise TypeError(f"not a Strategy: {s!r}")
@@ -163,6 +164,8 @@ cdef class EngineCore:
         self.sub_book[i] = _dispatch(book, "on_book")
         self.sub_trade[i] = _dispatch(trade, "on_trade")
         self.sub_status[i] = _dispatch(status, "on_book_status")
+        self.sub_event[i] = _dispatch(event, "on_event")
+        self.ist[i].want_event = len(event) > 0
         self.ist[i].want_bbo = len(bbo) > 0
         self.ist[i].want_book = len(book) > 0
         self.ist[i].want_trade = len(trade) > 0
@@ -291,7 +294,9 @@ cdef class EngineCore:
                     sim.on_trade(i, e.side, e.price, e.size, st.book, t)
                 if st.want_trade:
                     self.call_trade(i, e)
-            elif e.kind == EV_STATUS:
+            if st.want_event and e.kind <= EV_TRADE:
+                self.call_event(i, e)
+            if e.kind == EV_STATUS:
                 if (e.size != 0) != (st.valid != 0):
                     st.valid = e.size != 0
                     st.status_changed = 1
@@ -312,6 +317,21 @@ cdef class EngineCore:
             if have_sim and sim.heap_n and sim.heap[0].ts <= t:
                 self.drain(t)        # answers due now (zero latency) come before the next event
         self.events += n
+        return 0
+
+    cdef int call_event(self, uint32_t i, const Event* e) except -1:
+        inst = self.instruments[i]
+        for s, f in <tuple>self.sub_event[i]:
+            self.hook_calls += 1
+            try:
+                if f is None:
+                    (<Strategy>s).on_event(inst, e.kind, e.side, e.price, e.size, e.local_ts)
+                else:
+                    f(s, inst, e.kind, e.side, e.price, e.size, e.local_ts)
+            except Exception as exc:
+                self.host._hook_failed(s, "on_event", exc)
+            if self.pending:
+                self.host._flush()
         return 0
 
     cdef bint checksum_ok(self, InstState* st, const Event* e) noexcept:

@@ -37,4 +37,5 @@ cdef class Strategy:
     cpdef on_fill(self, fill)
     cpdef on_timer(self, name, ts)
     cpdef on_book_status(self, instrument, valid)
+    cpdef on_event(self, instrument, int kind, int side, int64_t price, int64_t size, int64_t ts)
     cpdef on_stop(self)

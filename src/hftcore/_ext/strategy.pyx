@@ -12,7 +12,7 @@ __all__ = ["Strategy", "Trade", "QuoteSlot", "HOOKS"]
 
 #: the hook names, in the order the engine documents them
 HOOKS = ("on_start", "on_bbo", "on_book", "on_trade", "on_order", "on_fill", "on_timer",
-         "on_book_status", "on_stop")
+         "on_book_status", "on_event", "on_stop")
 
 
 @cython.final
@@ -66,7 +66,9 @@ cdef class Strategy:
     after a whole venue message), ``on_book(instrument, book)`` (any change to the book, after a
     whole message), ``on_trade(instrument, trade)``, ``on_order(order)`` (any status change of
     one of this strategy's orders), ``on_fill(fill)``, ``on_timer(name, ts)``,
-    ``on_book_status(instrument, valid)`` (the book went out of sync or came back), ``on_stop()``.
+    ``on_book_status(instrument, valid)`` (the book went out of sync or came back),
+    ``on_event(instrument, kind, side, price, size, ts)`` (every level and trade, as applied),
+    ``on_stop()``.
 
     Actions: :meth:`buy`, :meth:`sell`, :meth:`submit`, :meth:`cancel`, :meth:`cancel_all`,
     :meth:`amend`, :meth:`quote`, :meth:`set_timer`.  Reads: :meth:`book`, :meth:`position`,
@@ -107,6 +109,13 @@ cdef class Strategy:
 
     cpdef on_book_status(self, instrument, valid):
         """``instrument``'s book became invalid (a gap, a bad checksum: resyncing) or valid."""
+
+    cpdef on_event(self, instrument, int kind, int side, int64_t price, int64_t size,
+                   int64_t ts):
+        """Every market-data event of ``instrument`` as it is applied: ``kind`` 1 a book level
+        (``side`` 0 bid / 1 ask, ``size`` 0 deletes), 2 a trade (``side`` the aggressor, 2 when
+        not told).  Called before the venue message is complete (the book may be between two of
+        the venue's states); for Cython subclasses this is a C call."""
 
     cpdef on_stop(self):
         """Called once after the last event (and when the strategy is stopped)."""
