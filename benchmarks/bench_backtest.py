@@ -1,0 +1,260 @@
+"""Backtest throughput: hftcore against hftbacktest (numba) on the same event stream.
+
+Run: ``python -m pytest benchmarks/bench_backtest.py -s`` (``HFTCORE_BENCH_ROWS`` sets the
+synthetic stream's size, 1,000,000 by default).
+
+Data: the synthetic L2 stream of ``hftcore.data.synthetic.l2_stream`` (one instrument, a
+consistent book with most updates near the top, trades at the touch), the same events given to
+hftbacktest in its own format, and the bundled Coinbase recording converted to an event file.
+Every engine applies every row to its book; queue-position and latency models stay on (hftcore:
+proportional queue model, 10 µs order latency each way; hftbacktest: power-3 probabilistic queue
+model, the same constant latency).  Rows per second = rows / wall time of the run (start-up such
+as numba's compile is reported apart).
+
+Strategies:
+* do nothing (no hook / an ``elapse`` loop over the whole stream);
+* a Python strategy subscribed to top-of-book changes (counts them);
+* a Cython strategy called on every row (``on_event`` through the C vtable);
+* a market maker that re-quotes at the best bid and ask on every top-of-book change, with
+  queue-position fills (hftcore: Python; hftbacktest: numba).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hftcore import Instrument
+from hftcore.data.synthetic import l2_stream
+from hftcore.engine import Engine
+from hftcore.strategy import Strategy
+from hftcore.venues.sim import Latency, SimExchange
+
+ROWS = int(os.environ.get("HFTCORE_BENCH_ROWS", "1000000"))
+LATENCY_NS = 10_000
+CACHE = Path(__file__).parent.parent / ".benchmarks"
+X = Instrument("sim", "X", 2, 0)
+TICK = 0.01
+
+#: name -> rows/s
+RATES: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def stream() -> np.ndarray[Any, Any]:
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"synthetic_{ROWS}.npy"
+    if path.exists():
+        return np.load(path)
+    ev = l2_stream(ROWS, seed=20261202)
+    np.save(path, ev)
+    return ev
+
+
+class BboCounter(Strategy):
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    def on_bbo(self, instrument: Any, book: Any) -> None:
+        self.n += 1
+
+
+class Requote(Strategy):
+    """Quotes one lot at the best bid and the best ask, re-quoting on every change."""
+
+    def on_bbo(self, instrument: Any, book: Any) -> None:
+        bid, ask = book.best_bid, book.best_ask
+        if bid is not None and ask is not None:
+            self.quote(instrument, bid, ask, 10)
+
+
+def _engine(strategy: Strategy) -> Engine:
+    sim = SimExchange(Latency(LATENCY_NS, LATENCY_NS))
+    e = Engine([X], sim=sim, measure=False)
+    e.add_strategy(strategy)
+    return e
+
+
+def _time(fn: Any, rounds: int = 3) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _report(name: str, rows: int, seconds: float, extra: str = "") -> None:
+    rate = rows / seconds
+    RATES[name] = rate
+    print(f"\n  {name:<58} {rate / 1e6:7.2f} M rows/s  ({seconds * 1e3:8.1f} ms) {extra}")
+
+
+def _cython_strategy() -> Any:
+    """Compile benchmarks/strategies/cy_every_event.pyx (Cython + a C compiler)."""
+    try:
+        from Cython.Build import cythonize  # noqa: F401
+    except ImportError:
+        return None
+    import hftcore
+
+    src = Path(__file__).parent / "strategies" / "cy_every_event.pyx"
+    build = Path(tempfile.mkdtemp(prefix="hftcore-cy-"))
+    inc = str(Path(hftcore.__file__).parent.parent)
+    script = (
+        "import sys\nfrom setuptools import setup, Extension\nfrom Cython.Build import cythonize\n"
+        f"ext = Extension('cy_every_event', [{str(src)!r}])\n"
+        f"setup(script_args=['build_ext', '--inplace', '--build-temp', {str(build)!r}],"
+        f" ext_modules=cythonize([ext], include_path=[{inc!r}], quiet=True))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], cwd=build, capture_output=True,
+                       timeout=300, text=True)
+    if r.returncode != 0:
+        print(r.stderr[-2000:])
+        return None
+    sys.path.insert(0, str(build))
+    import cy_every_event  # type: ignore[import-not-found]
+
+    return cy_every_event.EveryEvent
+
+
+def test_hftcore_rates(stream: np.ndarray[Any, Any]) -> None:
+    n = len(stream)
+
+    def run(strategy_cls: Any) -> Any:
+        s = strategy_cls()
+        e = _engine(s)
+        e.process(stream)
+        return s, e
+
+    _report("hftcore: no hooks (books + simulator only)", n, _time(lambda: run(Strategy)))
+    s, _ = run(BboCounter)
+    _report("hftcore: Python strategy, on_bbo", n, _time(lambda: run(BboCounter)),
+            f"{s.n:,} top-of-book changes")
+    cls = _cython_strategy()
+    if cls is not None:
+        s, _ = run(cls)
+        assert s.events == int(((stream["kind"] == 1) | (stream["kind"] == 2)).sum())
+        _report("hftcore: Cython strategy, on_event every row", n, _time(lambda: run(cls)))
+    s, e = run(Requote)
+    _report("hftcore: Python market maker, re-quote every top change", n,
+            _time(lambda: run(Requote)), f"{len(e.om):,} orders, {len(e.fills):,} fills")
+
+
+def _to_hbt(ev: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Our events in hftbacktest's format (prices as float: its API)."""
+    from hftbacktest import (
+        BUY_EVENT,
+        DEPTH_EVENT,
+        EXCH_EVENT,
+        LOCAL_EVENT,
+        SELL_EVENT,
+        TRADE_EVENT,
+    )
+    from hftbacktest.types import event_dtype
+
+    keep = (ev["kind"] == 1) | (ev["kind"] == 2)
+    e = ev[keep]
+    out = np.zeros(len(e), dtype=event_dtype)
+    flags = np.where(e["kind"] == 1, DEPTH_EVENT, TRADE_EVENT) | EXCH_EVENT | LOCAL_EVENT
+    # depth: side of the level; trade: the aggressor's side
+    flags = flags | np.where(e["side"] == 0, BUY_EVENT, SELL_EVENT)
+    out["ev"] = flags.astype(np.uint64)
+    out["exch_ts"] = e["exchange_ts"]
+    out["local_ts"] = e["local_ts"]
+    out["px"] = e["price"] * TICK
+    out["qty"] = e["size"].astype(np.float64)
+    return out
+
+
+def test_hftbacktest_rates(stream: np.ndarray[Any, Any]) -> None:
+    hbt_mod = pytest.importorskip("hftbacktest")
+    from numba import njit
+
+    data = _to_hbt(stream)
+    n = len(stream)
+
+    def make() -> Any:
+        asset = (hbt_mod.BacktestAsset().add_data(data).linear_asset(1.0)
+                 .constant_latency(LATENCY_NS, LATENCY_NS).power_prob_queue_model(3.0)
+                 .no_partial_fill_exchange().trading_value_fee_model(0.0, 0.0)
+                 .tick_size(TICK).lot_size(1.0).last_trades_capacity(0))
+        return hbt_mod.HashMapMarketDepthBacktest([asset])
+
+    @njit
+    def do_nothing(hbt: Any) -> int:
+        k = 0
+        while hbt.elapse(3_600_000_000_000) == 0:
+            k += 1
+        return k
+
+    @njit
+    def requote(hbt: Any) -> int:
+        last_bid = 0.0
+        last_ask = 0.0
+        oid = 0
+        quotes = 0
+        while hbt.wait_next_feed(False, 3_600_000_000_000) == 2:
+            depth = hbt.depth(0)
+            bid = depth.best_bid
+            ask = depth.best_ask
+            if bid != last_bid or ask != last_ask:
+                hbt.clear_inactive_orders(0)
+                orders = hbt.orders(0)
+                values = orders.values()
+                while values.has_next():
+                    o = values.get()
+                    if o.cancellable:
+                        hbt.cancel(0, o.order_id, False)
+                oid += 1
+                hbt.submit_buy_order(0, oid, bid, 10.0, 1, 0, False)
+                oid += 1
+                hbt.submit_sell_order(0, oid, ask, 10.0, 1, 0, False)
+                last_bid = bid
+                last_ask = ask
+                quotes += 1
+        return quotes
+
+    t = time.perf_counter()
+    do_nothing(make())
+    requote(make())
+    compile_s = time.perf_counter() - t
+    print(f"\n  hftbacktest start-up (numba compile + first runs): {compile_s:.1f} s")
+
+    def run_nothing() -> None:
+        hbt = make()
+        do_nothing(hbt)
+        hbt.close()
+
+    def run_mm() -> None:
+        hbt = make()
+        requote(hbt)
+        hbt.close()
+
+    _report("hftbacktest: do nothing (elapse loop)", n, _time(run_nothing))
+    _report("hftbacktest: numba market maker, re-quote every top change", n, _time(run_mm))
+
+
+def test_summary() -> None:
+    if not RATES:
+        pytest.skip("nothing measured")
+    print("\n\n  rows/s (ratio to the best hftbacktest figure of the same kind)")
+    pairs = [("hftcore: no hooks (books + simulator only)", "hftbacktest: do nothing (elapse loop)"),
+             ("hftcore: Python strategy, on_bbo", "hftbacktest: do nothing (elapse loop)"),
+             ("hftcore: Cython strategy, on_event every row",
+              "hftbacktest: do nothing (elapse loop)"),
+             ("hftcore: Python market maker, re-quote every top change",
+              "hftbacktest: numba market maker, re-quote every top change")]
+    for ours, peer in pairs:
+        if ours in RATES:
+            ratio = f"{RATES[ours] / RATES[peer]:5.2f}x" if peer in RATES else "   -"
+            print(f"  {ours:<58} {RATES[ours] / 1e6:7.2f} M  {ratio} vs {peer}")
