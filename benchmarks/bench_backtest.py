@@ -1,7 +1,8 @@
-"""Backtest throughput: hftcore against hftbacktest (numba) on the same event stream.
+"""Backtest throughput: hftcore against hftbacktest (numba) and NautilusTrader on one stream.
 
 Run: ``python -m pytest benchmarks/bench_backtest.py -s`` (``HFTCORE_BENCH_ROWS`` sets the
-synthetic stream's size, 1,000,000 by default).
+synthetic stream's size, 1,000,000 by default; NautilusTrader runs the first
+``HFTCORE_BENCH_NT_ROWS`` rows, 100,000 by default, because building its objects is slow).
 
 Data: the synthetic L2 stream of ``hftcore.data.synthetic.l2_stream`` (one instrument, a
 consistent book with most updates near the top, trades at the touch), the same events given to
@@ -244,6 +245,99 @@ def test_hftbacktest_rates(stream: np.ndarray[Any, Any]) -> None:
     _report("hftbacktest: numba market maker, re-quote every top change", n, _time(run_mm))
 
 
+NT_ROWS = int(os.environ.get("HFTCORE_BENCH_NT_ROWS", "100000"))
+
+
+def _nautilus_data(ev: np.ndarray[Any, Any]) -> tuple[Any, list[Any]]:
+    from nautilus_trader.model.data import BookOrder, OrderBookDelta, TradeTick
+    from nautilus_trader.model.enums import AggressorSide, BookAction, OrderSide, RecordFlag
+    from nautilus_trader.model.identifiers import TradeId
+    from nautilus_trader.model.objects import Price, Quantity
+    from nautilus_trader.test_kit.providers import TestInstrumentProvider
+
+    inst = TestInstrumentProvider.btcusdt_binance()   # prices at 2 decimals like ours
+    iid = inst.id
+    ps, qs = 10**14, 10**16                          # NautilusTrader's raw fixed-point scales
+    sides = (OrderSide.BUY, OrderSide.SELL)
+    out: list[Any] = []
+    for ts, _exch, px, sz, ref, _i, kind, side, flags, _v in ev.tolist():
+        last = RecordFlag.F_LAST if flags & 4 else 0
+        if kind == 1:
+            if flags & 2:
+                out.append(OrderBookDelta.clear(iid, 0, ts, ts))
+            action = BookAction.UPDATE if sz else BookAction.DELETE
+            order = BookOrder(sides[side], Price.from_raw(px * ps, 2),
+                              Quantity.from_raw(sz * qs, 6), 0)
+            out.append(OrderBookDelta(iid, action, order, last, 0, ts, ts))
+        elif kind == 2:
+            out.append(TradeTick(iid, Price.from_raw(px * ps, 2), Quantity.from_raw(sz * qs, 6),
+                                 AggressorSide.BUYER if side == 0 else AggressorSide.SELLER,
+                                 TradeId(str(len(out))), ts, ts))
+    return inst, out
+
+
+def test_nautilus_rates(stream: np.ndarray[Any, Any]) -> None:
+    pytest.importorskip("nautilus_trader")
+    from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+    from nautilus_trader.config import LoggingConfig
+    from nautilus_trader.model.currencies import BTC, USDT
+    from nautilus_trader.model.enums import AccountType, BookType, OmsType
+    from nautilus_trader.model.identifiers import Venue
+    from nautilus_trader.model.objects import Money, Price, Quantity
+    from nautilus_trader.trading.strategy import Strategy as NTStrategy
+
+    ev = stream[:NT_ROWS]
+    inst, data = _nautilus_data(ev)
+    iid = inst.id
+
+    class Watch(NTStrategy):  # type: ignore[misc]
+        def on_start(self) -> None:
+            self.subscribe_order_book_deltas(iid, BookType.L2_MBP)
+
+        def on_order_book_deltas(self, deltas: Any) -> None:
+            pass
+
+    class Requote(NTStrategy):  # type: ignore[misc]
+        def on_start(self) -> None:
+            self.last = (None, None)
+            self.subscribe_order_book_deltas(iid, BookType.L2_MBP)
+
+        def on_order_book_deltas(self, deltas: Any) -> None:
+            book = self.cache.order_book(iid)
+            bid, ask = book.best_bid_price(), book.best_ask_price()
+            if bid is None or ask is None or (bid, ask) == self.last:
+                return
+            self.last = (bid, ask)
+            self.cancel_all_orders(iid)
+            q = Quantity.from_int(10)
+            self.submit_order(self.order_factory.limit(iid, sides[0], q, Price(bid, 2)))
+            self.submit_order(self.order_factory.limit(iid, sides[1], q, Price(ask, 2)))
+
+    from nautilus_trader.model.enums import OrderSide
+
+    sides = (OrderSide.BUY, OrderSide.SELL)
+
+    def run(cls: Any) -> None:
+        eng = BacktestEngine(config=BacktestEngineConfig(
+            logging=LoggingConfig(log_level="ERROR")))
+        eng.add_venue(venue=Venue("BINANCE"), oms_type=OmsType.NETTING,
+                      account_type=AccountType.CASH, book_type=BookType.L2_MBP,
+                      starting_balances=[Money(10_000_000, USDT), Money(1_000, BTC)])
+        eng.add_instrument(inst)
+        eng.add_data(data)
+        if cls is not None:
+            eng.add_strategy(cls())
+        eng.run()
+        eng.dispose()
+
+    n = len(ev)
+    _report("nautilus_trader: no strategy", n, _time(lambda: run(None), rounds=1))
+    _report("nautilus_trader: Python strategy, order book deltas", n,
+            _time(lambda: run(Watch), rounds=1))
+    _report("nautilus_trader: Python market maker, re-quote every top change", n,
+            _time(lambda: run(Requote), rounds=1))
+
+
 def test_summary() -> None:
     if not RATES:
         pytest.skip("nothing measured")
@@ -254,7 +348,12 @@ def test_summary() -> None:
               "hftbacktest: do nothing (elapse loop)"),
              ("hftcore: Python market maker, re-quote every top change",
               "hftbacktest: numba market maker, re-quote every top change")]
+    pairs += [("hftcore: no hooks (books + simulator only)", "nautilus_trader: no strategy"),
+              ("hftcore: Python strategy, on_bbo",
+               "nautilus_trader: Python strategy, order book deltas"),
+              ("hftcore: Python market maker, re-quote every top change",
+               "nautilus_trader: Python market maker, re-quote every top change")]
     for ours, peer in pairs:
         if ours in RATES:
-            ratio = f"{RATES[ours] / RATES[peer]:5.2f}x" if peer in RATES else "   -"
+            ratio = f"{RATES[ours] / RATES[peer]:6.2f}x" if peer in RATES else "    -"
             print(f"  {ours:<58} {RATES[ours] / 1e6:7.2f} M  {ratio} vs {peer}")
