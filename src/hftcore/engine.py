@@ -72,6 +72,7 @@ _UPDATE_KINDS = {"ack": RSP_ACK, "reject": RSP_REJECT, "fill": RSP_FILL,
                  "cancel_reject": RSP_CANCEL_REJECT, "replace_reject": RSP_REPLACE_REJECT}
 STAGE_ORDER = STAGES.index("order")
 STAGE_TICK_TO_TRADE = STAGES.index("tick_to_trade")
+STAGE_DECODE = STAGES.index("decode")
 
 
 @dataclass(slots=True)
@@ -324,9 +325,16 @@ class Engine:
         the feed's message kind (negative: a bad message, counted by the feed)."""
         if not self._started:
             self.start(recv_ts)
-        kind = int(feed.feed(data, recv_ts))
+        core = self.core
+        if self._measure:
+            t0 = core.frame_wall_ns = core.wall_ns
+            kind = int(feed.feed(data, recv_ts))
+            core.record_stage(STAGE_DECODE, core.wall_ns - t0)
+        else:
+            kind = int(feed.feed(data, recv_ts))
         if feed.n_events:
-            self.core.run_feed(feed)
+            core.run_feed(feed)
+        core.frame_wall_ns = 0
         return kind
 
     def advance(self, ts: int) -> None:
@@ -467,8 +475,9 @@ class Engine:
             core = self.core
             t1 = core.wall_ns
             core.record_stage(STAGE_ORDER, t1 - t0)
-            if core.msg_wall_ns:
-                core.record_stage(STAGE_TICK_TO_TRADE, t1 - core.msg_wall_ns)
+            start = core.frame_wall_ns or core.msg_wall_ns
+            if start:
+                core.record_stage(STAGE_TICK_TO_TRADE, t1 - start)
         return order
 
     def _protection(self, i: int, side: int) -> int:

@@ -59,6 +59,7 @@ cdef class EngineCore:
     cdef readonly int64_t out_of_order
     cdef readonly int64_t hook_calls
     cdef readonly int64_t msg_wall_ns   # monotonic clock when the current message's hooks began
+    cdef public int64_t frame_wall_ns   # live: when the current frame was received (0: none)
     cdef int measure
     cdef public int pending       # the host has notifications to deliver after this hook
     cdef Samples samples[5]

@@ -13,6 +13,7 @@ class EngineCore:
     out_of_order: int
     hook_calls: int
     msg_wall_ns: int
+    frame_wall_ns: int
     pending: int
     def __init__(self, host: Any, instruments: list[Any], books: list[Any],
                  sim: SimCore | None = None, sides: Any = None, measure: bool = True) -> None: ...
