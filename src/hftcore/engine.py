@@ -625,7 +625,10 @@ class Engine:
         elif kind == RSP_FILL:
             tid = f"f{self._sim_core.trade_seq if self._sim_core is not None else 0}-{handle}-{o.filled}"
             liq = _LIQ[aux]
-            if om.on_fill(cid, tid, qty, price, liq, None, ts):
+            # the simulator's fills carry no fee: charge the engine's rates here, so the Fill a
+            # strategy sees, the fills table and every portfolio book the same amount
+            fee = self.fees.fee(price * qty, liq)
+            if om.on_fill(cid, tid, qty, price, liq, fee, ts):
                 fill = o.fills[-1]
                 st.portfolio.apply(o.instrument, o.side, qty, price, fill.fee, liq)
                 st.size_filled += qty
