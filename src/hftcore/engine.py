@@ -722,6 +722,10 @@ class Engine:
             om.on_ack(cid, venue_order_id, ts=ts)
         elif kind == RSP_FILL:
             liq = _LIQ[liquidity]
+            if fee is None:
+                # the simulator's fills carry no fee: charge the engine's rates here, so the Fill
+                # a strategy sees, the fills table and every portfolio book the same amount
+                fee = self.fees.fee(price * qty, liq)
             if om.on_fill(cid, trade_id, qty, price, liq, fee, ts):
                 fill = o.fills[-1]
                 st.portfolio.apply(o.instrument, o.side, qty, price, fill.fee, liq)
