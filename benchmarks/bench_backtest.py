@@ -260,7 +260,7 @@ def _nautilus_data(ev: np.ndarray[Any, Any]) -> tuple[Any, list[Any]]:
     ps, qs = 10**14, 10**16                          # NautilusTrader's raw fixed-point scales
     sides = (OrderSide.BUY, OrderSide.SELL)
     out: list[Any] = []
-    for ts, _exch, px, sz, ref, _i, kind, side, flags, _v in ev.tolist():
+    for ts, _exch, px, sz, _ref, _i, kind, side, flags, _v in ev.tolist():
         last = RecordFlag.F_LAST if flags & 4 else 0
         if kind == 1:
             if flags & 2:
@@ -342,7 +342,8 @@ def test_summary() -> None:
     if not RATES:
         pytest.skip("nothing measured")
     print("\n\n  rows/s (ratio to the best hftbacktest figure of the same kind)")
-    pairs = [("hftcore: no hooks (books + simulator only)", "hftbacktest: do nothing (elapse loop)"),
+    pairs = [("hftcore: no hooks (books + simulator only)",
+              "hftbacktest: do nothing (elapse loop)"),
              ("hftcore: Python strategy, on_bbo", "hftbacktest: do nothing (elapse loop)"),
              ("hftcore: Cython strategy, on_event every row",
               "hftbacktest: do nothing (elapse loop)"),

@@ -46,7 +46,7 @@ def test_recording_backtests_cleanly(name: str) -> None:
     r = backtest(w, files, insts)
     st = r.stats
     assert st["decode_errors"] == 0, r.replay.errors if r.replay else None
-    assert st["unknown_symbols"] == 0
+    assert st["other_symbol_messages"] == 0
     assert st["gaps"] == 0
     assert st["invalid_books"] == []
     assert st["failures"] == 0

@@ -324,3 +324,53 @@ def test_on_event_sees_every_level_and_trade_in_order() -> None:
     run(e, book(1, [(99, 5)], [(101, 5)]), trade(2, 0, Side.BUY, 101, 1),
         delta(3, 0, 1, 101, 4))
     assert seen == [(1, 0, 99, 5, 1), (1, 1, 101, 5, 1), (2, 0, 101, 1, 2), (1, 1, 101, 4, 3)]
+
+
+def test_price_bands_use_the_book_mid_as_reference() -> None:
+    risk = RiskEngine()
+    risk.add_instrument(X, InstrumentLimits(band_ticks=5))
+    e, s = make(risk=risk)
+    run(e, book(1, [(99, 5)], [(101, 5)]))
+    ok = s.buy(X, 1, 98)                 # 2 ticks from the mid (100)
+    far = s.buy(X, 1, 90)                # 10 ticks away
+    run(e, delta(2, 0, 0, 97, 1))
+    assert ok.status == OrderStatus.ACCEPTED
+    assert far.status == OrderStatus.REJECTED and "PRICE_BAND" in far.reason
+
+
+def test_cancels_sent_in_on_stop_are_answered() -> None:
+    class Stopper(Strategy):
+        def on_bbo(self, instrument, book):  # type: ignore[no-untyped-def]
+            if not self.open_orders():
+                self.order = self.buy(X, 1, 90)
+
+        def on_stop(self):  # type: ignore[no-untyped-def]
+            self.cancel_all()
+
+    e = Engine([X], sim=SimExchange(Latency(10, 10)))
+    s = Stopper()
+    e.add_strategy(s)
+    run(e, book(1, [(99, 5)], [(101, 5)]), delta(50, 0, 0, 98, 1))
+    e.stop()
+    assert s.order.status == OrderStatus.CANCELED
+
+
+def test_a_rejection_outside_hooks_is_reported_at_once() -> None:
+    risk = RiskEngine()
+    risk.add_instrument(X, InstrumentLimits(max_size=5))
+    e, s = make(risk=risk)
+    run(e, book(1, [(99, 5)], [(101, 5)]))
+    o = s.buy(X, 10, 99)
+    assert s.orders[-1] == (1, o.client_order_id, OrderStatus.REJECTED)
+
+
+def test_equity_is_sampled_at_start_and_at_every_fill() -> None:
+    e, s = make()
+    e.equity_interval_ns = 10**12
+    run(e, book(1, [(99, 5)], [(101, 5)]))
+    s.buy(X, 2, 101, tif=TimeInForce.IOC)
+    run(e, delta(2, 0, 0, 98, 1))
+    e.stop()
+    eq = e.equity
+    assert list(eq["ts"]) == [1, 1, 2]    # start, the fill, the end
+    assert [int(x) for x in eq["net_0"]] == [0, 2, 2]

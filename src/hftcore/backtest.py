@@ -61,9 +61,11 @@ class BacktestResult:
         inventory column per instrument (raw size), sampled every ``equity_interval_ns`` and at
         every fill.
     stats : dict
-        pnl, fees, turnover (Decimal), trades, orders, fill_ratio, sharpe, max_drawdown,
-        messages, events, rows_per_s, messages_per_s, mb_per_s, elapsed_s, tick-to-trade
-        percentiles (ns), failures, gaps, decode_errors.
+        pnl, fees, turnover (Decimal, quote currency at 8 decimals; summed over quote currencies
+        at par: ``pnl_by_quote`` keeps them apart), trades, orders, fill_ratio, sharpe,
+        max_drawdown, messages, events, rows_per_s, messages_per_s, mb_per_s, elapsed_s,
+        tick-to-trade percentiles (ns), latency_ns per stage, failures, gaps, decode_errors,
+        other_symbol_messages (messages about symbols not among the instruments: skipped).
     failures : list of StrategyFailure
         Strategies stopped because a hook raised (with the traceback).
     """
@@ -295,6 +297,7 @@ def _result(engine: Engine, rstats: ReplayStats, elapsed: float) -> BacktestResu
     invalid = [k for k, c in stats_core["instruments"].items() if c["deltas"] and not c["valid"]]
     stats: dict[str, Any] = {
         "pnl": _dec(pnl, PNL_DECIMALS),
+        "pnl_by_quote": {q: _dec(t.total_pnl, PNL_DECIMALS) for q, t in sorted(totals.items())},
         "realized_pnl": _dec(realized, PNL_DECIMALS),
         "unrealized_pnl": _dec(unrealized, PNL_DECIMALS),
         "fees": _dec(fees, PNL_DECIMALS),
@@ -321,7 +324,7 @@ def _result(engine: Engine, rstats: ReplayStats, elapsed: float) -> BacktestResu
         "failures": len(engine.failures),
         "gaps": gaps,
         "decode_errors": rstats.decode_errors,
-        "unknown_symbols": rstats.unknown_symbols,
+        "other_symbol_messages": rstats.unknown_symbols,
         "invalid_books": invalid,
         "instruments": stats_core["instruments"],
     }

@@ -200,6 +200,8 @@ class Engine:
             self.sim = sim if sim is not None else SimExchange()
             sim_core = self.sim.make_core(len(insts))
         self._sim_core = sim_core
+        self._processing = 0
+        self._banded = [self._has_band(inst) for inst in insts]
         self.core = EngineCore(self, insts, self.books, sim_core, _SIDES, measure)
         self.om = order_manager if order_manager is not None else OrderManager(
             session="bt" if mode == "backtest" else None, journal=journal,
@@ -230,6 +232,13 @@ class Engine:
             raise ValueError("venue: a Venue with a name")
         self.venues[venue.name] = venue
         venue.attach(self)
+
+    def _has_band(self, inst: Instrument) -> bool:
+        try:
+            lim = self.risk.limits(inst)
+        except (KeyError, ValueError):
+            return False
+        return lim.band_bps is not None or lim.band_ticks is not None
 
     def _risk_has(self, inst: Instrument) -> bool:
         try:
@@ -305,16 +314,25 @@ class Engine:
             return
         self._started = True
         self.core.set_now(ts)
-        self._next_equity = ts + self.equity_interval_ns
-        for st in list(self._strategies):
-            self._call(st, "on_start")
-        self._flush()
+        self._next_equity = ts
+        self._sample_equity()
+        self._processing += 1
+        try:
+            for st in list(self._strategies):
+                self._call(st, "on_start")
+            self._flush()
+        finally:
+            self._processing -= 1
 
     def process(self, events: np.ndarray[Any, Any]) -> int:
         """Run an array of events (``EVENT_DTYPE``) through books, simulator and strategies."""
         if not self._started:
             self.start(int(events["local_ts"][0]) if len(events) else 0)
-        n = int(self.core.run(events))
+        self._processing += 1
+        try:
+            n = int(self.core.run(events))
+        finally:
+            self._processing -= 1
         if self.core.now >= self._next_equity:
             self._sample_equity()
         return n
@@ -326,6 +344,15 @@ class Engine:
         if not self._started:
             self.start(recv_ts)
         core = self.core
+        self._processing += 1
+        try:
+            return self._on_frame(core, feed, data, recv_ts)
+        finally:
+            self._processing -= 1
+            core.frame_wall_ns = 0
+
+    def _on_frame(self, core: EngineCore, feed: Feed, data: bytes | bytearray | memoryview,
+                  recv_ts: int) -> int:
         if self._measure:
             t0 = core.frame_wall_ns = core.wall_ns
             kind = int(feed.feed(data, recv_ts))
@@ -334,12 +361,15 @@ class Engine:
             kind = int(feed.feed(data, recv_ts))
         if feed.n_events:
             core.run_feed(feed)
-        core.frame_wall_ns = 0
         return kind
 
     def advance(self, ts: int) -> None:
         """Handle queued requests, answers and timers up to ``ts`` (simulated time)."""
-        self.core.advance(ts)
+        self._processing += 1
+        try:
+            self.core.advance(ts)
+        finally:
+            self._processing -= 1
         if self.core.now >= self._next_equity:
             self._sample_equity()
 
@@ -348,12 +378,31 @@ class Engine:
         if self._stopped:
             return
         self._stopped = True
-        for st in list(self._strategies):
-            if st.running:
-                self._call(st, "on_stop")
-        self._flush()
-        self._sample_equity(force=True)
+        self._processing += 1
+        try:
+            for st in list(self._strategies):
+                if st.running:
+                    self._call(st, "on_stop")
+            self._flush()
+            self._settle()
+        finally:
+            self._processing -= 1
+        if not self._equity or self._equity[-1][0] != self.now:
+            self._sample_equity(force=True)
         self.om.close()
+
+    def _settle(self) -> None:
+        """At the end of a simulated run: no more timers; answer every request in flight
+        (cancels sent by ``on_stop`` included), so no order is left waiting."""
+        for t in self._timers.values():
+            t[3] = False
+        sim = self._sim_core
+        if sim is None:
+            return
+        while sim.queued:
+            nxt = sim.next_ts
+            assert nxt is not None
+            self.core.advance(max(nxt, self.now))
 
     @property
     def now(self) -> int:
@@ -457,6 +506,10 @@ class Engine:
         elif tif == TimeInForce.FOK:
             flags |= SO_FOK
         now = self.now
+        if self._banded[i]:
+            ref = self.mark_price(i)
+            if ref is not None:
+                self.risk.set_reference(inst, ref)
         order = self.om.create(inst, _SIDES[side], size, px, order_type, tif, ts=now)
         reason = self.om.submit(order, ts=now)
         rec = _Ord(order, strategy, i, self._next_handle)
@@ -466,18 +519,15 @@ class Engine:
         if reason != Reason.OK:
             self._pending.append((self._notify, (st, "on_order", order)))
             self.core.pending = 1
+            if not self._processing:
+                self._flush()          # called from a script, not a hook: tell it now
             return order
         self._orders[rec.handle] = rec
         self._by_cid[order.client_order_id] = rec
         st.orders[order.client_order_id] = rec
         self._send_new(rec, flags)
         if t0:
-            core = self.core
-            t1 = core.wall_ns
-            core.record_stage(STAGE_ORDER, t1 - t0)
-            start = core.frame_wall_ns or core.msg_wall_ns
-            if start:
-                core.record_stage(STAGE_TICK_TO_TRADE, t1 - start)
+            self._measured(t0)
         return order
 
     def _protection(self, i: int, side: int) -> int:
@@ -555,15 +605,26 @@ class Engine:
             return False
         if new_size <= order.filled:
             raise ValueError(f"size: {new_size} is not above the filled size {order.filled}")
+        t0 = self.core.wall_ns if self._measure else 0
         self.om.replace(order.client_order_id, new_price, new_size, ts=self.now)
         if self._sim_core is not None:
             self._sim_core.amend(rec.handle, rec.slot, new_price, new_size, self.now, rec.index)
         else:
             self.venues[order.instrument.venue].amend(order, new_price, new_size)
+        if t0:
+            self._measured(t0)
         return True
 
+    def _measured(self, t0: int) -> None:
+        core = self.core
+        t1 = core.wall_ns
+        core.record_stage(STAGE_ORDER, t1 - t0)
+        start = core.frame_wall_ns or core.msg_wall_ns
+        if start:
+            core.record_stage(STAGE_TICK_TO_TRADE, t1 - start)
+
     def quote(self, strategy: Strategy, instrument: Instrument, bid: int | None,
-              ask: int | None, size: int) -> None:
+              ask: int | None, size: int, post_only: bool = False) -> None:
         """Keep one bid and one ask of ``size`` working at ``bid`` / ``ask`` (None: none).
 
         An unchanged quote sends nothing; a new price amends the working order (one message,
@@ -588,6 +649,7 @@ class Engine:
                 strategy._quotes[id(instrument)] = slot
         slot.bid, slot.ask, slot.size = bid, ask, size
         slot.active = True
+        slot.post_only = bool(post_only)
         self._apply_quote(st, i, slot)
 
     def _apply_quote(self, st: _StrategyState, i: int, slot: QuoteSlot) -> None:
@@ -609,7 +671,8 @@ class Engine:
                     slot.ask_order = None
             if rec is None:
                 if px is not None:
-                    o = self.submit(st.strategy, inst, side, size, px)
+                    o = self.submit(st.strategy, inst, side, size, px,
+                                    post_only=slot.post_only)
                     r = st.orders.get(o.client_order_id)
                     if r is not None:
                         r.quote_side = side
@@ -734,8 +797,7 @@ class Engine:
                                    fill.fee if fill.fee is not None else 0, rec.index))
                 if st.running:
                     self._call(st, "on_fill", fill)
-                if ts >= self._next_equity:
-                    self._sample_equity()
+                self._sample_equity(force=True)
         elif kind == RSP_REJECT:
             om.on_reject(cid, reason, ts=ts)
         elif kind == RSP_CANCELED:

@@ -22,6 +22,7 @@ cdef class QuoteSlot:
     cdef public object size
     cdef public bint settled         # the working orders are the target: quote() may return
     cdef public bint active
+    cdef public bint post_only
 
 
 cdef class Strategy:

@@ -57,6 +57,7 @@ cdef class QuoteSlot:
         self.size = None
         self.settled = False
         self.active = False
+        self.post_only = False
 
 
 cdef class Strategy:
@@ -118,7 +119,8 @@ cdef class Strategy:
         the venue's states); for Cython subclasses this is a C call."""
 
     cpdef on_stop(self):
-        """Called once after the last event (and when the strategy is stopped)."""
+        """Called once after the last event (not for a strategy a raising hook stopped: its
+        orders are canceled for it).  Cancels sent here are answered before the run ends."""
 
     # -- actions -----------------------------------------------------------------------------
     def _eng(self):
@@ -160,17 +162,19 @@ cdef class Strategy:
         """Change ``order``'s price and/or total size (cancel-replace at the venue)."""
         return self._eng().amend(self, order, price, size)
 
-    def quote(self, instrument, bid, ask, size):
+    def quote(self, instrument, bid, ask, size, *, post_only=False):
         """Keep one bid at ``bid`` and one ask at ``ask`` of ``size`` working, with the fewest
-        messages (amend in place, nothing when unchanged; None removes that side)."""
+        messages (amend in place, nothing when unchanged; None removes that side);
+        ``post_only`` quotes are rejected rather than take liquidity."""
         cdef QuoteSlot slot
         if self._quotes is not None:
             slot = self._quotes.get(id(instrument))
             if (slot is not None and slot.settled and type(size) is int and size == slot.size
+                    and slot.post_only == bool(post_only)
                     and (bid is None if slot.bid is None else (type(bid) is int and bid == slot.bid))
                     and (ask is None if slot.ask is None else (type(ask) is int and ask == slot.ask))):
                 return None
-        return self._eng().quote(self, instrument, bid, ask, size)
+        return self._eng().quote(self, instrument, bid, ask, size, post_only)
 
     def set_timer(self, name, interval_ns, *, start_ns=None):
         """Call :meth:`on_timer` every ``interval_ns`` (first at ``start_ns`` or now +
