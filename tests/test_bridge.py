@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import subprocess
@@ -29,8 +28,6 @@ from hftcore.bridge import (
     ring_to_nats,
 )
 from hftcore.decoders import BBO_DTYPE, TRADE_DTYPE
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def find_nats_server() -> str | None:
@@ -265,7 +262,6 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
 def test_two_processes_with_a_broker_restart(nats_server: NatsServer) -> None:
     batches, size = 120, 50
     total = batches * size
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
     async def main() -> tuple[list[np.ndarray], NatsSubscriber, bool]:
         sub = NatsSubscriber(nats_server.url, TRADE_DTYPE, durable="strategy", stream="X",
@@ -274,7 +270,7 @@ def test_two_processes_with_a_broker_restart(nats_server: NatsServer) -> None:
         child = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(PUBLISHER), nats_server.url,
              str(batches), str(size)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         got: list[np.ndarray] = []
         restarted = False

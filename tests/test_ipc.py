@@ -17,18 +17,15 @@ from hftcore import ipc
 from hftcore._ext.ring import RingLayoutError
 from hftcore.decoders import BBO_DTYPE, TRADE_DTYPE
 
-SRC = str(Path(ipc.__file__).resolve().parents[1])
-
 
 def name() -> str:
     return f"test.{os.getpid()}.{uuid.uuid4().hex[:8]}"
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # the child imports hftcore as this process does (installed, or PYTHONPATH=src)
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=120, env=env,
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
     )
 
 
