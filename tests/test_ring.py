@@ -121,6 +121,10 @@ def test_refused_publish_changes_nothing() -> None:
         p.publish_batch(np.zeros(3, BBO_DTYPE))
     with pytest.raises(TypeError, match="record"):
         p.publish(np.zeros(1, BOOK_DELTA_DTYPE))  # same size, other layout
+    with pytest.raises(TypeError, match="record"):
+        p.publish(np.zeros(1, BOOK_DELTA_DTYPE)[0])  # a numpy record of that layout
+    with pytest.raises(TypeError, match="record"):
+        p.publish(np.zeros(1, BBO_DTYPE)[0])
     with pytest.raises(ValueError, match="record"):
         p.publish(b"x" * 47)
     with pytest.raises(ValueError, match="whole number"):
@@ -134,7 +138,10 @@ def test_raw_ring_takes_any_layout_of_its_size() -> None:
     r = Ring(8, record_size=48)
     p, c = r.producer(), r.consumer()
     p.publish_batch(trades(2))
-    assert c.read().view(TRADE_DTYPE)["trade_id"].tolist() == [0, 1]
+    p.publish(trades(3)[2])
+    assert c.read().view(TRADE_DTYPE)["trade_id"].tolist() == [0, 1, 2]
+    with pytest.raises(TypeError, match="V48"):
+        p.publish(np.zeros(1, BBO_DTYPE)[0])  # 64 bytes
 
 
 # -- backpressure ---------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Named ring buffers in shared memory, for one producer and many consumer processes.
 
+Also the public home of the ring classes (``Ring``, ``Producer``, ``Consumer``,
+``RingLayoutError`` from ``hftcore._ext.ring``) for heap rings between threads.
+
 ``create_ring("binance.book", ...)`` lays a :class:`~hftcore._ext.ring.Ring` out in a
 ``multiprocessing.shared_memory`` segment named ``hftcore.binance.book`` (``/dev/shm`` on
 Linux); ``attach_ring("binance.book")`` opens it from another process, checking the record
@@ -38,7 +41,11 @@ from hftcore._ext.ring import (
 
 __all__ = [
     "PREFIX",
+    "Consumer",
+    "Producer",
+    "Ring",
     "RingInfo",
+    "RingLayoutError",
     "SharedRing",
     "attach_ring",
     "cleanup_stale",

@@ -24,7 +24,10 @@ import json
 import weakref
 
 import numpy as np
+cimport numpy as cnp
 from numpy.lib.format import descr_to_dtype, dtype_to_descr
+
+cnp.import_array()
 
 __all__ = ["BACKPRESSURE", "WAIT", "Consumer", "Producer", "Ring", "RingLayoutError",
            "describe_layout", "ring_bytes"]
@@ -143,6 +146,11 @@ cdef int64_t _sleep_ns(object sleep) except -1:
     if not 0 < sleep <= 1:
         raise ValueError(f"sleep must be in (0, 1] seconds, got {sleep!r}")
     return <int64_t>(sleep * 1e9)
+
+
+cdef int _check_signals() except -1 with gil:
+    PyErr_CheckSignals()
+    return 0
 
 
 cdef int _get_writable(object buffer, Py_buffer* view) except -1:
@@ -529,6 +537,9 @@ cdef class Ring:
                 f"backpressure={self.backpressure!r} head={self.head}>")
 
 
+cdef object _VOID = np.void
+
+
 cdef inline object _check_records(Ring ring, object records, str name):
     """Refuse numpy records of another dtype (raw bytes of the right size pass)."""
     cdef object dt
@@ -587,7 +598,24 @@ cdef class Producer:
         cdef Py_buffer b
         cdef int timed_out = 0
         cdef uint64_t n
+        cdef void* data = NULL
+        cdef cnp.dtype descr
         self._check()
+        if type(record) is _VOID:
+            # a numpy record: numpy's scalar API gives its data without building a buffer
+            # export (which costs ~0.5 µs for a structured scalar)
+            descr = cnp.PyArray_DescrFromScalar(record)
+            if descr is not self.ring._dtype and not cnp.PyArray_EquivTypes(descr,
+                                                                             self.ring._dtype):
+                _check_records(self.ring, record, "record")
+            if <uint64_t>descr.itemsize != self.c.record_size:
+                raise ValueError(f"record: {descr.itemsize} bytes, the ring's records are "
+                                 f"{self.c.record_size}")
+            cnp.PyArray_ScalarAsCtype(record, &data)
+            n = hfr_publish(&self.c, data, 1, 0, &timed_out)
+            if n == 0 and timed_out and timeout != 0:
+                n = self._publish_wait(<const uint8_t*>data, 1, _timeout_ns(timeout))
+            return n == 1
         if type(record) is not bytes:
             _check_records(self.ring, record, "record")
         PyObject_GetBuffer(record, &b, PyBUF_SIMPLE)
@@ -849,7 +877,7 @@ cdef class Consumer:
         """
         cdef uint64_t done = 0, n, i, lost0, rs = self.c.record_size
         cdef uint64_t checksum = 0, bad = 0, seq
-        cdef int64_t r
+        cdef int64_t r, chunk, waited = 0
         cdef int64_t t
         cdef uint8_t* buf
         self._check()
@@ -861,11 +889,20 @@ cdef class Consumer:
         lost0 = self.c.lost
         scratch = np.empty(batch * rs, dtype=np.uint8)
         buf = <uint8_t*><size_t>scratch.ctypes.data
-        while done < count:
-            r = self._wait(t)
-            if r <= 0:
-                break
-            with nogil:
+        # the whole loop runs without the GIL; waits come back for it every 50 ms (signals)
+        with nogil:
+            while done < count:
+                chunk = WAIT_CHUNK_NS if (t < 0 or t - waited > WAIT_CHUNK_NS) else t - waited
+                r = hfr_wait_readable(&self.c, chunk)
+                if r == HFR_CLOSED:
+                    break
+                if r == HFR_TIMEOUT:
+                    waited += chunk
+                    if t >= 0 and waited >= t:
+                        break
+                    _check_signals()
+                    continue
+                waited = 0
                 while done < count:
                     n = count - done
                     if n > batch:
