@@ -387,11 +387,13 @@ static inline uint64_t hfr_publish(hfr_prod_local *p, const void *src, uint64_t 
         uint64_t want = n - done;
         int64_t space;
         if (want > p->capacity) want = p->capacity;
-        space = hfr_prod_wait_space(p, want, 0);
-        if (space == HFR_TIMEOUT) space = hfr_prod_wait_space(p, 1, timeout_ns);
+        /* wait for room for the whole batch: handing records over a few at a time when the
+         * ring is full would make both sides pay a cache-line round trip per few records */
+        space = hfr_prod_wait_space(p, want, timeout_ns);
         if (space == HFR_TIMEOUT) {
             *timed_out = 1;
-            break;
+            space = (int64_t)hfr_prod_space(p, 1);   /* timed out: publish what fits */
+            if (space == 0) break;
         }
         if ((uint64_t)space < want) want = (uint64_t)space;
         if (want == 0) break;   /* fail mode: full */
@@ -399,6 +401,7 @@ static inline uint64_t hfr_publish(hfr_prod_local *p, const void *src, uint64_t 
         hfr_prod_copy_in(p, p->head, s + done * p->record_size, want);
         hfr_prod_end(p, want);
         done += want;
+        if (*timed_out) break;
     }
     if (done < n && p->mode == HFR_FAIL)
         __atomic_fetch_add(&hfr_prod(p->base)->rejected, n - done, __ATOMIC_RELAXED);
@@ -415,9 +418,11 @@ static inline int64_t hfr_claim(hfr_prod_local *p, uint64_t n, int64_t timeout_n
     int64_t space;
     if (n > contiguous) n = contiguous;
     if (n == 0) return 0;
-    space = hfr_prod_wait_space(p, n, 0);
-    if (space == HFR_TIMEOUT) space = hfr_prod_wait_space(p, 1, timeout_ns);
-    if (space < 0) return space;
+    space = hfr_prod_wait_space(p, n, timeout_ns);
+    if (space == HFR_TIMEOUT) {
+        space = (int64_t)hfr_prod_space(p, 1);   /* timed out: take what is free */
+        if (space == 0) return HFR_TIMEOUT;
+    }
     if ((uint64_t)space < n) n = (uint64_t)space;
     if (n == 0) return 0;
     hfr_prod_begin(p, n);
