@@ -11,7 +11,7 @@ between two processes.  With ``--nats`` it also measures the NATS bridge on loop
 
 Run::
 
-    PYTHONPATH=src python benchmarks/bench_ring.py [--runs 3] [--nats]
+    PYTHONPATH=src python benchmarks/bench_ring.py [--runs 3] [--nats] [--wait spin,yield]
     PYTHONPATH=src python -m pytest benchmarks/bench_ring.py   # the same cases, pytest-benchmark
 """
 
@@ -315,9 +315,9 @@ def nats_bridge(batches: int = 2000, size: int = 100) -> dict[str, float] | None
 # -- driver ----------------------------------------------------------------------------------------
 
 
-def run_all(runs: int, with_nats: bool) -> None:
+def run_all(runs: int, with_nats: bool, waits: tuple[str, ...] = ("spin", "yield")) -> None:
     for _ in range(runs):
-        for wait in ("spin", "yield"):
+        for wait in waits:
             note("cross-thread 64-byte records, M/s", f"hftcore SPSC nogil batch 256 ({wait})",
                  spsc_threads(wait=wait) / 1e6)
             note("cross-thread 64-byte records, M/s",
@@ -354,9 +354,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="ring buffer benchmarks")
     ap.add_argument("--runs", type=int, default=3, help="best of this many runs")
     ap.add_argument("--nats", action="store_true", help="also measure the NATS bridge")
+    ap.add_argument("--wait", default="spin,yield",
+                    help="wait strategies of the nogil rows (comma-separated)")
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()}")
-    run_all(args.runs, args.nats)
+    run_all(args.runs, args.nats, tuple(args.wait.split(",")))
     print(f"load average after:  {os.getloadavg()}  (best of {args.runs} runs)")
     for group, rows in RESULTS.items():
         print(f"[{group}]")

@@ -161,12 +161,12 @@ class SharedRing:
         """The shared-memory name (``hftcore.<name>``)."""
         return self._shm.name
 
-    def producer(self, *, wait: Literal["spin", "yield", "sleep"] = "spin",
+    def producer(self, *, wait: Literal["spin", "yield", "sleep"] = "yield",
                  sleep: float = 50e-6) -> Producer:
         """The ring's producer (see :meth:`Ring.producer`)."""
         return self.ring.producer(wait=wait, sleep=sleep)
 
-    def consumer(self, *, wait: Literal["spin", "yield", "sleep"] = "spin",
+    def consumer(self, *, wait: Literal["spin", "yield", "sleep"] = "yield",
                  sleep: float = 50e-6,
                  start: Literal["latest", "oldest"] = "latest") -> Consumer:
         """A new consumer of the ring (see :meth:`Ring.consumer`)."""

@@ -202,6 +202,12 @@ static inline void hfr_cpu_relax(void) {
 #endif
 }
 
+/* Waiting loops read the clock (for timeouts and liveness checks) once every mask + 1 steps:
+ * a step of spinning is a few ns, a sched_yield() about a microsecond, a sleep much more. */
+static inline uint32_t hfr_clock_mask(int wait) {
+    return wait == HFR_WAIT_SPIN ? 63u : wait == HFR_WAIT_YIELD ? 3u : 0u;
+}
+
 /* One step of a wait strategy. */
 static inline void hfr_wait_step(int wait, int64_t sleep_ns) {
     if (wait == HFR_WAIT_SPIN) {
@@ -291,8 +297,7 @@ static inline void hfr_prod_scan(hfr_prod_local *p) {
 
 /* While blocked: evict consumers whose process is gone (checked every millisecond), and,
  * after stall_ns without progress, the consumers that still hold the producer. */
-static inline void hfr_prod_check_stalled(hfr_prod_local *p, uint64_t need) {
-    int64_t now = hfr_monotonic_ns();
+static inline void hfr_prod_check_stalled(hfr_prod_local *p, uint64_t need, int64_t now) {
     int stalled;
     uint32_t i;
     if (p->blocked_since == 0) {
@@ -335,10 +340,9 @@ static inline int64_t hfr_prod_wait_space(hfr_prod_local *p, uint64_t want, int6
     }
     if (timeout_ns == 0) return HFR_TIMEOUT;
     for (;;) {
-        if ((++spins & 63) == 0 || p->wait != HFR_WAIT_SPIN) {
-            int64_t now;
-            hfr_prod_check_stalled(p, want);
-            now = hfr_monotonic_ns();
+        if ((++spins & hfr_clock_mask(p->wait)) == 0) {
+            int64_t now = hfr_monotonic_ns();
+            hfr_prod_check_stalled(p, want, now);
             if (start == 0) start = now;
             else if (timeout_ns > 0 && now - start >= timeout_ns) return HFR_TIMEOUT;
         }
@@ -607,7 +611,7 @@ static inline int64_t hfr_wait_readable(hfr_cons_local *c, int64_t timeout_ns) {
             continue;
         }
         if (timeout_ns == 0) return HFR_TIMEOUT;
-        if ((++spins & 63) == 0 || c->wait != HFR_WAIT_SPIN) {
+        if ((++spins & hfr_clock_mask(c->wait)) == 0) {
             int64_t now = hfr_monotonic_ns();
             if (start == 0) start = now;
             else if (timeout_ns > 0 && now - start >= timeout_ns) return HFR_TIMEOUT;

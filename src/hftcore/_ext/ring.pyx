@@ -477,11 +477,13 @@ cdef class Ring:
                 "closed": p.closed != 0, "producer_pid": p.pid, "rejected": p.rejected,
                 "evictions": p.evictions, "consumers": consumers}
 
-    def producer(self, *, wait="spin", sleep=50e-6):
+    def producer(self, *, wait="yield", sleep=50e-6):
         """Become the ring's producer (one at a time; a dead producer's place is taken over).
 
-        ``wait`` is how a blocked publish waits: ``"spin"`` (busy, lowest latency),
-        ``"yield"`` (``sched_yield``) or ``"sleep"`` (``sleep`` seconds per step).
+        ``wait`` is how a blocked publish waits: ``"yield"`` (poll, ``sched_yield`` between
+        polls: the default, fair when threads outnumber cores), ``"spin"`` (busy with a CPU
+        pause: lowest latency, only on a core of its own) or ``"sleep"`` (``sleep`` seconds
+        per poll).
         """
         cdef Producer prod
         cdef hfr_producer* hp
@@ -506,7 +508,7 @@ cdef class Ring:
         self._refs.append(weakref.ref(prod))
         return prod
 
-    def consumer(self, *, wait="spin", sleep=50e-6, start="latest"):
+    def consumer(self, *, wait="yield", sleep=50e-6, start="latest"):
         """Attach a consumer with its own cursor.
 
         ``start="latest"`` reads records published from now on; ``"oldest"`` starts at the
@@ -748,13 +750,19 @@ cdef class Producer:
                             done += k
                         continue
                     taken = <uint64_t>got
-                    for i in range(taken):
-                        memcpy(slot + i * rs, src + src_i * rs, rs)
-                        if stamp_sequence:
-                            (<uint64_t*>(slot + i * rs))[0] = self.c.head + i
-                        src_i += 1
+                    i = 0
+                    while i < taken:        # copy in runs of the source
+                        k = taken - i
+                        if k > src_n - src_i:
+                            k = src_n - src_i
+                        memcpy(slot + i * rs, src + src_i * rs, k * rs)
+                        i += k
+                        src_i += k
                         if src_i == src_n:
                             src_i = 0
+                    if stamp_sequence:
+                        for i in range(taken):
+                            (<uint64_t*>(slot + i * rs))[0] = self.c.head + i
                     hfr_commit(&self.c, taken)
                     done += taken
         finally:
