@@ -290,6 +290,7 @@ def _result(engine: Engine, rstats: ReplayStats, elapsed: float) -> BacktestResu
     size_filled = sum(engine.strategy_stats(st.strategy)["size_filled"]
                       for st in engine._strategies)
     ttt = engine.tick_to_trade
+    tp = ttt.percentiles((50, 99)) if ttt.count else {50: 0, 99: 0}
     stats_core = engine.stats()
     n_events = stats_core["events"]
     n_orders = len(orders)
@@ -316,9 +317,9 @@ def _result(engine: Engine, rstats: ReplayStats, elapsed: float) -> BacktestResu
         "rows_per_s": n_events / elapsed if elapsed > 0 else 0.0,
         "messages_per_s": rstats.messages / elapsed if elapsed > 0 else 0.0,
         "mb_per_s": rstats.bytes / elapsed / 1e6 if elapsed > 0 else 0.0,
-        "tick_to_trade_p50_ns": int(np.percentile(ttt, 50)) if len(ttt) else 0,
-        "tick_to_trade_p99_ns": int(np.percentile(ttt, 99)) if len(ttt) else 0,
-        "tick_to_trade_samples": len(ttt),
+        "tick_to_trade_p50_ns": int(tp[50]),
+        "tick_to_trade_p99_ns": int(tp[99]),
+        "tick_to_trade_samples": int(ttt.count),
         "latency_ns": engine.latency(),
         "hook_calls": stats_core["hook_calls"],
         "failures": len(engine.failures),

@@ -49,6 +49,8 @@ from hftcore.model import (
     Side,
     TimeInForce,
 )
+from hftcore._ext.hist import LatencyHistogram
+from hftcore.metrics import MetricsRegistry
 from hftcore.orders import OrderError, OrderManager
 from hftcore.portfolio import FeeSchedule, Portfolio
 from hftcore.risk import Reason, RiskEngine, TradingState
@@ -70,7 +72,8 @@ _HOOKS = ("on_bbo", "on_book", "on_trade", "on_book_status", "on_event")
 _UPDATE_KINDS = {"ack": RSP_ACK, "reject": RSP_REJECT, "fill": RSP_FILL,
                  "canceled": RSP_CANCELED, "expired": RSP_EXPIRED, "replaced": RSP_REPLACED,
                  "cancel_reject": RSP_CANCEL_REJECT, "replace_reject": RSP_REPLACE_REJECT}
-STAGE_ORDER = STAGES.index("order")
+STAGE_RISK = STAGES.index("risk")
+STAGE_SEND = STAGES.index("send")
 STAGE_TICK_TO_TRADE = STAGES.index("tick_to_trade")
 STAGE_DECODE = STAGES.index("decode")
 
@@ -149,7 +152,10 @@ class Engine:
     equity_interval_ns : int
         Sample PnL and inventory at least this often (simulated time) for :attr:`equity`.
     measure : bool
-        Measure tick-to-trade (wall clock from a message's hooks to an order sent).
+        Measure each stage's latency (wall clock) into ``metrics``' histograms.
+    metrics : MetricsRegistry, optional
+        Where counters and stage latencies go (a new registry by default); export it with
+        ``hftcore.metrics.start_http_server``.
     """
 
     def __init__(
@@ -165,6 +171,7 @@ class Engine:
         equity_interval_ns: int = 1_000_000_000,
         measure: bool = True,
         order_manager: OrderManager | None = None,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -203,6 +210,10 @@ class Engine:
         self._processing = 0
         self._banded = [self._has_band(inst) for inst in insts]
         self.core = EngineCore(self, insts, self.books, sim_core, _SIDES, measure)
+        self.metrics = metrics if metrics is not None else MetricsRegistry()
+        self.core.set_histograms([self.metrics.stage(name) for name in STAGES])
+        self.metrics.watch_risk(risk)
+        self.metrics.add_source(self.metrics.market_data_messages, self._messages_by_venue)
         self.om = order_manager if order_manager is not None else OrderManager(
             session="bt" if mode == "backtest" else None, journal=journal,
             portfolio=self.portfolio, risk=risk, clock=self._clock)
@@ -232,6 +243,12 @@ class Engine:
             raise ValueError("venue: a Venue with a name")
         self.venues[venue.name] = venue
         venue.attach(self)
+
+    def _messages_by_venue(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i, inst in enumerate(self.instruments):
+            out[inst.venue] = out.get(inst.venue, 0) + int(self.core.counters(i)["messages"])
+        return out
 
     def _has_band(self, inst: Instrument) -> bool:
         try:
@@ -525,9 +542,10 @@ class Engine:
         self._orders[rec.handle] = rec
         self._by_cid[order.client_order_id] = rec
         st.orders[order.client_order_id] = rec
+        t_sent = self.core.wall_ns if t0 else 0
         self._send_new(rec, flags)
         if t0:
-            self._measured(t0)
+            self._measured(t0, t_sent)
         return order
 
     def _protection(self, i: int, side: int) -> int:
@@ -607,18 +625,25 @@ class Engine:
             raise ValueError(f"size: {new_size} is not above the filled size {order.filled}")
         t0 = self.core.wall_ns if self._measure else 0
         self.om.replace(order.client_order_id, new_price, new_size, ts=self.now)
+        t_sent = self.core.wall_ns if t0 else 0
         if self._sim_core is not None:
             self._sim_core.amend(rec.handle, rec.slot, new_price, new_size, self.now, rec.index)
         else:
             self.venues[order.instrument.venue].amend(order, new_price, new_size)
         if t0:
-            self._measured(t0)
+            self._measured(t0, t_sent)
         return True
 
-    def _measured(self, t0: int) -> None:
+    def _measured(self, t0: int, t_sent: int = 0) -> None:
+        """Record risk + order manager (``t0`` to ``t_sent``), the venue (``t_sent`` to now) and
+        tick-to-trade for one order sent."""
         core = self.core
         t1 = core.wall_ns
-        core.record_stage(STAGE_ORDER, t1 - t0)
+        if t_sent:
+            core.record_stage(STAGE_RISK, t_sent - t0)
+            core.record_stage(STAGE_SEND, t1 - t_sent)
+        else:
+            core.record_stage(STAGE_RISK, t1 - t0)
         start = core.frame_wall_ns or core.msg_wall_ns
         if start:
             core.record_stage(STAGE_TICK_TO_TRADE, t1 - start)
@@ -871,21 +896,22 @@ class Engine:
                 "size_filled": st.size_filled}
 
     @property
-    def tick_to_trade(self) -> np.ndarray[Any, Any]:
-        """Wall-clock ns from the hooks of a market-data message starting to each order they
-        sent (risk, order manager and venue included)."""
-        return self.core.stage_samples(STAGE_TICK_TO_TRADE)
+    def tick_to_trade(self) -> LatencyHistogram:
+        """Wall-clock ns from a frame's receipt (live) or a message's hooks starting (backtest)
+        to each order sent (risk, order manager and venue included): a histogram."""
+        return self.metrics.stage("tick_to_trade")
 
     def latency(self) -> dict[str, dict[str, float]]:
-        """Percentiles (ns) of every measured stage: book, strategy, order, tick_to_trade."""
+        """Per measured stage (``hftcore.metrics.STAGES``): count, p50, p90, p99, p99.9, mean
+        and max in ns (the engine's histograms: within 1%)."""
         out: dict[str, dict[str, float]] = {}
-        for k, name in enumerate(STAGES):
-            v = self.core.stage_samples(k)
-            if len(v):
-                p = np.percentile(v, [50, 90, 99, 99.9])
-                out[name] = {"count": float(len(v)), "p50": float(p[0]), "p90": float(p[1]),
-                             "p99": float(p[2]), "p99.9": float(p[3]),
-                             "mean": float(v.mean())}
+        for name in STAGES:
+            h = self.metrics.stage(name)
+            if h.count:
+                p = h.percentiles((50, 90, 99, 99.9))
+                out[name] = {"count": float(h.count), "p50": float(p[50]), "p90": float(p[90]),
+                             "p99": float(p[99]), "p99.9": float(p[99.9]),
+                             "mean": float(h.mean or 0.0), "max": float(h.max or 0)}
         return out
 
     @property
@@ -909,6 +935,8 @@ class Engine:
             "failures": len(self.failures),
             "orders": len(self.om),
             "fills": len(self.fills),
+            "latency_ns": self.latency(),
+            "metrics": self.metrics.stats(),
         }
 
 

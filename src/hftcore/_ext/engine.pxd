@@ -5,21 +5,18 @@ from hftcore._ext.types cimport ts_t
 from hftcore._ext.book cimport L2BookC
 from hftcore._ext.events cimport Event
 from hftcore._ext.sim cimport SimCore, Msg
+from hftcore._ext.hist cimport LatencyHist
 
-# Measured stages (EngineCore.record / stage_samples)
+# Measured stages: the order of hftcore.metrics.STAGES (EngineCore.record / histograms)
 cdef enum:
-    STAGE_BOOK = 0           # one venue message applied to its book and the simulator
-    STAGE_STRATEGY = 1       # the hooks called after one message
-    STAGE_ORDER = 2          # one strategy action through risk, order manager and venue
-    STAGE_TICK_TO_TRADE = 3  # from a message's hooks starting to an order sent
-    STAGE_DECODE = 4         # one venue message decoded (the feed records it)
-    N_STAGES = 5
-
-ctypedef struct Samples:
-    int64_t* v
-    Py_ssize_t n
-    Py_ssize_t cap
-    int64_t dropped
+    STAGE_RECEIVE = 0        # a frame from the socket to the feed (live venues record it)
+    STAGE_DECODE = 1         # one venue message decoded
+    STAGE_BOOK = 2           # one venue message applied to its book and the simulator
+    STAGE_STRATEGY = 3       # the hooks called after one message
+    STAGE_RISK = 4           # one order through the risk check and the order manager
+    STAGE_SEND = 5           # one order handed to the venue (encoded and sent / simulated)
+    STAGE_TICK_TO_TRADE = 6  # from a frame's receipt (or a message's hooks) to an order sent
+    N_STAGES = 7
 
 ctypedef struct InstState:
     L2BookC* book
@@ -62,10 +59,10 @@ cdef class EngineCore:
     cdef public int64_t frame_wall_ns   # live: when the current frame was received (0: none)
     cdef int measure
     cdef public int pending       # the host has notifications to deliver after this hook
-    cdef Samples samples[5]
+    cdef LatencyHist* hists[7]
+    cdef list _hist_objs
     cdef int64_t msg_t0
     cdef int msg_open
-    cdef Py_ssize_t max_samples
     cdef void record(self, int stage, int64_t ns) noexcept
     cdef object _sides           # (Side.BUY, Side.SELL, None)
     cdef object _trade_cls

@@ -33,13 +33,14 @@ from hftcore._ext.sim cimport (
 )
 from hftcore._ext.strategy cimport Strategy, Trade
 from hftcore._ext.feed cimport Feed
+from hftcore._ext.hist cimport LatencyHistogram, hist_record
 
 from hftcore._ext.feed import EVENT_DTYPE
 
 __all__ = ["EngineCore", "STAGES"]
 
-#: stage code -> name (EngineCore.stage_samples)
-STAGES = ("book", "strategy", "order", "tick_to_trade", "decode")
+#: stage code -> name (the histograms of hftcore.metrics.MetricsRegistry.stage)
+STAGES = ("receive", "decode", "book", "strategy", "risk", "send", "tick_to_trade")
 
 
 cdef inline int64_t wall_ns() noexcept nogil:
@@ -77,8 +78,7 @@ cdef class EngineCore:
 
     def __cinit__(self):
         self.ist = NULL
-        memset(self.samples, 0, sizeof(self.samples))
-        self.max_samples = 1 << 22
+        memset(self.hists, 0, sizeof(self.hists))
 
     def __init__(self, host, list instruments, list books, SimCore sim=None, sides=None,
                  bint measure=True):
@@ -108,49 +108,30 @@ cdef class EngineCore:
 
     def __dealloc__(self):
         PyMem_Free(self.ist)
-        for k in range(N_STAGES):
-            PyMem_Free(self.samples[k].v)
 
     cdef void record(self, int stage, int64_t ns) noexcept:
-        cdef Samples* sm = &self.samples[stage]
-        cdef Py_ssize_t cap
-        cdef int64_t* p
-        if sm.n == sm.cap:
-            cap = sm.cap * 2 if sm.cap else 4096
-            if cap > self.max_samples:
-                sm.dropped += 1
-                return
-            p = <int64_t*>PyMem_Realloc(sm.v, cap * sizeof(int64_t))
-            if p == NULL:
-                sm.dropped += 1
-                return
-            sm.v = p
-            sm.cap = cap
-        sm.v[sm.n] = ns
-        sm.n += 1
+        cdef LatencyHist* h = self.hists[stage]
+        if h != NULL:
+            hist_record(h, ns)
+
+    def set_histograms(self, hists):
+        """Record stage latencies into these ``LatencyHistogram`` objects (one per name of
+        ``STAGES``, in order; None skips a stage)."""
+        hists = list(hists)
+        if len(hists) != N_STAGES:
+            raise ValueError(f"hists: one per stage of {STAGES}")
+        for k in range(N_STAGES):
+            h = hists[k]
+            if h is not None and not isinstance(h, LatencyHistogram):
+                raise TypeError(f"hists[{k}]: a LatencyHistogram or None")
+            self.hists[k] = (<LatencyHistogram>h).h if h is not None else NULL
+        self._hist_objs = hists
 
     def record_stage(self, int stage, int64_t ns):
         """Record one measurement (ns) of a stage (``STAGES`` names them)."""
         if not 0 <= stage < N_STAGES:
             raise ValueError(f"stage must be 0..{N_STAGES - 1}")
         self.record(stage, ns)
-
-    def stage_samples(self, int stage):
-        """The measurements of a stage (int64 ns) as a new numpy array."""
-        if not 0 <= stage < N_STAGES:
-            raise ValueError(f"stage must be 0..{N_STAGES - 1}")
-        cdef Samples* sm = &self.samples[stage]
-        out = np.empty(sm.n, dtype=np.int64)
-        cdef int64_t[::1] o = out
-        for k in range(sm.n):
-            o[k] = sm.v[k]
-        return out
-
-    def clear_samples(self):
-        """Forget every measurement."""
-        for k in range(N_STAGES):
-            self.samples[k].n = 0
-            self.samples[k].dropped = 0
 
     def subscribe(self, Py_ssize_t i, bbo=(), book=(), trade=(), status=(), event=()):
         """Set the strategies called for instrument ``i``'s hooks (tuples of Strategy)."""
