@@ -25,6 +25,7 @@ import numpy as np
 from hftcore._ext.book import L2Book
 from hftcore._ext.engine import STAGES, EngineCore
 from hftcore._ext.feed import EVENT_DTYPE, Feed
+from hftcore._ext.hist import LatencyHistogram
 from hftcore._ext.sim import (
     RSP_ACK,
     RSP_CANCEL_REJECT,
@@ -40,6 +41,7 @@ from hftcore._ext.sim import (
     SO_POST_ONLY,
 )
 from hftcore._ext.strategy import QuoteSlot, Strategy
+from hftcore.metrics import MetricsRegistry
 from hftcore.model import (
     Instrument,
     Liquidity,
@@ -49,8 +51,6 @@ from hftcore.model import (
     Side,
     TimeInForce,
 )
-from hftcore._ext.hist import LatencyHistogram
-from hftcore.metrics import MetricsRegistry
 from hftcore.orders import OrderError, OrderManager
 from hftcore.portfolio import FeeSchedule, Portfolio
 from hftcore.risk import Reason, RiskEngine, TradingState
