@@ -7,6 +7,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
+# the fixture hftcore's pytest plugin provides, also when hftcore runs from a checkout
+from hftcore.testing import hftcore_latency  # noqa: F401
+
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

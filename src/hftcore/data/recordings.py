@@ -28,6 +28,7 @@ __all__ = [
     "is_jsonl",
     "open_recording",
     "read_chunks",
+    "read_messages",
     "recording_info",
 ]
 
@@ -164,3 +165,36 @@ def infer_instruments(paths: str | Path | list[str | Path], venue: str | None = 
         for sym, (pd, sd) in sorted(infer_decimals(base, msgs).items()):
             out.append(Instrument(v, sym, pd, sd))
     return out
+
+
+def read_messages(path: str | Path) -> Iterator[tuple[str, int, bytes, str]]:
+    """``(kind, receive_ns, raw_json, url)`` for every message line of a recording, plain or
+    compressed; kind ``"recv"``, ``"rest"`` or ``"sent"`` (JSON lines: ``"recv"`` with time 0)."""
+    jsonl = is_jsonl(path)
+    with open_recording(path) as fh:
+        for no, raw in enumerate(fh, 1):
+            line = raw.rstrip(b"\r\n")
+            if not line:
+                continue
+            if jsonl:
+                yield ("recv", 0, line, "")
+                continue
+            head, sep, rest = line.partition(b": ")
+            if sep and head[:1].isdigit() and b" " not in head:
+                yield ("recv", _seconds_ns(head), rest, "")
+                continue
+            m = _URL_ARROW.match(line)
+            if m is None:
+                raise ValueError(f"{path}:{no}: not a recording line")
+            if m.group(2) == b"<->":
+                continue
+            kind = "rest" if m.group(2) == b"->" else "sent"
+            yield (kind, _seconds_ns(m.group(3)), line[m.end():], m.group(1).decode())
+
+
+_URL_ARROW = re.compile(rb"^(\S+) (->|<-|<->) (\d+(?:\.\d+)?)(?:: )?")
+
+
+def _seconds_ns(text: bytes) -> int:
+    whole, _, frac = text.partition(b".")
+    return int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
