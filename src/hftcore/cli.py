@@ -153,7 +153,8 @@ def _info(args: argparse.Namespace) -> int:
         return 0
     b = info["build"]
     print(f"hftcore {info['hftcore']}")
-    print(f"  build     {b.get('mode', '?')} ({b.get('cflags', '')})")
+    flags = " ".join(f for f in (b.get("cflags", ""), b.get("ldflags", "")) if f)
+    print(f"  build     {b.get('mode', '?')} ({flags})")
     print(f"  compiler  {b.get('compiler', '?')}")
     print(f"  cython    {b.get('cython', '?')}   built {b.get('built_at', '?')}")
     print(f"  modules   {', '.join(m['name'] for m in info['compiled_modules'])}")
