@@ -19,7 +19,7 @@ import pkgutil
 import platform
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import hftcore
 
@@ -88,14 +88,15 @@ def exit_codes_text() -> str:
 Handler = Callable[[argparse.Namespace], int]
 #: name -> (help, add_arguments, run)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
+_H = TypeVar("_H", bound=Handler)
 
 
 def command(
     name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
-) -> Callable[[Handler], Handler]:
-    """Register a sub-command."""
+) -> Callable[[_H], _H]:
+    """Register a sub-command (the decorated function keeps its own signature)."""
 
-    def deco(fn: Handler) -> Handler:
+    def deco(fn: _H) -> _H:
         COMMANDS[name] = (help, add_arguments or (lambda p: None), fn)
         return fn
 
