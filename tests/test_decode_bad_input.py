@@ -5,11 +5,11 @@ python -m pytest tests/test_decode_bad_input.py -m slow)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import orjson
 import pytest
+from budget import budget
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -185,10 +185,9 @@ def _samples_cache(venue: str) -> list[bytes]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("HFTCORE_SLOW"), reason="set HFTCORE_SLOW=1")
 @pytest.mark.parametrize("venue", sorted(VENUE_SAMPLES))
 @given(data=st.data())
-@settings(max_examples=20000)
+@settings(max_examples=budget(20000, 1000))     # in full with HFTCORE_SLOW=1
 def test_fuzz_long(venue: str, data: st.DataObject) -> None:
     msg = data.draw(st.sampled_from(_samples_cache(venue)))
     _check(venue, _mutate(msg, data.draw(_OPS)))
