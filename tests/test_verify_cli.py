@@ -162,3 +162,29 @@ def test_report_status_and_exit_code() -> None:
     assert (r.status, r.exit_code, r.ok) == ("ok", EXIT_OK, True)
     r.sequence_gaps = 1
     assert (r.status, r.exit_code, r.ok) == ("failed", EXIT_FAILED, False)
+
+
+def test_kraken_v2_ticker_decimals_are_inferred(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    rec = tmp_path / "v2_ticker.txt"
+    rec.write_bytes(
+        b'1735689600.1: {"channel":"ticker","type":"snapshot","data":[{"symbol":"BTC/USD",'
+        b'"bid":105944.2,"bid_qty":0.13612,"ask":105944.3,"ask_qty":7.5,"last":105944.25,'
+        b'"timestamp":"2025-01-01T00:00:00.000000Z"}]}\n'
+        b'1735689600.2: {"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD",'
+        b'"bid":105944.25,"bid_qty":1,"ask":105944.3,"ask_qty":0.5,"last":105944.3,'
+        b'"timestamp":"2025-01-01T00:00:00.100000Z"}]}\n')
+    assert infer_decimals("kraken", read_recording(rec)) == {"BTC/USD": (2, 5)}
+    rc, report = verify(capsys, rec, "--venue", "kraken")
+    assert rc == EXIT_OK and report["data_messages"] == {"bbo": 2}, report
+
+
+def test_a_symbol_the_decoder_refuses_is_one_line(tmp_path: Path) -> None:
+    rec = tmp_path / "long_symbol.txt"
+    rec.write_bytes(b'1618678132.9: [1,{"a":["1.0",1,"1.0"],"b":["1.0",1,"1.0"]},"ticker","'
+                    + b"X" * 80 + b'"]\n')
+    proc = subprocess.run([sys.executable, "-m", "hftcore", "verify", str(rec), "--venue",
+                           "kraken"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == EXIT_FAILED and "Traceback" not in proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("hftcore verify: error: cannot replay the recording: symbol")

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from hftcore.cli import EXIT_FAILED, EXIT_NOTHING, EXIT_OK, EXIT_USAGE, CliError, command
+from hftcore.cli import EXIT_FAILED, EXIT_NOTHING, EXIT_OK, CliError, command
 from hftcore.decoders import (
     VENUES,
     BinanceDecoder,
@@ -458,10 +458,12 @@ def _verify(args: argparse.Namespace) -> int:
     depth = args.depth
     if depth is None:
         depth = _kraken_depth(messages) if venue == "kraken" else 0
-    try:
-        report = verify_messages(venue, messages, decimals, depth)
-    except ValueError as exc:            # an instrument the options describe is refused
-        raise CliError(str(exc), EXIT_USAGE) from None
+    for sym, (p, q) in decimals.items():
+        try:                             # a symbol the decoder cannot hold (too long, ...)
+            decoder_for(venue, [Instrument(venue, sym, p, q, instrument_id=1)])
+        except ValueError as exc:
+            raise CliError(f"cannot replay the recording: {exc}", EXIT_FAILED) from None
+    report = verify_messages(venue, messages, decimals, depth)
     _add_notes(report, messages)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
