@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import zlib
 
 import numpy as np
@@ -637,17 +636,18 @@ def test_no_leak_over_many_books_and_calls() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("HFTCORE_SLOW"), reason="set HFTCORE_SLOW=1 to run")
 def test_long_random_walk_against_reference() -> None:
     """300,000 updates of a drifting, expovariate-distance stream (the benchmark's shape)
-    against the reference: run with ``HFTCORE_SLOW=1 python -m pytest -m slow``."""
+    against the reference with ``HFTCORE_SLOW=1 python -m pytest -m slow``; 60,000 otherwise."""
     import random
+
+    from budget import budget
 
     rng = random.Random(7)
     book = L2Book(window=64)
     ref = RefL2()
     best = [1_000_000, 1_000_002]
-    for step in range(300_000):
+    for step in range(budget(300_000, 60_000)):
         side = rng.randint(0, 1)
         b = ref.best(side)
         base = best[side] if b is None else b

@@ -3,8 +3,11 @@
 Replays recorded messages through the venue's decoder and an L2 book per instrument and reports
 messages, data messages per kind, book updates, checksums verified / failed, sequence gaps,
 crossed books and decode errors.  Each symbol's price / size decimals are inferred from the
-recording (the most fractional digits seen) unless given with ``--decimals SYM=P,S``.  The exit
-status is 1 when anything failed.
+recording (the most fractional digits seen) unless given with ``--decimals SYM=P,S``.  Venue
+names are case-insensitive.  Exit status (``hftcore.cli.EXIT_CODES``): 0 when every check passed,
+1 when anything failed, 2 for a bad option, 3 when a file cannot be read or is not a recording,
+4 when there was nothing to verify (an empty file, no market data).  Hints (``notes``) say what
+to pass besides, for instance the Binance websocket recording that goes with a REST snapshot file.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Any
 
 import orjson
 
-from hftcore.cli import command
+from hftcore.cli import EXIT_FAILED, EXIT_NOTHING, EXIT_OK, CliError, command
 from hftcore.decoders import (
+    VENUES,
     BinanceDecoder,
     Decoder,
     MessageKind,
@@ -31,7 +35,7 @@ from hftcore.decoders import (
 from hftcore.errors import DecodeError
 from hftcore.model import Instrument
 
-__all__ = ["VerifyReport", "infer_decimals", "verify_messages"]
+__all__ = ["VerifyReport", "infer_decimals", "read_messages", "verify_messages"]
 
 
 @dataclass
@@ -52,24 +56,49 @@ class VerifyReport:
     books_checked: bool = True
     decimals: dict[str, tuple[int, int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """True when a check failed."""
+        return bool(self.checksums_failed or self.sequence_gaps or self.crossed_books
+                    or self.decode_errors or self.unknown_symbols)
+
+    @property
+    def checked(self) -> bool:
+        """True when at least one message carried market data to check."""
+        return sum(self.data_messages.values()) > 0
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed."""
-        return not (self.checksums_failed or self.sequence_gaps or self.crossed_books
-                    or self.decode_errors or self.unknown_symbols)
+        """True when something was checked and nothing failed."""
+        return self.checked and not self.failed
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"failed"`` or ``"nothing to verify"``."""
+        if self.failed:
+            return "failed"
+        return "ok" if self.checked else "nothing to verify"
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit status for this report (see ``hftcore.cli.EXIT_CODES``)."""
+        if self.failed:
+            return EXIT_FAILED
+        return EXIT_OK if self.checked else EXIT_NOTHING
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return {
-            "venue": self.venue, "ok": self.ok, "messages": self.messages,
+            "venue": self.venue, "ok": self.ok, "status": self.status, "messages": self.messages,
             "data_messages": self.data_messages, "other_messages": self.other_messages,
             "book_updates": self.book_updates, "checksums_verified": self.checksums_verified,
             "checksums_failed": self.checksums_failed, "sequence_gaps": self.sequence_gaps,
             "crossed_books": self.crossed_books, "decode_errors": self.decode_errors,
             "unknown_symbols": self.unknown_symbols, "books_checked": self.books_checked,
             "decimals": {k: list(v) for k, v in self.decimals.items()},
-            "errors": self.errors[:20],
+            "errors": self.errors[:20], "notes": self.notes,
         }
 
 
@@ -95,8 +124,12 @@ def _levels(rows: Any) -> Iterator[tuple[Any, Any]]:
                 yield r[0], r[1]
 
 
-def _texts(venue: str, msg: Any) -> Iterator[tuple[str, Any, Any]]:
-    """(symbol, price text, size text) for the levels / trades / quotes of a message."""
+def _texts(venue: str, msg: Any, default_symbol: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """(symbol, price text, size text) for the levels / trades / quotes of a message.
+
+    ``default_symbol`` names the instrument of a message that carries none (a Binance REST
+    depth snapshot: the symbol is in the request's URL).
+    """
     if venue == "kraken" and isinstance(msg, list) and len(msg) >= 4:
         pair, name = msg[-1], msg[-2]
         for payload in msg[1:-2]:
@@ -108,6 +141,11 @@ def _texts(venue: str, msg: Any) -> Iterator[tuple[str, Any, Any]]:
                     if k != "c":
                         for p, q in _levels(v):
                             yield pair, p, q
+            elif isinstance(payload, dict) and name == "ticker":
+                for k in ("a", "b"):            # ["price", wholeLotVolume, "lotVolume"]
+                    side = payload.get(k)
+                    if isinstance(side, list) and len(side) >= 3:
+                        yield pair, side[0], side[2]
         return
     if not isinstance(msg, dict):
         return
@@ -124,27 +162,45 @@ def _texts(venue: str, msg: Any) -> Iterator[tuple[str, Any, Any]]:
         if not isinstance(it, dict):
             continue
         sym = (it.get("s") or it.get("symbol") or it.get("instId") or it.get("product_id")
-               or msg.get("product_id") or (msg.get("arg") or {}).get("instId", ""))
+               or msg.get("product_id") or (msg.get("arg") or {}).get("instId", "")
+               or default_symbol)
         for key in ("b", "a", "bids", "asks", "changes"):
             if isinstance(it.get(key), list):
                 for p, q in _levels(it[key]):
                     yield sym, p, q
         for pk, qk in (("p", "q"), ("p", "v"), ("px", "sz"), ("price", "size"), ("price", "qty"),
                        ("b", "B"), ("a", "A"), ("bidPx", "bidSz"), ("askPx", "askSz"),
-                       ("best_bid", "best_bid_size"), ("best_ask", "best_ask_size")):
+                       ("best_bid", "best_bid_size"), ("best_ask", "best_ask_size"),
+                       ("bid", "bid_qty"), ("ask", "ask_qty")):
             if isinstance(it.get(pk), (str, float, int)) and not isinstance(it.get(pk), bool):
                 yield sym, it[pk], it.get(qk, "0")
 
 
-def infer_decimals(venue: str, messages: Iterable[bytes]) -> dict[str, tuple[int, int]]:
-    """symbol -> (price_decimals, size_decimals): the most fractional digits in the recording."""
+_URL_SYMBOL = re.compile(r"[?&]symbol=([^&]+)")
+
+
+def infer_decimals(venue: str, messages: Iterable[bytes | RecordedMessage]
+                   ) -> dict[str, tuple[int, int]]:
+    """symbol -> (price_decimals, size_decimals): the most fractional digits in the recording.
+
+    ``messages`` are message bytes or `RecordedMessage` lines; a REST response among the latter
+    takes its symbol from the request URL (``...depth?symbol=BTCUSDT``).
+    """
+    venue = venue.lower()
     out: dict[str, list[int]] = {}
-    for data in messages:
+    for item in messages:
+        default = ""
+        if isinstance(item, RecordedMessage):
+            if item.kind == "sent":
+                continue
+            found = _URL_SYMBOL.search(item.url) if item.kind == "rest" else None
+            default = found.group(1) if found else ""
+            item = item.data
         try:
-            msg = orjson.loads(data)
+            msg = orjson.loads(item)
         except orjson.JSONDecodeError:
             continue
-        for sym, p, q in _texts(venue, msg):
+        for sym, p, q in _texts(venue, msg, default):
             if not isinstance(sym, str) or not sym:
                 continue
             cur = out.setdefault(sym, [0, 0])
@@ -293,41 +349,133 @@ def _kraken_depth(messages: Sequence[RecordedMessage]) -> int:
     return 0
 
 
+def _venue_arg(text: str) -> str:
+    venue = text.strip().lower()
+    if venue not in VENUES:
+        raise argparse.ArgumentTypeError(
+            f"unknown venue {text!r}; one of {', '.join(sorted(VENUES))}")
+    return venue
+
+
+def _decimals_arg(text: str) -> tuple[str, int, int]:
+    sym, eq, pq = text.partition("=")
+    p, comma, q = pq.partition(",")
+    try:
+        if not (sym and eq and comma):
+            raise ValueError
+        pd, sd = int(p), int(q)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected SYMBOL=PRICE_DECIMALS,SIZE_DECIMALS (e.g. BTCUSDT=2,5), got {text!r}"
+        ) from None
+    if not (0 <= pd <= 18 and 0 <= sd <= 18):
+        raise argparse.ArgumentTypeError(f"decimals are 0 to 18, got {text!r}")
+    return sym, pd, sd
+
+
+def _depth_arg(text: str) -> int:
+    try:
+        depth = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if depth < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (unbounded) or more, got {depth}")
+    return depth
+
+
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="recording(s) (*.txt / *.jsonl)")
-    p.add_argument("--venue", required=True, help="binance | bybit | okx | kraken | coinbase")
+    p.add_argument("--venue", required=True, type=_venue_arg,
+                   help=f"{' | '.join(VENUES)} (any case)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--decimals", action="append", default=[], metavar="SYM=P,S",
+                   type=_decimals_arg,
                    help="price,size decimals of a symbol (repeatable); others are inferred")
-    p.add_argument("--depth", type=int, default=None,
-                   help="book depth kept for checksums (Kraken: the subscribed depth)")
+    p.add_argument("--depth", type=_depth_arg, default=None, metavar="N",
+                   help="book depth kept for checksums (Kraken: the subscribed depth; "
+                        "0 = unbounded)")
+
+
+def read_messages(files: Sequence[str | Path]) -> list[RecordedMessage]:
+    """Every message of ``files`` merged by local time; `CliError` for a file that cannot be read
+    or is not a recording."""
+    messages: list[RecordedMessage] = []
+    for f in files:
+        path = Path(f)
+        if path.is_dir():
+            raise CliError(f"{f}: is a directory; give the recording files in it "
+                           f"(for instance {path / '*.txt'})")
+        try:
+            messages.extend(read_recording(path))
+        except FileNotFoundError:
+            raise CliError(f"{f}: no such file") from None
+        except OSError as exc:
+            raise CliError(f"{f}: cannot read: {exc.strerror or exc}") from None
+        except ValueError as exc:      # read_recording's "not a recording line", bad bytes
+            raise CliError(f"{exc}: expected 'TIME: JSON' or 'URL -> TIME: JSON' lines "
+                           "(tests/data/README-shared-data.md) or a .jsonl file") from None
+    messages.sort(key=lambda m: m.ts_ns)
+    return messages
+
+
+def _add_notes(report: VerifyReport, messages: Sequence[RecordedMessage]) -> None:
+    """Hints for a user: what was not checked and what to pass besides."""
+    venue = report.venue
+    if report.messages == 0:
+        report.notes.append("nothing to verify: no messages in the file(s)")
+        return
+    if report.decode_errors == report.messages:
+        report.notes.append(f"no message decoded as {venue}: is --venue right?")
+    elif not report.checked and not report.failed:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(report.other_messages.items()))
+        report.notes.append(f"nothing to verify: none of the {report.messages} messages "
+                            f"carried market data ({kinds})")
+    if report.unknown_symbols:
+        report.notes.append("symbols whose decimals could not be inferred: give them with "
+                            "--decimals SYM=P,S")
+    if venue == "binance":
+        rest = sum(1 for m in messages if m.kind == "rest" and "depth" in m.url)
+        stream = sum(1 for m in messages if m.kind == "recv")
+        if rest and not stream:
+            report.notes.append(
+                "only REST depth snapshots: the snapshots decode and build books, but with no "
+                "depth stream nothing chains onto them; pass the websocket recording with it: "
+                "hftcore verify STREAM.txt SNAPSHOTS.txt --venue binance")
+        elif report.data_messages.get("book_update") and not rest:
+            report.notes.append(
+                "no REST depth snapshot: depth updates were sequence-checked but not applied "
+                "to books (Binance diffs start from a snapshot); pass the snapshot recording "
+                "with it: hftcore verify STREAM.txt SNAPSHOTS.txt --venue binance")
 
 
 @command("verify", "replay a recording through decoders and books and report problems", _args)
 def _verify(args: argparse.Namespace) -> int:
-    messages: list[RecordedMessage] = []
-    for f in args.files:
-        messages.extend(read_recording(Path(f)))
-    messages.sort(key=lambda m: m.ts_ns)
-    decimals = infer_decimals(args.venue, (m.data for m in messages if m.kind != "sent"))
-    for item in args.decimals:
-        sym, _, pq = item.partition("=")
-        p, _, q = pq.partition(",")
-        decimals[sym] = (int(p), int(q))
+    venue: str = args.venue
+    messages = read_messages(args.files)
+    decimals = infer_decimals(venue, messages)
+    for sym, p, q in args.decimals:
+        decimals[sym] = (p, q)
     depth = args.depth
     if depth is None:
-        depth = _kraken_depth(messages) if args.venue.lower() == "kraken" else 0
-    report = verify_messages(args.venue, messages, decimals, depth)
+        depth = _kraken_depth(messages) if venue == "kraken" else 0
+    for sym, (p, q) in decimals.items():
+        try:                             # a symbol the decoder cannot hold (too long, ...)
+            decoder_for(venue, [Instrument(venue, sym, p, q, instrument_id=1)])
+        except ValueError as exc:
+            raise CliError(f"cannot replay the recording: {exc}", EXIT_FAILED) from None
+    report = verify_messages(venue, messages, decimals, depth)
+    _add_notes(report, messages)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
         d = report.as_dict()
-        print(f"{'OK' if report.ok else 'FAILED'}: {args.venue} {' '.join(args.files)}")
+        print(f"{report.status.upper()}: {venue} {' '.join(map(str, args.files))}")
         for k in ("messages", "data_messages", "other_messages", "book_updates",
                   "checksums_verified", "checksums_failed", "sequence_gaps", "crossed_books",
                   "decode_errors", "unknown_symbols", "books_checked"):
             print(f"  {k:20} {d[k]}")
         for e in d["errors"]:
             print(f"  ! {e}")
-    return 0 if report.ok else 1
-
+        for n in report.notes:
+            print(f"  note: {n}")
+    return report.exit_code
