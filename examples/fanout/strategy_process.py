@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from strategy_feed import RECORDINGS, checksum  # noqa: E402
+from strategy_feed import RECORDINGS, checksum
 
-from hftcore import ipc  # noqa: E402
-from hftcore.data.eventfile import EVENT_DTYPE  # noqa: E402
-from hftcore.data.recordings import infer_instruments  # noqa: E402
-from hftcore.demo import MarketMaker  # noqa: E402
-from hftcore.engine import Engine  # noqa: E402
-from hftcore.venues.sim import SimExchange  # noqa: E402
+from hftcore import ipc
+from hftcore.data.eventfile import EVENT_DTYPE
+from hftcore.data.recordings import infer_instruments
+from hftcore.demo import MarketMaker
+from hftcore.engine import Engine
+from hftcore.venues.sim import SimExchange
 
 
 def fills_digest(engine: Engine) -> str:

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from hftcore._ext.hist import LatencyHistogram
-from hftcore.cli import command
+from hftcore.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, command
 from hftcore.metrics import format_latency_table, latency_report
 
 __all__ = ["BATCH", "parse_budgets", "run_suite"]
@@ -236,14 +235,12 @@ def _bench(args: argparse.Namespace) -> int:
         budgets = parse_budgets(args.budget) if args.budget else None
         hists = run_suite(args.rounds, args.strategy, args.param, args.data)
     except (ValueError, OSError, ImportError) as exc:
-        print(f"hftcore bench: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(str(exc), EXIT_USAGE) from None
     if budgets is not None:
         unknown = sorted(set(budgets) - set(hists))
         if unknown:
-            print(f"hftcore bench: budget for unknown stages {unknown}; stages: {sorted(hists)}",
-                  file=sys.stderr)
-            return 2
+            raise CliError(f"budget for unknown stages {unknown}; stages: {sorted(hists)}",
+                           EXIT_USAGE)
     report = latency_report(hists, (50, 99, 99.9), budgets)
     over = {k: v["over"] for k, v in report.items() if v.get("over")}
     if args.json:
@@ -254,4 +251,4 @@ def _bench(args: argparse.Namespace) -> int:
         if over:
             items = [f"{k} ({'/'.join(v)})" for k, v in over.items()]
             print("\nover budget: " + ", ".join(items))
-    return 1 if over else 0
+    return EXIT_FAILED if over else EXIT_OK

@@ -20,7 +20,7 @@ from typing import Any
 
 from hftcore._ext.strategy import Strategy
 from hftcore.backtest import BacktestResult, backtest
-from hftcore.cli import command
+from hftcore.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, command
 from hftcore.model import Instrument
 
 __all__ = ["MarketMaker", "format_report", "load_strategy"]
@@ -196,12 +196,11 @@ def _finish(r: BacktestResult, args: argparse.Namespace, default_plot: str | Non
             r.plot(plot)
         except ImportError as exc:
             if args.plot:
-                print(f"hftcore: {exc}", file=sys.stderr)
-                return 1
+                raise CliError(str(exc), EXIT_USAGE) from None
         else:
             if not args.json:
                 print(f"\nPnL and inventory plot: {plot}")
-    return 0 if not r.failures else 1
+    return EXIT_OK if not r.failures else EXIT_FAILED
 
 
 @command("demo", "market-make the bundled sample recording through the simulated exchange",
@@ -216,8 +215,7 @@ def _demo(args: argparse.Namespace) -> int:
         if latency < 0:
             raise ValueError("--latency must be >= 0")
     except ValueError as exc:
-        print(f"hftcore demo: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(str(exc), EXIT_USAGE) from None
     if not args.json:
         print(f"hftcore demo: MarketMaker on {len(insts)} Coinbase products, "
               f"{sample.paths()[0].name} (bundled sample, see its NOTICE)")
@@ -250,21 +248,26 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
 def _replay(args: argparse.Namespace) -> int:
     from hftcore.data.recordings import infer_instruments
 
+    for f in args.files:
+        p = Path(f)
+        if p.is_dir():
+            raise CliError(f"{f}: is a directory, not a recording", EXIT_INPUT)
+        if not p.exists():
+            raise CliError(f"{f}: no such file", EXIT_INPUT)
+    venue = args.venue.lower() if args.venue else None
     try:
-        for f in args.files:
-            p = Path(f)
-            if p.is_dir():
-                raise ValueError(f"{f}: is a directory, not a recording")
-            if not p.exists():
-                raise ValueError(f"{f}: no such file")
-        venue = args.venue.lower() if args.venue else None
         strategy = load_strategy(args.strategy, args.param)
+        fees = _fees(args.fees)
+        if args.latency is not None and args.latency < 0:
+            raise ValueError("--latency must be >= 0")
+    except (ValueError, TypeError) as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    try:
         insts = infer_instruments(args.files, venue)
         if not insts:
             raise ValueError("no instruments found in the recordings")
         r = backtest(strategy, args.files, insts, venue=venue,
-                     latency=args.latency or 0, fees=_fees(args.fees), seed=args.seed)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"hftcore replay: {exc}", file=sys.stderr)
-        return 2
+                     latency=args.latency or 0, fees=fees, seed=args.seed)
+    except (ValueError, OSError) as exc:
+        raise CliError(str(exc), EXIT_INPUT) from None
     return _finish(r, args, None)

@@ -1,12 +1,15 @@
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
 from hftcore._ext.sim import SimCore
 
+__all__ = ["EngineCore", "STAGES"]
+
 STAGES: tuple[str, ...]
 
+@final
 class EngineCore:
     now: int
     events: int

@@ -1,9 +1,12 @@
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
 from hftcore._ext.decode import Decoder
+
+__all__ = ["EVENT_DTYPE", "EV_DELTA", "EV_TRADE", "EV_STATUS", "EV_CHECKSUM", "EVENT_LAST",
+           "Feed", "SYNC_RULES", "STATE_NAMES"]
 
 EVENT_DTYPE: np.dtype[np.void]
 EV_DELTA: int
@@ -16,6 +19,7 @@ CHECKSUM_OKX: int
 SYNC_RULES: dict[str, int]
 STATE_NAMES: tuple[str, ...]
 
+@final
 class Feed:
     venue: str
     rule: int

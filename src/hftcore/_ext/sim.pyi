@@ -1,4 +1,6 @@
-from typing import Any
+from typing import Any, final
+
+__all__ = ["SimCore", "MSG_NAMES", "REJECT_NAMES", "LATENCY_KINDS"]
 
 MSG_NEW: int
 MSG_CANCEL: int
@@ -25,6 +27,7 @@ MSG_NAMES: dict[int, str]
 REJECT_NAMES: dict[int, str]
 LATENCY_KINDS: dict[str, int]
 
+@final
 class SimCore:
     n_fills: int
     n_maker_fills: int

@@ -1,7 +1,12 @@
-from typing import Any
+from typing import Any, final
+
+from typing_extensions import disjoint_base
+
+__all__ = ["Strategy", "Trade", "QuoteSlot", "HOOKS"]
 
 HOOKS: tuple[str, ...]
 
+@final
 class Trade:
     instrument: Any
     price: int
@@ -13,6 +18,7 @@ class Trade:
     def __init__(self, instrument: Any, price: int, size: int, side: Any, ts: int,
                  exchange_ts: int = 0, trade_id: int = -1) -> None: ...
 
+@final
 class QuoteSlot:
     bid_order: Any
     ask_order: Any
@@ -24,6 +30,7 @@ class QuoteSlot:
     post_only: bool
     def __init__(self) -> None: ...
 
+@disjoint_base
 class Strategy:
     _engine: Any
     _sid: Any
@@ -41,12 +48,12 @@ class Strategy:
     def on_event(self, instrument: Any, kind: int, side: int, price: int, size: int,
                  ts: int) -> Any: ...
     def on_stop(self) -> Any: ...
-    def buy(self, instrument: Any, size: int, price: int | None = None, *, tif: Any = None,
+    def buy(self, instrument: Any, size: int, price: int | None = None, *, tif: Any = 0,
             post_only: bool = False) -> Any: ...
-    def sell(self, instrument: Any, size: int, price: int | None = None, *, tif: Any = None,
+    def sell(self, instrument: Any, size: int, price: int | None = None, *, tif: Any = 0,
              post_only: bool = False) -> Any: ...
     def submit(self, instrument: Any, side: int, size: int, price: int | None = None, *,
-               order_type: Any = None, tif: Any = None, post_only: bool = False,
+               order_type: Any = None, tif: Any = 0, post_only: bool = False,
                protection: int | None = None) -> Any: ...
     def cancel(self, order: Any) -> bool: ...
     def cancel_all(self, instrument: Any = None) -> int: ...

@@ -129,19 +129,19 @@ cdef class Strategy:
             raise RuntimeError(f"{self.name}: not running in an engine (add it to one first)")
         return e
 
-    def buy(self, instrument, size, price=None, *, tif=None, post_only=False):
+    def buy(self, instrument, size, price=None, *, tif=0, post_only=False):
         """Buy ``size`` (raw int) at limit ``price`` (raw int), or at market when None.
 
-        ``tif``: ``TimeInForce`` (GTC by default; IOC, FOK, GTX); ``post_only`` rejects an
-        order that would take liquidity.  Returns the ``Order``.
+        ``tif``: ``TimeInForce`` (``GTC`` = 0 by default; IOC, FOK, GTX); ``post_only`` rejects
+        an order that would take liquidity.  Returns the ``Order``.
         """
         return self._eng().submit(self, instrument, 0, size, price, tif=tif, post_only=post_only)
 
-    def sell(self, instrument, size, price=None, *, tif=None, post_only=False):
+    def sell(self, instrument, size, price=None, *, tif=0, post_only=False):
         """Sell ``size`` at limit ``price``, or at market when None (see :meth:`buy`)."""
         return self._eng().submit(self, instrument, 1, size, price, tif=tif, post_only=post_only)
 
-    def submit(self, instrument, side, size, price=None, *, order_type=None, tif=None,
+    def submit(self, instrument, side, size, price=None, *, order_type=None, tif=0,
                post_only=False, protection=None):
         """Submit any order: ``side`` (``Side``), ``size``, limit ``price``; ``order_type``
         (``OrderType``: LIMIT when a price is given, MARKET otherwise; LIMIT_MAKER is post-only),

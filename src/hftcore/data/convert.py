@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hftcore.cli import command
+from hftcore.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, CliError, command
 from hftcore.data.eventfile import EventFile, EventWriter
 from hftcore.data.sources import DataSources
 from hftcore.model import Instrument
@@ -59,12 +59,11 @@ def _convert(args: argparse.Namespace) -> int:
         r = convert(args.files, args.out, venue=args.venue.lower() if args.venue else None,
                     strict=args.strict)
     except (ValueError, OSError) as exc:
-        print(f"hftcore convert: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(str(exc), EXIT_INPUT) from None
     print(f"{r['out']}: {r['events']:,} events of {r['instruments']} instruments from "
           f"{r['messages']:,} messages in {r['seconds']:.2f} s "
           f"({r['messages_per_s']:,.0f} messages/s); {r['bytes_in']:,} -> {r['bytes_out']:,} "
           f"bytes; decode errors {r['decode_errors']}, gaps {r['gaps']}")
     for e in r["errors"]:
         print(f"  {e}", file=sys.stderr)
-    return 0 if not r["decode_errors"] else 1
+    return EXIT_OK if not r["decode_errors"] else EXIT_FAILED

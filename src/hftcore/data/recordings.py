@@ -147,18 +147,19 @@ def infer_instruments(paths: str | Path | list[str | Path], venue: str | None = 
     """Instruments (symbol and decimals) seen in recordings: the most decimals each symbol's
     prices and sizes are written with.  For exploring data; give real instruments (tick, lot,
     decimals from the venue) when trading."""
-    from hftcore.decoders import read_recording
+    from hftcore.decoders import RecordedMessage
     from hftcore.model import Instrument
     from hftcore.verify import infer_decimals
 
     plist = [paths] if isinstance(paths, str | Path) else list(paths)
-    by_venue: dict[str, list[bytes]] = {}
+    by_venue: dict[str, list[RecordedMessage]] = {}
     for p in plist:
         v = venue or detect_venue(p)
         if v is None:
             raise ValueError(f"{p}: cannot tell the venue of this recording; pass venue=")
         msgs = by_venue.setdefault(v, [])
-        msgs.extend(m.data for m in read_recording(p) if m.kind in ("recv", "rest"))
+        msgs.extend(RecordedMessage(kind, ts, data, url) for kind, ts, data, url
+                    in read_messages(p) if kind in ("recv", "rest"))
     out = []
     for v, msgs in by_venue.items():
         base = "binance" if v == "binance_futures" else v
