@@ -11,6 +11,7 @@ from trading_sim import BTC, ETH, Scenario, reference_positions
 
 from hftcore import (
     FeeSchedule,
+    Fill,
     InstrumentLimits,
     OrderError,
     OrderManager,
@@ -285,8 +286,11 @@ def check_invariants(om: OrderManager, sc: Scenario) -> None:
         booked += o.fills
     assert len(om) == sc.created  # never lose an order
     # portfolio == a from-scratch recomputation over the booked fills (in booking order)
-    assert sorted(booked, key=id) == sorted(om.fills, key=id)
-    booked = om.fills
+    def key(f: Fill) -> tuple[str, str]:
+        return f.client_order_id, f.trade_id
+
+    assert sorted(booked, key=key) == sorted(om.fills, key=key)
+    booked = list(om.fills)
     fee_of = om.portfolio.default_fees
     ref = reference_positions([
         (om[f.client_order_id].instrument, f.side, f.qty, f.price,
@@ -361,25 +365,39 @@ def snapshot(om: OrderManager) -> dict[str, tuple[object, ...]]:
 
 
 def test_journal_torn_tail_and_damage(tmp_path: Path) -> None:
-    path = tmp_path / "j.jsonl"
+    path = tmp_path / "orders.journal"
     om = OrderManager(session="tt", journal=path)
     cid = sent(om)
     om.on_ack(cid, "v")
     om.close()
     with open(path, "ab") as f:
-        f.write(b'{"e":"fill","id":"' + cid.encode())  # killed mid-write
+        f.write(b"\x30\x00\x00\x00partial record")  # killed mid-write: no complete record
     back = OrderManager.recover(path)
     assert back[cid].status is S.ACCEPTED and back.counts["journal_torn_tail"] == 1
+    torn = (tmp_path / "orders.journal.torn").read_bytes()
+    assert torn.endswith(b"\x30\x00\x00\x00partial record")
     c2 = back.create(BTC, Side.BUY, LOT, PX).client_order_id
     assert c2 != cid
     back.close()
     records, torn = Journal.read(path)
-    assert not torn and records[-1]["id"] == c2
-    data = path.read_bytes().split(b"\n")
-    data[2] = b"garbage"
-    path.write_bytes(b"\n".join(data))
-    with pytest.raises(ValueError, match="damaged"):
-        OrderManager.recover(path)
+    assert not torn and records[-1]["e"] == "new" and records[-1]["id"] == c2
+    # a damaged record in the middle (a page lost in a power cut): reported, the rest rebuilt
+    scan = Journal.scan(path)
+    ack = next(r for r in scan.records if r.name == "ack")
+    data = bytearray(scan.data)
+    data[ack.offset + 20] ^= 0xFF
+    path.write_bytes(bytes(data))
+    again = OrderManager.recover(path)
+    assert again.counts["journal_damaged"] == 1
+    assert again[cid].status is S.PENDING_NEW  # its ack went with the damaged record
+    assert again[c2].status is S.NEW
+    aside = (tmp_path / "orders.journal.quarantine").read_bytes()
+    assert bytes(data[ack.offset:ack.offset + ack.length]).hex().encode() in aside
+    again.close()
+    # the damaged span is gone from the journal: the next recovery is clean
+    third = OrderManager.recover(path)
+    assert third.counts["journal_damaged"] == 0 and third[cid].status is S.PENDING_NEW
+    third.close()
 
 
 def test_prune_forgets_old_terminal_orders_only() -> None:
@@ -411,3 +429,23 @@ def test_reconcile_never_assumes_a_fill() -> None:
     om.reconcile("sim", [], fills=[Fill(cid, "t2", Side.BUY, 3 * LOT, PX)],
                  closed={cid: S.FILLED})
     assert om[cid].status is S.FILLED
+
+
+def test_duplicate_fills_caught_on_an_order_with_many_fills(tmp_path: Path) -> None:
+    path = tmp_path / "orders.journal"
+    om = OrderManager(session="mf", journal=path)
+    o = om.create(BTC, Side.BUY, 5000 * LOT, PX)
+    om.submit(o)
+    cid = o.client_order_id
+    for k in range(3000):  # past the point where trade ids move into a set
+        assert om.on_fill(cid, f"t{k}", LOT, PX)
+    for k in (0, 6, 7, 8, 2999):  # every earlier trade id is still recognized
+        assert not om.on_fill(cid, f"t{k}", LOT, PX)
+    assert om.counts["duplicate_fill"] == 5
+    assert o.filled == 3000 * LOT and len(o.fills) == 3000
+    om.close()
+    back = OrderManager.recover(path)
+    assert not back.on_fill(cid, "t1234", LOT, PX)  # the recovered order knows them too
+    assert back.on_fill(cid, "t3000", LOT, PX)
+    assert back[cid].filled == 3001 * LOT
+    back.close()
