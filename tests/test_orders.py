@@ -449,3 +449,51 @@ def test_duplicate_fills_caught_on_an_order_with_many_fills(tmp_path: Path) -> N
     assert back.on_fill(cid, "t3000", LOT, PX)
     assert back[cid].filled == 3001 * LOT
     back.close()
+
+
+def test_pruned_orders_free_their_memory_and_their_views_say_so() -> None:
+    now = [0]
+    om = OrderManager(session="pm", clock=lambda: now[0])
+    done = []
+    for k in range(3000):  # across several chunks of the order table
+        cid = sent(om, LOT)
+        om.on_fill(cid, f"t{k}", LOT, PX)
+        done.append(om[cid])
+    now[0] = 10
+    keep = sent(om)
+    assert om.prune(5) == 3000 and len(om) == 1 and len(om.fills) == 0
+    with pytest.raises(OrderError, match="pruned"):
+        _ = done[0].status
+    assert "pruned" in repr(done[-1])
+    assert om.get(done[0].client_order_id) is None
+    assert om.portfolio.position(BTC).net == 3000 * LOT
+    o = om.create(BTC, Side.BUY, LOT, PX)  # numbering goes on
+    assert o.client_order_id.endswith("-3002") and om[keep].status is S.PENDING_NEW
+
+
+def test_fill_log_is_a_sequence_in_booking_order() -> None:
+    om = new_om()
+    a, b = sent(om), sent(om)
+    om.on_fill(b, "t1", LOT, PX)
+    om.on_fill(a, "t2", 2 * LOT, PX - 5)
+    log = om.fills
+    assert len(log) == 2 and [f.trade_id for f in log] == ["t1", "t2"]
+    assert log[-1].client_order_id == a and log[0:1][0].client_order_id == b
+    assert log == list(log) and list(log) == om[a].fills[:0] + om[b].fills + om[a].fills
+    with pytest.raises(IndexError):
+        log[2]
+
+
+def test_a_failing_risk_engine_is_reported_not_half_applied() -> None:
+    class Flaky(RiskEngine):
+        def on_order_fill(self, *a: object) -> None:
+            raise RuntimeError("risk store unavailable")
+
+    risk = Flaky()
+    risk.add_instrument(BTC)
+    om = new_om(risk=risk)
+    cid = sent(om)
+    assert om.on_fill(cid, "t1", 5 * LOT, PX)  # booked: the venue traded
+    assert om[cid].status is S.FILLED and om.portfolio.position(BTC).net == 5 * LOT
+    assert om.anomalies[-1].kind == "risk_update_failed"
+    assert "risk store unavailable" in om.anomalies[-1].detail

@@ -27,6 +27,11 @@ from posix.fcntl cimport open as c_open, O_RDWR, O_CREAT, O_CLOEXEC, posix_fallo
 from posix.mman cimport mmap, munmap, msync, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_FAILED, MS_SYNC
 from posix.stat cimport struct_stat, fstat
 
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
 cdef extern from "trading.h":
     uint32_t hc_checksum(const char* rec, uint32_t length) nogil
     void hc_commit_length(char* rec, uint32_t length) nogil
@@ -263,6 +268,37 @@ cdef class JournalWriter:
             memcpy(q + 4, ptrs[i], lens[i])
             q += 4 + lens[i]
         memset(q, 0, <size_t>(rec + length - q))
+        return self.commit(rec, length)
+
+    cdef int write_text(self, int rtype, const int64_t* fields, int nf, str text) except -1:
+        """One record with ``nf`` int64 fields and at most one string (None: none): the order
+        records, without the tuple of the general writer."""
+        cdef Py_ssize_t n = 0
+        cdef const char* data = NULL
+        cdef char* rec
+        cdef char* q
+        cdef uint32_t length
+        if text is not None:
+            if PyUnicode_IS_ASCII(text):     # ids are ASCII: their bytes are the UTF-8
+                data = <const char*>PyUnicode_DATA(text)
+                n = PyUnicode_GET_LENGTH(text)
+            else:
+                data = PyUnicode_AsUTF8AndSize(text, &n)
+            if n > MAX_STRING:
+                raise ValueError(f"journal: a text field is longer than {MAX_STRING} bytes")
+        length = _record_length(nf, 0 if text is None else 4 + <size_t>n)
+        rec = self.reserve(length)
+        hc_store_i64(rec + length - 8, 0)    # the padding (the record may overwrite it)
+        hc_store_u16(rec + 8, <uint16_t>rtype)
+        rec[10] = <char>nf
+        rec[11] = <char>(0 if text is None else 1)
+        hc_store_u32(rec + 12, 0)
+        q = rec + RECORD_HEADER
+        memcpy(q, fields, 8 * nf)
+        if text is not None:
+            q += 8 * nf
+            hc_store_u32(q, <uint32_t>n)
+            memcpy(q + 4, data, n)
         return self.commit(rec, length)
 
     def append(self, int rtype, fields, strs=()):

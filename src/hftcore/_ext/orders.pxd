@@ -159,6 +159,7 @@ cdef class JournalWriter:
     cdef char* reserve(self, uint32_t length) except NULL
     cdef int commit(self, char* rec, uint32_t length) except -1
     cdef int write_record(self, int rtype, const int64_t* fields, int nf, tuple strs) except -1
+    cdef int write_text(self, int rtype, const int64_t* fields, int nf, str text) except -1
 
 # -- order table -----------------------------------------------------------------------------------
 ctypedef struct OrderEvent:       # one history entry
@@ -279,7 +280,7 @@ cdef class OrderCore:
     cdef bint _has_trade(self, OrderRec* r, str tid) except -1
     cdef bint _risk_position_fits(self, OrderRec* r, int64_t qty) except -1
     cdef int _risk_closed(self, OrderRec* r, int64_t ts) except -1
-    cdef int _journal_write(self, int rtype, const int64_t* f, int nf, tuple strs,
+    cdef int _journal_write(self, int rtype, const int64_t* f, int nf, str text,
                             int64_t ts) except -1
     cdef int _hist(self, OrderRec* r, int status, int event, int64_t ts) except -1
     cdef int _hist_reserve(self, OrderRec* r, int n) except -1

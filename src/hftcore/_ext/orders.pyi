@@ -1,6 +1,8 @@
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, final, overload
 
+from typing_extensions import disjoint_base
+
 from hftcore.model import Fill, Instrument, Liquidity, OrderStatus, OrderType, Side, TimeInForce
 from hftcore.risk import Reason
 
@@ -77,6 +79,7 @@ class Position:
     def apply(self, side: Side | int, qty: int, price: int, fee: int) -> None: ...
     def snapshot(self) -> dict[str, int | None]: ...
 
+@disjoint_base
 class PortfolioCore:
     def __init__(self, fees: Any = None) -> None: ...
     @property
@@ -174,6 +177,7 @@ class FillLog:
     def __getitem__(self, index: slice, /) -> list[Fill]: ...
     def __iter__(self) -> Iterator[Fill]: ...
 
+@disjoint_base
 class OrderCore:
     def _configure(self, session: str, prefix: str, portfolio: Any, risk: Any,
                    timeout_ns: int, clock: Callable[[], int]) -> None: ...

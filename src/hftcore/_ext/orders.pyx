@@ -556,8 +556,8 @@ cdef class OrderCore:
             _grow_array(&p, &cap, self._n_insts + 1, sizeof(InstInfo))
             self._inst_info = <InstInfo*>p
             self._cap_insts = <int32_t>cap
-        if not self._replaying:
-            self._journal_write(REC_INSTRUMENT, f, 9, strs, INT64_MIN)
+        if self._journal is not None and not self._replaying:
+            self._journal.write_record(REC_INSTRUMENT, f, 9, strs)
         return self._add_instrument(instrument)
 
     cdef int32_t _add_instrument(self, object instrument) except -1:
@@ -591,19 +591,21 @@ cdef class OrderCore:
         return pos
 
     # -- journal, anomalies, risk ----------------------------------------------------------------
-    cdef int _journal_write(self, int rtype, const int64_t* f, int nf, tuple strs,
+    cdef int _journal_write(self, int rtype, const int64_t* f, int nf, str text,
                             int64_t ts) except -1:
+        """One order record (``text``: its one string, or None), after a clock record when
+        a second of clock time has passed since the last one."""
         cdef int64_t a[2]
         if self._journal is None or self._replaying:
             return 0
-        if ts != INT64_MIN and ts >= self._anchor_ts:
-            # a clock record: the clock's reading next to the wall clock, so that recovery can
-            # put the recorded times on the clock of the process that recovers
+        if ts >= self._anchor_ts:
+            # the clock's reading next to the wall clock: recovery puts recorded times on the
+            # clock of the process that recovers through these
             a[0] = hc_monotonic_ns() if self._clock_mono else int64_arg(self._clock(), "clock()")
             a[1] = hc_wall_ns()
             self._journal.write_record(REC_CLOCK, a, 2, None)
             self._anchor_ts = (ts if ts < INT64_MAX - ANCHOR_NS else INT64_MAX - ANCHOR_NS) + ANCHOR_NS
-        return self._journal.write_record(rtype, f, nf, strs)
+        return self._journal.write_text(rtype, f, nf, text)
 
     cdef int _anomaly(self, str kind, OrderRec* r, object cid, int64_t ts, str detail) except -1:
         if self._replaying:
@@ -876,7 +878,7 @@ cdef class OrderCore:
         f[0] = r.seq
         f[1] = ts
         if live:
-            self._journal_write(REC_ACK, f, 2, (vid if vid is not None else "",), ts)
+            self._journal_write(REC_ACK, f, 2, vid if vid is not None else "", ts)
         if set_vid:
             Py_INCREF(vid)
             r.vid = <PyObject*>vid
@@ -916,7 +918,7 @@ cdef class OrderCore:
         f[0] = r.seq
         f[1] = ts
         if live:
-            self._journal_write(REC_REJECT, f, 2, (reason,), ts)
+            self._journal_write(REC_REJECT, f, 2, reason, ts)
         Py_INCREF(reason)
         Py_XDECREF(r.reason)
         r.reason = <PyObject*>reason
@@ -955,7 +957,7 @@ cdef class OrderCore:
         if st == ST_NEW or (st == ST_REJECTED and (r.flags & FL_RISK_REJECTED)):
             self._anomaly("illegal_fill_unsent", r, <object>r.cid, ts, tid)
             return 0
-        if qty <= 0 or r.filled + qty > r.size:   # filled <= size: no overflow
+        if qty <= 0 or qty > r.size - r.filled:   # 0 <= filled <= size: no overflow
             self._anomaly("illegal_overfill" if qty > 0 else "illegal_fill_size", r,
                           <object>r.cid, ts,
                           f"trade {tid}: {qty} with {r.filled}/{r.size} filled")
@@ -1004,7 +1006,7 @@ cdef class OrderCore:
             f[6] = <int64_t>hc_lo(fee)
             f[7] = ts
             try:
-                self._journal_write(REC_FILL, f, 8, (tid,), ts)
+                self._journal_write(REC_FILL, f, 8, tid, ts)
             except BaseException:
                 if r.tids != NULL:
                     (<set>r.tids).discard(tid)
@@ -1102,7 +1104,7 @@ cdef class OrderCore:
         f[1] = ts
         if live:
             self._journal_write(REC_CANCEL_REJECT if pending == ST_PENDING_CANCEL
-                                else REC_REPLACE_REJECT, f, 2, (reason,), ts)
+                                else REC_REPLACE_REJECT, f, 2, reason, ts)
         Py_INCREF(reason)
         Py_XDECREF(r.reason)
         r.reason = <PyObject*>reason
@@ -1131,7 +1133,7 @@ cdef class OrderCore:
         f[2] = size
         f[3] = ts
         if live:
-            self._journal_write(REC_REPLACED, f, 4, (vid if vid is not None else "",), ts)
+            self._journal_write(REC_REPLACED, f, 4, vid if vid is not None else "", ts)
         r.price = price
         r.size = size
         r.flags |= FL_ACKED
@@ -1184,7 +1186,7 @@ cdef class OrderCore:
         f[1] = status
         f[2] = ts
         if live:
-            self._journal_write(REC_VENUE_STATUS, f, 3, (vid if vid is not None else "",), ts)
+            self._journal_write(REC_VENUE_STATUS, f, 3, vid if vid is not None else "", ts)
         if set_vid:
             Py_INCREF(vid)
             r.vid = <PyObject*>vid
@@ -1686,7 +1688,8 @@ cdef class Order:
     ``price_decimals`` (a market order's protection price, 0 for none).  ``history`` holds
     ``(ts_ns, status, event)`` tuples, one per recorded event.  Created by
     :meth:`OrderManager.create`; read-only (the manager changes it).  An order forgotten by
-    :meth:`OrderManager.prune` raises :class:`OrderError` on access.
+    :meth:`OrderManager.prune` keeps its ``client_order_id``; its other attributes raise
+    :class:`OrderError`.
     """
 
     def __init__(self, *args, **kwargs):
@@ -1700,7 +1703,9 @@ cdef class Order:
 
     @property
     def client_order_id(self):
-        return <object>self._r().cid
+        """The client order id (also of an order pruned since)."""
+        cdef OrderRec* r = self.core._rec(self.handle)
+        return self.core._cid_text(self.seq) if r == NULL else <object>r.cid
 
     @property
     def instrument(self):

@@ -159,7 +159,8 @@ cdef class Position:
         cdef int64_t closing, rest, mag
         if hc_add(t.turnover, value, &t.turnover) or hc_add(t.fees, fee, &t.fees):
             return BOOK_MONEY_OVERFLOW
-        t.fills += 1
+        if hc_add64(t.fills, 1, &t.fills):
+            return BOOK_SIZE_OVERFLOW
         if side == SIDE_BID:
             if hc_add64(t.bought, qty, &t.bought):
                 return BOOK_SIZE_OVERFLOW

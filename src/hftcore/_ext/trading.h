@@ -156,6 +156,7 @@ typedef struct {
     uint64_t synced;          /* records known durable (thread) */
     pthread_t thread;
     int running;
+    pid_t owner;              /* the process that started the thread (a fork does not copy it) */
 } hc_syncer;
 
 static void *hc_syncer_main(void *arg) {
@@ -181,11 +182,13 @@ static inline int hc_syncer_start(hc_syncer *s) {
     s->error = 0;
     rc = pthread_create(&s->thread, NULL, hc_syncer_main, s);
     s->running = rc == 0;
+    s->owner = getpid();
     return rc;
 }
 
 static inline void hc_syncer_stop(hc_syncer *s) {
     if (!s->running) return;
+    if (s->owner != getpid()) { s->running = 0; return; }  /* a forked child: no thread here */
     __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
     pthread_join(s->thread, NULL);
     s->running = 0;
