@@ -189,3 +189,20 @@ def test_sync_modes_and_explicit_sync(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="closed"):
         om.create(BTC, Side.BUY, LOT, PX)  # refused: nothing in memory that is not journaled
     assert len(om) == 1
+
+
+def test_a_journal_grows_while_it_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "big.journal"
+    om = OrderManager(session="gr", journal=path, clock=FakeClock(1))
+    o = om.create(BTC, Side.BUY, 10**9, PX, ts=1)
+    om.submit(o, ts=1)
+    cid = o.client_order_id
+    for k in range(60_000):  # ~4 MB: the file is extended many times under the writer
+        assert om.on_fill(cid, f"trade-{k}", 1, PX, ts=2)
+    om.close()
+    scan = Journal.scan(path)
+    assert not scan.torn and not scan.damaged
+    assert sum(r.name == "fill" for r in scan.records) == 60_000
+    back = OrderManager.recover(path, rebase_time=False, clock=FakeClock(3))
+    assert back[cid].filled == 60_000 and len(back.fills) == 60_000
+    back.close()

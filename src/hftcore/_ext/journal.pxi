@@ -14,17 +14,18 @@
 #
 # Durability.  A record is copied into the mapping - the kernel's page cache of the file - and
 # then its length word is stored: from that store on it survives the process being killed in any
-# way (SIGKILL, a crash, the OOM killer), with no system call on the hot path.  The length word
+# way (SIGKILL, a crash, the OOM killer), with no system call on the hot path (the journal's
+# thread, trading.h, keeps the file allocated and its pages faulted in ahead).  The length word
 # is stored last, so a process killed while copying leaves a zero length: no record (recovery
 # reports the partial bytes as a torn tail).  Surviving a power loss or a kernel crash needs the
 # pages on the device: mode 2 (fsync=True) msyncs each record before the call acts on it; mode 1
 # has a background thread fdatasync the file every interval; mode 0 leaves it to the kernel's
 # writeback (about 30 s on Linux).  Each record's checksum lets recovery tell a record the
 # device got only in part.
-from libc.errno cimport errno
+from libc.errno cimport errno, EFBIG
 from posix.unistd cimport close as c_close, ftruncate, getpid
-from posix.fcntl cimport open as c_open, O_RDWR, O_CREAT, O_CLOEXEC, posix_fallocate
-from posix.mman cimport mmap, munmap, msync, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_FAILED, MS_SYNC
+from posix.fcntl cimport open as c_open, O_RDWR, O_CREAT, O_CLOEXEC
+from posix.mman cimport munmap, msync, MS_SYNC
 from posix.stat cimport struct_stat, fstat
 
 cdef extern from "Python.h":
@@ -42,11 +43,17 @@ cdef extern from "trading.h":
     void hc_store_u16(char* p, uint16_t v) nogil
     void hc_store_i64(char* p, int64_t v) nogil
     int hc_datasync(int fd) nogil
-    int hc_syncer_start(hc_syncer* s) nogil
-    void hc_syncer_stop(hc_syncer* s) nogil
-    void hc_syncer_note(hc_syncer* s, uint64_t written) nogil
-    int hc_syncer_error(hc_syncer* s) nogil
-    uint64_t hc_syncer_synced(hc_syncer* s) nogil
+    int hc_jfile_map(hc_jfile* j, size_t size) nogil
+    int hc_jfile_grow_locked(hc_jfile* j, size_t need) nogil
+    int hc_jfile_grow(hc_jfile* j, size_t need) nogil
+    int hc_jfile_start(hc_jfile* j, int64_t interval_ns) nogil
+    void hc_jfile_note(hc_jfile* j, size_t end, uint64_t written) nogil
+    void hc_jfile_stop(hc_jfile* j) nogil
+    uint64_t hc_jfile_synced(hc_jfile* j) nogil
+    int hc_jfile_sync_error(hc_jfile* j) nogil
+    size_t hc_jfile_size(hc_jfile* j) nogil
+    size_t HC_RESERVE
+    size_t HC_STEP_MIN
 
 MAGIC = b"HFTCJRNL"
 cdef bytes _MAGIC = MAGIC
@@ -56,8 +63,6 @@ cdef enum:
     RECORD_HEADER = 16
     MAX_STRING = 4096             # bytes of one string field (ids, reasons, names)
     MAX_RECORD = 65536
-    GROW_MIN = 64 << 10           # the file grows by its size (doubling), 64 KiB to 64 MiB
-    GROW_MAX = 64 << 20
     SYNC_NONE = 0
     SYNC_INTERVAL = 1
     SYNC_ALWAYS = 2
@@ -109,40 +114,45 @@ cdef class JournalWriter:
         The journal file; created if absent.  An existing file is appended to after ``end``
         (its logical end, from :func:`scan_journal`), and anything after ``end`` is cut off.
     mode : int
-        0: leave writeback to the kernel; 1: fdatasync every ``interval_ns`` in a background
-        thread; 2: msync every record before returning.
+        0: leave writeback to the kernel; 1: fdatasync every ``interval_ns`` in the journal's
+        thread; 2: msync every record before returning.  The thread runs in every mode: it keeps
+        the file allocated and faulted in ahead of the writer.
     """
 
     def __cinit__(self, *args, **kwargs):
-        self.fd = -1
+        memset(&self.jf, 0, sizeof(hc_jfile))
+        self.jf.fd = -1
         self.base = NULL
-        self.size = 0
         self.end = 0
         self.records = 0
         self.synced = 0
         self.mode = 0
         self.error = 0
-        self.syncer.running = 0
 
     def __init__(self, path, int mode=0, int64_t interval_ns=0, end=None, clear_to=None):
         cdef struct_stat st
         cdef bytes bpath = os.fsencode(path)
         cdef char header[FILE_HEADER]
-        cdef void* p
         cdef size_t dirty
+        cdef int rc
         if mode < SYNC_NONE or mode > SYNC_ALWAYS:
             raise ValueError(f"mode must be 0, 1 or 2, got {mode}")
         if mode == SYNC_INTERVAL and interval_ns <= 0:
             raise ValueError(f"interval_ns must be positive with mode 1, got {interval_ns}")
         self.path = os.fspath(path)
         self.mode = mode
-        self.fd = c_open(bpath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if self.fd < 0:
+        self.jf.fd = c_open(bpath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if self.jf.fd < 0:
             raise OSError(errno, os.strerror(errno), self.path)
-        if fstat(self.fd, &st) != 0:
-            self._fail_open()
+        if fstat(self.jf.fd, &st) != 0:
+            self._fail_open(errno)
         if st.st_size == 0:
-            self._grow(FILE_HEADER)
+            rc = hc_jfile_map(&self.jf, 0)
+            if rc == 0:
+                rc = hc_jfile_grow_locked(&self.jf, FILE_HEADER)   # no thread yet
+            if rc:
+                self._fail_open(rc)
+            self.base = self.jf.base
             memset(header, 0, FILE_HEADER)
             memcpy(header, <const char*>_MAGIC, 8)
             hc_store_u32(header + 8, JOURNAL_VERSION)
@@ -151,55 +161,40 @@ cdef class JournalWriter:
             self.end = FILE_HEADER
         else:
             if end is None or end < FILE_HEADER or end > st.st_size:
-                c_close(self.fd)
-                self.fd = -1
+                c_close(self.jf.fd)
+                self.jf.fd = -1
                 raise ValueError(f"{self.path}: an existing journal needs its logical end")
+            if <size_t>st.st_size > HC_RESERVE:
+                self._fail_open(EFBIG)
+            rc = hc_jfile_map(&self.jf, <size_t>st.st_size)
+            if rc:
+                self._fail_open(rc)
+            self.base = self.jf.base
             self.end = end
-            self.size = <size_t>st.st_size
-            p = mmap(NULL, self.size, PROT_READ | PROT_WRITE, MAP_SHARED, self.fd, 0)
-            if p == MAP_FAILED:
-                self._fail_open()
-            self.base = <char*>p
             # what follows the last record (a torn write) must read as zeros again: the next
             # record's length word has to stay 0 until that record is complete
             dirty = <size_t>(end if clear_to is None else min(max(clear_to, end), st.st_size))
             if dirty > self.end:
                 memset(self.base + self.end, 0, dirty - self.end)
-        if mode == SYNC_INTERVAL:
-            self.syncer.fd = self.fd
-            self.syncer.interval_ns = interval_ns
-            if hc_syncer_start(&self.syncer) != 0:
-                self._fail_open()
+        rc = hc_jfile_start(&self.jf, interval_ns if mode == SYNC_INTERVAL else 0)
+        if rc:
+            munmap(self.base, HC_RESERVE)
+            self.base = NULL
+            self._fail_open(rc)
+        hc_jfile_note(&self.jf, self.end, 0)
 
-    cdef int _fail_open(self) except -1:
-        cdef int e = errno
-        if self.fd >= 0:
-            c_close(self.fd)
-            self.fd = -1
+    cdef int _fail_open(self, int e) except -1:
+        if self.jf.fd >= 0:
+            c_close(self.jf.fd)
+            self.jf.fd = -1
         raise OSError(e, os.strerror(e), self.path)
 
     cdef int _grow(self, size_t need) except -1:
-        """Make room for ``need`` more bytes: allocate blocks (so that a full disk is an error
-        here, not a SIGBUS on a write to the mapping), then map the whole file again."""
-        cdef size_t step = self.end if self.end > GROW_MIN else GROW_MIN
-        cdef size_t new_size
-        cdef void* p
-        cdef int rc
-        if step > GROW_MAX:
-            step = GROW_MAX
-        new_size = self.end + need + step
-        new_size = (new_size + GROW_MIN - 1) & ~(<size_t>GROW_MIN - 1)
-        rc = posix_fallocate(self.fd, <long>self.size, <long>(new_size - self.size))
-        if rc != 0:
+        """The writer outran the journal thread: extend the file now (blocks allocated first,
+        so that a full disk is an error here, not a SIGBUS on a store)."""
+        cdef int rc = hc_jfile_grow(&self.jf, need)
+        if rc:
             raise OSError(rc, f"journal: cannot extend the file ({os.strerror(rc)})", self.path)
-        p = mmap(NULL, new_size, PROT_READ | PROT_WRITE, MAP_SHARED, self.fd, 0)
-        if p == MAP_FAILED:
-            rc = errno
-            raise OSError(rc, f"journal: cannot map the file ({os.strerror(rc)})", self.path)
-        if self.base != NULL:
-            munmap(self.base, self.size)
-        self.base = <char*>p
-        self.size = new_size
         return 0
 
     cdef char* reserve(self, uint32_t length) except NULL:
@@ -209,27 +204,26 @@ cdef class JournalWriter:
         if self.error:
             raise OSError(self.error, f"journal: an earlier sync failed ({os.strerror(self.error)})",
                           self.path)
-        if self.end + length > self.size:
-            self._grow(length)
+        if self.end + length > hc_jfile_size(&self.jf):
+            self._grow(self.end + length)
         return self.base + self.end
 
     cdef int commit(self, char* rec, uint32_t length) except -1:
         """Checksum, then the length word: the record exists from this store on."""
-        cdef size_t page, start
+        cdef size_t start
         hc_store_u32(rec + 4, hc_checksum(rec, length))
         hc_commit_length(rec, length)
         self.end += length
         self.records += 1
         if self.mode == SYNC_ALWAYS:
-            page = 4096
-            start = (<size_t>(rec - self.base)) & ~(page - 1)
+            start = (<size_t>(rec - self.base)) & ~(self.jf.page - 1)
             if msync(self.base + start, self.end - start, MS_SYNC) != 0:
                 self.error = errno    # the record is written; the next append reports it
             else:
                 self.synced = self.records
-        elif self.mode == SYNC_INTERVAL:
-            hc_syncer_note(&self.syncer, <uint64_t>self.records)
-            self.error = hc_syncer_error(&self.syncer)
+        hc_jfile_note(&self.jf, self.end, <uint64_t>self.records)
+        if self.mode == SYNC_INTERVAL:
+            self.error = hc_jfile_sync_error(&self.jf)
         return 0
 
     cdef int write_record(self, int rtype, const int64_t* fields, int nf, tuple strs) except -1:
@@ -322,7 +316,7 @@ cdef class JournalWriter:
     def synced_records(self):
         """Records known to be on the device (modes 1 and 2; mode 0 does not know)."""
         if self.mode == SYNC_INTERVAL:
-            return <int64_t>hc_syncer_synced(&self.syncer)
+            return <int64_t>hc_jfile_synced(&self.jf)
         return self.synced
 
     @property
@@ -336,35 +330,37 @@ cdef class JournalWriter:
 
     def sync(self):
         """Put every record written so far on the device now (fdatasync)."""
-        if self.fd >= 0 and hc_datasync(self.fd) != 0:
+        if self.jf.fd >= 0 and hc_datasync(self.jf.fd) != 0:
             raise OSError(errno, os.strerror(errno), self.path)
 
     def close(self):
-        """Stop the sync thread, unmap, cut a large preallocated tail, sync (modes 1, 2), close."""
+        """Stop the journal thread, unmap, cut a large preallocated tail, sync (modes 1, 2),
+        close."""
         cdef int e = 0
-        if self.fd < 0:
+        if self.jf.fd < 0:
             return
-        hc_syncer_stop(&self.syncer)
+        hc_jfile_stop(&self.jf)
         if self.base != NULL:
-            munmap(self.base, self.size)
+            munmap(self.base, HC_RESERVE)
             self.base = NULL
         # cut the preallocated zeros off a large file (ext4 flushes a file cut shorter, so a
         # small tail stays: readers stop at the zeros)
-        if self.size - self.end > GROW_MIN * 16 and ftruncate(self.fd, <long>self.end) != 0:
+        if hc_jfile_size(&self.jf) - self.end > HC_STEP_MIN * 16 and \
+                ftruncate(self.jf.fd, <long>self.end) != 0:
             e = errno
-        if self.mode != SYNC_NONE and hc_datasync(self.fd) != 0 and e == 0:
+        if self.mode != SYNC_NONE and hc_datasync(self.jf.fd) != 0 and e == 0:
             e = errno
-        c_close(self.fd)
-        self.fd = -1
+        c_close(self.jf.fd)
+        self.jf.fd = -1
         if e:
             raise OSError(e, os.strerror(e), self.path)
 
     def __dealloc__(self):
-        hc_syncer_stop(&self.syncer)
+        hc_jfile_stop(&self.jf)
         if self.base != NULL:
-            munmap(self.base, self.size)
-        if self.fd >= 0:
-            c_close(self.fd)
+            munmap(self.base, HC_RESERVE)
+        if self.jf.fd >= 0:
+            c_close(self.jf.fd)
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ cdef extern from "trading.h":
     # opaque to Cython on purpose: only the checked helpers of trading.h touch its value
     ctypedef struct hc_i128:
         pass
-    ctypedef struct hc_syncer:
+    ctypedef struct hc_jfile:
         int fd
-        int64_t interval_ns
+        char* base
+        size_t page
         int running
 
 # -- codes (one definition; hftcore.model builds its IntEnums from these) ------------------------
@@ -144,17 +145,15 @@ cdef class PortfolioCore:
 
 # -- journal ---------------------------------------------------------------------------------------
 cdef class JournalWriter:
-    cdef int fd
-    cdef char* base
-    cdef size_t size              # bytes mapped (= file size while open)
+    cdef hc_jfile jf              # the file, its mapping and its thread (trading.h)
+    cdef char* base               # = jf.base, fixed while open
     cdef size_t end               # logical end: the next record goes here
     cdef readonly int64_t records
     cdef int64_t synced
     cdef readonly int mode        # 0: none, 1: interval, 2: every record
     cdef int error                # sticky errno of a failed sync, raised by the next append
-    cdef hc_syncer syncer
     cdef readonly object path
-    cdef int _fail_open(self) except -1
+    cdef int _fail_open(self, int e) except -1
     cdef int _grow(self, size_t need) except -1
     cdef char* reserve(self, uint32_t length) except NULL
     cdef int commit(self, char* rec, uint32_t length) except -1
@@ -230,7 +229,7 @@ cdef class OrderCore:
     cdef list _insts
     cdef list _inst_pos
     cdef dict _inst_by_id
-    cdef list _inst_keep
+    cdef dict _inst_by_key
     cdef object _last_inst
     cdef int32_t _last_inst_index
     cdef str _session

@@ -278,7 +278,7 @@ cdef class OrderCore:
         self._insts = []
         self._inst_pos = []
         self._inst_by_id = {}
-        self._inst_keep = []
+        self._inst_by_key = {}
         self._last_inst = None
         self._last_inst_index = -1
         self._session = ""
@@ -533,12 +533,13 @@ cdef class OrderCore:
             return idx
         if not isinstance(instrument, _Instrument):
             raise TypeError(f"instrument must be an Instrument, got {type(instrument).__name__}")
-        # an equal instrument seen before (another object): the same entry
-        for i in range(self._n_insts):
-            if self._insts[i] == instrument:
-                self._inst_by_id[id(instrument)] = i
-                self._inst_keep.append(instrument)   # keeps its id() from being reused
-                return i
+        # an equal instrument registered before (another object with the same values): the
+        # same entry (found by its key, compared by value; the object itself is not kept)
+        same = self._inst_by_key.get((instrument.venue, instrument.symbol))
+        if same is not None:
+            for i in same:
+                if self._insts[i] == instrument:
+                    return i
         f[0] = self._n_insts
         f[1] = int64_arg(instrument.price_decimals, "price_decimals")
         f[2] = int64_arg(instrument.size_decimals, "size_decimals")
@@ -567,7 +568,8 @@ cdef class OrderCore:
         self._inst_info[i].risk_index = -1
         self._inst_info[i].venue = -1
         self._n_insts += 1
-        self._inst_by_id[id(instrument)] = i
+        self._inst_by_id[id(instrument)] = i      # kept alive by _insts: its id stays its own
+        self._inst_by_key.setdefault((instrument.venue, instrument.symbol), []).append(i)
         self._last_inst = instrument
         self._last_inst_index = i
         return i
@@ -781,11 +783,11 @@ cdef class OrderCore:
         self._open_reserve()
         f[0] = r.seq
         if reason:
+            text = f"risk: {getattr(_REASONS[reason], 'name', reason)}"
             f[1] = reason
             f[2] = ts
             if live:
                 self._journal_write(REC_RISK_REJECT, f, 3, None, ts)
-            text = f"risk: {getattr(_REASONS[reason], 'name', reason)}"
             Py_INCREF(text)
             Py_XDECREF(r.reason)
             r.reason = <PyObject*>text
@@ -1317,13 +1319,17 @@ cdef class OrderCore:
             ids = [o.client_order_id for o in self.open_orders()]
         else:
             ids = list(client_order_ids)
+        for cid in ids:                      # all checked before the first cancel
+            if not isinstance(cid, str):
+                raise TypeError(f"client_order_ids must hold str, got {type(cid).__name__}")
+        cdef int64_t now = self._now(None)
         done = []
         for cid in ids:
             h = self.c_handle(cid)
             r = self._rec(h)
             if r == NULL or _terminal(r.status):
                 continue
-            if self._cancel(h, self._now(None), True) == 0:
+            if self._cancel(h, now, True) == 0:
                 done.append(cid)
         return done
 

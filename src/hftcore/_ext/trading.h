@@ -118,14 +118,6 @@ static inline void hc_store_u32(char *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void hc_store_u16(char *p, uint16_t v) { memcpy(p, &v, 2); }
 static inline void hc_store_i64(char *p, int64_t v) { memcpy(p, &v, 8); }
 
-static inline int hc_populate(char *p, size_t n) {
-#ifdef MADV_POPULATE_WRITE
-    return madvise(p, n, MADV_POPULATE_WRITE);
-#else
-    (void)p; (void)n; return 0;
-#endif
-}
-
 /* -- clocks --------------------------------------------------------------------------------- */
 static inline int64_t hc_monotonic_ns(void) {
     struct timespec ts;
@@ -144,60 +136,188 @@ static inline int64_t hc_wall_ns(void) {
 #define hc_datasync(fd) fdatasync(fd)
 #endif
 
-/* -- the journal's sync thread: fdatasync every interval while there is something new ------
- * Linux writes pages dirtied through a shared file mapping back on fsync/fdatasync of the
- * descriptor, so the thread needs neither the mapping nor the GIL. */
+/* -- the journal's file: a stable mapping, grown and faulted in ahead by a background thread --
+ *
+ * The whole journal lives in one reserved range of address space (PROT_NONE, nothing
+ * committed); the file is mapped into it piece by piece with MAP_FIXED as it grows, so the
+ * writer's base pointer never changes.  The thread keeps the file allocated (posix_fallocate: a
+ * full disk is an error there, not a SIGBUS on a store) and its pages faulted in writable
+ * (MADV_POPULATE_WRITE) HC_AHEAD bytes beyond the writer's end, so that a record's memcpy
+ * touches neither the file system nor the page tables; and, with an interval, fdatasyncs the
+ * file.  Linux writes pages dirtied through a shared file mapping back on fdatasync of the
+ * descriptor, so the thread needs neither the GIL nor the writer's cooperation.  The writer
+ * grows the file itself (under the lock) only if it ever outruns the thread. */
+#define HC_RESERVE ((size_t)256 << 30)     /* address space for one journal: 256 GiB */
+#define HC_AHEAD ((size_t)1 << 20)        /* faulted in ahead of the writer */
+#define HC_STEP_MIN ((size_t)64 << 10)
+#define HC_STEP_MAX ((size_t)64 << 20)
+
 typedef struct {
     int fd;
-    int64_t interval_ns;
-    int stop;                 /* set by the owner, read by the thread */
-    int error;                /* errno of a failed fdatasync (0: none) */
-    uint64_t written;         /* records written (owner) */
+    char *base;               /* HC_RESERVE bytes of address space */
+    size_t size;              /* file bytes allocated and mapped (grows; under lock) */
+    size_t populated;         /* faulted in up to here */
+    size_t end;               /* the writer's end (the writer stores, the thread loads) */
+    size_t page;              /* the system's page size */
+    int64_t interval_ns;      /* fdatasync period; 0: none */
+    int sync_error;           /* errno of a failed fdatasync */
+    int grow_error;           /* errno of a failed extension (the writer retries and reports) */
+    uint64_t written;         /* records written (writer) */
     uint64_t synced;          /* records known durable (thread) */
-    pthread_t thread;
+    int stop;
     int running;
     pid_t owner;              /* the process that started the thread (a fork does not copy it) */
-} hc_syncer;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+} hc_jfile;
 
-static void *hc_syncer_main(void *arg) {
-    hc_syncer *s = (hc_syncer *)arg;
-    struct timespec ts;
-    uint64_t w;
-    ts.tv_sec = (time_t)(s->interval_ns / 1000000000);
-    ts.tv_nsec = (long)(s->interval_ns % 1000000000);
-    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-        nanosleep(&ts, NULL);
-        w = __atomic_load_n(&s->written, __ATOMIC_ACQUIRE);
-        if (w != __atomic_load_n(&s->synced, __ATOMIC_RELAXED)) {
-            if (hc_datasync(s->fd) != 0) __atomic_store_n(&s->error, errno, __ATOMIC_RELEASE);
-            else __atomic_store_n(&s->synced, w, __ATOMIC_RELEASE);
-        }
-    }
-    return NULL;
+static inline int hc_populate(char *p, size_t n) {
+#ifdef MADV_POPULATE_WRITE
+    return madvise(p, n, MADV_POPULATE_WRITE);
+#else
+    (void)p; (void)n; return 0;
+#endif
 }
 
-static inline int hc_syncer_start(hc_syncer *s) {
+/* Map the file's first `size` bytes (already allocated) into a fresh reservation. */
+static inline int hc_jfile_map(hc_jfile *j, size_t size) {
+    void *r = mmap(NULL, HC_RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) return errno;
+    j->page = (size_t)sysconf(_SC_PAGESIZE);
+    j->base = (char *)r;
+    j->size = 0;
+    j->populated = 0;
+    if (size) {
+        if (mmap(j->base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, j->fd, 0) == MAP_FAILED) {
+            int e = errno;
+            munmap(j->base, HC_RESERVE);
+            j->base = NULL;
+            return e;
+        }
+        j->size = size;
+    }
+    return 0;
+}
+
+/* Extend the file and the mapping to at least `need` bytes (caller holds the lock). */
+static inline int hc_jfile_grow_locked(hc_jfile *j, size_t need) {
+    size_t step, target, old = j->size;
     int rc;
-    s->stop = 0;
-    s->error = 0;
-    rc = pthread_create(&s->thread, NULL, hc_syncer_main, s);
-    s->running = rc == 0;
-    s->owner = getpid();
+    if (need <= old) return 0;
+    step = old < HC_STEP_MIN ? HC_STEP_MIN : (old > HC_STEP_MAX ? HC_STEP_MAX : old);
+    target = need + step;
+    target = (target + HC_STEP_MIN - 1) & ~(HC_STEP_MIN - 1);
+    if (target > HC_RESERVE) {
+        if (need > HC_RESERVE) return EFBIG;
+        target = HC_RESERVE;
+    }
+    rc = posix_fallocate(j->fd, (off_t)old, (off_t)(target - old));
+    if (rc) return rc;
+    old &= ~(j->page - 1);    /* map from a page boundary (an existing file may end anywhere) */
+    if (mmap(j->base + old, target - old, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, j->fd,
+             (off_t)old) == MAP_FAILED)
+        return errno;
+    __atomic_store_n(&j->size, target, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static inline int hc_jfile_grow(hc_jfile *j, size_t need) {
+    int rc;
+    pthread_mutex_lock(&j->lock);
+    rc = hc_jfile_grow_locked(j, need);
+    pthread_mutex_unlock(&j->lock);
     return rc;
 }
 
-static inline void hc_syncer_stop(hc_syncer *s) {
-    if (!s->running) return;
-    if (s->owner != getpid()) { s->running = 0; return; }  /* a forked child: no thread here */
-    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
-    pthread_join(s->thread, NULL);
-    s->running = 0;
+static void *hc_jfile_main(void *arg) {
+    hc_jfile *j = (hc_jfile *)arg;
+    struct timespec now, until;
+    int64_t next_sync = 0, t;
+    uint64_t w;
+    size_t want, from, to;
+    pthread_mutex_lock(&j->lock);
+    while (!j->stop) {
+        want = __atomic_load_n(&j->end, __ATOMIC_ACQUIRE) + HC_AHEAD;
+        if (want > j->size) {
+            int rc = hc_jfile_grow_locked(j, want);
+            if (rc) j->grow_error = rc;
+        }
+        to = want < j->size ? want : j->size;
+        if (j->populated < to) {
+            from = j->populated & ~(j->page - 1);
+            pthread_mutex_unlock(&j->lock);
+            hc_populate(j->base + from, to - from);
+            pthread_mutex_lock(&j->lock);
+            if (to > j->populated) __atomic_store_n(&j->populated, to, __ATOMIC_RELEASE);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        t = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+        if (j->interval_ns > 0 && t >= next_sync) {
+            w = __atomic_load_n(&j->written, __ATOMIC_ACQUIRE);
+            if (w != j->synced) {
+                pthread_mutex_unlock(&j->lock);
+                int rc = hc_datasync(j->fd);
+                int e = errno;
+                pthread_mutex_lock(&j->lock);
+                if (rc) __atomic_store_n(&j->sync_error, e, __ATOMIC_RELEASE);
+                else __atomic_store_n(&j->synced, w, __ATOMIC_RELEASE);
+            }
+            next_sync = t + j->interval_ns;
+        }
+        /* sleep until the next sync, or 5 ms, or until the writer nears the faulted range */
+        t += 5000000;
+        if (j->interval_ns > 0 && next_sync < t) t = next_sync;
+        clock_gettime(CLOCK_REALTIME, &until);
+        {
+            int64_t d = t - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+            int64_t ns = (int64_t)until.tv_nsec + (d > 0 ? d : 0);
+            until.tv_sec += (time_t)(ns / 1000000000);
+            until.tv_nsec = (long)(ns % 1000000000);
+        }
+        if (!j->stop) pthread_cond_timedwait(&j->wake, &j->lock, &until);
+    }
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
 }
 
-static inline void hc_syncer_note(hc_syncer *s, uint64_t written) {
-    __atomic_store_n(&s->written, written, __ATOMIC_RELEASE);
+static inline int hc_jfile_start(hc_jfile *j, int64_t interval_ns) {
+    int rc;
+    j->interval_ns = interval_ns;
+    j->stop = 0;
+    j->sync_error = 0;
+    j->grow_error = 0;
+    j->synced = 0;
+    j->written = 0;
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->wake, NULL);
+    rc = pthread_create(&j->thread, NULL, hc_jfile_main, j);
+    j->running = rc == 0;
+    j->owner = getpid();
+    return rc;
 }
-static inline uint64_t hc_syncer_synced(hc_syncer *s) { return __atomic_load_n(&s->synced, __ATOMIC_ACQUIRE); }
-static inline int hc_syncer_error(hc_syncer *s) { return __atomic_load_n(&s->error, __ATOMIC_ACQUIRE); }
+
+/* The writer moved its end: wake the thread when it nears the end of the faulted range. */
+static inline void hc_jfile_note(hc_jfile *j, size_t end, uint64_t written) {
+    __atomic_store_n(&j->end, end, __ATOMIC_RELEASE);
+    __atomic_store_n(&j->written, written, __ATOMIC_RELEASE);
+    if (end + HC_AHEAD / 2 > __atomic_load_n(&j->populated, __ATOMIC_RELAXED))
+        pthread_cond_signal(&j->wake);
+}
+
+static inline void hc_jfile_stop(hc_jfile *j) {
+    if (!j->running) return;
+    j->running = 0;
+    if (j->owner != getpid()) return;   /* a forked child: the thread is not here */
+    pthread_mutex_lock(&j->lock);
+    j->stop = 1;
+    pthread_cond_signal(&j->wake);
+    pthread_mutex_unlock(&j->lock);
+    pthread_join(j->thread, NULL);
+}
+
+static inline uint64_t hc_jfile_synced(hc_jfile *j) { return __atomic_load_n(&j->synced, __ATOMIC_ACQUIRE); }
+static inline int hc_jfile_sync_error(hc_jfile *j) { return __atomic_load_n(&j->sync_error, __ATOMIC_ACQUIRE); }
+static inline size_t hc_jfile_size(hc_jfile *j) { return __atomic_load_n(&j->size, __ATOMIC_ACQUIRE); }
 
 #endif
