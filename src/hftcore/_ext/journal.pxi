@@ -384,65 +384,101 @@ cdef inline bint _record_at(const char* p, Py_ssize_t off, Py_ssize_t n,
     return True
 
 
-def scan_journal(bytes data):
+@cython.final
+cdef class JournalScanner:
+    """Iterates over the records of a journal held in a buffer (bytes, or an ``mmap`` of the
+    file), one ``(offset, length, type, fields, strings)`` tuple at a time.
+
+    While it goes it notes what is not a record: ``damaged`` lists ``(offset, length)`` spans
+    between good records; once it is exhausted, ``end`` is the offset just after the last good
+    record and ``data_end`` the end of the data (trailing zeros - preallocated space - left out),
+    so ``[end, data_end)`` is the torn tail.  A string that is not UTF-8 makes its record
+    damaged.  ``ValueError`` when the buffer is not a journal.
+    """
+    cdef const unsigned char[::1] buf
+    cdef const char* p
+    cdef Py_ssize_t n
+    cdef Py_ssize_t off
+    cdef readonly Py_ssize_t end
+    cdef readonly Py_ssize_t data_end
+    cdef readonly list damaged
+
+    def __cinit__(self, data):
+        cdef Py_ssize_t last
+        self.buf = data
+        self.n = self.buf.shape[0]
+        self.p = <const char*>&self.buf[0] if self.n else NULL
+        if self.n < FILE_HEADER or memcmp(self.p, <const char*>_MAGIC, 8) != 0:
+            raise ValueError("not an hftcore order journal (bad magic)")
+        if hc_load_u32(self.p + 8) != JOURNAL_VERSION:
+            raise ValueError(f"journal version {hc_load_u32(self.p + 8)} is not {JOURNAL_VERSION}")
+        last = self.n
+        while last > FILE_HEADER and self.p[last - 1] == 0:
+            last -= 1
+        self.data_end = last
+        self.off = FILE_HEADER
+        self.end = FILE_HEADER
+        self.damaged = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef const char* p = self.p
+        cdef Py_ssize_t off = self.off, q, scan
+        cdef uint32_t L = 0, slen
+        cdef int nf, ns, i
+        while off < self.data_end:
+            if _record_at(p, off, self.n, &L):
+                q = off + RECORD_HEADER
+                nf = <unsigned char>p[off + 10]
+                ns = <unsigned char>p[off + 11]
+                fields = tuple([hc_load_i64(p + q + 8 * i) for i in range(nf)])
+                q += 8 * nf
+                strs = []
+                ok = True
+                for i in range(ns):
+                    if q + 4 > off + L:
+                        ok = False
+                        break
+                    slen = hc_load_u32(p + q)
+                    if q + 4 + slen > off + L:
+                        ok = False
+                        break
+                    try:
+                        strs.append(PyUnicode_DecodeUTF8(p + q + 4, slen, NULL))
+                    except UnicodeDecodeError:
+                        ok = False
+                        break
+                    q += 4 + slen
+                if ok:
+                    if self.end < off:
+                        self.damaged.append((self.end, off - self.end))
+                    self.off = off + L
+                    self.end = off + L
+                    return (off, L, hc_load_u16(p + off + 8), fields, tuple(strs))
+            # not a record here: look for the next one on the 8-byte grid
+            scan = off + 8
+            while scan < self.data_end and not _record_at(p, scan, self.n, &L):
+                scan += 8
+            off = scan
+        self.off = off
+        raise StopIteration
+
+
+def scan_journal(data):
     """Split a journal's bytes into records.
 
     Returns ``(records, end, torn, damaged)``: ``records`` a list of
     ``(offset, length, type, fields, strings)`` in file order; ``end`` the offset just after
     the last good record; ``torn`` the bytes after it that hold no complete record (the write a
     crash interrupted), or ``b""``; ``damaged`` a list of ``(offset, bytes)`` spans between good
-    records that are not records (a page the device lost, bit rot).  A string field that is not
-    UTF-8 makes its record damaged.  Raises ``ValueError`` when ``data`` is not a journal.
+    records that are not records (a page the device lost, bit rot).  See
+    :class:`JournalScanner` to go through a large journal without holding every record.
     """
-    cdef const char* p = data
-    cdef Py_ssize_t n = len(data)
-    cdef Py_ssize_t off = FILE_HEADER, end = FILE_HEADER, scan, q, last_nonzero
-    cdef uint32_t L = 0, slen
-    cdef int nf, ns, i
-    if n < FILE_HEADER or data[:8] != _MAGIC:
-        raise ValueError("not an hftcore order journal (bad magic)")
-    if hc_load_u32(p + 8) != JOURNAL_VERSION:
-        raise ValueError(f"journal version {hc_load_u32(p + 8)} is not {JOURNAL_VERSION}")
-    records = []
-    damaged = []
-    # the file may end in zeros (preallocated space): the data ends at the last nonzero byte
-    last_nonzero = n
-    while last_nonzero > FILE_HEADER and p[last_nonzero - 1] == 0:
-        last_nonzero -= 1
-    while off < last_nonzero:
-        if _record_at(p, off, n, &L):
-            q = off + RECORD_HEADER
-            nf = <unsigned char>p[off + 10]
-            ns = <unsigned char>p[off + 11]
-            fields = tuple([hc_load_i64(p + q + 8 * i) for i in range(nf)])
-            q += 8 * nf
-            strs = []
-            ok = True
-            for i in range(ns):
-                if q + 4 > off + L:
-                    ok = False
-                    break
-                slen = hc_load_u32(p + q)
-                if q + 4 + slen > off + L:
-                    ok = False
-                    break
-                try:
-                    strs.append(PyUnicode_DecodeUTF8(p + q + 4, slen, NULL))
-                except UnicodeDecodeError:
-                    ok = False
-                    break
-                q += 4 + slen
-            if ok:
-                if end < off:
-                    damaged.append((end, data[end:off]))
-                records.append((off, L, hc_load_u16(p + off + 8), fields, tuple(strs)))
-                off += L
-                end = off
-                continue
-        # not a record here: look for the next one on the 8-byte grid
-        scan = off + 8
-        while scan < last_nonzero and not _record_at(p, scan, n, &L):
-            scan += 8
-        off = scan
-    torn = data[end:last_nonzero] if end < last_nonzero else b""
-    return records, end, torn, damaged
+    cdef JournalScanner sc = JournalScanner(data)
+    records = list(sc)
+    mv = memoryview(data)
+    torn = bytes(mv[sc.end:sc.data_end]) if sc.end < sc.data_end else b""
+    damaged = [(o, bytes(mv[o:o + k])) for o, k in sc.damaged]
+    return records, sc.end, torn, damaged

@@ -14,6 +14,7 @@ __all__ = [
     "STATUS_CODES",
     "TIME_IN_FORCE_CODES",
     "FillLog",
+    "JournalScanner",
     "JournalWriter",
     "Order",
     "OrderCore",
@@ -120,8 +121,20 @@ class JournalWriter:
     def sync(self) -> None: ...
     def close(self) -> None: ...
 
+@final
+class JournalScanner:
+    def __new__(cls, data: Any) -> JournalScanner: ...
+    def __iter__(self) -> JournalScanner: ...
+    def __next__(self) -> tuple[int, int, int, tuple[int, ...], tuple[str, ...]]: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def data_end(self) -> int: ...
+    @property
+    def damaged(self) -> list[tuple[int, int]]: ...
+
 def scan_journal(
-    data: bytes,
+    data: Any,
 ) -> tuple[list[tuple[int, int, int, tuple[int, ...], tuple[str, ...]]], int, bytes,
            list[tuple[int, bytes]]]: ...
 

@@ -59,6 +59,7 @@ __all__ = [
     "STATUS_CODES",
     "TIME_IN_FORCE_CODES",
     "FillLog",
+    "JournalScanner",
     "JournalWriter",
     "Order",
     "OrderCore",

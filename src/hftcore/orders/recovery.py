@@ -18,16 +18,18 @@ Within one boot, with the default clock, nothing moves.
 
 from __future__ import annotations
 
+import mmap
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from hftcore._ext import orders as _c
 from hftcore.orders.journal import (
     RECORD_SCHEMA,
-    Journal,
     JournalRecord,
     is_legacy,
     sync_mode,
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["recover"]
 
 _TYPE = {name: t for t, (name, _f, _s) in RECORD_SCHEMA.items()}
+_SESSION_T = _TYPE["session"]
+_CLOCK_T = _TYPE["clock"]
 _REPLAY_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, OrderError)
 
 
@@ -82,14 +86,49 @@ def recover(
     legacy_bad: list[tuple[int, bytes, str]] = []
     if is_legacy(path):
         legacy_bad = upgrade_legacy(path)
-    scan = Journal.scan(path)
-    session = next((r for r in scan.records if r.type == _TYPE["session"]), None)
-    if session is None or len(session.strings) < 2:
-        raise ValueError(f"{path}: no session record - not an order journal")
     kwargs.pop("session", None)
     kwargs.pop("prefix", None)
-    om = cls(session=session.strings[0], prefix=session.strings[1], portfolio=portfolio,
-             risk=risk, **kwargs)
+    # the journal is read through a read-only mapping, one record at a time: a long session's
+    # journal is never held in memory as Python objects
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        sc = _c.JournalScanner(data)
+        records = iter(sc)
+        session = next((JournalRecord(*r) for r in records if r[2] == _TYPE["session"]), None)
+        if session is None or len(session.strings) < 2:
+            raise ValueError(f"{path}: no session record - not an order journal")
+        om = cls(session=session.strings[0], prefix=session.strings[1], portfolio=portfolio,
+                 risk=risk, **kwargs)
+        quarantined, noops, n = _replay(om, session, records, rebase_time)
+        torn = bytes(data[sc.end:sc.data_end]) if sc.end < sc.data_end else b""
+        damaged = [(o, bytes(data[o:o + k])) for o, k in sc.damaged]
+        end = sc.end
+        _keep_aside(path, data, torn, damaged, quarantined, legacy_bad)
+        if quarantined or damaged:
+            end = _rewrite(path, data, {rec.offset for rec, _ in quarantined})
+        del records, sc  # the scanner holds the mapping's buffer
+    now = int(om.clock())
+    for rec, why in quarantined:
+        om._report("journal_quarantined", _order_id(om, rec), None, now,
+                   f"{rec.name} record at byte {rec.offset}: {why}")
+    for k, _line, why in legacy_bad:
+        om._report("journal_quarantined", "", None, now, f"0.1 journal line {k}: {why}")
+    for off, span in damaged:
+        om._report("journal_damaged", "", None, now,
+                   f"{len(span)} bytes at {off} are not records")
+    if torn:
+        om.counts["journal_torn_tail"] += 1
+    if noops:
+        om.counts["journal_noop"] += noops
+    dirty = end if (quarantined or damaged) else end + len(torn)
+    mode = sync_mode(kwargs.get("fsync", False), kwargs.get("sync_interval_ns", 0))
+    om._open_journal(path, mode, end, n, dirty)
+    return om
+
+
+def _replay(om: OrderManager, session: JournalRecord, records: Iterator[Any],
+            rebase_time: bool) -> tuple[list[tuple[JournalRecord, str]], int, int]:
+    """Every record after the session's through the manager's transitions; returns the
+    quarantined records, how many were no-ops, and how many records there were."""
     clock = om.clock
     now_clock = int(clock())
     now_wall = time.time_ns()
@@ -97,45 +136,38 @@ def recover(
                  and session.strings[3] == "monotonic" and session.strings[2] != ""
                  and session.strings[2] == _boot_id())
     rebase = rebase_time and not same_boot
-    shift = 0
+
+    def shift_for(clock_ns: int, wall_ns: int) -> int:
+        return (now_clock - now_wall) - (clock_ns - wall_ns) if rebase and wall_ns else 0
+
+    shift = shift_for(*session.fields[1:3]) if len(session.fields) >= 3 else 0
     quarantined: list[tuple[JournalRecord, str]] = []
     noops = 0
+    n = 1
+    replay = om._replay
     om._set_replaying(True)
     try:
-        for rec in scan.records:
-            if rec.type == _TYPE["session"] or rec.type == _TYPE["clock"]:
-                pair = rec.fields[1:3] if rec.type == _TYPE["session"] else rec.fields[0:2]
-                if rebase and len(pair) == 2 and pair[1]:
-                    shift = (now_clock - now_wall) - (pair[0] - pair[1])
+        for offset, length, rtype, fields, strs in records:
+            n += 1
+            if rtype == _SESSION_T:
+                if len(fields) >= 3:
+                    shift = shift_for(fields[1], fields[2])
+                continue
+            if rtype == _CLOCK_T:
+                if len(fields) == 2:
+                    shift = shift_for(fields[0], fields[1])
                 continue
             try:
-                if not om._replay(rec.type, rec.fields, rec.strings, shift):
+                if not replay(rtype, fields, strs, shift):
                     noops += 1
             except _REPLAY_ERRORS as e:
-                quarantined.append((rec, f"{type(e).__name__}: {e}"))
-                if rec.type == _TYPE["new"] and rec.fields:
-                    om._reserve_numbers(rec.fields[0])  # an id is never issued twice
+                quarantined.append((JournalRecord(offset, length, rtype, fields, strs),
+                                    f"{type(e).__name__}: {e}"))
+                if rtype == _TYPE["new"] and fields:
+                    om._reserve_numbers(fields[0])  # an id is never issued twice
     finally:
         om._set_replaying(False)
-    _keep_aside(path, scan, quarantined, legacy_bad)
-    for rec, why in quarantined:
-        om._report("journal_quarantined", _order_id(om, rec), None, now_clock,
-                   f"{rec.name} record at byte {rec.offset}: {why}")
-    for n, _line, why in legacy_bad:
-        om._report("journal_quarantined", "", None, now_clock, f"0.1 journal line {n}: {why}")
-    for off, span in scan.damaged:
-        om._report("journal_damaged", "", None, now_clock,
-                   f"{len(span)} bytes at {off} are not records")
-    if scan.torn:
-        om.counts["journal_torn_tail"] += 1
-    if noops:
-        om.counts["journal_noop"] += noops
-    end, dirty = scan.end, scan.end + len(scan.torn)
-    if quarantined or scan.damaged:
-        end = dirty = _rewrite(path, scan, {rec.offset for rec, _ in quarantined})
-    mode = sync_mode(kwargs.get("fsync", False), kwargs.get("sync_interval_ns", 0))
-    om._open_journal(path, mode, end, len(scan.records), dirty)
-    return om
+    return quarantined, noops, n
 
 
 def _boot_id() -> str:
@@ -151,22 +183,23 @@ def _order_id(om: OrderManager, rec: JournalRecord) -> str:
     return ""
 
 
-def _keep_aside(path: Path, scan: Any, quarantined: list[tuple[JournalRecord, str]],
+def _keep_aside(path: Path, data: Any, torn: bytes, damaged: list[tuple[int, bytes]],
+                quarantined: list[tuple[JournalRecord, str]],
                 legacy_bad: list[tuple[int, bytes, str]]) -> None:
     """Write what recovery could not use next to the journal."""
-    if scan.torn:
+    if torn:
         with open(path.with_name(path.name + ".torn"), "ab") as f:
-            f.write(scan.torn)
-    if not (quarantined or scan.damaged or legacy_bad):
+            f.write(torn)
+    if not (quarantined or damaged or legacy_bad):
         return
     with open(path.with_name(path.name + ".quarantine"), "ab") as f:
         for rec, why in quarantined:
             f.write(orjson.dumps({
                 "offset": rec.offset, "type": rec.type, "name": rec.name,
                 "fields": list(rec.fields), "strings": list(rec.strings), "error": why,
-                "bytes": scan.data[rec.offset:rec.offset + rec.length].hex(),
+                "bytes": bytes(data[rec.offset:rec.offset + rec.length]).hex(),
             }) + b"\n")
-        for off, span in scan.damaged:
+        for off, span in damaged:
             f.write(orjson.dumps({"offset": off, "damaged": span.hex(),
                                   "error": "not a record"}) + b"\n")
         for n, line, why in legacy_bad:
@@ -174,18 +207,21 @@ def _keep_aside(path: Path, scan: Any, quarantined: list[tuple[JournalRecord, st
                                   "error": why}) + b"\n")
 
 
-def _rewrite(path: Path, scan: Any, drop: set[int]) -> int:
-    """The journal without quarantined records and damaged spans (atomic replace); its end."""
-    data: bytes = scan.data
-    parts = [data[:16]]
-    for rec in scan.records:
-        if rec.offset not in drop:
-            parts.append(data[rec.offset:rec.offset + rec.length])
-    body = b"".join(parts)
+def _rewrite(path: Path, data: Any, drop: set[int]) -> int:
+    """The journal without quarantined records and damaged spans, written next to it and
+    renamed over it (atomic); returns its length."""
     tmp = path.with_name(path.name + ".rewrite")
+    size = 0
     with open(tmp, "wb") as f:
-        f.write(body)
+        f.write(bytes(data[:16]))
+        size = 16
+        sc = _c.JournalScanner(data)
+        for offset, length, _t, _f, _s in sc:
+            if offset not in drop:
+                f.write(bytes(data[offset:offset + length]))
+                size += length
+        del sc
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    return len(body)
+    return size
