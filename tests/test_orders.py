@@ -497,3 +497,35 @@ def test_a_failing_risk_engine_is_reported_not_half_applied() -> None:
     assert om[cid].status is S.FILLED and om.portfolio.position(BTC).net == 5 * LOT
     assert om.anomalies[-1].kind == "risk_update_failed"
     assert "risk store unavailable" in om.anomalies[-1].detail
+
+
+def test_threads_sharing_a_manager_never_corrupt_it() -> None:
+    """The manager is meant for one thread; used from several (each call holding the GIL, the
+    risk engine's Python code letting them interleave) it stays consistent."""
+    import threading
+
+    risk = RiskEngine()
+    risk.add_instrument(BTC, InstrumentLimits(self_trade_prevention=False))
+    om = OrderManager(session="th", risk=risk)
+    o = om.create(BTC, Side.BUY, 10**6 * LOT, PX)
+    om.submit(o)
+    cid = o.client_order_id
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(2000):
+                om.on_fill(cid, f"t{k}-{i}", LOT, PX)
+                om.on_fill(cid, f"t{k}-{i}", LOT, PX)  # a duplicate, from any thread
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert o.filled == 8000 * LOT and len(o.fills) == 8000 and len(om.fills) == 8000
+    assert om.counts["duplicate_fill"] == 8000
+    assert om.portfolio.position(BTC).net == risk.instrument_state(BTC)["position"] == 8000 * LOT

@@ -603,8 +603,10 @@ cdef class OrderCore:
             return 0
         if ts >= self._anchor_ts:
             # the clock's reading next to the wall clock: recovery puts recorded times on the
-            # clock of the process that recovers through these
-            a[0] = hc_monotonic_ns() if self._clock_mono else int64_arg(self._clock(), "clock()")
+            # clock of the process that recovers through these.  A custom clock is not called
+            # here (no user code between a transition's checks and its changes): the event's
+            # time is its reading
+            a[0] = hc_monotonic_ns() if self._clock_mono else ts
             a[1] = hc_wall_ns()
             self._journal.write_record(REC_CLOCK, a, 2, None)
             self._anchor_ts = (ts if ts < INT64_MAX - ANCHOR_NS else INT64_MAX - ANCHOR_NS) + ANCHOR_NS
