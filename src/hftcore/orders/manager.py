@@ -135,7 +135,8 @@ class OrderManager(_c.OrderCore):
             raise TypeError("clock must be a callable returning int nanoseconds")
         if on_anomaly is not None and not callable(on_anomaly):
             raise TypeError("on_anomaly must be callable")
-        if not isinstance(anomaly_log_size, int) or anomaly_log_size <= 0:
+        if not isinstance(anomaly_log_size, int) or isinstance(anomaly_log_size, bool) \
+                or anomaly_log_size <= 0:
             raise ValueError(f"anomaly_log_size must be a positive int, got {anomaly_log_size!r}")
         if portfolio is not None and not isinstance(portfolio, Portfolio):
             raise TypeError(f"portfolio must be a Portfolio, got {type(portfolio).__name__}")
