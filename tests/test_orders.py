@@ -529,3 +529,13 @@ def test_threads_sharing_a_manager_never_corrupt_it() -> None:
     assert o.filled == 8000 * LOT and len(o.fills) == 8000 and len(om.fills) == 8000
     assert om.counts["duplicate_fill"] == 8000
     assert om.portfolio.position(BTC).net == risk.instrument_state(BTC)["position"] == 8000 * LOT
+
+
+def test_an_instrument_the_risk_engine_does_not_know_is_rejected() -> None:
+    risk = RiskEngine()
+    om = new_om(risk=risk)
+    o = om.create(ETH, Side.BUY, 1, 1)
+    assert om.submit(o) is Reason.UNKNOWN_INSTRUMENT and o.status is S.REJECTED
+    risk.add_instrument(ETH)  # registered later: the next order goes through
+    p = om.create(ETH, Side.BUY, 1, 1)
+    assert om.submit(p) is Reason.OK

@@ -349,8 +349,9 @@ cdef class OrderCore:
     def risk(self, risk):
         cdef int32_t i
         if risk is not None:
-            for name in ("check", "on_order_open", "on_order_fill", "on_order_closed",
-                         "on_order_replaced", "check_cancel_venue", "record_error", "index"):
+            for name in ("check", "check_order", "on_order_open", "on_order_fill",
+                         "on_order_closed", "on_order_replaced", "check_cancel_venue",
+                         "record_error", "index"):
                 if not hasattr(risk, name):
                     raise TypeError(f"risk must be a RiskEngine (no {name}), got "
                                     f"{type(risk).__name__}")
@@ -770,6 +771,7 @@ cdef class OrderCore:
         journaled risk decision on replay, -1 live (ask the risk engine)."""
         cdef OrderRec* r = self._need(h)
         cdef int reason = 0
+        cdef int k
         cdef int64_t f[3]
         cdef bint live = decided < 0
         if r.status != ST_NEW:
@@ -778,8 +780,12 @@ cdef class OrderCore:
         if not live:
             reason = decided
         elif self._risk is not None:
-            reason = self._r_check(self._risk_index(r.inst), r.side, r.price, r.size,
-                                   r.order_type)
+            k = self._risk_index(r.inst)
+            if k >= 0:   # the compiled check, bound: no Python frame in between
+                reason = self._r_check(k, r.side, r.price, r.size, r.order_type)
+            else:        # not registered with the risk engine: it says so itself
+                reason = int(self._risk.check_order(self._insts[r.inst], r.side, r.price,
+                                                    r.size, r.order_type))
         if reason < 0 or reason >= len(_REASONS):
             raise ValueError(f"risk reason {reason} is not a Reason code")
         self._hist_reserve(r, 1)
