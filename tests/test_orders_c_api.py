@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -20,7 +19,7 @@ S = OrderStatus
 
 
 @pytest.fixture(scope="module")
-def engine() -> ModuleType:
+def engine(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     try:
         from Cython.Build import cythonize
         from setuptools import Distribution, Extension
@@ -28,7 +27,7 @@ def engine() -> ModuleType:
         pytest.skip("Cython/setuptools not available")
     src = Path(__file__).parent / "cython" / "order_engine.pyx"
     root = Path(hftcore.__file__).resolve().parents[1]
-    build = Path(tempfile.mkdtemp(prefix="hftcore-c-api-"))
+    build = tmp_path_factory.mktemp("c_api")
     shutil.copy(src, build / src.name)
     ext = Extension("order_engine", [str(build / src.name)],
                     include_dirs=[str(root / "hftcore" / "_ext")])
