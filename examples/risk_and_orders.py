@@ -1,8 +1,9 @@
 """Pre-trade risk, the order life cycle and exact PnL, end to end, with no venue and no network.
 
 A scripted venue answers the way real ones do (a fill before the ack, a duplicate fill, a cancel
-ack after a fill, a lost answer settled by reconciliation); every event goes to a journal first;
-at the end the journal alone rebuilds the same orders and positions.
+ack after a fill, a lost answer settled by reconciliation); every event goes to the binary order
+journal first; a malformed request is refused before anything is recorded; at the end the
+journal alone rebuilds the same orders and positions.
 
 Run: ``python examples/risk_and_orders.py``
 """
@@ -53,7 +54,7 @@ def main() -> None:
         print(f"check {qty} BTC @ {price}: {r.name} - {r.message}")
 
     # -- orders through the manager, journaled --
-    journal = Path(tempfile.mkdtemp()) / "orders.jsonl"
+    journal = Path(tempfile.mkdtemp()) / "orders.journal"
     fees = FeeSchedule.from_text("0.0001", "0.0004")  # maker 1 bp, taker 4 bp
     om = OrderManager(journal=journal, portfolio=Portfolio(fees), risk=risk)
 
@@ -68,12 +69,16 @@ def main() -> None:
     print(buy, "history:", [e for _, _, e in buy.history])
 
     too_big = om.create(btc, Side.BUY, btc.qty("0.7"), btc.price("50000"))
-    print("second buy:", om.submit(too_big).name, "->", too_big.status.name)
+    print("second buy:", om.submit(too_big).name, "->", too_big.status)
+    try:  # a float never becomes a size: refused before it reaches the journal
+        om.create(btc, Side.BUY, 0.5, btc.price("50000"))  # type: ignore[arg-type]
+    except TypeError as e:
+        print("refused:", e)
 
     sell = om.create(btc, Side.SELL, btc.qty("0.25"), btc.price("50100"))
     om.submit(sell)
     om.check_timeouts(now=sell.sent_ns + om.timeout_ns)  # the venue never answered
-    print("after the timeout:", sell.status.name)
+    print("after the timeout:", sell.status)
     report = om.reconcile(  # ask the venue: partly filled and still open
         "binance",
         open_orders=[VenueOrder(sell.client_order_id, "V2", filled=btc.qty("0.05"))],
@@ -91,12 +96,13 @@ def main() -> None:
           f"{Portfolio.to_decimal(pos, pos.unrealized_pnl)}, fees "
           f"{Portfolio.to_decimal(pos, pos.fees)} (value decimals {vd})")
     risk.set_pnl(*om.portfolio.pnl(risk.notional_decimals))
+    print(om.portfolio)
 
     # -- kill switch: halt and cancel everything still open --
     risk.kill()
     for c in cancels:
         om.cancel(c)
-    print("kill switch: cancel requested for", cancels, "->", om[cancels[0]].status.name)
+    print("kill switch: cancel requested for", cancels, "->", om[cancels[0]].status)
     print("risk decisions:", {r.name: n for r, n in risk.counts().items() if n})
     print("venue anomalies:", dict(om.counts))
     om.close()

@@ -53,8 +53,10 @@ def test_decode_binance_example() -> None:
 def test_risk_and_orders_example() -> None:
     out = run("risk_and_orders.py")
     assert "check 0.1 BTC @ 53000: PRICE_BAND" in out
-    assert "second buy: POSITION_LIMIT -> REJECTED" in out
-    assert "after the timeout: UNKNOWN" in out
+    assert "second buy: POSITION_LIMIT -> OrderStatus.REJECTED" in out
+    assert "refused: size must be an int (raw count), got float 0.5" in out
+    assert "after the timeout: OrderStatus.UNKNOWN" in out
+    assert "Portfolio(1 position: binance:BTCUSDT net=0.35000 @ " in out
     assert "PARTIALLY_FILLED" in out
     assert "position 0.35000 BTC" in out
     assert "realized 5.0187500 USDT" in out

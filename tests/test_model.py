@@ -112,3 +112,25 @@ def test_enums() -> None:
         "NEW", "PENDING_NEW", "ACCEPTED", "PARTIALLY_FILLED", "FILLED", "CANCELED",
         "REJECTED", "EXPIRED", "PENDING_CANCEL", "PENDING_REPLACE",
     }
+
+
+def test_enums_print_readably() -> None:
+    from hftcore import Liquidity, OrderType, TimeInForce
+
+    assert str(Side.BUY) == "Side.BUY" and f"{Side.SELL}" == "Side.SELL"
+    assert str(OrderStatus.PARTIALLY_FILLED) == "OrderStatus.PARTIALLY_FILLED"
+    assert f"{OrderType.LIMIT_MAKER}|{TimeInForce.IOC}|{Liquidity.MAKER}" == \
+        "OrderType.LIMIT_MAKER|TimeInForce.IOC|Liquidity.MAKER"
+    assert f"{Side.SELL:d}" == "1" and f"{OrderStatus.FILLED:>3}" == "  4"  # a spec formats the int
+    assert Side.SELL == 1 and OrderStatus(4) is OrderStatus.FILLED
+
+
+def test_enum_codes_come_from_the_compiled_core() -> None:
+    from hftcore import Liquidity, OrderType, TimeInForce
+    from hftcore._ext import orders as codes
+
+    assert {m.name: int(m) for m in OrderStatus} == codes.STATUS_CODES
+    assert {m.name: int(m) for m in OrderType} == codes.ORDER_TYPE_CODES
+    assert {m.name: int(m) for m in TimeInForce} == codes.TIME_IN_FORCE_CODES
+    assert {m.name: int(m) for m in Liquidity} == codes.LIQUIDITY_CODES
+    assert {m.name: int(m) for m in Side} == codes.SIDE_CODES

@@ -11,6 +11,7 @@ from trading_sim import BTC, ETH, Scenario, reference_positions
 
 from hftcore import (
     FeeSchedule,
+    Fill,
     InstrumentLimits,
     OrderError,
     OrderManager,
@@ -285,8 +286,11 @@ def check_invariants(om: OrderManager, sc: Scenario) -> None:
         booked += o.fills
     assert len(om) == sc.created  # never lose an order
     # portfolio == a from-scratch recomputation over the booked fills (in booking order)
-    assert sorted(booked, key=id) == sorted(om.fills, key=id)
-    booked = om.fills
+    def key(f: Fill) -> tuple[str, str]:
+        return f.client_order_id, f.trade_id
+
+    assert sorted(booked, key=key) == sorted(om.fills, key=key)
+    booked = list(om.fills)
     fee_of = om.portfolio.default_fees
     ref = reference_positions([
         (om[f.client_order_id].instrument, f.side, f.qty, f.price,
@@ -361,25 +365,39 @@ def snapshot(om: OrderManager) -> dict[str, tuple[object, ...]]:
 
 
 def test_journal_torn_tail_and_damage(tmp_path: Path) -> None:
-    path = tmp_path / "j.jsonl"
+    path = tmp_path / "orders.journal"
     om = OrderManager(session="tt", journal=path)
     cid = sent(om)
     om.on_ack(cid, "v")
     om.close()
     with open(path, "ab") as f:
-        f.write(b'{"e":"fill","id":"' + cid.encode())  # killed mid-write
+        f.write(b"\x30\x00\x00\x00partial record")  # killed mid-write: no complete record
     back = OrderManager.recover(path)
     assert back[cid].status is S.ACCEPTED and back.counts["journal_torn_tail"] == 1
+    torn = (tmp_path / "orders.journal.torn").read_bytes()
+    assert torn.endswith(b"\x30\x00\x00\x00partial record")
     c2 = back.create(BTC, Side.BUY, LOT, PX).client_order_id
     assert c2 != cid
     back.close()
     records, torn = Journal.read(path)
-    assert not torn and records[-1]["id"] == c2
-    data = path.read_bytes().split(b"\n")
-    data[2] = b"garbage"
-    path.write_bytes(b"\n".join(data))
-    with pytest.raises(ValueError, match="damaged"):
-        OrderManager.recover(path)
+    assert not torn and records[-1]["e"] == "new" and records[-1]["id"] == c2
+    # a damaged record in the middle (a page lost in a power cut): reported, the rest rebuilt
+    scan = Journal.scan(path)
+    ack = next(r for r in scan.records if r.name == "ack")
+    data = bytearray(scan.data)
+    data[ack.offset + 20] ^= 0xFF
+    path.write_bytes(bytes(data))
+    again = OrderManager.recover(path)
+    assert again.counts["journal_damaged"] == 1
+    assert again[cid].status is S.PENDING_NEW  # its ack went with the damaged record
+    assert again[c2].status is S.NEW
+    aside = (tmp_path / "orders.journal.quarantine").read_bytes()
+    assert bytes(data[ack.offset:ack.offset + ack.length]).hex().encode() in aside
+    again.close()
+    # the damaged span is gone from the journal: the next recovery is clean
+    third = OrderManager.recover(path)
+    assert third.counts["journal_damaged"] == 0 and third[cid].status is S.PENDING_NEW
+    third.close()
 
 
 def test_prune_forgets_old_terminal_orders_only() -> None:
@@ -411,3 +429,113 @@ def test_reconcile_never_assumes_a_fill() -> None:
     om.reconcile("sim", [], fills=[Fill(cid, "t2", Side.BUY, 3 * LOT, PX)],
                  closed={cid: S.FILLED})
     assert om[cid].status is S.FILLED
+
+
+def test_duplicate_fills_caught_on_an_order_with_many_fills(tmp_path: Path) -> None:
+    path = tmp_path / "orders.journal"
+    om = OrderManager(session="mf", journal=path)
+    o = om.create(BTC, Side.BUY, 5000 * LOT, PX)
+    om.submit(o)
+    cid = o.client_order_id
+    for k in range(3000):  # past the point where trade ids move into a set
+        assert om.on_fill(cid, f"t{k}", LOT, PX)
+    for k in (0, 6, 7, 8, 2999):  # every earlier trade id is still recognized
+        assert not om.on_fill(cid, f"t{k}", LOT, PX)
+    assert om.counts["duplicate_fill"] == 5
+    assert o.filled == 3000 * LOT and len(o.fills) == 3000
+    om.close()
+    back = OrderManager.recover(path)
+    assert not back.on_fill(cid, "t1234", LOT, PX)  # the recovered order knows them too
+    assert back.on_fill(cid, "t3000", LOT, PX)
+    assert back[cid].filled == 3001 * LOT
+    back.close()
+
+
+def test_pruned_orders_free_their_memory_and_their_views_say_so() -> None:
+    now = [0]
+    om = OrderManager(session="pm", clock=lambda: now[0])
+    done = []
+    for k in range(3000):  # across several chunks of the order table
+        cid = sent(om, LOT)
+        om.on_fill(cid, f"t{k}", LOT, PX)
+        done.append(om[cid])
+    now[0] = 10
+    keep = sent(om)
+    assert om.prune(5) == 3000 and len(om) == 1 and len(om.fills) == 0
+    with pytest.raises(OrderError, match="pruned"):
+        _ = done[0].status
+    assert "pruned" in repr(done[-1])
+    assert om.get(done[0].client_order_id) is None
+    assert om.portfolio.position(BTC).net == 3000 * LOT
+    o = om.create(BTC, Side.BUY, LOT, PX)  # numbering goes on
+    assert o.client_order_id.endswith("-3002") and om[keep].status is S.PENDING_NEW
+
+
+def test_fill_log_is_a_sequence_in_booking_order() -> None:
+    om = new_om()
+    a, b = sent(om), sent(om)
+    om.on_fill(b, "t1", LOT, PX)
+    om.on_fill(a, "t2", 2 * LOT, PX - 5)
+    log = om.fills
+    assert len(log) == 2 and [f.trade_id for f in log] == ["t1", "t2"]
+    assert log[-1].client_order_id == a and log[0:1][0].client_order_id == b
+    assert log == list(log) and list(log) == om[a].fills[:0] + om[b].fills + om[a].fills
+    with pytest.raises(IndexError):
+        log[2]
+
+
+def test_a_failing_risk_engine_is_reported_not_half_applied() -> None:
+    class Flaky(RiskEngine):
+        def on_order_fill(self, *a: object) -> None:
+            raise RuntimeError("risk store unavailable")
+
+    risk = Flaky()
+    risk.add_instrument(BTC)
+    om = new_om(risk=risk)
+    cid = sent(om)
+    assert om.on_fill(cid, "t1", 5 * LOT, PX)  # booked: the venue traded
+    assert om[cid].status is S.FILLED and om.portfolio.position(BTC).net == 5 * LOT
+    assert om.anomalies[-1].kind == "risk_update_failed"
+    assert "risk store unavailable" in om.anomalies[-1].detail
+
+
+def test_threads_sharing_a_manager_never_corrupt_it() -> None:
+    """The manager is meant for one thread; used from several (each call holding the GIL, the
+    risk engine's Python code letting them interleave) it stays consistent."""
+    import threading
+
+    risk = RiskEngine()
+    risk.add_instrument(BTC, InstrumentLimits(self_trade_prevention=False))
+    om = OrderManager(session="th", risk=risk)
+    o = om.create(BTC, Side.BUY, 10**6 * LOT, PX)
+    om.submit(o)
+    cid = o.client_order_id
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(2000):
+                om.on_fill(cid, f"t{k}-{i}", LOT, PX)
+                om.on_fill(cid, f"t{k}-{i}", LOT, PX)  # a duplicate, from any thread
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert o.filled == 8000 * LOT and len(o.fills) == 8000 and len(om.fills) == 8000
+    assert om.counts["duplicate_fill"] == 8000
+    assert om.portfolio.position(BTC).net == risk.instrument_state(BTC)["position"] == 8000 * LOT
+
+
+def test_an_instrument_the_risk_engine_does_not_know_is_rejected() -> None:
+    risk = RiskEngine()
+    om = new_om(risk=risk)
+    o = om.create(ETH, Side.BUY, 1, 1)
+    assert om.submit(o) is Reason.UNKNOWN_INSTRUMENT and o.status is S.REJECTED
+    risk.add_instrument(ETH)  # registered later: the next order goes through
+    p = om.create(ETH, Side.BUY, 1, 1)
+    assert om.submit(p) is Reason.OK

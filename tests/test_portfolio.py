@@ -104,3 +104,55 @@ def test_portfolio_equals_recomputation(fills: list, mark: int) -> None:
         assert pos.bought - pos.sold == pos.net
         if pos.net:
             assert abs(pos.avg_price * abs(pos.net) - abs(pos.cost)) <= abs(pos.net) // 2 + 1
+
+
+def test_portfolio_prints_positions_and_pnl() -> None:
+    pf = Portfolio()
+    assert repr(pf) == "Portfolio(flat, no positions)"
+    pf.apply(BTC, B, BTC.qty("0.5"), BTC.price("50000"))
+    pf.apply(BTC, S_, BTC.qty("0.2"), BTC.price("50100"))
+    pf.mark(BTC, BTC.price("50050"))
+    text = repr(pf)
+    assert text.startswith("Portfolio(1 position: sim:BTCUSDT net=0.30000 @ 50000.00 ")
+    assert "realized=20.0000000 unrealized=15.0000000 fees=0E-7 USDT" in text
+    assert repr(pf.position(BTC)) == (
+        "Position(BTCUSDT net=0.30000 realized=20.0000000 unrealized=15.0000000 "
+        "fees=0.0000000)")
+
+
+def test_money_beyond_int64_is_exact() -> None:
+    inst = Instrument("x", "BIG", 9, 9)  # value decimals 18
+    pf = Portfolio(FeeSchedule.from_text("0.0001", "0.0004"))
+    price, qty = 9 * 10**15, 5 * 10**15  # 9e6 at 9 decimals times 5e6
+    pos = pf.apply(inst, B, qty, price)
+    assert pos.cost == price * qty  # 4.5e31: far beyond int64
+    assert pos.fees == -((-price * qty * 4) // 10**4)  # fee rounded up, exact
+    pf.apply(inst, S_, qty, price + 1)
+    assert pos.net == 0 and pos.realized_pnl == qty
+    assert pos.turnover == price * qty + (price + 1) * qty
+
+
+def test_position_past_int64_is_refused_untouched() -> None:
+    import pytest
+
+    pf = Portfolio()
+    pf.apply(BTC, B, 2**62, 1)
+    before = pf.snapshot()
+    with pytest.raises(OverflowError, match="int64"):
+        pf.apply(BTC, B, 2**62, 1)
+    assert pf.snapshot() == before
+    pf.apply(BTC, S_, 2**62, 1)  # closing is fine
+    assert pf.position(BTC).net == 0
+
+
+def test_fee_schedule_changes_reach_existing_positions() -> None:
+    pf = Portfolio()
+    pos = pf.apply(BTC, B, 1000, 10**6)
+    assert pos.fees == 0
+    pf.default_fees = FeeSchedule.from_text("0", "0.001")
+    pf.apply(BTC, B, 1000, 10**6)
+    assert pos.fees == 10**6  # 1000 * 10**6 * 0.001
+    pf.set_fees(BTC, FeeSchedule.from_text("0", "0"))
+    pf.default_fees = FeeSchedule.from_text("0", "0.5")  # the instrument keeps its own
+    pf.apply(BTC, B, 1000, 10**6)
+    assert pos.fees == 10**6

@@ -2,6 +2,9 @@
 
 Prices and sizes are ``int`` counts at the instrument's ``price_decimals`` / ``size_decimals``:
 BTCUSDT 50000.10 at 2 price decimals is ``5000010``.  ``Instrument`` converts at the edges.
+
+The enums take their codes from the compiled trading core (``hftcore._ext.orders``), the one
+place they are defined; they print as ``Side.BUY``, not as their number.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from enum import IntEnum
 from typing import NamedTuple
 
 from hftcore._ext import fixed as _fx
+from hftcore._ext import orders as _codes
+from hftcore._ext.orders import Order
 
 __all__ = [
     "Fill",
@@ -25,11 +30,21 @@ __all__ = [
 ]
 
 
-class Side(IntEnum):
+class _ReadableEnum(IntEnum):
+    """An IntEnum that prints as ``Side.BUY`` (``str``, ``print``, f-strings), not as ``0``."""
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    def __format__(self, spec: str) -> str:
+        return str(self) if not spec else int.__format__(self, spec)
+
+
+class Side(_ReadableEnum):
     """Order side; books use the same codes for their sides (bid == BUY == 0, ask == SELL == 1)."""
 
-    BUY = 0
-    SELL = 1
+    BUY = _codes.SIDE_CODES["BUY"]
+    SELL = _codes.SIDE_CODES["SELL"]
 
     @property
     def opposite(self) -> Side:
@@ -42,40 +57,45 @@ class Side(IntEnum):
         return 1 if self is Side.BUY else -1
 
 
-class OrderType(IntEnum):
+_OT = _codes.ORDER_TYPE_CODES
+_TIF = _codes.TIME_IN_FORCE_CODES
+_ST = _codes.STATUS_CODES
+
+
+class OrderType(_ReadableEnum):
     """Order types understood by the risk engine, order manager and simulator."""
 
-    LIMIT = 0
-    MARKET = 1
-    STOP_MARKET = 2
-    STOP_LIMIT = 3
-    LIMIT_MAKER = 4  # post-only limit
+    LIMIT = _OT["LIMIT"]
+    MARKET = _OT["MARKET"]
+    STOP_MARKET = _OT["STOP_MARKET"]
+    STOP_LIMIT = _OT["STOP_LIMIT"]
+    LIMIT_MAKER = _OT["LIMIT_MAKER"]  # post-only limit
 
 
-class TimeInForce(IntEnum):
+class TimeInForce(_ReadableEnum):
     """How long an order rests."""
 
-    GTC = 0  # good till canceled
-    IOC = 1  # immediate or cancel
-    FOK = 2  # fill or kill
-    GTX = 3  # post only: rejected/canceled if it would take
-    DAY = 4
+    GTC = _TIF["GTC"]  # good till canceled
+    IOC = _TIF["IOC"]  # immediate or cancel
+    FOK = _TIF["FOK"]  # fill or kill
+    GTX = _TIF["GTX"]  # post only: rejected/canceled if it would take
+    DAY = _TIF["DAY"]
 
 
-class OrderStatus(IntEnum):
+class OrderStatus(_ReadableEnum):
     """Order life cycle; see ``hftcore.orders`` for the legal transitions."""
 
-    NEW = 0  # created locally, not sent
-    PENDING_NEW = 1  # sent, no answer yet
-    ACCEPTED = 2  # acknowledged by the venue, resting
-    PARTIALLY_FILLED = 3
-    FILLED = 4
-    PENDING_CANCEL = 5
-    PENDING_REPLACE = 6
-    CANCELED = 7
-    REJECTED = 8
-    EXPIRED = 9
-    UNKNOWN = 10  # no answer in time: to be reconciled against the venue, never assumed
+    NEW = _ST["NEW"]  # created locally, not sent
+    PENDING_NEW = _ST["PENDING_NEW"]  # sent, no answer yet
+    ACCEPTED = _ST["ACCEPTED"]  # acknowledged by the venue, resting
+    PARTIALLY_FILLED = _ST["PARTIALLY_FILLED"]
+    FILLED = _ST["FILLED"]
+    PENDING_CANCEL = _ST["PENDING_CANCEL"]
+    PENDING_REPLACE = _ST["PENDING_REPLACE"]
+    CANCELED = _ST["CANCELED"]
+    REJECTED = _ST["REJECTED"]
+    EXPIRED = _ST["EXPIRED"]
+    UNKNOWN = _ST["UNKNOWN"]  # no answer in time: to be reconciled against the venue
 
     @property
     def is_terminal(self) -> bool:
@@ -258,11 +278,11 @@ class Instrument:
 # -- orders and fills (used by hftcore.orders and hftcore.portfolio) ------------------------------
 
 
-class Liquidity(IntEnum):
+class Liquidity(_ReadableEnum):
     """Whether a fill added liquidity (maker) or took it (taker); decides the fee rate."""
 
-    MAKER = 0
-    TAKER = 1
+    MAKER = _codes.LIQUIDITY_CODES["MAKER"]
+    TAKER = _codes.LIQUIDITY_CODES["TAKER"]
 
 
 class Fill(NamedTuple):
@@ -284,84 +304,6 @@ class Fill(NamedTuple):
     ts: int = 0
 
 
-_STATUS_NEW = OrderStatus.NEW  # bound once: enum member lookups are slow on Python 3.11
-_STATUSES = tuple(OrderStatus)
-
-
-class Order:
-    """One order and its history; created by :class:`hftcore.orders.OrderManager`.
-
-    ``size``, ``filled`` are raw at ``instrument.size_decimals``; ``price`` raw at
-    ``price_decimals`` (a market order's protection price, 0 for none).  ``history`` holds
-    ``(ts_ns, status, event)`` tuples, one per accepted or refused event.
-    """
-
-    __slots__ = (
-        "_hist",
-        "acked",
-        "client_order_id",
-        "filled",
-        "fills",
-        "instrument",
-        "order_type",
-        "price",
-        "prior_status",
-        "reason",
-        "sent_ns",
-        "side",
-        "size",
-        "status",
-        "time_in_force",
-        "venue_order_id",
-    )
-
-    def __init__(
-        self,
-        client_order_id: str,
-        instrument: Instrument,
-        side: Side,
-        size: int,
-        price: int,
-        order_type: OrderType = OrderType.LIMIT,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-    ) -> None:
-        self.client_order_id = client_order_id
-        self.instrument = instrument
-        self.side = side
-        self.size = size
-        self.price = price
-        self.order_type = order_type
-        self.time_in_force = time_in_force
-        self.status = _STATUS_NEW
-        self.prior_status = _STATUS_NEW  # status before PENDING_CANCEL/REPLACE or UNKNOWN
-        self.filled = 0
-        self.acked = False  # the venue has shown it knows the order (ack, fill, amend)
-        self.venue_order_id: str | None = None
-        self.reason = ""
-        self.sent_ns = 0
-        self.fills: list[Fill] = []
-        # (ts_ns, status code, event): plain ints, so these tuples are invisible to the GC
-        self._hist: list[tuple[int, int, str]] = []
-
-    @property
-    def history(self) -> list[tuple[int, OrderStatus, str]]:
-        """``(ts_ns, status, event)`` for every accepted or refused event, oldest first."""
-        return [(t, _STATUSES[c], e) for t, c, e in self._hist]
-
-    @property
-    def remaining(self) -> int:
-        """Size not yet filled (raw)."""
-        return self.size - self.filled
-
-    @property
-    def is_open(self) -> bool:
-        """True while the order may still trade at the venue."""
-        return self.status.is_open
-
-    def __repr__(self) -> str:
-        inst = self.instrument
-        return (
-            f"Order({self.client_order_id} {inst.symbol} {self.side.name} "
-            f"{inst.format_qty(self.filled)}/{inst.format_qty(self.size)} @ "
-            f"{inst.format_price(self.price)} {self.status.name})"
-        )
+# ``Order`` (imported above) is the compiled view of one order of an OrderManager: see
+# hftcore._ext.orders.  The core gets the Python faces of its codes here.
+_codes.bind_model(Side, OrderType, TimeInForce, OrderStatus, Liquidity, Fill, Instrument)

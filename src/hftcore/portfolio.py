@@ -13,21 +13,21 @@ Two roundings exist, both explicit: the cost basis taken off a position by a *pa
 round trip flat-to-flat realizes exactly the cash that changed hands), and fees computed from a
 rate (rounded up, as venues charge them).  ``realized + unrealized`` always equals the cash flow
 of the fills plus ``net * mark`` exactly.  Fees are in quote currency.  Figures are Python ints,
-so they never overflow; the divisions go through :mod:`hftcore.fixed` (128-bit) when they fit.
+read from the compiled positions (int64 sizes, 128-bit money, every operation checked: a fill
+that would overflow is refused whole).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
 from hftcore import fixed
-from hftcore.model import Fill, Instrument, Liquidity, Side
+from hftcore._ext.orders import PortfolioCore, Position
+from hftcore.model import Instrument, Liquidity
 
 __all__ = ["FeeSchedule", "Portfolio", "Position", "Totals", "value_decimals"]
 
-_BUY = Side.BUY  # enum members bound once: OrderStatus.X-style lookups cost ~100 ns on 3.11
 _MAKER = Liquidity.MAKER
 
 #: Decimals of fee rates: "0.0002" (2 bps) is 20000.
@@ -84,138 +84,6 @@ class FeeSchedule:
             return _div_round(value * rate, 10**RATE_DECIMALS, "up")
 
 
-class Position:
-    """Net position and PnL of one instrument.  Units: see :mod:`hftcore.portfolio`.
-
-    Attributes
-    ----------
-    net : int
-        Signed net position, raw size.
-    cost : int
-        Signed cost basis of the open position (positive long, negative short), value decimals.
-    realized_pnl, fees, turnover : int
-        Value decimals.  ``realized_pnl`` is before fees.
-    bought, sold : int
-        Total size bought and sold, raw size.
-    mark : int or None
-        Last mark price (raw price) for :attr:`unrealized_pnl`.
-    """
-
-    __slots__ = (
-        "bought",
-        "cost",
-        "fees",
-        "fills",
-        "instrument",
-        "mark",
-        "net",
-        "realized_pnl",
-        "sold",
-        "turnover",
-    )
-
-    def __init__(self, instrument: Instrument) -> None:
-        self.instrument = instrument
-        self.net = 0
-        self.cost = 0
-        self.realized_pnl = 0
-        self.fees = 0
-        self.turnover = 0
-        self.bought = 0
-        self.sold = 0
-        self.fills = 0
-        self.mark: int | None = None
-
-    @property
-    def value_decimals(self) -> int:
-        """Decimals of the money figures: ``price_decimals + size_decimals``."""
-        return self.instrument.price_decimals + self.instrument.size_decimals
-
-    @property
-    def avg_price(self) -> int | None:
-        """Average entry price of the open position, raw price, rounded half-even; None if flat."""
-        if self.net == 0:
-            return None
-        return _div_round(abs(self.cost), abs(self.net), "half_even")
-
-    @property
-    def unrealized_pnl(self) -> int:
-        """``net * mark - cost`` in value decimals (0 without a mark)."""
-        if self.mark is None or self.net == 0:
-            return 0
-        return self.net * self.mark - self.cost
-
-    @property
-    def total_pnl(self) -> int:
-        """Realized + unrealized - fees, value decimals."""
-        return self.realized_pnl + self.unrealized_pnl - self.fees
-
-    def apply(self, side: Side, qty: int, price: int, fee: int) -> None:
-        """Book one execution (raw size, raw price, fee at value decimals)."""
-        value = price * qty
-        self.turnover += value
-        self.fees += fee
-        self.fills += 1
-        net = self.net
-        if side == _BUY:
-            self.bought += qty
-            if net >= 0:  # opening or adding long
-                self.net = net + qty
-                self.cost += value
-                return
-            closing = qty if qty < -net else -net
-            removed = self.cost if closing == -net else _div_round(
-                self.cost * closing, -net, "half_even"
-            )
-            self.realized_pnl += -removed - price * closing  # removed <= 0 for a short
-            self.cost -= removed
-            self.net = net + closing
-            rest = qty - closing
-            if rest:
-                self.net += rest
-                self.cost += price * rest
-        else:
-            self.sold += qty
-            if net <= 0:  # opening or adding short
-                self.net = net - qty
-                self.cost -= value
-                return
-            closing = qty if qty < net else net
-            removed = self.cost if closing == net else _div_round(
-                self.cost * closing, net, "half_even"
-            )
-            self.realized_pnl += price * closing - removed
-            self.cost -= removed
-            self.net = net - closing
-            rest = qty - closing
-            if rest:
-                self.net -= rest
-                self.cost -= price * rest
-
-    def snapshot(self) -> dict[str, int | None]:
-        """All figures as a dict (for reports and comparisons)."""
-        return {
-            "net": self.net,
-            "cost": self.cost,
-            "avg_price": self.avg_price,
-            "realized_pnl": self.realized_pnl,
-            "unrealized_pnl": self.unrealized_pnl,
-            "fees": self.fees,
-            "turnover": self.turnover,
-            "bought": self.bought,
-            "sold": self.sold,
-            "fills": self.fills,
-            "mark": self.mark,
-        }
-
-    def __repr__(self) -> str:
-        i = self.instrument
-        return (
-            f"Position({i.symbol} net={i.format_qty(self.net)} realized={self.realized_pnl}"
-            f"e-{self.value_decimals} fees={self.fees}e-{self.value_decimals})"
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class Totals:
     """Sums over the instruments of one quote currency, raw at ``decimals``."""
@@ -239,13 +107,23 @@ def _rescale(v: int, from_dec: int, to_dec: int) -> int:
     return _div_round(v, 10 ** (from_dec - to_dec), "half_even")
 
 
-class Portfolio:
+class Portfolio(PortfolioCore):
     """Positions per instrument, fed by fills.
 
     Parameters
     ----------
     fees : FeeSchedule, optional
         Default maker/taker rates for fills that do not carry their fee.
+
+    Notes
+    -----
+    ``apply(instrument, side, qty, price, fee=None, liquidity=Liquidity.TAKER) -> Position``
+    books one execution (compiled: sizes int64, money 128-bit, every step checked; a fill that
+    would pass a range raises ``OverflowError`` and changes nothing).  ``side`` must be a
+    ``Side``, ``qty`` a positive int, ``price`` an int, ``liquidity`` a ``Liquidity``: anything
+    else raises ``TypeError``/``ValueError`` naming the argument.  Also ``on_fill(instrument,
+    fill)``, ``position(instrument)``, ``mark(instrument, price)``, ``set_fees(instrument,
+    fees)``, ``default_fees``, ``len()`` and iteration over the positions.
 
     Examples
     --------
@@ -259,67 +137,12 @@ class Portfolio:
     """
 
     def __init__(self, fees: FeeSchedule | None = None) -> None:
-        self.default_fees = fees or FeeSchedule()
-        self._fees: dict[tuple[str, str], FeeSchedule] = {}
-        self._positions: dict[tuple[str, str], Position] = {}
-        self._last: tuple[Instrument | None, Position | None, FeeSchedule] = (
-            None, None, self.default_fees
-        )
-
-    def set_fees(self, instrument: Instrument, fees: FeeSchedule) -> None:
-        """Fee rates for one instrument."""
-        self._fees[(instrument.venue, instrument.symbol)] = fees
-        self._last = (None, None, self.default_fees)
-
-    def position(self, instrument: Instrument) -> Position:
-        """The position of an instrument (created flat on first use)."""
-        key = (instrument.venue, instrument.symbol)
-        pos = self._positions.get(key)
-        if pos is None:
-            pos = self._positions[key] = Position(instrument)
-        return pos
-
-    def __iter__(self) -> Iterator[Position]:
-        return iter(self._positions.values())
-
-    def __len__(self) -> int:
-        return len(self._positions)
-
-    def apply(
-        self,
-        instrument: Instrument,
-        side: Side,
-        qty: int,
-        price: int,
-        fee: int | None = None,
-        liquidity: Liquidity = Liquidity.TAKER,
-    ) -> Position:
-        """Book one execution; ``fee`` (value decimals) defaults to the fee schedule's."""
-        last_inst, pos, sched = self._last
-        if instrument is not last_inst or pos is None:
-            key = (instrument.venue, instrument.symbol)
-            pos = self._positions.get(key)
-            if pos is None:
-                pos = self._positions[key] = Position(instrument)
-            sched = self._fees.get(key, self.default_fees)
-            self._last = (instrument, pos, sched)
-        if fee is None:
-            fee = sched.fee(price * qty, liquidity) if sched.maker or sched.taker else 0
-        pos.apply(side, qty, price, fee)
-        return pos
-
-    def on_fill(self, instrument: Instrument, fill: Fill) -> Position:
-        """Book a :class:`~hftcore.model.Fill`."""
-        return self.apply(instrument, fill.side, fill.qty, fill.price, fill.fee, fill.liquidity)
-
-    def mark(self, instrument: Instrument, price: int) -> None:
-        """Set the mark price (raw) of an instrument for unrealized PnL."""
-        self.position(instrument).mark = price
+        super().__init__(fees if fees is not None else FeeSchedule())
 
     def totals(self, decimals: int = 8) -> dict[str, Totals]:
         """Sums per quote currency, each figure rescaled to ``decimals`` (half-even)."""
         acc: dict[str, list[int]] = {}
-        for pos in self._positions.values():
+        for pos in self:
             vd = pos.value_decimals
             a = acc.setdefault(pos.instrument.quote, [0, 0, 0, 0])
             a[0] += _rescale(pos.realized_pnl, vd, decimals)
@@ -341,9 +164,26 @@ class Portfolio:
 
     def snapshot(self) -> dict[tuple[str, str], dict[str, int | None]]:
         """Every position's figures, keyed by (venue, symbol)."""
-        return {k: p.snapshot() for k, p in self._positions.items()}
+        return {(p.instrument.venue, p.instrument.symbol): p.snapshot() for p in self}
 
     @staticmethod
     def to_decimal(pos: Position, raw: int) -> Decimal:
         """Exact ``Decimal`` of a money figure of ``pos`` (value decimals)."""
         return Decimal(raw).scaleb(-pos.value_decimals)
+
+    def __repr__(self) -> str:
+        if not len(self):
+            return "Portfolio(flat, no positions)"
+        parts = []
+        for pos in self:
+            inst = pos.instrument
+            vd = pos.value_decimals
+            money = (f"realized={self.to_decimal(pos, pos.realized_pnl)} "
+                     f"unrealized={self.to_decimal(pos, pos.unrealized_pnl)} "
+                     f"fees={self.to_decimal(pos, pos.fees)}")
+            avg = pos.avg_price
+            at = f" @ {inst.format_price(avg)}" if avg is not None else ""
+            parts.append(f"{inst.venue}:{inst.symbol} net={inst.format_qty(pos.net)}{at} {money}"
+                         f" {inst.quote}".rstrip() + f" (value decimals {vd})")
+        n = len(parts)
+        return f"Portfolio({n} position{'s' if n != 1 else ''}: " + "; ".join(parts) + ")"
