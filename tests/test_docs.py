@@ -34,7 +34,6 @@ PYTHON = {"python", "py", "pycon"}
 #: to other modules; the entry goes when the block runs (the xfail is strict).
 EXPECTED_FAILURES: dict[tuple[str, int], str] = {
     ("decoders.md", 1): "a fragment: `time`, `frame` and `book` are never defined",
-    ("trading.md", 2): "a fragment: `venue_order_id`, `trade_id`, `cid` ... are never defined",
 }
 
 

@@ -241,7 +241,7 @@ def _result(engine: Engine, rstats: ReplayStats, elapsed: float) -> BacktestResu
     })
     rows = []
     for o in engine.om:
-        hist = o._hist if hasattr(o, "_hist") else []
+        hist = o.history
         rows.append({
             "client_order_id": o.client_order_id,
             "venue": o.instrument.venue,
