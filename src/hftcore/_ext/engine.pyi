@@ -5,7 +5,7 @@ import numpy.typing as npt
 
 from hftcore._ext.sim import SimCore
 
-__all__ = ["EngineCore", "STAGES"]
+__all__ = ["STAGES", "EngineCore"]
 
 STAGES: tuple[str, ...]
 

@@ -5,8 +5,17 @@ import numpy.typing as npt
 
 from hftcore._ext.decode import Decoder
 
-__all__ = ["EVENT_DTYPE", "EV_DELTA", "EV_TRADE", "EV_STATUS", "EV_CHECKSUM", "EVENT_LAST",
-           "Feed", "SYNC_RULES", "STATE_NAMES"]
+__all__ = [
+    "EVENT_DTYPE",
+    "EVENT_LAST",
+    "EV_CHECKSUM",
+    "EV_DELTA",
+    "EV_STATUS",
+    "EV_TRADE",
+    "STATE_NAMES",
+    "SYNC_RULES",
+    "Feed",
+]
 
 EVENT_DTYPE: np.dtype[np.void]
 EV_DELTA: int

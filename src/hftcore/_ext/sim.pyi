@@ -1,6 +1,6 @@
 from typing import Any, final
 
-__all__ = ["SimCore", "MSG_NAMES", "REJECT_NAMES", "LATENCY_KINDS"]
+__all__ = ["LATENCY_KINDS", "MSG_NAMES", "REJECT_NAMES", "SimCore"]
 
 MSG_NEW: int
 MSG_CANCEL: int

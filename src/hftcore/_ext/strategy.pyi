@@ -2,7 +2,7 @@ from typing import Any, final
 
 from typing_extensions import disjoint_base
 
-__all__ = ["Strategy", "Trade", "QuoteSlot", "HOOKS"]
+__all__ = ["HOOKS", "QuoteSlot", "Strategy", "Trade"]
 
 HOOKS: tuple[str, ...]
 
