@@ -58,6 +58,16 @@ from hftcore.venues.sim import SimExchange, parse_fees
 
 __all__ = ["MODES", "Engine", "StrategyFailure"]
 
+
+def _rescale(v: int, from_dec: int, to_dec: int) -> int:
+    """``v`` at ``from_dec`` decimals to ``to_dec`` (half-even when decimals are dropped)."""
+    if to_dec >= from_dec:
+        return v * int(10 ** (to_dec - from_dec))
+    d = int(10 ** (from_dec - to_dec))
+    q, r = divmod(v, d)
+    twice = 2 * r
+    return q + 1 if twice > d or (twice == d and q % 2) else q
+
 log = logging.getLogger("hftcore.engine")
 
 MODES = ("backtest", "paper", "live", "observe")
@@ -66,6 +76,12 @@ _SIDES = (Side.BUY, Side.SELL)
 _LIQ = (Liquidity.MAKER, Liquidity.TAKER)
 _OPEN_REQUEST = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL,
                  OrderStatus.PENDING_REPLACE)
+_GTC = TimeInForce.GTC
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_LIVE = frozenset((OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED))
+_DONE = frozenset((OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED,
+                   OrderStatus.EXPIRED))
 _WORKING = (OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED,
             OrderStatus.PENDING_REPLACE, OrderStatus.PENDING_CANCEL)
 _HOOKS = ("on_bbo", "on_book", "on_trade", "on_book_status", "on_event")
@@ -114,6 +130,9 @@ class _StrategyState:
     orders_sent: int = 0
     size_sent: int = 0
     size_filled: int = 0
+    want_order: bool = True      # on_order / on_fill overridden: worth a call
+    want_fill: bool = True
+    own_portfolio: bool = True   # False: the only strategy, its book is the engine's
 
 
 def _overrides(strategy: Strategy, hook: str) -> bool:
@@ -184,6 +203,8 @@ class Engine:
         self.mode = mode
         self.instruments = insts
         self._index: dict[tuple[str, str], int] = {}
+        # ids of the engine's own Instrument objects (alive as long as the engine): index
+        self._by_id: dict[int, int] = {id(inst): i for i, inst in enumerate(insts)}
         for i, inst in enumerate(insts):
             key = (inst.venue, inst.symbol)
             if key in self._index:
@@ -228,7 +249,8 @@ class Engine:
         self.failures: list[StrategyFailure] = []
         self.equity_interval_ns = equity_interval_ns
         self._measure = measure
-        self._equity: list[tuple[int, ...]] = []
+        self._equity: list[tuple[int, ...]] = []   # see _sample_equity
+        self._positions = [self.portfolio.position(inst) for inst in insts]
         self._next_equity = 0
         self._started = False
         self._stopped = False
@@ -269,6 +291,9 @@ class Engine:
 
     def index(self, instrument: Instrument | str) -> int:
         """The engine index of an instrument (an Instrument, or ``"venue:symbol"`` / symbol)."""
+        i = self._by_id.get(id(instrument))        # the engine's own objects (hooks pass them)
+        if i is not None:
+            return i
         if isinstance(instrument, Instrument):
             i = self._index.get((instrument.venue, instrument.symbol))
             if i is None:
@@ -296,6 +321,8 @@ class Engine:
             self.index(i) for i in instruments)
         sid = len(self._strategies)
         st = _StrategyState(strategy, sid, idx, Portfolio(self.fees))
+        st.want_order = _overrides(strategy, "on_order")
+        st.want_fill = _overrides(strategy, "on_fill")
         if strategy.name is None:
             strategy.name = type(strategy).__name__
         strategy._engine = self
@@ -330,6 +357,10 @@ class Engine:
         if self._started:
             return
         self._started = True
+        if len(self._strategies) == 1:          # one strategy: its book is the engine's
+            only = self._strategies[0]
+            only.portfolio = self.portfolio
+            only.own_portfolio = False
         self.core.set_now(ts)
         self._next_equity = ts
         self._sample_equity()
@@ -458,20 +489,25 @@ class Engine:
         if st.running:
             self._call(st, hook, arg)
 
-    def _sample_equity(self, force: bool = False) -> None:
+    def _sample_equity(self, force: bool = False, index: int = -1) -> None:
+        """Note the positions (all, or instrument ``index`` and those with inventory after a
+        fill) and their marks; :attr:`equity` turns the notes into PnL when asked (exact
+        integers, and nothing but attribute reads on the hot path)."""
         now = self.now
         if not force and now < self._next_equity:
             return
-        self._next_equity = now + self.equity_interval_ns
-        for i, inst in enumerate(self.instruments):
-            pos = self.portfolio.position(inst)
+        if index < 0:
+            self._next_equity = now + self.equity_interval_ns
+        rows = self._equity
+        for i, pos in enumerate(self._positions):
+            if index >= 0 and i != index and not pos.net:
+                continue
+            mark = 0
             if pos.net:
-                mid = self.mark_price(i)
-                if mid is not None:
-                    self.portfolio.mark(inst, mid)
-        realized, unrealized = self.portfolio.pnl(8)
-        nets = tuple(self.portfolio.position(inst).net for inst in self.instruments)
-        self._equity.append((now, realized + unrealized, realized, unrealized, *nets))
+                m = self.mark_price(i)
+                mark = m if m is not None else (pos.mark or 0)
+            rows.append((now, i, pos.net, pos.cost, pos.realized_pnl, pos.fees, mark))
+        rows.append((now, -1, 0, 0, 0, 0, 0))          # the end of one sample
 
     # -- order actions (called through Strategy) ------------------------------------------------
     def submit(self, strategy: Strategy, instrument: Instrument, side: int, size: int,
@@ -487,17 +523,18 @@ class Engine:
         inst = self.instruments[i]
         if isinstance(side, bool) or side not in (0, 1):
             raise ValueError(f"side must be Side.BUY or Side.SELL, got {side!r}")
-        _check_int(size, "size", positive=True)
-        if price is not None:
+        if type(size) is not int or size <= 0:
+            _check_int(size, "size", positive=True)
+        if price is not None and (type(price) is not int or price <= 0):
             _check_int(price, "price", positive=True)
         if protection is not None:
             _check_int(protection, "protection", positive=True)
-        if tif is None:
-            tif = TimeInForce.GTC
+        if tif is None or (type(tif) is int and tif == 0):   # Strategy.buy's default: GTC
+            tif = _GTC
         elif not isinstance(tif, TimeInForce):
             tif = TimeInForce(_check_int(tif, "tif"))
         if order_type is None:
-            order_type = OrderType.LIMIT if price is not None else OrderType.MARKET
+            order_type = _LIMIT if price is not None else _MARKET
         elif not isinstance(order_type, OrderType):
             order_type = OrderType(_check_int(order_type, "order_type"))
         if post_only:
@@ -522,7 +559,7 @@ class Engine:
             flags |= SO_IOC
         elif tif == TimeInForce.FOK:
             flags |= SO_FOK
-        now = self.now
+        now = self.core.now
         if self._banded[i]:
             ref = self.mark_price(i)
             if ref is not None:
@@ -623,16 +660,24 @@ class Engine:
             return False
         if new_size <= order.filled:
             raise ValueError(f"size: {new_size} is not above the filled size {order.filled}")
-        t0 = self.core.wall_ns if self._measure else 0
-        self.om.replace(order.client_order_id, new_price, new_size, ts=self.now)
-        t_sent = self.core.wall_ns if t0 else 0
-        if self._sim_core is not None:
-            self._sim_core.amend(rec.handle, rec.slot, new_price, new_size, self.now, rec.index)
+        self._amend(rec, new_price, new_size)
+        return True
+
+    def _amend(self, rec: _Ord, new_price: int, new_size: int) -> None:
+        """Send a validated cancel-replace for a live order."""
+        order = rec.order
+        core = self.core
+        t0 = core.wall_ns if self._measure else 0
+        now = core.now
+        self.om.replace(order.client_order_id, new_price, new_size, ts=now)
+        t_sent = core.wall_ns if t0 else 0
+        sim = self._sim_core
+        if sim is not None:
+            sim.amend(rec.handle, rec.slot, new_price, new_size, now, rec.index)
         else:
             self.venues[order.instrument.venue].amend(order, new_price, new_size)
         if t0:
             self._measured(t0, t_sent)
-        return True
 
     def _measured(self, t0: int, t_sent: int = 0) -> None:
         """Record risk + order manager (``t0`` to ``t_sent``), the venue (``t_sent`` to now) and
@@ -688,12 +733,15 @@ class Engine:
         for side in (0, 1):
             px = slot.bid if side == 0 else slot.ask
             rec: _Ord | None = slot.bid_order if side == 0 else slot.ask_order
-            if rec is not None and not rec.order.is_open:
-                rec = None
-                if side == 0:
-                    slot.bid_order = None
-                else:
-                    slot.ask_order = None
+            status = None
+            if rec is not None:
+                status = rec.order.status
+                if status in _DONE:
+                    rec = None
+                    if side == 0:
+                        slot.bid_order = None
+                    else:
+                        slot.ask_order = None
             if rec is None:
                 if px is not None:
                     o = self.submit(st.strategy, inst, side, size, px,
@@ -708,18 +756,25 @@ class Engine:
                     settled = False
                 continue
             o = rec.order
-            if o.status in _OPEN_REQUEST:
+            if status in _OPEN_REQUEST:
                 settled = False               # an answer is due: re-applied when it comes
                 continue
             if px is None:
                 self._cancel(rec)
                 settled = False
                 continue
-            if o.price == px and o.size == size:
-                continue
-            if o.price == px and o.filled and o.size - o.filled <= size:
-                continue                      # partly filled at the target: keep its place
-            self.amend(st.strategy, o, px, o.filled + size)
+            price = o.price
+            if price == px:
+                total = o.size
+                if total == size:
+                    continue
+                filled = o.filled
+                if filled and total - filled <= size:
+                    continue                  # partly filled at the target: keep its place
+            else:
+                filled = o.filled
+            if status in _LIVE:
+                self._amend(rec, px, filled + size)
             settled = False
         slot.settled = settled
 
@@ -806,6 +861,7 @@ class Engine:
         st = self._by_strategy[id(rec.strategy)]
         before = o.status
         om = self.om
+        running = st.running
         if kind == RSP_ACK:
             om.on_ack(cid, venue_order_id, ts=ts)
         elif kind == RSP_FILL:
@@ -815,14 +871,17 @@ class Engine:
                 # a strategy sees, the fills table and every portfolio book the same amount
                 fee = self.fees.fee(price * qty, liq)
             if om.on_fill(cid, trade_id, qty, price, liq, fee, ts):
-                fill = o.fills[-1]
-                st.portfolio.apply(o.instrument, o.side, qty, price, fill.fee, liq)
+                side = o.side
+                if fee is None:
+                    fee = o.fills[-1].fee or 0
+                if st.own_portfolio:
+                    st.portfolio.apply(o.instrument, side, qty, price, fee, liq)
                 st.size_filled += qty
-                self.fills.append((ts, st.strategy.name, cid, int(o.side), qty, price, int(liq),
-                                   fill.fee if fill.fee is not None else 0, rec.index))
-                if st.running:
-                    self._call(st, "on_fill", fill)
-                self._sample_equity(force=True)
+                self.fills.append((ts, st.strategy.name, cid, int(side), qty, price, int(liq),
+                                   fee, rec.index))
+                if running and st.want_fill:
+                    self._call(st, "on_fill", o.fills[-1])
+                self._sample_equity(force=True, index=rec.index)
         elif kind == RSP_REJECT:
             om.on_reject(cid, reason, ts=ts)
         elif kind == RSP_CANCELED:
@@ -835,9 +894,11 @@ class Engine:
             om.on_cancel_reject(cid, reason, ts=ts)
         elif kind == RSP_REPLACE_REJECT:
             om.on_replace_reject(cid, reason, ts=ts)
-        if (o.status != before or kind == RSP_REPLACED) and st.running:
+        status = o.status
+        if running and st.want_order and (status != before or kind == RSP_REPLACED):
             self._call(st, "on_order", o)
-        if not o.is_open:
+            status = o.status
+        if status in _DONE:
             self._orders.pop(rec.handle, None)
             self._by_cid.pop(cid, None)
             st.orders.pop(cid, None)
@@ -845,9 +906,10 @@ class Engine:
             slot = st.quotes.get(rec.index)
             if slot is not None:
                 slot.settled = False
-                if o.status not in _OPEN_REQUEST and slot.active:
+                if slot.active and status not in _OPEN_REQUEST:
                     self._apply_quote(st, rec.index, slot)
-        self._flush()
+        if self._pending:
+            self._flush()
 
     # -- reads ----------------------------------------------------------------------------------
     def mark_price(self, index: int) -> int | None:
@@ -917,11 +979,26 @@ class Engine:
     @property
     def equity(self) -> np.ndarray[Any, Any]:
         """Samples ``(ts, pnl, realized, unrealized, net_0, net_1, ...)`` as int64 columns
-        (PnL at 8 decimals, nets raw); see ``BacktestResult.equity`` for the DataFrame."""
+        (PnL after fees at 8 decimals, quote currencies at par; nets raw), taken at the start,
+        every ``equity_interval_ns``, at every fill and at the end; see
+        ``BacktestResult.equity`` for the DataFrame."""
         n = len(self.instruments)
         dt = np.dtype([("ts", "<i8"), ("pnl", "<i8"), ("realized", "<i8"),
                        ("unrealized", "<i8")] + [(f"net_{i}", "<i8") for i in range(n)])
-        return np.array(self._equity, dtype=dt)
+        vdec = [inst.price_decimals + inst.size_decimals for inst in self.instruments]
+        state = [[0, 0, 0, 0, 0] for _ in range(n)]   # net, cost, realized, fees, mark
+        out = []
+        for ts, i, net, cost, realized, fees, mark in self._equity:
+            if i >= 0:
+                state[i] = [net, cost, realized, fees, mark]
+                continue
+            r_tot = u_tot = 0
+            for k, (net_k, cost_k, real_k, fee_k, mark_k) in enumerate(state):
+                r_tot += _rescale(real_k - fee_k, vdec[k], 8)
+                if net_k:
+                    u_tot += _rescale(net_k * mark_k - cost_k, vdec[k], 8)
+            out.append((ts, r_tot + u_tot, r_tot, u_tot, *(st[0] for st in state)))
+        return np.array(out, dtype=dt)
 
     def stats(self) -> dict[str, Any]:
         """Counters of the run: events, hook calls, per-instrument counters, failures."""
