@@ -9,13 +9,24 @@ from __future__ import annotations
 from hftcore import fixed
 from hftcore._ext.book import L2Book, L3Book
 from hftcore.decoders import (
+    BBO_DTYPE,
+    BOOK_DELTA_DTYPE,
+    BOOK_SPAN_DTYPE,
+    ORDER_UPDATE_DTYPE,
+    TRADE_DTYPE,
+    BboFlag,
     BinanceDecoder,
     BybitDecoder,
     CoinbaseDecoder,
+    DecodeErrorCode,
     Decoder,
+    DeltaFlag,
     KrakenDecoder,
     MessageKind,
     OkxDecoder,
+    OrderFlag,
+    SpanFlag,
+    TradeFlag,
     decoder_for,
 )
 from hftcore.errors import DecodeError
@@ -44,11 +55,19 @@ from hftcore.risk import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BBO_DTYPE",
+    "BOOK_DELTA_DTYPE",
+    "BOOK_SPAN_DTYPE",
+    "ORDER_UPDATE_DTYPE",
+    "TRADE_DTYPE",
+    "BboFlag",
     "BinanceDecoder",
     "BybitDecoder",
     "CoinbaseDecoder",
     "DecodeError",
+    "DecodeErrorCode",
     "Decoder",
+    "DeltaFlag",
     "FeeSchedule",
     "Fill",
     "Instrument",
@@ -61,6 +80,7 @@ __all__ = [
     "OkxDecoder",
     "Order",
     "OrderError",
+    "OrderFlag",
     "OrderManager",
     "OrderStatus",
     "OrderType",
@@ -71,7 +91,9 @@ __all__ = [
     "RiskLimits",
     "RiskRejected",
     "Side",
+    "SpanFlag",
     "TimeInForce",
+    "TradeFlag",
     "TradingState",
     "VenueOrder",
     "VenueRateLimit",
