@@ -1,7 +1,7 @@
-# Exchange message decoders: the C-level API the engine (or a picows listener) uses.
+# Exchange message decoders: the C-level API the engine (or a picows listener) uses.  Everything
+# it needs is cimportable from here (defined in records.pxd / types.pxd):
 #
-#     from hftcore._ext.decode cimport Decoder
-#     from hftcore._ext.records cimport K_BOOK_UPDATE, BookSpan     # kinds, codes, structs
+#     from hftcore._ext.decode cimport Decoder, BookSpan, K_BOOK_UPDATE
 #     cdef Decoder dec = ...                          # any venue decoder
 #     cdef int kind = dec.decode_c(data, n, recv_ts)  # noexcept nogil; < 0: -E_* code
 #     dec.st.deltas[0 : dec.st.info.n_deltas]         # BookDelta (types.pxd)
@@ -15,8 +15,16 @@
 #
 # decode_c returns the message kind (K_*, >= 0) or minus an E_* code; on error every count is 0.
 # The records and codes are defined in records.pxd / types.pxd.
-from hftcore._ext.types cimport ts_t
-from hftcore._ext.records cimport DecState, Scan, SymbolEntry
+from hftcore._ext.types cimport ts_t, BookDelta, TradeRecord, BBORecord, OrderUpdate
+from hftcore._ext.records cimport (
+    DecState, MsgInfo, BookSpan, Scan, SymbolEntry, SymbolTable,
+    K_NONE, K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_TRADE, K_BBO, K_ORDER, K_UNKNOWN_SYMBOL,
+    K_HEARTBEAT, K_SUBSCRIBED, K_VENUE_ERROR, K_STATUS, K_OTHER, K_COUNT,
+    E_OK, E_TRUNCATED, E_SYNTAX, E_UTF8, E_ESCAPE, E_DEPTH, E_TYPE, E_MISSING, E_EXTRA,
+    E_NUMBER, E_PRECISION, E_SHAPE, E_CAPACITY, E_TOO_LONG, E_NEEDS_SYMBOL, E_TIME, E_COUNT,
+    INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_REPUBLISH, INFO_SNAPSHOT, INFO_UNKNOWN_SYMBOL,
+    INFO_HAS_INSTRUMENT,
+)
 
 
 cdef class Decoder:
