@@ -380,3 +380,19 @@ def test_venues_are_found_by_name() -> None:
     assert all(name == cls.VENUE == cls(()).venue for name, cls in VENUES.items())
     with pytest.raises(TypeError):
         hftcore.Decoder()
+
+
+def test_binance_futures_depth_carries_pu_as_prev_seq() -> None:
+    """USDⓈ-M futures depth events chain with `pu` (previous final update id): it is the span's
+    prev_seq, next to U (first_seq) and u (last_seq)."""
+    dec = decoder_for("binance", [hftcore.Instrument("binance", "BTCUSDT", 1, 3,
+                                                     instrument_id=3)])
+    msg = (b'{"e":"depthUpdate","E":1700000000123,"T":1700000000120,"s":"BTCUSDT","U":157,'
+           b'"u":160,"pu":149,"b":[["27000.1","0.500"]],"a":[["27000.2","1.250"]]}')
+    assert dec.decode(msg) == MessageKind.BOOK_UPDATE
+    s = dec.spans[0]
+    assert (int(s["first_seq"]), int(s["last_seq"]), int(s["prev_seq"])) == (157, 160, 149)
+    assert (dec.first_seq, dec.last_seq, dec.prev_seq, dec.has_seq) == (157, 160, 149, True)
+    spot = msg.replace(b',"pu":149', b"").replace(b',"T":1700000000120', b"")
+    assert dec.decode(spot) == MessageKind.BOOK_UPDATE and dec.prev_seq == -1
+    del s

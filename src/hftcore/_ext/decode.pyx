@@ -10,7 +10,7 @@
 # with a VENUE name and `_decode`), include it at the end of this file, and declare the class
 # in decode.pxd / decode.pyi.  hftcore.decoders finds it by its VENUE name.
 cimport cython
-from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t
+from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memset
 from cpython.mem cimport PyMem_RawFree
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -19,7 +19,7 @@ from posix.time cimport clock_gettime, timespec
 
 from hftcore._ext.types cimport BookDelta, TradeRecord, BBORecord, OrderUpdate, ts_t
 from hftcore._ext.records cimport (
-    DecState, MsgInfo, BookSpan, Scan, SymbolEntry, SymbolTable, batch_grow, symbol_table_add,
+    DecState, MsgInfo, BookSpan, Scan, SymbolEntry, batch_grow, symbol_table_add,
     symbol_find, free_retired, clear_batches, SYMBOL_CONFLICT, SYMBOL_MAX, K_NONE,
     K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_UNKNOWN_SYMBOL, K_COUNT, E_EXTRA, E_SHAPE, E_CAPACITY,
     E_COUNT, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_REPUBLISH, INFO_UNKNOWN_SYMBOL,

@@ -5,7 +5,7 @@
 # The documented compact form of the hot messages is read straight through by templates
 # (binance_fast_*); anything else goes to the order-independent path (binance_event), which
 # reports every error.
-from libc.stdint cimport int64_t, uint64_t, uint8_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp
 from hftcore._ext.types cimport (
     TradeRecord, BBORecord, OrderUpdate, ts_t, px_t, qty_t, SIDE_BID, SIDE_ASK, ORDER_IS_FILL,
@@ -14,7 +14,7 @@ from hftcore._ext.types cimport (
 from hftcore._ext.records cimport (
     DecState, Scan, SymbolEntry, BookSpan, symbol_find, push_trade, push_bbo,
     push_order, K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_TRADE, K_BBO, K_ORDER, K_UNKNOWN_SYMBOL,
-    K_SUBSCRIBED, K_VENUE_ERROR, K_OTHER, E_TYPE, E_NUMBER, E_NEEDS_SYMBOL, E_CAPACITY,
+    K_SUBSCRIBED, K_VENUE_ERROR, K_OTHER, E_NUMBER, E_NEEDS_SYMBOL, E_CAPACITY,
     INFO_HAS_SEQ,
 )
 from hftcore._ext.jsonscan cimport (

@@ -1,6 +1,6 @@
 # Bybit v5: orderbook.N.* snapshot / delta (u, seq), publicTrade.*, private order and execution;
 # op acknowledgements and pongs.
-from libc.stdint cimport int64_t, uint64_t, uint8_t
+from libc.stdint cimport int64_t, uint64_t
 from hftcore._ext.types cimport (
     TradeRecord, OrderUpdate, SIDE_BID, SIDE_ASK, ORDER_IS_FILL, ORDER_IS_MAKER, ORDER_HAS_FEE,
     ORDER_TRADE_ID_TEXT, ORDER_STATUS_PARTIALLY_FILLED, ORDER_STATUS_FILLED, ORDER_ID_LEN,
@@ -12,7 +12,7 @@ from hftcore._ext.records cimport (
     K_VENUE_ERROR, K_OTHER, E_SHAPE, E_CAPACITY, INFO_HAS_SEQ,
 )
 from hftcore._ext.jsonscan cimport (
-    Field, JSON_STRING, JSON_FALSE, scan_fail, scan_skip_ws, scan_string_field, scan_skip_value,
+    Field, JSON_FALSE, scan_fail, scan_skip_ws, scan_string_field, scan_skip_value,
     scan_object_open, scan_object_key, scan_seen_once, scan_array_open, scan_array_next,
     scan_int, scan_ms, scan_peek_keys, text_is, trade_id_text,
 )

@@ -13,7 +13,7 @@ from hftcore._ext.records cimport (
     INFO_HAS_SEQ,
 )
 from hftcore._ext.jsonscan cimport (
-    Field, JSON_ABSENT, JSON_STRING, scan_fail, scan_sub, scan_lift_error, scan_skip_ws,
+    Field, JSON_ABSENT, scan_fail, scan_sub, scan_lift_error, scan_skip_ws,
     scan_string_field, scan_skip_value, scan_object_open, scan_object_key, scan_seen_once,
     scan_array_open, scan_array_next, scan_int, scan_iso_time, scan_peek_keys, text_is,
 )

@@ -13,7 +13,7 @@
 # - venue words: sides, order states and order types.
 #
 # Everything is `cdef inline ... noexcept nogil` and reports errors through the Scan.
-from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, INT64_MIN
+from libc.stdint cimport int64_t, uint64_t, uint8_t, INT64_MIN
 from libc.string cimport memcpy, memset
 from hftcore._ext.types cimport (
     BookDelta, ts_t, px_t, qty_t, SIDE_BID, SIDE_ASK, SIDE_NONE, DELTA_SNAPSHOT, DELTA_CLEAR,

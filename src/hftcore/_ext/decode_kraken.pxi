@@ -2,7 +2,7 @@
 # snapshot and update with republish "r" and checksum "c", trade, ticker (as BBO) -- and
 # websocket v2 (objects: {"channel","type","data":[...]}) -- book (JSON numbers; one item, and
 # one BookSpan, per symbol), trade, ticker; events, methods, heartbeats.
-from libc.stdint cimport int64_t, uint64_t, uint8_t
+from libc.stdint cimport int64_t, uint64_t
 from hftcore._ext.types cimport (
     TradeRecord, BBORecord, ts_t, SIDE_BID, SIDE_ASK,
 )

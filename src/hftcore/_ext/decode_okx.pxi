@@ -1,7 +1,7 @@
 # OKX v5: books / books-l2-tbt / books50-l2-tbt snapshot and update, books5 and bbo-tbt (each
 # message a snapshot) with seqId / prevSeqId and checksum; trades; tickers (as BBO); private
 # orders; event messages (subscribe, error, login...) and "pong".
-from libc.stdint cimport int64_t, uint64_t, uint8_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp
 from hftcore._ext.types cimport (
     TradeRecord, BBORecord, OrderUpdate, SIDE_BID, SIDE_ASK, BBO_NO_BID, BBO_NO_ASK,
@@ -14,14 +14,14 @@ from hftcore._ext.records cimport (
     INFO_HAS_CHECKSUM,
 )
 from hftcore._ext.jsonscan cimport (
-    Field, JSON_ABSENT, JSON_STRING, JSON_NULL, scan_fail, scan_sub, scan_lift_error,
-    scan_skip_ws, scan_string_field, scan_skip_value, scan_value, scan_object_open,
+    Field, JSON_ABSENT, JSON_STRING, scan_fail, scan_sub, scan_lift_error,
+    scan_skip_ws, scan_string_field, scan_skip_value, scan_object_open,
     scan_object_key, scan_seen_once, scan_array_open, scan_array_next, scan_int, scan_ms,
     scan_peek_keys, text_is, trade_id_text,
 )
 from hftcore._ext.decode_common cimport (
     LevelFormat, LEVEL_STRINGS, level_array, read_levels, span_open, span_close, symbol_lookup,
-    skip_unknown_key, fail_missing, fail_unexpected, finish_other, finish_control,
+    skip_unknown_key, fail_missing, fail_unexpected, finish_control,
     collect_fields, fields_required, field_is, field_symbol, field_decimal,
     field_decimal_or_zero, field_ms, field_text, field_side, field_trade_id, field_id,
     negate_checked, order_status_from_field, order_type_from_field,

@@ -6,7 +6,7 @@
 # Every function is `cdef inline ... noexcept nogil`.  Functions that read return 0 (or a
 # positive result) on success and -1 on failure, with the first error's code and position kept
 # in the Scan (scan_fail).  Nothing here knows about venues or records.
-from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, INT64_MAX
+from libc.stdint cimport int64_t, uint64_t, uint32_t, INT64_MAX
 from libc.string cimport memcmp, memcpy, strlen
 from hftcore._ext.fixed cimport fx_parse, FX_OK, FX_PRECISION, RND_EXACT, HFX_POW10
 from hftcore._ext.records cimport (

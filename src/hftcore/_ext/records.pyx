@@ -4,7 +4,7 @@
 # Decoder class and the venue decoders are in decode.pyx.
 #
 # Nothing here imports from above hftcore._ext.
-from libc.stdint cimport int64_t, uint64_t, uint32_t, INT64_MAX
+from libc.stdint cimport uint64_t, uint32_t, INT64_MAX
 from libc.string cimport memcpy, memset
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
 
