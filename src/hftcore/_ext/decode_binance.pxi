@@ -25,7 +25,8 @@ from hftcore._ext.jsonscan cimport (
 )
 from hftcore._ext.decode_common cimport (
     LevelFormat, DeferredLevels, LEVEL_STRINGS, level_array, read_levels, levels_now_or_later,
-    levels_deferred, span_open, span_close, symbol_lookup, skip_unknown_key, fail_missing,
+    levels_deferred, span_open, span_close, symbol_lookup, symbol_note, skip_unknown_key,
+    fail_missing,
     fail_unexpected, finish_other, finish_control, field_side, order_status_from_field,
     order_type_from_field, field_is, id_number_text, message_restart,
 )
@@ -490,7 +491,7 @@ cdef int binance_fast_trade(DecState* d, Scan* sc, const char** pp, bint agg) no
             or not fast_literal(&p, end, b',"M":', 5) or not fast_bool(&p, end, &M)
             or not fast_literal(&p, end, b"}", 1)):
         return -2
-    symbol_lookup(d, s, n)
+    symbol_note(d, sym, s, n)
     t = push_trade(d)
     if t == NULL:
         return scan_fail(sc, E_CAPACITY, p)
@@ -524,7 +525,7 @@ cdef int binance_fast_depth(DecState* d, Scan* sc, const char** pp) noexcept nog
     if sym == NULL:
         return -2
     d.info.what = b"depthUpdate"
-    symbol_lookup(d, s, n)
+    symbol_note(d, sym, s, n)
     span = span_open(d, sc, sym)
     if span < 0:
         return -1
@@ -575,7 +576,7 @@ cdef int binance_fast_book_ticker(DecState* d, Scan* sc, const char** pp) noexce
             or not fast_decimal(&p, end, sym.size_decimals, &as_)
             or not fast_literal(&p, end, b"}", 1)):
         return -2
-    symbol_lookup(d, s, n)
+    symbol_note(d, sym, s, n)
     o = push_bbo(d)
     if o == NULL:
         return scan_fail(sc, E_CAPACITY, p)

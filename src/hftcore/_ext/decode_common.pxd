@@ -35,7 +35,8 @@ from hftcore._ext.jsonscan cimport (
     scan_skip_value, scan_value, scan_object_open, scan_object_key, scan_seen_once,
     scan_array_open, scan_array_next, scan_object_unique_keys, scan_decimal,
     scan_decimal_number, scan_decimal_any, scan_seconds, scan_iso_time, scan_ms, text_is,
-    hft_decimal_fast, decimal_text, int_text, copy_text, id_text, trade_id_text, ms_to_ns,
+    HFT_STRING_STOP, hft_decimal_fast, hft_seconds_fast, decimal_text, int_text, copy_text,
+    id_text, trade_id_text, ms_to_ns,
     iso_time_text,
 )
 
@@ -120,10 +121,10 @@ cdef inline int skip_unknown_key(DecState* d, Scan* sc, const char* key) noexcep
 # Symbols
 # ---------------------------------------------------------------------------------------------
 
-cdef inline SymbolEntry* symbol_lookup(DecState* d, const char* s, Py_ssize_t n) noexcept nogil:
-    """The symbol's entry (NULL when unknown: not an error, the message is UNKNOWN_SYMBOL).
-    The message remembers its first symbol, or the first unknown one, for reports."""
-    cdef SymbolEntry* e = symbol_find(&d.symbols, s, n)
+cdef inline SymbolEntry* symbol_note(DecState* d, SymbolEntry* e, const char* s,
+                                     Py_ssize_t n) noexcept nogil:
+    """Remember a looked-up symbol for the message: its first symbol, or its first unknown one
+    (reports name it), and the first known instrument.  Returns e."""
     cdef Py_ssize_t m
     if (d.info.symbol_len == 0 and not (d.info.flags & INFO_HAS_INSTRUMENT)) or (
             e == NULL and not (d.info.flags & INFO_UNKNOWN_SYMBOL)):
@@ -140,6 +141,12 @@ cdef inline SymbolEntry* symbol_lookup(DecState* d, const char* s, Py_ssize_t n)
         d.info.instrument_id = e.instrument_id
         d.info.flags |= INFO_HAS_INSTRUMENT
     return e
+
+
+cdef inline SymbolEntry* symbol_lookup(DecState* d, const char* s, Py_ssize_t n) noexcept nogil:
+    """The symbol's entry (NULL when unknown: not an error, the message is UNKNOWN_SYMBOL),
+    remembered for the message (symbol_note)."""
+    return symbol_note(d, symbol_find(&d.symbols, s, n), s, n)
 
 
 cdef inline int scan_symbol(DecState* d, Scan* sc, SymbolEntry** out) noexcept nogil:
@@ -366,26 +373,83 @@ cdef inline int read_levels_general(DecState* d, Scan* sc, SymbolEntry* sym, int
             max_time[0] = ts
 
 
+cdef inline const char* read_level_compact(const char* p, const char* end, const LevelFormat* f,
+                                           int price_decimals, int size_decimals, int* side,
+                                           int64_t* px, int64_t* sz, int64_t* ts,
+                                           int* flags) noexcept nogil:
+    """One level of an array-of-strings format written compactly (["p","s"], OKX's four
+    strings, Kraken's ["p","v","time","r"], Coinbase's ["side","p","s"]: no whitespace, no
+    escapes, plain decimals): the position after its ']', or NULL when it is not in that form
+    (the general reader then reads it, and reports any error)."""
+    cdef int i = 0, r
+    cdef const char* after
+    cdef const char* s
+    if p >= end or p[0] != b'[':
+        return NULL
+    p += 1
+    while True:
+        if p >= end or p[0] != b'"':
+            return NULL
+        p += 1
+        if i == f.price_at:
+            if not hft_decimal_fast(p, end, price_decimals, px, &after):
+                return NULL
+            p = after
+        elif i == f.size_at:
+            if not hft_decimal_fast(p, end, size_decimals, sz, &after):
+                return NULL
+            p = after
+        elif i == f.time_at:
+            if f.time_kind != LEVEL_TIME_SECONDS or not hft_seconds_fast(p, end, ts, &after):
+                return NULL
+            p = after
+        else:
+            s = p
+            while p < end and not HFT_STRING_STOP[<unsigned char>p[0]]:
+                p += 1
+            if p >= end or p[0] != b'"':
+                return NULL
+            if i == f.side_at:
+                r = side_from_text(s, p - s)
+                if r < 0:
+                    return NULL
+                side[0] = r
+            elif i == f.flag_at:
+                if p - s != 1 or s[0] != b'r':
+                    return NULL
+                flags[0] |= DELTA_REPUBLISH
+            p += 1
+        i += 1
+        if p >= end:
+            return NULL
+        if p[0] == b',':
+            if i == f.max_fields:
+                return NULL
+            p += 1
+            continue
+        if p[0] == b']' and i >= f.min_fields:
+            return p + 1
+        return NULL
+
+
 cdef inline int read_levels(DecState* d, Scan* sc, SymbolEntry* sym, int side,
                             const LevelFormat* f, ts_t* max_time) noexcept nogil:
     """A level array for one instrument and side (the side of each level when f.side_at or
-    f.side_key says so) -> one BookDelta each.  Compact ["price","size"] pairs go through a
-    tight loop; anything else -- whitespace, escapes, other formats, errors -- through the
+    f.side_key says so) -> one BookDelta each.  Arrays of strings written compactly go through
+    a tight loop; anything else -- whitespace, escapes, numbers, objects, errors -- through the
     general reader, from the start of the level the loop could not read."""
     cdef const char* p
+    cdef const char* q
     cdef const char* end = sc.end
     cdef const char* level
-    cdef const char* after
-    cdef px_t px
-    cdef qty_t sz
+    cdef int64_t px, sz, ts
     cdef int pd = sym.price_decimals, qd = sym.size_decimals
-    cdef int st = 0
+    cdef int st = 0, level_side, flags
     cdef bint after_comma = False
     cdef BookDelta* r
     if scan_array_open(sc) < 0:
         return -1
-    if (f.min_fields != 2 or f.max_fields != 2 or f.price_at != 0 or f.size_at != 1
-            or f.values != LEVEL_STRINGS or f.price_key != NULL):
+    if f.values != LEVEL_STRINGS or f.price_key != NULL:
         return read_levels_general(d, sc, sym, side, f, max_time, 0)
     p = sc.p
     if p < end and p[0] == b']':
@@ -393,32 +457,35 @@ cdef inline int read_levels(DecState* d, Scan* sc, SymbolEntry* sym, int side,
         return 0
     while True:
         level = p
-        if (end - p < 7 or p[0] != b'[' or p[1] != b'"'
-                or not hft_decimal_fast(p + 2, end, pd, &px, &after)):
-            break
-        p = after
-        if (end - p < 3 or p[0] != b',' or p[1] != b'"'
-                or not hft_decimal_fast(p + 2, end, qd, &sz, &after)):
-            break
-        p = after
-        if end - p < 2 or p[0] != b']':
+        level_side = side
+        ts = 0
+        flags = 0
+        q = read_level_compact(p, end, f, pd, qd, &level_side, &px, &sz, &ts, &flags)
+        if q == NULL:
             break
         r = push_delta(d)
         if r == NULL:
             return scan_fail(sc, E_CAPACITY, p)
+        r.exchange_ts = ts
         r.price = px
         r.size = sz
         r.instrument_id = sym.instrument_id
-        r.side = <uint8_t>side
+        r.side = <uint8_t>level_side
+        r.flags = <uint8_t>flags
+        if flags:
+            d.info.flags |= INFO_REPUBLISH
+        if max_time != NULL and ts > max_time[0]:
+            max_time[0] = ts
         st = 1
-        if p[1] == b',':
-            p += 2
+        p = q
+        if p < end and p[0] == b',':
+            p += 1
             after_comma = True
             continue
-        if p[1] == b']':
-            sc.p = p + 2
+        if p < end and p[0] == b']':
+            sc.p = p + 1
             return 0
-        level = p + 1
+        level = p
         after_comma = False
         break
     # not the compact form: read the rest the careful way, from the comma that preceded the

@@ -22,7 +22,8 @@ from hftcore._ext.jsonscan cimport (
 from hftcore._ext.decode_common cimport (
     LevelFormat, DeferredLevels, LEVEL_STRINGS, LEVEL_NUMBERS, LEVEL_TIME_NONE,
     LEVEL_TIME_SECONDS, level_array, level_object, read_levels, levels_now_or_later,
-    levels_deferred, span_open, span_close, symbol_lookup, skip_unknown_key, fail_missing,
+    levels_deferred, span_open, span_close, symbol_lookup, symbol_note, skip_unknown_key,
+    fail_missing,
     fail_unexpected, finish_other, finish_control, collect_fields, fields_required, field_is,
     field_symbol, field_decimal, field_iso_time, field_side, field_trade_id, message_restart,
 )
@@ -208,7 +209,7 @@ cdef int kraken_v1_book_fast(DecState* d, Scan* sc) noexcept nogil:
     if sym == NULL:
         return -2
     d.info.what = b"book"
-    symbol_lookup(d, pair.s, pair.n)
+    symbol_note(d, sym, pair.s, pair.n)
     span = span_open(d, sc, sym)
     if (span < 0 or scan_array_open(sc) < 0 or scan_array_more(sc, &st) < 0
             or scan_int(sc, &channel_id) < 0):
