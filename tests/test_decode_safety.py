@@ -396,3 +396,34 @@ def test_binance_futures_depth_carries_pu_as_prev_seq() -> None:
     spot = msg.replace(b',"pu":149', b"").replace(b',"T":1700000000120', b"")
     assert dec.decode(spot) == MessageKind.BOOK_UPDATE and dec.prev_seq == -1
     del s
+
+
+@pytest.mark.parametrize("space", ["", " "])
+def test_level_formats_read_the_same_compact_or_spaced(space: str) -> None:
+    """The compact loop and the general reader give the same records for every
+    array-of-strings format: Kraken [price, volume, time, "r"], Coinbase [side, price, size]
+    and OKX's four strings."""
+    kraken = decoder_for("kraken", [hftcore.Instrument("kraken", "XBT/USD", 1, 8)])
+    msg = ('[1,{"a":[["5541.3","2.50000000","1618678133.365913"],'
+           '["5542.0","1.00000000","1618678134.000001","r"]],"c":"123"},"book-10","XBT/USD"]')
+    assert kraken.decode(msg.replace(",", "," + space).encode()) == MessageKind.BOOK_UPDATE
+    d = kraken.deltas
+    assert [(int(r["price"]), int(r["size"]), int(r["exchange_ts"]), int(r["flags"]))
+            for r in d] == [(55413, 250000000, 1618678133365913000, 0),
+                            (55420, 100000000, 1618678134000001000, 16 | 4)]
+    assert kraken.republish and kraken.exchange_ts == 1618678134000001000
+    del d
+    cb = coinbase()
+    msg = ('{"type":"l2update","product_id":"BTC-USD","changes":[["buy","100.25","0.5"],'
+           '["sell","101.00","0"]],"time":"2021-04-17T16:43:37.075687Z"}')
+    assert cb.decode(msg.replace(",", "," + space).encode()) == MessageKind.BOOK_UPDATE
+    assert [(int(r["side"]), int(r["price"]), int(r["size"])) for r in cb.deltas] == [
+        (0, 10025, 50000000), (1, 10100, 0)]
+    okx = decoder_for("okx", [hftcore.Instrument("okx", "BTC-USDT", 1, 8)])
+    msg = ('{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{'
+           '"asks":[["8476.9","415","0","13"]],"bids":[["8476.8","0","0","0"]],"ts":"1",'
+           '"checksum":-5,"seqId":2,"prevSeqId":1}]}')
+    assert okx.decode(msg.replace(",", "," + space).encode()) == MessageKind.BOOK_UPDATE
+    assert [(int(r["side"]), int(r["price"]), int(r["size"])) for r in okx.deltas] == [
+        (1, 84769, 41500000000), (0, 84768, 0)]
+    assert (okx.checksum, okx.prev_seq, okx.last_seq) == (-5, 1, 2)
