@@ -1,7 +1,9 @@
 """Pure-Python reference decoder (orjson + Decimal) the compiled decoders are held against.
 
 It maps each recorded data message to the records the decoders must produce, following the
-venue documentation independently of the Cython code.
+venue documentation independently of the Cython code.  A message that carries several
+instruments (Kraken v2, OKX items, Coinbase Advanced Trade events) has one span per instrument:
+CLEAR on the first record of each snapshot, LAST on the last record of each span.
 """
 
 from __future__ import annotations
@@ -133,8 +135,9 @@ def kraken_v2(msg: dict[str, Any], dec: int | None) -> Ref:
                   if k in ("bids", "asks") for lvl in item[k]]
             ets = iso_ns(item["timestamp"]) if "timestamp" in item else 0
             _book(ref, lv, dec, snap, 0, ets)
-            ref.checksum = item.get("checksum")
-        _last(ref)
+            _last(ref)                          # LAST ends each instrument's records
+            if ref.checksum is None:
+                ref.checksum = item.get("checksum")   # the header holds the first one's
         return ref
     if ch == "trade":
         ref = Ref("trade", msg["data"][0]["symbol"])
@@ -155,7 +158,7 @@ def coinbase_at(msg: dict[str, Any], dec: int | None) -> Ref:
             lv = [(side_of(u["side"]), u["price_level"], u["new_quantity"], 0,
                    iso_ns(u["event_time"])) for u in ev["updates"]]
             _book(ref, lv, dec, ev["type"] == "snapshot", seq, 0)
-        _last(ref)
+            _last(ref)
         return ref
     if ch == "market_trades":
         ref = Ref("trade")
@@ -216,8 +219,9 @@ def okx(msg: dict[str, Any], dec: int | None) -> Ref:
             lv = [(ASK if k == "asks" else BID, lvl[0], lvl[1], 0, 0) for k in item
                   if k in ("asks", "bids") for lvl in item[k]]
             _book(ref, lv, dec, snap, item.get("seqId", 0), int(item["ts"]) * 10**6)
-            ref.checksum = item.get("checksum")
-        _last(ref)
+            _last(ref)
+            if ref.checksum is None:
+                ref.checksum = item.get("checksum")
     elif ch == "trades":
         ref = Ref("trade", inst)
         for t in msg["data"]:

@@ -276,3 +276,52 @@ def test_views_survive_growth() -> None:
     assert int(d.deltas[-1]["price"]) == 2999 * 10 and d.deltas[-1]["flags"] & 4
     del old
     assert d.exports == 0
+
+
+class _GuardedBuffer:
+    """Messages placed flush against a PROT_NONE page: a read one byte past the end faults."""
+
+    def __init__(self) -> None:
+        import ctypes
+        import mmap
+
+        self.page = mmap.PAGESIZE
+        self.map = mmap.mmap(-1, 2 * self.page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        libc = ctypes.CDLL(None, use_errno=True)
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
+        if libc.mprotect(ctypes.c_void_p(addr + self.page), ctypes.c_size_t(self.page), 0):
+            raise OSError(ctypes.get_errno(), "mprotect")
+
+    def view(self, data: bytes) -> memoryview:
+        data = data[: self.page]
+        start = self.page - len(data)
+        self.map[start:self.page] = data
+        return memoryview(self.map)[start:self.page]
+
+
+@pytest.mark.skipif(not hasattr(os, "sysconf") or os.name != "posix", reason="needs mprotect")
+@pytest.mark.parametrize("venue", sorted(VENUE_SAMPLES))
+def test_no_read_past_the_end_of_the_message(venue: str) -> None:
+    import random
+
+    try:
+        guard = _GuardedBuffer()
+    except (OSError, AttributeError) as exc:
+        pytest.skip(f"no guard page here: {exc}")
+    rng = random.Random(8)
+    samples = _samples_cache(venue)
+    d = _decoder(venue)
+    checked = 0
+    for msg in samples:
+        cuts = {len(msg), *(rng.randrange(0, len(msg) + 1) for _ in range(20))}
+        for n in cuts:                               # every prefix is a possible frame end
+            for data in (msg[:n], _mutate(msg[:n], [(rng.randrange(5), rng.randrange(1 << 20),
+                                                     rng.randrange(256))])):
+                view = guard.view(data)
+                try:
+                    d.decode(view)
+                except hftcore.DecodeError as exc:
+                    assert 0 <= exc.offset <= len(view)
+                checked += 1
+                view.release()
+    assert checked > 100

@@ -113,3 +113,51 @@ def test_verify_decimals_option(capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["verify", str(path), "--venue", "bybit", "--decimals", "XRPUSDT=2,0", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert rc == 1 and report["decode_errors"] == 50
+
+
+def _kraken_v2_book(kind: str, items: list[tuple[str, list[tuple[int, str, str]], int]]) -> bytes:
+    """A Kraken v2 book message: per symbol, levels (side, price text, qty text) and checksum."""
+    data = []
+    for sym, levels, cs in items:
+        bids = ",".join(f'{{"price":{p},"qty":{q}}}' for s, p, q in levels if s == 0)
+        asks = ",".join(f'{{"price":{p},"qty":{q}}}' for s, p, q in levels if s == 1)
+        data.append(f'{{"symbol":"{sym}","bids":[{bids}],"asks":[{asks}],"checksum":{cs},'
+                    f'"timestamp":"2023-10-06T17:35:55.440295Z"}}')
+    return f'{{"channel":"book","type":"{kind}","data":[{",".join(data)}]}}'.encode()
+
+
+def test_verify_applies_each_instruments_deltas_to_its_own_book(tmp_path: Path) -> None:
+    """One Kraken v2 message carrying two symbols: each symbol's levels go to its own book and
+    each checksum is checked against that book (was: everything applied to the first one)."""
+    decs = {"BTC/USD": (1, 3), "ETH/USD": (2, 3)}
+    books = {s: hftcore.L2Book(p, q, max_depth=10) for s, (p, q) in decs.items()}
+    msgs = []
+    sums: list[dict[str, int]] = []
+    steps: list[tuple[str, dict[str, list[tuple[int, str, str]]]]] = [
+        ("snapshot", {"BTC/USD": [(0, "100.1", "1.5"), (0, "100.0", "2"), (1, "100.2", "0.25")],
+                      "ETH/USD": [(0, "10.01", "3"), (1, "10.02", "4"), (1, "10.05", "1")]}),
+        ("update", {"BTC/USD": [(0, "100.1", "0"), (1, "100.3", "7")],
+                    "ETH/USD": [(1, "10.02", "0.5")]}),
+        ("update", {"ETH/USD": [(0, "10.00", "9")], "BTC/USD": [(1, "100.2", "0")]}),
+    ]
+    for kind, levels in steps:
+        items = []
+        for sym, lv in levels.items():
+            inst = hftcore.Instrument("kraken", sym, *decs[sym])
+            for side, p, q in lv:
+                books[sym].apply(side, inst.price(p), inst.qty(q))
+            items.append((sym, lv, books[sym].checksum("kraken")))
+        msgs.append(_kraken_v2_book(kind, items))
+        sums.append({sym: cs for sym, _, cs in items})
+    path = tmp_path / "kraken_v2_two_symbols.jsonl"
+    path.write_bytes(b"\n".join(msgs) + b"\n")
+    report = verify_messages("kraken", list(read_recording(path)), decs, depth=10)
+    assert report.ok, report.errors
+    assert report.checksums_verified == 6 and report.checksums_failed == 0
+    assert report.book_updates == 3
+    # a wrong checksum on the second symbol is found on the second symbol
+    bad = msgs[1].replace(b'"checksum":%d' % sums[1]["ETH/USD"], b'"checksum":1')
+    assert bad != msgs[1]
+    path.write_bytes(b"\n".join([msgs[0], bad, msgs[2]]) + b"\n")
+    report = verify_messages("kraken", list(read_recording(path)), decs, depth=10)
+    assert report.checksums_failed >= 1 and any("ETH/USD" in e for e in report.errors)

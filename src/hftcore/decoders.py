@@ -11,20 +11,46 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 
+from hftcore._ext import decode as _decode
 from hftcore._ext.decode import (
-    BBO_DTYPE,
-    BOOK_DELTA_DTYPE,
-    ORDER_UPDATE_DTYPE,
-    TRADE_DTYPE,
     BinanceDecoder,
     BybitDecoder,
     CoinbaseDecoder,
     Decoder,
     KrakenDecoder,
     OkxDecoder,
+)
+from hftcore._ext.records import (
+    BBO_DTYPE,
+    BBO_NO_ASK,
+    BBO_NO_BID,
+    BBO_NO_SIZE,
+    BOOK_DELTA_DTYPE,
+    BOOK_SPAN_DTYPE,
+    DELTA_CLEAR,
+    DELTA_CLEAR_SIDE,
+    DELTA_LAST,
+    DELTA_REPUBLISH,
+    DELTA_SNAPSHOT,
+    ORDER_HAS_FEE,
+    ORDER_IS_FILL,
+    ORDER_IS_MAKER,
+    ORDER_STATUS_UNKNOWN,
+    ORDER_TRADE_ID_TEXT,
+    ORDER_TYPE_UNKNOWN,
+    ORDER_UPDATE_DTYPE,
+    TRADE_DTYPE,
+    TRADE_ID_TEXT,
+    BboFlag,
+    DecodeError,
+    DecodeErrorCode,
+    DeltaFlag,
+    MessageKind,
+    OrderFlag,
+    SpanFlag,
+    TradeFlag,
 )
 from hftcore.model import Instrument
 
@@ -34,75 +60,60 @@ __all__ = [
     "BBO_NO_BID",
     "BBO_NO_SIZE",
     "BOOK_DELTA_DTYPE",
+    "BOOK_SPAN_DTYPE",
     "DELTA_CLEAR",
+    "DELTA_CLEAR_SIDE",
     "DELTA_LAST",
     "DELTA_REPUBLISH",
     "DELTA_SNAPSHOT",
     "ORDER_HAS_FEE",
     "ORDER_IS_FILL",
     "ORDER_IS_MAKER",
+    "ORDER_STATUS_UNKNOWN",
     "ORDER_TRADE_ID_TEXT",
+    "ORDER_TYPE_UNKNOWN",
     "ORDER_UPDATE_DTYPE",
     "TRADE_DTYPE",
     "TRADE_ID_TEXT",
     "VENUES",
+    "BboFlag",
     "BinanceDecoder",
     "BybitDecoder",
     "CoinbaseDecoder",
+    "DecodeError",
+    "DecodeErrorCode",
     "Decoder",
+    "DeltaFlag",
     "KrakenDecoder",
     "MessageKind",
     "OkxDecoder",
+    "OrderFlag",
     "RecordedMessage",
+    "SpanFlag",
+    "TradeFlag",
     "decoder_for",
     "read_recording",
 ]
 
-# record flags (the same values as the C enums in hftcore/_ext/types.pxd)
-DELTA_SNAPSHOT = 1
-DELTA_CLEAR = 2
-DELTA_LAST = 4
-DELTA_REPUBLISH = 16
-TRADE_ID_TEXT = 1
-BBO_NO_SIZE = 1
-BBO_NO_BID = 2
-BBO_NO_ASK = 4
-ORDER_IS_FILL = 1
-ORDER_IS_MAKER = 2
-ORDER_HAS_FEE = 4
-ORDER_TRADE_ID_TEXT = 8
 
-
-class MessageKind(IntEnum):
-    """What ``decode`` found (the same codes as the C ``K_*`` constants)."""
-
-    NONE = 0
-    BOOK_SNAPSHOT = 1
-    BOOK_UPDATE = 2
-    TRADE = 3
-    BBO = 4
-    ORDER = 5
-    UNKNOWN_SYMBOL = 6
-    HEARTBEAT = 7
-    SUBSCRIBED = 8
-    VENUE_ERROR = 9
-    STATUS = 10
-    OTHER = 11
-
-    @property
-    def is_data(self) -> bool:
-        """True for kinds that filled records."""
-        return 1 <= self.value <= 5
+def _venue_decoders() -> dict[str, type[Decoder]]:
+    """Every venue decoder of the compiled core by its ``VENUE`` name: adding a venue's decoder
+    class to ``hftcore._ext.decode`` adds it here without touching this file."""
+    found: dict[str, type[Decoder]] = {}
+    stack = list(Decoder.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.VENUE and cls.__module__ == _decode.__name__:
+            if cls.VENUE in found:
+                raise RuntimeError(f"two decoders for venue {cls.VENUE!r}: "
+                                   f"{found[cls.VENUE]}, {cls}")
+            found[cls.VENUE] = cls
+    return dict(sorted(found.items()))
 
 
 #: venue name -> decoder class
-VENUES: dict[str, type[Decoder]] = {
-    "binance": BinanceDecoder,
-    "bybit": BybitDecoder,
-    "okx": OkxDecoder,
-    "kraken": KrakenDecoder,
-    "coinbase": CoinbaseDecoder,
-}
+VENUES: dict[str, type[Decoder]] = _venue_decoders()
 
 
 def decoder_for(venue: str, instruments: Iterable[Instrument] = (), **options: object) -> Decoder:

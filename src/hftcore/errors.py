@@ -1,26 +1,11 @@
-"""Exceptions shared across hftcore."""
+"""Exceptions shared across hftcore.
+
+``DecodeError`` is defined in the compiled core (``hftcore._ext.records``) so that ``_ext``
+imports nothing above it; it is re-exported here and from ``hftcore``.
+"""
 
 from __future__ import annotations
 
+from hftcore._ext.records import DecodeError, DecodeErrorCode
 
-class DecodeError(ValueError):
-    """A venue message could not be decoded.
-
-    Carries the venue, the message kind (as far as it was recognised) and the byte offset at
-    which decoding stopped, so bad input can be reported and counted rather than crash.
-    """
-
-    def __init__(self, message: str, venue: str = "", kind: str = "", offset: int = -1) -> None:
-        where = ", ".join(
-            part
-            for part in (
-                f"venue={venue}" if venue else "",
-                f"kind={kind}" if kind else "",
-                f"offset={offset}" if offset >= 0 else "",
-            )
-            if part
-        )
-        super().__init__(f"{message} ({where})" if where else message)
-        self.venue = venue
-        self.kind = kind
-        self.offset = offset
+__all__ = ["DecodeError", "DecodeErrorCode"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from hftcore.decoders import (
     Decoder,
     MessageKind,
     RecordedMessage,
+    SpanFlag,
     decoder_for,
     read_recording,
 )
@@ -278,66 +279,95 @@ def verify_messages(venue: str, messages: Iterable[RecordedMessage],
             continue
         report.book_updates += 1
         deltas = dec.deltas
-        iid = int(deltas["instrument_id"][0]) if len(deltas) else dec.instrument_id
-        if not _sequence_ok(venue, kind, dec, books.get(iid) if L2Book else None, report, m):
-            report.sequence_gaps += 1
-            report.errors.append(f"line {m.line}: sequence gap on {dec.symbol}")
-        if L2Book is None:
-            continue
-        st = state(iid)
-        if venue == "binance":
-            if kind == MessageKind.BOOK_SNAPSHOT:
-                st.book.apply_deltas(deltas)
-                st.snapshot_seq = dec.last_seq
-                st.synced = False
-                st.last_seq = -1
-                continue
-            if st.snapshot_seq < 0 or dec.last_seq <= st.snapshot_seq:
-                continue                               # before the snapshot: dropped
-            st.synced = True
-        st.book.apply_deltas(deltas)
-        if st.synced and st.book.is_crossed:
-            report.crossed_books += 1
-            report.errors.append(f"line {m.line}: crossed book on {dec.symbol}")
-        cs = dec.checksum
-        if cs is not None and cs != 0 and venue in ("kraken", "okx"):
-            mine = st.book.checksum(venue)
-            if (mine - cs) % (1 << 32) == 0:
-                report.checksums_verified += 1
-            else:
-                report.checksums_failed += 1
-                report.errors.append(f"line {m.line}: checksum {cs} != book {mine} "
-                                     f"on {dec.symbol}")
+        # one span per instrument of the message: each instrument's deltas go to its own book,
+        # with its own sequence numbers and checksum
+        for span in dec.spans:
+            _apply_span(venue, kind, _Span.of(span), deltas, state, names, report, m)
         del deltas
     return report
 
 
-def _sequence_ok(venue: str, kind: MessageKind, dec: Decoder, st: _BookState | None,
-                 report: VerifyReport, m: RecordedMessage) -> bool:
+@dataclass(frozen=True)
+class _Span:
+    """One instrument's part of a decoded book message (a ``BOOK_SPAN_DTYPE`` record)."""
+
+    iid: int
+    first: int
+    count: int
+    first_seq: int
+    last_seq: int
+    prev_seq: int
+    has_seq: bool
+    checksum: int | None
+
+    @classmethod
+    def of(cls, rec: Any) -> _Span:
+        flags = SpanFlag(int(rec["flags"]))
+        return cls(int(rec["instrument_id"]), int(rec["first_delta"]), int(rec["n_deltas"]),
+                   int(rec["first_seq"]), int(rec["last_seq"]), int(rec["prev_seq"]),
+                   SpanFlag.HAS_SEQ in flags,
+                   int(rec["checksum"]) if SpanFlag.HAS_CHECKSUM in flags else None)
+
+
+def _apply_span(venue: str, kind: MessageKind, sp: _Span, deltas: Any,
+                state: Callable[[int], _BookState], names: dict[int, str],
+                report: VerifyReport, m: RecordedMessage) -> None:
+    """Sequence check, book update, crossed-book and checksum check for one instrument."""
+    symbol = names.get(sp.iid, str(sp.iid))
+    if not _sequence_ok(venue, kind, sp, report):
+        report.sequence_gaps += 1
+        report.errors.append(f"line {m.line}: sequence gap on {symbol}")
+    st = state(sp.iid)
+    part = deltas[sp.first:sp.first + sp.count]
+    if venue == "binance":
+        if kind == MessageKind.BOOK_SNAPSHOT:
+            st.book.apply_deltas(part)
+            st.snapshot_seq = sp.last_seq
+            st.synced = False
+            st.last_seq = -1
+            return
+        if st.snapshot_seq < 0 or sp.last_seq <= st.snapshot_seq:
+            return                                     # before the snapshot: dropped
+        st.synced = True
+    st.book.apply_deltas(part)
+    if st.synced and st.book.is_crossed:
+        report.crossed_books += 1
+        report.errors.append(f"line {m.line}: crossed book on {symbol}")
+    cs = sp.checksum
+    if cs is not None and cs != 0 and venue in ("kraken", "okx"):
+        mine = st.book.checksum(venue)
+        if (mine - cs) % (1 << 32) == 0:
+            report.checksums_verified += 1
+        else:
+            report.checksums_failed += 1
+            report.errors.append(f"line {m.line}: checksum {cs} != book {mine} on {symbol}")
+
+
+def _sequence_ok(venue: str, kind: MessageKind, sp: _Span, report: VerifyReport) -> bool:
     """Per-venue sequence rules; remembers the last sequence per instrument."""
     seqs = report.__dict__.setdefault("_last", {})
-    key = dec.instrument_id
+    key = sp.iid
     last = seqs.get(key)
     ok = True
     if venue == "binance":
         if kind == MessageKind.BOOK_SNAPSHOT:
-            seqs[key] = ("snap", dec.last_seq)
+            seqs[key] = ("snap", sp.last_seq)
             return True
         if last is not None and last[0] == "snap":
-            if dec.last_seq <= last[1]:
+            if sp.last_seq <= last[1]:
                 return True
-            ok = dec.first_seq <= last[1] + 1 <= dec.last_seq
+            ok = sp.first_seq <= last[1] + 1 <= sp.last_seq
         elif last is not None:
-            ok = dec.first_seq == last[1] + 1
-        seqs[key] = ("diff", dec.last_seq)
+            ok = sp.first_seq == last[1] + 1
+        seqs[key] = ("diff", sp.last_seq)
     elif venue == "bybit":
         if kind == MessageKind.BOOK_UPDATE and last is not None:
-            ok = dec.last_seq == last[1] + 1
-        seqs[key] = ("u", dec.last_seq)
-    elif venue == "okx" and dec.has_seq:
+            ok = sp.last_seq == last[1] + 1
+        seqs[key] = ("u", sp.last_seq)
+    elif venue == "okx" and sp.has_seq:
         if kind == MessageKind.BOOK_UPDATE and last is not None:
-            ok = dec.prev_seq == last[1]
-        seqs[key] = ("seq", dec.last_seq)
+            ok = sp.prev_seq == last[1]
+        seqs[key] = ("seq", sp.last_seq)
     return ok
 
 

@@ -1,26 +1,39 @@
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar, Protocol, final
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Buffer, disjoint_base
 
-from hftcore.model import Instrument
+from hftcore._ext.records import BBO_DTYPE as BBO_DTYPE
+from hftcore._ext.records import BOOK_DELTA_DTYPE as BOOK_DELTA_DTYPE
+from hftcore._ext.records import BOOK_SPAN_DTYPE as BOOK_SPAN_DTYPE
+from hftcore._ext.records import ERROR_NAMES as ERROR_NAMES
+from hftcore._ext.records import KIND_NAMES as KIND_NAMES
+from hftcore._ext.records import ORDER_UPDATE_DTYPE as ORDER_UPDATE_DTYPE
+from hftcore._ext.records import TRADE_DTYPE as TRADE_DTYPE
+from hftcore._ext.records import DecodeError as DecodeError
+from hftcore._ext.records import DecodeErrorCode as DecodeErrorCode
+from hftcore._ext.records import MessageKind as MessageKind
 
-Buffer = bytes | bytearray | memoryview
+class _InstrumentLike(Protocol):
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def instrument_id(self) -> int: ...
+    @property
+    def price_decimals(self) -> int: ...
+    @property
+    def size_decimals(self) -> int: ...
 
-BOOK_DELTA_DTYPE: np.dtype[Any]
-TRADE_DTYPE: np.dtype[Any]
-BBO_DTYPE: np.dtype[Any]
-ORDER_UPDATE_DTYPE: np.dtype[Any]
-KIND_NAMES: tuple[str, ...]
-ERROR_NAMES: tuple[str, ...]
-
+@disjoint_base
 class Decoder:
+    VENUE: ClassVar[str]
     @property
     def venue(self) -> str: ...
     def __init__(
         self,
-        instruments: Iterable[Instrument] = (),
+        instruments: Iterable[_InstrumentLike] = (),
         *,
         strict: bool = False,
         fee_decimals: int = 10,
@@ -30,11 +43,16 @@ class Decoder:
     def add_symbol(
         self, symbol: str | bytes, instrument_id: int, price_decimals: int, size_decimals: int
     ) -> None: ...
-    def add_instrument(self, instrument: Instrument) -> None: ...
+    def add_instrument(self, instrument: _InstrumentLike) -> None: ...
     @property
     def symbols(self) -> dict[str, tuple[int, int, int]]: ...
-    def decode(self, data: Buffer, recv_ts: int = 0) -> int: ...
+    def decode(self, data: Buffer, recv_ts: int = 0) -> MessageKind: ...
+    def decode_snapshot(
+        self, data: Buffer, symbol: str | bytes, recv_ts: int = 0
+    ) -> MessageKind: ...
     def decode_loop(self, data: Buffer, repeat: int, recv_ts: int = 0) -> int: ...
+    def _raise(self, code: int) -> None: ...
+    def _view(self, addr: int, n: int, item: int, dtype: Any) -> npt.NDArray[np.void]: ...
     @property
     def deltas(self) -> npt.NDArray[np.void]: ...
     @property
@@ -44,6 +62,8 @@ class Decoder:
     @property
     def orders(self) -> npt.NDArray[np.void]: ...
     @property
+    def spans(self) -> npt.NDArray[np.void]: ...
+    @property
     def n_deltas(self) -> int: ...
     @property
     def n_trades(self) -> int: ...
@@ -52,7 +72,9 @@ class Decoder:
     @property
     def n_orders(self) -> int: ...
     @property
-    def kind(self) -> int: ...
+    def n_spans(self) -> int: ...
+    @property
+    def kind(self) -> MessageKind: ...
     @property
     def instrument_id(self) -> int: ...
     @property
@@ -79,11 +101,23 @@ class Decoder:
     def counts(self) -> dict[str, int]: ...
     @property
     def exports(self) -> int: ...
+    @property
+    def busy(self) -> bool: ...
 
+@final
 class BinanceDecoder(Decoder):
-    def decode_depth_snapshot(self, data: Buffer, symbol: str, recv_ts: int = 0) -> int: ...
+    def decode_depth_snapshot(
+        self, data: Buffer, symbol: str | bytes, recv_ts: int = 0
+    ) -> MessageKind: ...
 
+@final
 class BybitDecoder(Decoder): ...
+
+@final
 class OkxDecoder(Decoder): ...
+
+@final
 class KrakenDecoder(Decoder): ...
+
+@final
 class CoinbaseDecoder(Decoder): ...

@@ -1,5 +1,7 @@
 # Shared C types of the compiled core.  Every record struct here has a numpy structured dtype
-# mirror (hftcore._ext.records / the module that owns it) so batches are viewable without copying.
+# mirror in hftcore._ext.records (BOOK_DELTA_DTYPE, TRADE_DTYPE, BBO_DTYPE, ORDER_UPDATE_DTYPE), so
+# batches are viewable without copying.  The flag and code enums below are the one definition of
+# each value: records.pyx exposes them to Python (hftcore.DeltaFlag, ...), nothing re-types them.
 from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint16_t, uint8_t
 
 ctypedef int64_t px_t      # price: count of 10**-price_decimals
@@ -73,6 +75,29 @@ cdef enum:
     ORDER_HAS_FEE = 4      # fee / fee_asset are set
     ORDER_TRADE_ID_TEXT = 8  # the fill's trade id is not numeric: see trade_id_text
 
+# OrderUpdate.status: the codes of hftcore.OrderStatus (tests hold the two equal)
+cdef enum:
+    ORDER_STATUS_NEW = 0
+    ORDER_STATUS_PENDING_NEW = 1
+    ORDER_STATUS_ACCEPTED = 2
+    ORDER_STATUS_PARTIALLY_FILLED = 3
+    ORDER_STATUS_FILLED = 4
+    ORDER_STATUS_PENDING_CANCEL = 5
+    ORDER_STATUS_PENDING_REPLACE = 6
+    ORDER_STATUS_CANCELED = 7
+    ORDER_STATUS_REJECTED = 8
+    ORDER_STATUS_EXPIRED = 9
+    ORDER_STATUS_UNKNOWN = 10      # a state word the decoder does not know: never guessed
+
+# OrderUpdate.order_type: the codes of hftcore.OrderType (tests hold the two equal)
+cdef enum:
+    ORDER_TYPE_LIMIT = 0
+    ORDER_TYPE_MARKET = 1
+    ORDER_TYPE_STOP_MARKET = 2
+    ORDER_TYPE_STOP_LIMIT = 3
+    ORDER_TYPE_LIMIT_MAKER = 4
+    ORDER_TYPE_UNKNOWN = 255       # a type word the decoder does not know
+
 # Order ids are kept as NUL-padded text; numeric venue ids are also given as int64.
 cdef enum:
     ORDER_ID_LEN = 48
@@ -93,10 +118,10 @@ ctypedef struct OrderUpdate:       # 264 bytes: a private order / execution repo
     int64_t fee                    # fee paid at the decoder's fee_decimals (negative: rebate)
     uint32_t instrument_id
     uint8_t side                   # SIDE_BID (buy) / SIDE_ASK (sell)
-    uint8_t status                 # hftcore.OrderStatus code (UNKNOWN when the venue's text is new)
-    uint8_t order_type             # hftcore.OrderType code, 255 when unknown
+    uint8_t status                 # ORDER_STATUS_* (UNKNOWN when the venue's text is new)
+    uint8_t order_type             # ORDER_TYPE_* (ORDER_TYPE_UNKNOWN when unknown)
     uint8_t flags
-    char client_order_id[48]
-    char venue_order_id_text[48]
-    char trade_id_text[48]
-    char fee_asset[16]
+    char client_order_id[48]       # ORDER_ID_LEN
+    char venue_order_id_text[48]   # ORDER_ID_LEN
+    char trade_id_text[48]         # ORDER_ID_LEN
+    char fee_asset[16]             # ASSET_LEN
