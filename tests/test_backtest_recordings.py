@@ -90,3 +90,45 @@ def test_backtest_is_deterministic_with_latency_distribution() -> None:
     assert runs[0].fills_bytes() == runs[1].fills_bytes()
     assert runs[0].orders.equals(runs[1].orders)
     assert runs[0].fills_bytes() != runs[2].fills_bytes()
+
+
+def test_one_message_for_two_instruments_goes_to_each_book(tmp_path: Path) -> None:
+    """A Kraken v2 book message carrying two symbols: each symbol's levels reach its own book,
+    each checksum is verified on its own book, and both strategies' hooks see their own."""
+    import hftcore
+    from hftcore.model import Instrument
+    from test_decode_books import _kraken_v2_book
+
+    decs = {"BTC/USD": (1, 3), "ETH/USD": (2, 3)}
+    insts = [Instrument("kraken", s, p, q) for s, (p, q) in decs.items()]
+    ref = {s: hftcore.L2Book(p, q) for s, (p, q) in decs.items()}
+    steps = [
+        ("snapshot", {"BTC/USD": [(0, "100.1", "1.5"), (1, "100.2", "0.25")],
+                      "ETH/USD": [(0, "10.01", "3"), (1, "10.02", "4")]}),
+        ("update", {"BTC/USD": [(1, "100.3", "7")], "ETH/USD": [(1, "10.02", "0.5")]}),
+    ]
+    msgs = []
+    for kind, levels in steps:
+        items = []
+        for sym, lv in levels.items():
+            inst = insts[0] if sym == "BTC/USD" else insts[1]
+            for side, p, q in lv:
+                ref[sym].apply(side, inst.price(p), inst.qty(q))
+            items.append((sym, lv, ref[sym].checksum("kraken")))
+        msgs.append(_kraken_v2_book(kind, items))
+    path = tmp_path / "kraken_v2.jsonl"
+    path.write_bytes(b"\n".join(msgs) + b"\n")
+    seen: dict[str, int] = {}
+
+    class Count(Strategy):
+        def on_book(self, instrument, book):  # type: ignore[no-untyped-def]
+            seen[instrument.symbol] = seen.get(instrument.symbol, 0) + 1
+
+    r = backtest(Count(), path, insts, venue="kraken")
+    counters = r.stats["instruments"]
+    assert counters["kraken:BTC/USD"]["checksums_ok"] == 2
+    assert counters["kraken:ETH/USD"]["checksums_ok"] == 2
+    assert r.stats["invalid_books"] == [] and seen == {"BTC/USD": 2, "ETH/USD": 2}
+    assert r.engine is not None
+    for k, sym in enumerate(decs):
+        assert list(r.engine.books[k]) == list(ref[sym])

@@ -6,6 +6,7 @@ python -m pytest tests/test_decode_bad_input.py -m slow)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import orjson

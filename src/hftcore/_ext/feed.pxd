@@ -2,7 +2,7 @@
 from libc.stdint cimport int64_t, uint32_t, uint8_t
 from hftcore._ext.types cimport ts_t, BBORecord
 from hftcore._ext.events cimport Event
-from hftcore._ext.decode cimport Decoder
+from hftcore._ext.decode cimport Decoder, BookSpan
 
 # Sync rules (Feed.rule)
 cdef enum:
@@ -60,3 +60,4 @@ cdef class Feed:
     cdef _buffer(self, const char* data, Py_ssize_t n, ts_t recv_ts)
     cdef void _bbo_side(self, BBORecord* b, int side, ts_t recv_ts) noexcept
     cdef _bridge(self, uint32_t inst, ts_t recv_ts)
+    cdef int _book_span(self, BookSpan* sp, int kind, ts_t recv_ts, int replay) except -1

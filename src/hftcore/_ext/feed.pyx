@@ -28,8 +28,8 @@ from hftcore._ext.events cimport (
     Event, EV_DELTA, EV_TRADE, EV_STATUS, EV_CHECKSUM, EVENT_LAST, CHECKSUM_KRAKEN, CHECKSUM_OKX,
 )
 from hftcore._ext.decode cimport (
-    Decoder, BinanceDecoder, MsgInfo, K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_UNKNOWN_SYMBOL,
-    INFO_HAS_SEQ, INFO_HAS_CHECKSUM,
+    Decoder, BinanceDecoder, MsgInfo, BookSpan, K_BOOK_SNAPSHOT, K_BOOK_UPDATE,
+    K_UNKNOWN_SYMBOL, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_SNAPSHOT,
 )
 
 __all__ = ["EVENT_DTYPE", "EV_DELTA", "EV_TRADE", "EV_STATUS", "EV_CHECKSUM", "EVENT_LAST",
@@ -268,114 +268,18 @@ cdef class Feed:
         """Append the events of the decoded message; 1 = buffer the message instead."""
         cdef MsgInfo* info = &self.dec.st.info
         cdef Py_ssize_t nd = info.n_deltas, nt = info.n_trades, nb = info.n_bbos, i, start
-        cdef uint32_t inst = info.instrument_id
+        cdef Py_ssize_t k, n_spans = info.n_spans
         cdef InstSync* s
-        cdef BookDelta* d
         cdef TradeRecord* t
         cdef BBORecord* b
         cdef Event* e
-        cdef int kind = info.kind, apply_depth = 0, status = -1, buffer_it = 0
-        cdef int64_t first = info.first_seq, last = info.last_seq, prev = info.prev_seq
-        cdef bint has_seq = (info.flags & INFO_HAS_SEQ) != 0
-        if nd and inst >= <uint32_t>self.n_inst:
-            raise ValueError(f"{self.venue}: instrument id {inst} outside the feed's table")
-        self._reserve(nd + nt + 2 * nb + 2)
+        cdef int buffer_it = 0
+        cdef uint32_t inst = info.instrument_id
+        self._reserve(nd + nt + 2 * nb + 3 * (n_spans + 1))
         start = self.count
-        if nd:
-            s = &self.sync[inst]
-            s.seen_depth = 1
-            if s.state == BOOK_BBO_ONLY:
-                # a depth stream takes over from top-of-book messages: invalid until it syncs
-                s.state = BOOK_NO_DATA
-                self._status(inst, 0, recv_ts, info.exchange_ts)
-            if kind == K_BOOK_SNAPSHOT:
-                if s.state != BOOK_SYNCED:
-                    status = 1
-                s.state = BOOK_SYNCED
-                s.last_seq = last if has_seq or self.rule in (SYNC_BINANCE, SYNC_BINANCE_FUTURES,
-                                                             SYNC_BYBIT) else -1
-                s.snapshot_seq = last
-                s.bridged = 0
-                apply_depth = 1
-                if self.rule in (SYNC_BINANCE, SYNC_BINANCE_FUTURES):
-                    status = 1  # a REST snapshot always restarts the bridge
-            elif self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES:
-                if s.state != BOOK_SYNCED:
-                    buffer_it = not replay
-                elif not s.bridged:
-                    if last <= s.snapshot_seq:
-                        self.stale_dropped += 1
-                    elif ((self.rule == SYNC_BINANCE and first - 1 <= s.snapshot_seq)
-                          or (self.rule == SYNC_BINANCE_FUTURES and first <= s.snapshot_seq)):
-                        s.bridged = 1
-                        apply_depth = 1
-                    else:
-                        status = 0
-                elif ((self.rule == SYNC_BINANCE and first - 1 == s.last_seq)
-                      or (self.rule == SYNC_BINANCE_FUTURES and prev == s.last_seq)):
-                    apply_depth = 1
-                else:
-                    status = 0
-                if apply_depth:
-                    s.last_seq = last
-            elif s.state != BOOK_SYNCED:
-                self.stale_dropped += 1          # an update before (re)sync: its snapshot follows
-            elif self.rule == SYNC_BYBIT:
-                if s.last_seq < 0 or last - 1 == s.last_seq:
-                    apply_depth = 1
-                    s.last_seq = last
-                else:
-                    status = 0
-            elif self.rule == SYNC_OKX and has_seq:
-                if s.last_seq < 0 or prev == s.last_seq:
-                    apply_depth = 1
-                    s.last_seq = last
-                else:
-                    status = 0
-            else:
-                apply_depth = 1
-                if has_seq:
-                    s.last_seq = last
-            if status == 0:
-                s.gaps += 1
-                s.state = BOOK_WAITING
-                s.bridged = 0
-                self._status(inst, 0, recv_ts, info.exchange_ts)
-                if self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES:
-                    self._pending[inst] = None
-                    buffer_it = 1     # keep this diff: the next snapshot may bridge it
-            if apply_depth:
-                d = self.dec.st.deltas
-                for i in range(nd):
-                    e = &self.events[self.count]
-                    self.count += 1
-                    e.local_ts = recv_ts
-                    e.exchange_ts = d[i].exchange_ts
-                    e.price = d[i].price
-                    e.size = d[i].size
-                    e.ref = d[i].sequence
-                    e.instrument = d[i].instrument_id
-                    e.kind = EV_DELTA
-                    e.side = d[i].side
-                    e.flags = d[i].flags & (DELTA_SNAPSHOT | DELTA_CLEAR | DELTA_CLEAR_SIDE |
-                                            DELTA_REPUBLISH)
-                    e.venue_flags = 0
-                if status == 1:
-                    self._status(inst, 1, recv_ts, info.exchange_ts)
-                if (self.checksum_algo >= 0 and (info.flags & INFO_HAS_CHECKSUM)
-                        and info.checksum != 0):
-                    e = &self.events[self.count]
-                    self.count += 1
-                    e.local_ts = recv_ts
-                    e.exchange_ts = info.exchange_ts
-                    e.price = 0
-                    e.size = 0
-                    e.ref = info.checksum
-                    e.instrument = inst
-                    e.kind = EV_CHECKSUM
-                    e.side = <uint8_t>self.checksum_algo
-                    e.flags = 0
-                    e.venue_flags = 0
+        for k in range(n_spans):
+            if self._book_span(&self.dec.st.spans[k], info.kind, recv_ts, replay):
+                buffer_it = 1
         if nt:
             t = self.dec.st.trades
             for i in range(nt):
@@ -404,11 +308,124 @@ cdef class Feed:
                 if s.state != BOOK_BBO_ONLY:
                     s.state = BOOK_BBO_ONLY
                     self._status(b[i].instrument_id, 1, recv_ts, b[i].exchange_ts)
-        if self.count > start:
-            self.events[self.count - 1].flags |= EVENT_LAST
-        if (kind == K_BOOK_SNAPSHOT and nd and
+        # the last event of each instrument in this message ends that instrument's message
+        for i in range(start, self.count):
+            if i + 1 == self.count or self.events[i + 1].instrument != self.events[i].instrument:
+                self.events[i].flags |= EVENT_LAST
+        if (info.kind == K_BOOK_SNAPSHOT and nd and
                 (self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES)):
             self._bridge(inst, recv_ts)
+        return buffer_it
+
+    cdef int _book_span(self, BookSpan* sp, int kind, ts_t recv_ts, int replay) except -1:
+        """One instrument's part of a book message, by its venue's sync rule; 1 = buffer."""
+        cdef uint32_t inst = sp.instrument_id
+        cdef InstSync* s
+        cdef BookDelta* d
+        cdef Event* e
+        cdef Py_ssize_t i
+        cdef int apply_depth = 0, status = -1, buffer_it = 0
+        cdef int64_t first = sp.first_seq, last = sp.last_seq, prev = sp.prev_seq
+        cdef bint has_seq = (sp.flags & INFO_HAS_SEQ) != 0
+        cdef bint snapshot = (sp.flags & INFO_SNAPSHOT) != 0 or kind == K_BOOK_SNAPSHOT
+        if inst >= <uint32_t>self.n_inst:
+            raise ValueError(f"{self.venue}: instrument id {inst} outside the feed's table")
+        if sp.n_deltas == 0 and not snapshot:
+            return 0
+        s = &self.sync[inst]
+        s.seen_depth = 1
+        if s.state == BOOK_BBO_ONLY:
+            # a depth stream takes over from top-of-book messages: invalid until it syncs
+            s.state = BOOK_NO_DATA
+            self._status(inst, 0, recv_ts, sp.exchange_ts)
+        if snapshot:
+            if s.state != BOOK_SYNCED:
+                status = 1
+            s.state = BOOK_SYNCED
+            s.last_seq = last if has_seq or self.rule in (SYNC_BINANCE, SYNC_BINANCE_FUTURES,
+                                                         SYNC_BYBIT) else -1
+            s.snapshot_seq = last
+            s.bridged = 0
+            apply_depth = 1
+            if self.rule in (SYNC_BINANCE, SYNC_BINANCE_FUTURES):
+                status = 1  # a REST snapshot always restarts the bridge
+        elif self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES:
+            if s.state != BOOK_SYNCED:
+                buffer_it = not replay
+            elif not s.bridged:
+                if last <= s.snapshot_seq:
+                    self.stale_dropped += 1
+                elif ((self.rule == SYNC_BINANCE and first - 1 <= s.snapshot_seq)
+                      or (self.rule == SYNC_BINANCE_FUTURES and first <= s.snapshot_seq)):
+                    s.bridged = 1
+                    apply_depth = 1
+                else:
+                    status = 0
+            elif ((self.rule == SYNC_BINANCE and first - 1 == s.last_seq)
+                  or (self.rule == SYNC_BINANCE_FUTURES and prev == s.last_seq)):
+                apply_depth = 1
+            else:
+                status = 0
+            if apply_depth:
+                s.last_seq = last
+        elif s.state != BOOK_SYNCED:
+            self.stale_dropped += 1          # an update before (re)sync: its snapshot follows
+        elif self.rule == SYNC_BYBIT:
+            if s.last_seq < 0 or last - 1 == s.last_seq:
+                apply_depth = 1
+                s.last_seq = last
+            else:
+                status = 0
+        elif self.rule == SYNC_OKX and has_seq:
+            if s.last_seq < 0 or prev == s.last_seq:
+                apply_depth = 1
+                s.last_seq = last
+            else:
+                status = 0
+        else:
+            apply_depth = 1
+            if has_seq:
+                s.last_seq = last
+        if status == 0:
+            s.gaps += 1
+            s.state = BOOK_WAITING
+            s.bridged = 0
+            self._status(inst, 0, recv_ts, sp.exchange_ts)
+            if self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES:
+                self._pending[inst] = None
+                buffer_it = 1     # keep this diff: the next snapshot may bridge it
+        if apply_depth:
+            d = self.dec.st.deltas + sp.first_delta
+            for i in range(sp.n_deltas):
+                e = &self.events[self.count]
+                self.count += 1
+                e.local_ts = recv_ts
+                e.exchange_ts = d[i].exchange_ts
+                e.price = d[i].price
+                e.size = d[i].size
+                e.ref = d[i].sequence
+                e.instrument = inst
+                e.kind = EV_DELTA
+                e.side = d[i].side
+                e.flags = d[i].flags & (DELTA_SNAPSHOT | DELTA_CLEAR | DELTA_CLEAR_SIDE |
+                                        DELTA_REPUBLISH)
+                e.venue_flags = 0
+            if status == 1:
+                self._status(inst, 1, recv_ts, sp.exchange_ts)
+            if (self.checksum_algo >= 0 and (sp.flags & INFO_HAS_CHECKSUM)
+                    and sp.checksum != 0):
+                e = &self.events[self.count]
+                self.count += 1
+                e.local_ts = recv_ts
+                e.exchange_ts = sp.exchange_ts
+                e.price = 0
+                e.size = 0
+                e.ref = sp.checksum
+                e.instrument = inst
+                e.kind = EV_CHECKSUM
+                e.side = <uint8_t>self.checksum_algo
+                e.flags = 0
+                e.venue_flags = 0
         return buffer_it
 
     cdef void _bbo_side(self, BBORecord* b, int side, ts_t recv_ts) noexcept:
