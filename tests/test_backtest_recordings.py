@@ -95,9 +95,10 @@ def test_backtest_is_deterministic_with_latency_distribution() -> None:
 def test_one_message_for_two_instruments_goes_to_each_book(tmp_path: Path) -> None:
     """A Kraken v2 book message carrying two symbols: each symbol's levels reach its own book,
     each checksum is verified on its own book, and both strategies' hooks see their own."""
+    from test_decode_books import _kraken_v2_book
+
     import hftcore
     from hftcore.model import Instrument
-    from test_decode_books import _kraken_v2_book
 
     decs = {"BTC/USD": (1, 3), "ETH/USD": (2, 3)}
     insts = [Instrument("kraken", s, p, q) for s, (p, q) in decs.items()]
