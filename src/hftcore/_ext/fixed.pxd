@@ -10,7 +10,7 @@
 # only through fx_signed_from_magnitude.  The 128-bit type is used only inside the C block below:
 # Cython never sees it, so it is never told a 128-bit integer is narrower than it is.
 from libc.stdint cimport int64_t, uint64_t
-from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
+from cpython.long cimport PyLong_CheckExact
 from cpython.number cimport PyNumber_Index
 
 cdef extern from *:
@@ -541,10 +541,28 @@ cdef inline object fx_index_slow(object value, str name):
         raise TypeError(f"{name} must be an int, not bool")
     if isinstance(value, int):
         return value
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+        raise TypeError(f"{name} must be an int, not numpy.bool")   # (its __index__ is deprecated)
     try:
         return PyNumber_Index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+
+
+cdef extern from "Python.h":
+    # declared without an error check: for an exact int it only ever reports overflow
+    long long fx_long_value "PyLong_AsLongLongAndOverflow" (object value, int* overflow)
+
+
+cdef inline int64_t fx_int_arg_slow(object value, str name) except? -1:
+    cdef int overflow = 0
+    cdef long long v
+    if not PyLong_CheckExact(value):
+        value = fx_index_slow(value, name)
+    v = fx_long_value(value, &overflow)
+    if overflow:
+        raise OverflowError(f"{name}={value} is outside the int64 range")
+    return v
 
 
 cdef inline int64_t fx_int_arg(object value, str name) except? -1:
@@ -552,12 +570,11 @@ cdef inline int64_t fx_int_arg(object value, str name) except? -1:
     (naming `name`) outside the int64 range."""
     cdef int overflow = 0
     cdef long long v
-    if not PyLong_CheckExact(value):
-        value = fx_index_slow(value, name)
-    v = PyLong_AsLongLongAndOverflow(value, &overflow)
-    if overflow:
-        raise OverflowError(f"{name}={value} is outside the int64 range")
-    return v
+    if PyLong_CheckExact(value):            # the common case, small enough to inline
+        v = fx_long_value(value, &overflow)
+        if not overflow:
+            return v
+    return fx_int_arg_slow(value, name)
 
 
 cdef inline int fx_decimals_arg(object value, str name) except -1:
@@ -566,7 +583,7 @@ cdef inline int fx_decimals_arg(object value, str name) except -1:
     cdef long long v
     if not PyLong_CheckExact(value):
         value = fx_index_slow(value, name)
-    v = PyLong_AsLongLongAndOverflow(value, &overflow)
+    v = fx_long_value(value, &overflow)
     if overflow or v < 0 or v > 18:
         raise ValueError(f"{name} must be 0..18, got {value}")
     return <int>v

@@ -9,6 +9,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStri
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from libc.stdint cimport int64_t, uint8_t
 from libc.string cimport memchr, memcpy
+from cpython.long cimport PyLong_CheckExact
 
 cimport cython
 import numpy as np
@@ -129,9 +130,16 @@ def parse(text, decimals, rounding=None):
     cdef Py_ssize_t n
     cdef int64_t out = 0
     cdef int code
-    cdef int dec = fx_decimals_arg(decimals, "decimals")
+    cdef int dec
     cdef int rnd = RND_EXACT if rounding is None else rounding_code(rounding)
     cdef Py_buffer view
+    # the hot path converts an exact int inline (Cython's conversion; fx_parse checks 0..18)
+    try:
+        dec = <int>decimals if PyLong_CheckExact(decimals) else fx_decimals_arg(decimals,
+                                                                                  "decimals")
+    except OverflowError:
+        fx_decimals_arg(decimals, "decimals")     # raises the ValueError naming it
+        raise
     if type(text) is str:
         if PyUnicode_IS_COMPACT_ASCII(text):       # the common case: read the str's own bytes
             code = fx_parse(<const char*>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text),
@@ -171,8 +179,19 @@ def format(raw, decimals, trim=False):
 
     ``trim=True`` drops trailing fractional zeros (``"50000.1"``, ``"5"``).
     """
-    cdef int64_t r = fx_int_arg(raw, "raw")
-    cdef int dec = fx_decimals_arg(decimals, "decimals")
+    cdef int64_t r
+    cdef int dec
+    # the hot path converts exact ints inline (Cython's conversion; fx_format checks 0..18)
+    try:
+        r = <int64_t>raw if PyLong_CheckExact(raw) else fx_int_arg(raw, "raw")
+        dec = <int>decimals if PyLong_CheckExact(decimals) else fx_decimals_arg(decimals,
+                                                                                  "decimals")
+    except OverflowError:
+        fx_int_arg(raw, "raw")                    # raise the error naming the argument
+        fx_decimals_arg(decimals, "decimals")
+        raise
+    if trim is False:
+        return _format(r, dec, FMT_FIXED)
     return _format(r, dec, FMT_TRIM if fx_bool_arg(trim, "trim") else FMT_FIXED)
 
 
