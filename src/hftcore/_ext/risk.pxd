@@ -147,6 +147,11 @@ cdef extern from *:
         return (__int128)realized + (__int128)unrealized < -(__int128)max_loss;
     }
 
+    /* Limits as typed constants (an enum constant must fit in an int) */
+    #define RISK_OFF_VALUE INT64_MAX                    /* a maximum that is off */
+    #define RISK_MAX_OPEN_ORDERS ((int64_t)1 << 62)     /* see risk.pyx */
+    #define RISK_MAX_RATE ((int64_t)9000000000)         /* rates, bursts, weights: x 1e9 fits */
+
     /* The coarse clock costs ~10 ns where CLOCK_MONOTONIC costs ~60 ns (measured in a VM); it
        lags by at most one kernel tick (1-4 ms), which only ever makes buckets refill later. */
     #ifdef CLOCK_MONOTONIC_COARSE
@@ -187,6 +192,9 @@ cdef extern from *:
                           int64_t ref_price) noexcept nogil
     bint risk_loss_exceeds(int64_t realized, int64_t unrealized, int64_t max_loss) noexcept nogil
     int64_t risk_clock_ns() noexcept nogil
+    const int64_t RISK_OFF "RISK_OFF_VALUE"   # INT64_MAX: "no maximum"
+    const int64_t RISK_MAX_OPEN_ORDERS
+    const int64_t RISK_MAX_RATE
 
 # Reason codes (0 passes).  Keep in sync with hftcore.risk.Reason.
 cdef enum:
@@ -241,9 +249,6 @@ cdef enum:
     OT_STOP_MARKET = 2
     OT_STOP_LIMIT = 3
     OT_LIMIT_MAKER = 4
-
-cdef enum:
-    RISK_OFF = 9223372036854775807   # INT64_MAX: "no maximum"
 
 ctypedef struct RiskInstrument:
     # --- limits ---

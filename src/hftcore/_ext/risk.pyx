@@ -29,13 +29,12 @@ __all__ = ["RiskCore", "REASON_COUNT", "NO_LIMIT"]
 REASON_COUNT = RR_COUNT
 NO_LIMIT = INT64_MAX
 
-# At most this many open orders: with at most 1,000,001 instruments, the count of unbounded
-# exposures (open orders + positions) then stays far below INT64_MAX.
+# At most RISK_MAX_OPEN_ORDERS (2**62) open orders: with at most 1,000,001 instruments, the
+# count of unbounded exposures (open orders + positions) then stays far below INT64_MAX.
+# Rates, bursts and weights are at most RISK_MAX_RATE (9e9): x 1e9 stays below INT64_MAX.
 cdef enum:
-    MAX_OPEN_ORDERS = 4611686018427387904      # 2**62
     MAX_INSTRUMENT_INDEX = 1000000
     MAX_VENUE_INDEX = 65535
-    MAX_RATE = 9000000000                      # rates, bursts, weights: x 1e9 stays < INT64_MAX
 
 
 cdef int64_t risk_now_ns() noexcept nogil:
@@ -50,7 +49,7 @@ cdef inline int _count_decision(RiskBook* b, int reason) noexcept nogil:
 
 cdef inline bint _take_tokens(TokenBucket* t, int64_t now_ns) noexcept nogil:
     """Refill the bucket to ``now_ns`` and take ``weight`` tokens if there are enough."""
-    # capacity and weight are at most MAX_RATE (9e9, set_venue): x 1e9 < 9.0e18 < INT64_MAX
+    # capacity and weight are at most RISK_MAX_RATE (9e9, set_venue): x 1e9 < 9.0e18 < INT64_MAX
     cdef int64_t cap = t.capacity * <int64_t>1000000000
     cdef int64_t cost = t.weight * <int64_t>1000000000
     if now_ns > t.last_ns:
@@ -384,7 +383,7 @@ cdef int risk_order_open(RiskBook* b, int32_t inst, int side, int64_t price,
         return RR_BAD_SIDE
     if price < 0 or qty < 0:
         return RISK_E_NEGATIVE
-    if b.open_orders >= MAX_OPEN_ORDERS:       # ins.open_orders <= b.open_orders
+    if b.open_orders >= RISK_MAX_OPEN_ORDERS:       # ins.open_orders <= b.open_orders
         return RISK_E_RANGE
     unbounded = _exposure_notional(b, ins, price, qty, &notional)
     ins.open_orders += 1
@@ -802,7 +801,7 @@ cdef class RiskCore:
         for i, value in enumerate((order_rate, order_burst, order_weight, cancel_rate,
                                    cancel_burst, cancel_weight)):
             values[i] = fx_int_arg(value, names[i])
-            if values[i] < 0 or values[i] > MAX_RATE:
+            if values[i] < 0 or values[i] > RISK_MAX_RATE:
                 raise ValueError(f"{names[i]} must be in 0..9e9, got {values[i]}")
         cdef int64_t now = _time_arg(now_ns, "now_ns")
         self._ensure_venue(<int32_t>v)
@@ -1092,7 +1091,7 @@ cdef class RiskCore:
 
 cdef void _configure_bucket(TokenBucket* t, int64_t burst, int64_t rate, int64_t weight,
                             int64_t now_ns) noexcept nogil:
-    cdef int64_t cap = burst * <int64_t>1000000000     # burst <= MAX_RATE: < 9.0e18
+    cdef int64_t cap = burst * <int64_t>1000000000     # burst <= RISK_MAX_RATE: < 9.0e18
     t.capacity = burst
     t.rate = rate
     t.weight = weight
