@@ -1090,3 +1090,43 @@ def test_mutators_raise_while_check_batch_runs_without_the_gil() -> None:
     opened = core.book_state()["open_orders"]
     assert core.instrument_state(i)["open_sell_qty"] == opened * LOT
     assert core.instrument_state(i)["open_buy_qty"] == 0
+
+
+def test_the_compiled_core_validates_its_own_arguments() -> None:
+    from hftcore._ext.risk import RiskCore
+
+    with pytest.raises(ValueError, match="notional_decimals must be 0..18"):
+        RiskCore(19)
+    with pytest.raises(TypeError, match="notional_decimals must be an int, not float"):
+        RiskCore(8.0)
+    core = RiskCore(8)
+    with pytest.raises(ValueError, match="index must be 0..1000000"):
+        core.set_instrument(-1, price_decimals=2, size_decimals=5)
+    with pytest.raises(TypeError, match="price_decimals must be an int, not float"):
+        core.set_instrument(0, price_decimals=2.0, size_decimals=5)
+    with pytest.raises(TypeError, match="self_trade_prevention must be a bool, not int"):
+        core.set_instrument(0, price_decimals=2, size_decimals=5, self_trade_prevention=1)
+    with pytest.raises(ValueError, match="venue must be 0..65535"):
+        core.set_venue(70000)
+    assert core.book_state()["open_orders"] == 0
+    core.set_instrument(0, price_decimals=2, size_decimals=5)
+    with pytest.raises(ValueError, match="decimals cannot change"):
+        core.set_instrument(0, price_decimals=3, size_decimals=5)
+    with pytest.raises(TypeError, match="killed must be a bool, not int"):
+        core.killed = 1
+    with pytest.raises(TypeError, match="state must be an int, not bool"):
+        core.state = True
+    with pytest.raises(KeyError, match="instrument index 3 is not registered"):
+        core.order_open(3, 0, 100, 1)
+    n = 3
+    good = {"inst": np.zeros(n, np.int32), "side": np.zeros(n, np.uint8),
+            "price": np.full(n, 100, np.int64), "qty": np.ones(n, np.int64),
+            "order_type": np.zeros(n, np.uint8), "reasons": np.empty(n, np.uint8)}
+    for name, bad in [("inst", np.zeros(n, np.int64)), ("price", np.full(n, 100.0)),
+                      ("side", [0, 0, 0]), ("reasons", np.empty(n, np.uint8)[::-1])]:
+        with pytest.raises((TypeError, ValueError), match=name):
+            core.check_batch(**{**good, name: bad})
+    with pytest.raises(ValueError, match="same length"):
+        core.check_batch(**{**good, "qty": np.ones(n + 1, np.int64)})
+    assert core.check_batch(**good) == n
+    assert sum(core.counts()) == n

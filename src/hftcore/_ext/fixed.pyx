@@ -315,22 +315,21 @@ def parse_many(data, decimals, rounding=None, sep=b"\n"):
         out = np.empty(count, dtype=np.int64)
         outp = <int64_t*>cnp.PyArray_DATA(out)
         with nogil:                      # one pass: each number stops at its separator
-            i = 0                        # invariant: 0 <= i <= n, every read below is < n
-            while field < count:
-                bad_start = i
+            # i <= n throughout: the scan of field k stops at or before separator k (a
+            # separator is never a number byte), and only the last field may end at n
+            i = 0
+            while field < count and i <= n:
                 code = fx_scan(buf + i, n - i, dec, rnd, &outp[field], &end)
-                if code != FX_OK:
-                    break
-                stop = i + end           # the scan never passes n, nor a separator (it is
-                if stop < n and buf[stop] != sepc:  # not a number byte): the field ends here
+                if code == FX_OK and i + end < n and buf[i + end] != sepc:
                     code = FX_SYNTAX
+                if code != FX_OK:
+                    bad_start = i
                     break
                 field += 1
-                if stop >= n:
-                    break
-                i = stop + 1
+                i += end + 1
         if code == FX_OK and field != count:   # cannot happen: one scan per separator
             code = FX_EMPTY
+            bad_start = n
         if code != FX_OK:
             hit = <const char*>memchr(buf + bad_start, sepc, <size_t>(n - bad_start))
             stop = (hit - buf) if hit != NULL else n
