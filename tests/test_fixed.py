@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import decimal
+import enum
 import json
+import os
 import re
+import subprocess
+import sys
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
@@ -346,3 +351,272 @@ def test_parse_nineteen_digits_and_dropped_ones(
     else:
         with pytest.raises(ValueError):
             fixed.parse(text, decimals, mode)
+
+
+# ------------------------------------------------------------- parse_many: separators and bounds
+@pytest.mark.parametrize("sep", [bytes([c]) for c in b"0123456789.eE+-"])
+def test_parse_many_refuses_a_separator_that_can_occur_in_a_number(sep: bytes) -> None:
+    with pytest.raises(ValueError, match=r"sep=.*can occur inside a number"):
+        fixed.parse_many(b"1" + sep + b"5", 1, sep=sep)
+
+
+def test_parse_many_separator_inside_the_number_is_not_read_as_one_field() -> None:
+    # today's main read "15" with sep "5" as the single field 15
+    with pytest.raises(ValueError, match="sep"):
+        fixed.parse_many(b"15", 0, sep=b"5")
+    with pytest.raises(ValueError, match="sep"):
+        fixed.parse_many(b"1e5", 0, sep=b"e")
+
+
+def test_parse_many_separators_and_fields() -> None:
+    assert list(fixed.parse_many(b"1,2.5,-3", 1, sep=b",")) == [10, 25, -30]
+    assert list(fixed.parse_many(b"1 2 3 ", 0, sep=b" ")) == [1, 2, 3]
+    assert list(fixed.parse_many(b"7", 0)) == [7]
+    assert list(fixed.parse_many(b"", 0)) == []
+    assert list(fixed.parse_many(bytearray(b"1\n2"), 0)) == [1, 2]
+    with pytest.raises(ValueError, match="one byte"):
+        fixed.parse_many(b"1", 0, sep=b",,")
+    with pytest.raises(TypeError, match="sep must be bytes"):
+        fixed.parse_many(b"1", 0, sep=",")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("data", "sep", "message"),
+    [
+        (b"1,2,3x", b",", "field 2: cannot parse b'3x': not a decimal number"),
+        (b"1,2,", b",", None),  # a trailing separator is allowed
+        (b"1,,3", b",", "field 1: cannot parse b'': not a decimal number"),
+        (b"1,-", b",", "field 1: cannot parse b'-': not a decimal number"),
+        (b"1;2;9999999999999999999", b";", "field 2: cannot parse b'9999999999999999999': out"),
+        (b"0.1\n0.25", b"\n", "field 1: cannot parse b'0.25': more fractional digits"),
+    ],
+)
+def test_parse_many_errors_quote_only_the_callers_bytes(
+    data: bytes, sep: bytes, message: str | None
+) -> None:
+    # an exact-size bytes object cut out of a larger buffer: nothing after it belongs to it
+    backing = memoryview(b"####" + data + b"12345678")
+    exact = bytes(backing[4 : 4 + len(data)])
+    if message is None:
+        assert list(fixed.parse_many(exact, 1, sep=sep)) == [10, 20]
+        return
+    with pytest.raises(ValueError) as info:
+        fixed.parse_many(exact, 1, sep=sep)
+    assert str(info.value).startswith(message)
+    assert "#" not in str(info.value) and "12345678" not in str(info.value)
+
+
+GUARD_PAGE_SCRIPT = r"""
+import ctypes, mmap, sys
+from hftcore import fixed
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_long]
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+PAGE = mmap.PAGESIZE
+base = libc.mmap(None, 2 * PAGE, mmap.PROT_READ | mmap.PROT_WRITE,
+                 mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+assert base not in (None, ctypes.c_void_p(-1).value)
+PROT_NONE = 0
+assert libc.mprotect(base + PAGE, PAGE, PROT_NONE) == 0
+
+
+def at_page_end(data):
+    # a read-only view whose last byte is the last readable byte before an unmapped page:
+    # one byte read past the end is a segmentation fault
+    start = base + PAGE - len(data)
+    ctypes.memmove(start, data, len(data))
+    return memoryview((ctypes.c_char * len(data)).from_address(start)).cast("B")
+
+
+def outcome(fn, *args, **kw):
+    try:
+        r = fn(*args, **kw)
+        return ("ok", list(r) if hasattr(r, "__len__") else r)
+    except (ValueError, TypeError, OverflowError) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+# the issue's case: the separator inside the number
+r = outcome(fixed.parse_many, at_page_end(b"1.5"), 1, sep=b".")
+assert r[0] == "ValueError" and "sep" in r[1], r
+r = outcome(fixed.parse_many, at_page_end(b"1,2,3x"), 0, sep=b",")
+assert r == ("ValueError", "field 2: cannot parse b'3x': not a decimal number"), r
+texts = [b"", b"1", b"-", b".", b"1.", b".5", b"12345678", b"1234567.8", b"123456789012345678",
+         b"1234567890123456789", b"12345678901234567890", b"1e", b"1e+", b"1e5", b"-0.000001",
+         b"00000000000000000000001", b"0.1234567890123456789", b"9223372036854775807",
+         b"1.23456789", b"1x", b"12345678x", b"+", b"1e-999999999999"]
+for t in texts:
+    for d in (0, 2, 8, 18):
+        for mode in (None, "half_even"):
+            want = outcome(fixed.parse, bytes(t), d, mode)
+            got = outcome(fixed.parse, at_page_end(t), d, mode)
+            assert got == want, (t, d, mode, got, want)
+    for sep in (b"\n", b",", b" "):
+        joined = sep.join([t, t]) if t else t
+        want = outcome(fixed.parse_many, bytes(joined), 2, sep=sep)
+        got = outcome(fixed.parse_many, at_page_end(joined), 2, sep=sep)
+        assert got == want, (joined, got, want)
+print("bounded")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="mmap/mprotect guard page via libc")
+def test_parse_and_parse_many_never_read_past_the_buffer() -> None:
+    # in a child process: on today's main the first call reads into the guard page and the
+    # process dies with SIGSEGV; the test must fail then, not take the test run down with it
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", GUARD_PAGE_SCRIPT], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == "bounded", (
+        proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+
+
+# ------------------------------------------------------------------- argument types
+class Code(enum.IntEnum):
+    TWO = 2
+
+
+NOT_INTS = [1.9, 2.0, True, False, "2", b"2", Decimal(2), Fraction(2), None, np.float64(2.0),
+            np.bool_(True)]
+
+# every public function, its int parameters and a valid call
+CALLS: list[tuple[str, dict[str, object]]] = [
+    ("parse", {"text": "1.5", "decimals": 2}),
+    ("format", {"raw": 150, "decimals": 2}),
+    ("format_digits", {"raw": 150, "decimals": 2}),
+    ("rescale", {"raw": 150, "from_decimals": 2, "to_decimals": 4}),
+    ("add", {"a": 1, "b": 2}),
+    ("sub", {"a": 1, "b": 2}),
+    ("mul", {"a": 15, "a_decimals": 1, "b": 2, "b_decimals": 0, "out_decimals": 1}),
+    ("div", {"a": 15, "a_decimals": 1, "b": 2, "b_decimals": 0, "out_decimals": 2}),
+    ("parse_many", {"data": b"1\n2", "decimals": 2}),
+]
+INT_PARAMS = [(fn, name, kw) for fn, kw in CALLS for name in kw if name not in ("text", "data")]
+
+
+@pytest.mark.parametrize(("fn", "name", "kw"), INT_PARAMS)
+@pytest.mark.parametrize("bad", NOT_INTS, ids=repr)
+def test_int_parameters_refuse_floats_bools_and_text(
+    fn: str, name: str, kw: dict[str, object], bad: object
+) -> None:
+    # today's main truncated floats (add(1.9, 0) == 1) and took bools as 0/1
+    with pytest.raises(TypeError, match=rf"^{name} must be an int, not"):
+        getattr(fixed, fn)(**{**kw, name: bad})
+
+
+@pytest.mark.parametrize(("fn", "name", "kw"), INT_PARAMS)
+def test_int_parameters_take_int_subclasses_and_numpy_integers(
+    fn: str, name: str, kw: dict[str, object]
+) -> None:
+    want = getattr(fixed, fn)(**kw)
+    value = kw[name]
+    assert isinstance(value, int)
+    for same in (np.int64(value), np.int32(value)):
+        got = getattr(fixed, fn)(**{**kw, name: same})
+        assert (list(got) == list(want)) if fn == "parse_many" else got == want
+    if value == 2:
+        got = getattr(fixed, fn)(**{**kw, name: Code.TWO})
+        assert (list(got) == list(want)) if fn == "parse_many" else got == want
+
+
+def test_issue_examples_of_truncated_floats() -> None:
+    with pytest.raises(TypeError, match="a must be an int, not float"):
+        fixed.add(1.9, 0)
+    with pytest.raises(TypeError, match="decimals must be an int, not float"):
+        fixed.parse("1", 2.0)
+    with pytest.raises(TypeError, match="trim must be a bool, not int"):
+        fixed.format(1, 2, trim=1)
+    with pytest.raises(TypeError, match="rounding must be a str or None, not int"):
+        fixed.parse("1.5", 0, 5)  # type: ignore[arg-type]
+    with pytest.raises(OverflowError, match=r"raw=9223372036854775808 is outside the int64"):
+        fixed.format(2**63, 2)
+    with pytest.raises(ValueError, match="from_decimals must be 0..18, got 19"):
+        fixed.rescale(1, 19, 0)
+    with pytest.raises(ValueError, match="decimals must be 0..18, got 340282366920938463463"):
+        fixed.parse("1", 2**128)
+
+
+# --------------------------------------------------- checked arithmetic at the int64 edges
+EDGES = [INT64_MIN, INT64_MIN + 1, -(2**62), -(10**18), -1, 0, 1, 10**18, 2**62, INT64_MAX - 1,
+         INT64_MAX]
+edge64 = st.sampled_from(EDGES) | st.integers(INT64_MAX - 2**20, INT64_MAX) | st.integers(
+    INT64_MIN, INT64_MIN + 2**20) | int64s
+
+
+@given(edge64, edge64)
+def test_checked_add_sub_at_the_edges(a: int, b: int) -> None:
+    for fn, ref in ((fixed.add, a + b), (fixed.sub, a - b)):
+        if in_range(ref):
+            assert fn(a, b) == ref
+        else:
+            with pytest.raises(OverflowError):
+                fn(a, b)
+
+
+@given(edge64, decs, edge64, decs, decs, modes)
+def test_mul_at_the_edges_matches_fraction(
+    a: int, ad: int, b: int, bd: int, od: int, mode: str | None
+) -> None:
+    check(fixed.mul, (a, ad, b, bd, od), Fraction(a * b) * Fraction(10) ** (od - ad - bd), mode)
+
+
+@given(edge64, decs, edge64, decs, decs, modes)
+def test_div_at_the_edges_matches_fraction(
+    a: int, ad: int, b: int, bd: int, od: int, mode: str | None
+) -> None:
+    if b == 0:
+        with pytest.raises(ZeroDivisionError):
+            fixed.div(a, ad, b, bd, od, mode)
+        return
+    check(fixed.div, (a, ad, b, bd, od), Fraction(a, b) * Fraction(10) ** (od - ad + bd), mode)
+
+
+@given(edge64, decs, decs, modes)
+def test_rescale_at_the_edges_matches_fraction(raw: int, src: int, dst: int,
+                                               mode: str | None) -> None:
+    check(fixed.rescale, (raw, src, dst), Fraction(raw) * Fraction(10) ** (dst - src), mode)
+
+
+@given(edge64, decs, st.sampled_from(["", "0", "5", "9", "0000000000000000000001"]),
+       st.integers(-25, 25), modes)
+def test_parse_at_the_edges_matches_decimal(raw: int, decimals: int, tail: str, exp: int,
+                                            mode: str | None) -> None:
+    text = fixed.format(raw, decimals) + ("" if decimals or not tail else ".") + tail
+    if exp:
+        text += f"e{exp}"
+    exact = Fraction(Decimal(text, CTX)) * 10**decimals
+    expected = ref_round(exact, mode)
+    if in_range(expected) and in_range(int(exact)):
+        assert fixed.parse(text, decimals, mode) == expected
+    else:
+        with pytest.raises(ValueError):
+            fixed.parse(text, decimals, mode)
+
+
+def test_huge_exponents_and_long_texts() -> None:
+    assert fixed.parse("1e-9223372036854775807", 0, "up") == 1
+    assert fixed.parse("-1e-9223372036854775807", 0, "up") == 0
+    with pytest.raises(ValueError, match="out of the int64 range"):
+        fixed.parse("1e9223372036854775807", 0)
+    long_int = "1" + "0" * 100_000
+    with pytest.raises(ValueError, match="out of the int64 range"):
+        fixed.parse(long_int + "e-99980", 0)
+    assert fixed.parse(long_int + "e-99990", 0) == 10**10
+    assert fixed.parse(long_int + "e-100000", 0) == 1
+    assert fixed.parse("0." + "0" * 100_000 + "1", 18, "up") == 1
+    assert fixed.parse("-9223372036854775808", 0) == INT64_MIN
+
+
+# ----------------------------------------------------------------- docs/fixed.md runs as shown
+DOC = Path(__file__).parent.parent / "docs" / "fixed.md"
+
+
+def test_every_snippet_in_docs_fixed_md_runs() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    assert len(blocks) >= 4
+    namespace: dict[str, object] = {}
+    for block in blocks:  # in order: later snippets may use names from earlier ones
+        exec(compile(block, str(DOC), "exec"), namespace)

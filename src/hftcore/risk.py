@@ -12,6 +12,7 @@ every quote currency is taken at par (convert before if you trade several quote 
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
@@ -107,6 +108,7 @@ _MESSAGES: dict[Reason, str] = {
     Reason.BAD_ORDER_TYPE: "unknown order type",
 }
 assert len(Reason) == REASON_COUNT
+_REASONS = tuple(Reason)  # code -> Reason without the enum call (a few hundred ns)
 
 
 class TradingState(IntEnum):
@@ -182,6 +184,81 @@ class VenueRateLimit:
 _I, _S, _P, _R = 0, 1, 2, 3
 
 
+def _as_int(value: object, name: str) -> int:
+    """``value`` as an int: ints, IntEnums and numpy integers; never bool or float."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
+        raise TypeError(f"{name} must be an int, not bool")
+    if isinstance(value, int):
+        return int(value)
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+
+
+def _as_side(side: object) -> int:
+    """0 (BUY) or 1 (SELL); ``Side`` or a plain int."""
+    v = side if type(side) is int or type(side) is Side else _as_int(side, "side")
+    if v != 0 and v != 1:
+        raise ValueError(f"side must be Side.BUY (0) or Side.SELL (1), got {side!r}")
+    return int(v)
+
+
+def _as_state(state: object) -> TradingState:
+    v = _as_int(state, "state")
+    if not 0 <= v <= 2:
+        raise ValueError(f"state must be a TradingState (0, 1 or 2), got {state!r}")
+    return TradingState(v)
+
+
+def _key(instrument: object) -> tuple[str, str]:
+    try:
+        return (instrument.venue, instrument.symbol)  # type: ignore[attr-defined]
+    except AttributeError:
+        raise TypeError(
+            f"instrument must be an Instrument, not {type(instrument).__name__}"
+        ) from None
+
+
+def _require(value: object, cls: type, name: str) -> None:
+    if not isinstance(value, cls):
+        article = "an" if cls.__name__[0] in "AEIOU" else "a"
+        raise TypeError(f"{name} must be {article} {cls.__name__}, not {type(value).__name__}")
+
+
+def _batch_ints(values: object, name: str, n: int | None) -> npt.NDArray[Any]:
+    """A one-dimensional integer array (bool and float arrays refused)."""
+    a = np.asarray(values)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an array of integers, not {a.dtype}")
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if n is not None and len(a) != n:
+        raise ValueError(f"{name} has {len(a)} items, index has {n}")
+    return a
+
+
+def _narrow(a: npt.NDArray[Any], dtype: type[np.integer[Any]], bad: int) -> npt.NDArray[Any]:
+    """``a`` as ``dtype`` with every value outside its range replaced by ``bad`` (a code the
+    checks refuse), never wrapped: side 256 must not become 0 (BUY)."""
+    if a.dtype == dtype:
+        return np.ascontiguousarray(a)
+    info = np.iinfo(dtype)
+    a64 = a.astype(np.int64) if a.dtype != np.uint64 else a
+    out = np.where((a64 < info.min) | (a64 > info.max), bad, a64)
+    if a.dtype == np.uint64:
+        out = np.where(a > np.uint64(info.max), bad, out)
+    return np.ascontiguousarray(out.astype(dtype))
+
+
+def _int64_array(a: npt.NDArray[Any], name: str) -> npt.NDArray[np.int64]:
+    if a.dtype == np.uint64 and len(a) and a.max() > np.uint64(2**63 - 1):
+        raise OverflowError(f"{name} has values outside the int64 range")
+    return np.ascontiguousarray(a, np.int64)
+
+
 class RiskEngine:
     """Pre-trade risk checks with limits changeable at run time and a kill switch.
 
@@ -202,6 +279,10 @@ class RiskEngine:
     ``now_ns=0`` reads the monotonic clock (``CLOCK_MONOTONIC_COARSE`` on Linux: the epoch of
     ``time.monotonic_ns``, a few ms of resolution, lagging - so buckets refill late, never early)
     when a rate limit or the breaker needs the time; pass ``now_ns`` when you have it.
+
+    Every method takes ``int`` prices, sizes and times (``IntEnum`` for sides, order types and
+    states; numpy integers too): a ``float`` or ``bool`` raises ``TypeError`` naming the
+    parameter, and a call that raises changes nothing.
 
     Examples
     --------
@@ -224,8 +305,12 @@ class RiskEngine:
         limits: RiskLimits | None = None,
         on_cancel_all: Callable[[list[str]], None] | None = None,
     ) -> None:
+        if limits is not None:
+            _require(limits, RiskLimits, "limits")
+        if on_cancel_all is not None and not callable(on_cancel_all):
+            raise TypeError("on_cancel_all must be callable or None")
         self._core = RiskCore(notional_decimals)
-        self.notional_decimals = notional_decimals
+        self.notional_decimals = self._core.notional_decimals
         self.check = self._core.check
         self.check_cancel = self._core.check_cancel
         self.on_cancel_all = on_cancel_all
@@ -234,35 +319,46 @@ class RiskEngine:
         self._limits: list[InstrumentLimits] = []
         self._venues: dict[str, int] = {}
         self._open: dict[str, list[int]] = {}
-        # per instrument index: its open orders and our best resting [bid, ask] (None: none)
-        self._open_by_index: dict[int, dict[str, list[int]]] = {}
+        # per instrument index: open orders per price, per side ({price: count} for buys and
+        # sells), and our best resting [bid, ask] (None: none) as the compiled check has them
+        self._levels: dict[int, tuple[dict[int, int], dict[int, int]]] = {}
         self._best: dict[int, list[int | None]] = {}
         self._global = RiskLimits()
         self.set_global_limits(limits or RiskLimits())
 
     # -- configuration -------------------------------------------------------------------------
     def add_instrument(self, instrument: Instrument, limits: InstrumentLimits | None = None) -> int:
-        """Register an instrument (or change its limits); returns its index for :meth:`check`."""
+        """Register an instrument (or change its limits); returns its index for :meth:`check`.
+
+        Invalid limits raise ``TypeError``/``ValueError`` and register nothing.
+        """
+        _require(instrument, Instrument, "instrument")
+        if limits is not None:
+            _require(limits, InstrumentLimits, "limits")
         key = (instrument.venue, instrument.symbol)
         index = self._index.get(key)
         if index is None:
             index = len(self._instruments)
+            lim = limits or InstrumentLimits()
+            self._push_limits(index, instrument, lim)  # validates before anything is kept
             self._index[key] = index
             self._instruments.append(instrument)
-            self._limits.append(limits or InstrumentLimits())
+            self._limits.append(lim)
+            self._levels[index] = ({}, {})
+            self._best[index] = [None, None]
         elif limits is not None:
+            self._push_limits(index, self._instruments[index], limits)
             self._limits[index] = limits
-        self._apply_limits(index)
         return index
 
     def _venue_index(self, venue: str) -> int:
+        """The index of a venue, or the index it would get (kept by :meth:`_keep_venue`)."""
+        if not isinstance(venue, str):
+            raise TypeError(f"venue must be a str, not {type(venue).__name__}")
         v = self._venues.get(venue)
-        if v is None:
-            v = self._venues[venue] = len(self._venues)
-        return v
+        return len(self._venues) if v is None else v
 
-    def _apply_limits(self, index: int) -> None:
-        inst, lim = self._instruments[index], self._limits[index]
+    def _push_limits(self, index: int, inst: Instrument, lim: InstrumentLimits) -> None:
         min_size = inst.min_size if lim.min_size is None else lim.min_size
         max_size = inst.max_size if lim.max_size is None else lim.max_size
         min_notional = lim.min_notional
@@ -270,11 +366,12 @@ class RiskEngine:
             min_notional = fixed.rescale(
                 inst.min_notional, inst.price_decimals, self.notional_decimals, "up"
             )
+        venue = self._venue_index(inst.venue)
         self._core.set_instrument(
             index,
             price_decimals=inst.price_decimals,
             size_decimals=inst.size_decimals,
-            venue=self._venue_index(inst.venue),
+            venue=venue,
             tick=inst.tick,
             lot=inst.lot,
             min_size=min_size,
@@ -287,31 +384,30 @@ class RiskEngine:
             max_open_orders=lim.max_open_orders,
             self_trade_prevention=lim.self_trade_prevention,
         )
+        self._venues.setdefault(inst.venue, venue)
 
     def index(self, instrument: Instrument) -> int:
         """The index of a registered instrument (``KeyError`` if it is not)."""
-        return self._index[(instrument.venue, instrument.symbol)]
+        return self._index[_key(instrument)]
 
     def limits(self, instrument: Instrument) -> InstrumentLimits:
         """The current limits of an instrument."""
         return self._limits[self.index(instrument)]
 
     def set_limits(self, instrument: Instrument, **changes: Any) -> InstrumentLimits:
-        """Change some limits of an instrument at run time (names of :class:`InstrumentLimits`)."""
+        """Change some limits of an instrument at run time (names of :class:`InstrumentLimits`).
+
+        An invalid change raises and leaves every limit as it was.
+        """
         index = self.index(instrument)
         valid = {f.name for f in fields(InstrumentLimits)}
         bad = set(changes) - valid
         if bad:
             raise TypeError(f"unknown limits {sorted(bad)}; use {sorted(valid)}")
-        old = self._limits[index]
-        self._limits[index] = replace(old, **changes)
-        try:
-            self._apply_limits(index)
-        except (ValueError, OverflowError, TypeError):
-            self._limits[index] = old
-            self._apply_limits(index)
-            raise
-        return self._limits[index]
+        new = replace(self._limits[index], **changes)
+        self._push_limits(index, self._instruments[index], new)  # validates first
+        self._limits[index] = new
+        return new
 
     @property
     def global_limits(self) -> RiskLimits:
@@ -320,6 +416,8 @@ class RiskEngine:
 
     def set_global_limits(self, limits: RiskLimits | None = None, **changes: Any) -> RiskLimits:
         """Replace the book-wide limits, or change some of them by name, at run time."""
+        if limits is not None:
+            _require(limits, RiskLimits, "limits")
         new = replace(limits or self._global, **changes)
         self._core.set_global(
             max_gross=new.max_gross_exposure,
@@ -335,8 +433,10 @@ class RiskEngine:
 
     def set_rate_limit(self, venue: str, limit: VenueRateLimit, now_ns: int = 0) -> None:
         """Token buckets for a venue's orders and cancels (weights as the venue counts them)."""
+        _require(limit, VenueRateLimit, "limit")
+        index = self._venue_index(venue)
         self._core.set_venue(
-            self._venue_index(venue),
+            index,
             order_rate=limit.order_rate,
             order_burst=limit.order_burst,
             order_weight=limit.order_weight,
@@ -345,6 +445,7 @@ class RiskEngine:
             cancel_weight=limit.cancel_weight,
             now_ns=now_ns,
         )
+        self._venues.setdefault(venue, index)
 
     # -- checks --------------------------------------------------------------------------------
     def check_order(
@@ -357,14 +458,22 @@ class RiskEngine:
         now_ns: int = 0,
     ) -> Reason:
         """Like :attr:`check` but by instrument and returning a :class:`Reason`."""
-        index = self._index.get((instrument.venue, instrument.symbol), -1)
-        return Reason(self._core.check(index, int(side), price, qty, int(order_type), now_ns))
+        try:
+            index = self._index.get((instrument.venue, instrument.symbol), -1)
+        except AttributeError:
+            _key(instrument)  # raises the TypeError naming the parameter
+            raise
+        return _REASONS[self._core.check(index, side, price, qty, order_type, now_ns)]
 
     def check_code(
         self, instrument: Instrument, side: int, price: int, qty: int, order_type: int = 0
     ) -> int:
         """:meth:`check_order` returning the bare code (0 passes) - no enum on the fast path."""
-        index = self._index.get((instrument.venue, instrument.symbol), -1)
+        try:
+            index = self._index.get((instrument.venue, instrument.symbol), -1)
+        except AttributeError:
+            _key(instrument)  # raises the TypeError naming the parameter
+            raise
         return self._core.check(index, side, price, qty, order_type)
 
     def require(
@@ -379,15 +488,20 @@ class RiskEngine:
         """Raise :class:`RiskRejected` unless the order passes."""
         reason = self.check_order(instrument, side, price, qty, order_type, now_ns)
         if reason:
+            side_name = Side(side).name if reason != Reason.BAD_SIDE else repr(side)
             raise RiskRejected(
                 reason,
-                f"{instrument.symbol} {Side(side).name} {instrument.format_qty(qty)} @ "
+                f"{instrument.symbol} {side_name} {qty} @ {price} (raw)"
+                if reason in (Reason.BAD_SIDE, Reason.UNKNOWN_INSTRUMENT)
+                else f"{instrument.symbol} {side_name} {instrument.format_qty(qty)} @ "
                 f"{instrument.format_price(price)}",
             )
 
     def check_cancel_venue(self, venue: str, now_ns: int = 0) -> Reason:
         """Rate-limit check of one cancel request to ``venue``."""
-        return Reason(self._core.check_cancel(self._venue_index(venue), now_ns))
+        if not isinstance(venue, str):
+            raise TypeError(f"venue must be a str, not {type(venue).__name__}")
+        return _REASONS[self._core.check_cancel(self._venues.get(venue, -1), now_ns)]
 
     def check_batch(
         self,
@@ -402,18 +516,20 @@ class RiskEngine:
 
         Orders are checked in sequence as if every order that passed had been sent, so a
         batch cannot exceed a limit that single orders respect.  Nothing stays reserved.
+        Arrays of any integer type are accepted (float and bool arrays raise ``TypeError``);
+        an index, side or order type outside its range is refused per order with
+        ``UNKNOWN_INSTRUMENT``, ``BAD_SIDE`` or ``BAD_ORDER_TYPE``, as by the single check.
         """
-        n = len(index)
-        if order_type is None:
-            order_type = np.zeros(n, np.uint8)
+        idx = _batch_ints(index, "index", None)
+        n = len(idx)
+        sides = _batch_ints(side, "side", n)
+        prices = _int64_array(_batch_ints(price, "price", n), "price")
+        qtys = _int64_array(_batch_ints(qty, "qty", n), "qty")
+        types = (np.zeros(n, np.uint8) if order_type is None
+                 else _narrow(_batch_ints(order_type, "order_type", n), np.uint8, 255))
         out = np.empty(n, np.uint8)
         self._core.check_batch(
-            np.ascontiguousarray(index, np.int32),
-            np.ascontiguousarray(side, np.uint8),
-            np.ascontiguousarray(price, np.int64),
-            np.ascontiguousarray(qty, np.int64),
-            np.ascontiguousarray(order_type, np.uint8),
-            out,
+            _narrow(idx, np.int32, -1), _narrow(sides, np.uint8, 255), prices, qtys, types, out,
             now_ns,
         )
         return out
@@ -422,23 +538,29 @@ class RiskEngine:
     def on_order_open(
         self, order_id: str, instrument: Instrument, side: Side | int, price: int, qty: int
     ) -> None:
-        """An order was sent: count its whole remaining size as worst-case exposure."""
+        """An order was sent: count its whole remaining size as worst-case exposure.
+
+        ``price`` and ``qty`` must not be negative; an id already counted open is ignored.
+        """
+        if type(order_id) is not str and not isinstance(order_id, str):
+            raise TypeError(f"order_id must be a str, not {type(order_id).__name__}")
         if order_id in self._open:
             return
-        index = self._index[(instrument.venue, instrument.symbol)]
-        sd = 0 if side == 0 else 1
-        o = [index, sd, price, qty]
-        self._open[order_id] = o
-        opens = self._open_by_index.get(index)
-        if opens is None:
-            opens = self._open_by_index[index] = {}
-            self._best[index] = [None, None]
-        opens[order_id] = o
+        try:
+            index = self._index[(instrument.venue, instrument.symbol)]
+        except AttributeError:
+            _key(instrument)  # raises the TypeError naming the parameter
+            raise
+        self._core.order_open(index, side, price, qty)  # validates all four, then counts
+        sd = 1 if side == 1 else 0
+        px = price if type(price) is int else int(price)
+        self._open[order_id] = [index, sd, px, qty if type(qty) is int else int(qty)]
+        levels = self._levels[index][sd]
+        levels[px] = levels.get(px, 0) + 1
         best = self._best[index]
         b = best[sd]
-        if b is None or (price > b if sd == 0 else price < b):
-            best[sd] = price
-        self._core.order_open(index, sd, price, qty)
+        if b is None or (px > b if sd == 0 else px < b):
+            best[sd] = px  # as the compiled order_open set it
 
     def on_order_fill(
         self, order_id: str, instrument: Instrument, side: Side | int, qty: int
@@ -446,58 +568,76 @@ class RiskEngine:
         """An order traded ``qty``: the position moves, the open exposure shrinks.
 
         The position moves even when the order is no longer counted as open (a late fill after
-        a cancel is real).
+        a cancel is real).  ``qty`` must be positive and ``side`` the order's own; a refused
+        fill changes nothing.
         """
         o = self._open.get(order_id)
-        if o is not None:
-            index, rem = o[_I], o[_R]
-            new = rem - qty if qty < rem else 0
-            self._core.order_reduce(index, o[_S], o[_P], rem, new, new == 0)
-            o[_R] = new
-            if new == 0:
-                del self._open[order_id]
-                del self._open_by_index[index][order_id]
-                if self._best[index][o[_S]] == o[_P]:  # only then can the best move
-                    self._refresh_best(index)
+        if o is None:
+            self._core.order_fill(self.index(instrument), side, 0, 0, qty, False)
+            return
+        index, sd, px, rem = o
+        if (side != sd or (type(side) is not Side and type(side) is not int)) and (
+                _as_side(side) != sd):
+            raise ValueError(f"fill side {side!r} is not the side of order {order_id}")
+        known = self._instruments[index]
+        if instrument is not known and _key(instrument) != (known.venue, known.symbol):
+            raise ValueError(f"order {order_id} is on {known.symbol}, not {instrument.symbol}")
+        self._core.order_fill(index, sd, px, rem, qty, True)  # all or nothing
+        if qty < rem:
+            o[_R] = rem - qty
         else:
-            index = self.index(instrument)
-        self._core.add_position(index, qty if side == 0 else -qty)
+            del self._open[order_id]
+            self._release_level(index, sd, px)
 
     def on_order_replaced(self, order_id: str, price: int, remaining: int) -> None:
         """An open order now rests at ``price`` with ``remaining`` size."""
         o = self._open.get(order_id)
         if o is None:
             return
-        # release the old price and size, then reserve the new ones (the order count is unchanged)
-        self._core.order_reduce(o[_I], o[_S], o[_P], o[_R], 0, True)
-        o[_P], o[_R] = price, remaining
-        self._core.order_open(o[_I], o[_S], price, remaining)
-        self._refresh_best(o[_I])
+        index, sd, old_px, rem = o
+        px, left = _as_int(price, "price"), _as_int(remaining, "remaining")
+        if px < 0 or left < 0:
+            raise ValueError(f"price and remaining must be >= 0, got {px} and {left}")
+        # release the old price and size, reserve the new ones (the order count is unchanged)
+        self._core.order_replace(index, sd, old_px, rem, px, left)
+        o[_P], o[_R] = px, left
+        levels = self._levels[index][sd]
+        levels[px] = levels.get(px, 0) + 1
+        count = levels[old_px] - 1
+        if count:
+            levels[old_px] = count
+        else:
+            del levels[old_px]
+        self._refresh_best(index)
 
     def on_order_closed(self, order_id: str) -> None:
         """An order is done (filled, canceled, rejected, expired): release what it reserved."""
-        o = self._open.pop(order_id, None)
+        o = self._open.get(order_id)
         if o is None:
             return
         self._core.order_reduce(o[_I], o[_S], o[_P], o[_R], 0, True)
-        self._forget(order_id, o)
+        del self._open[order_id]
+        self._release_level(o[_I], o[_S], o[_P])
 
-    def _forget(self, order_id: str, o: list[int]) -> None:
-        opens = self._open_by_index[o[_I]]
-        del opens[order_id]
-        if self._best[o[_I]][o[_S]] == o[_P]:  # only then can the best move
-            self._refresh_best(o[_I])
+    def _release_level(self, index: int, sd: int, px: int) -> None:
+        """One open order at ``px`` is gone; move our best price only if its level emptied."""
+        levels = self._levels[index][sd]
+        count = levels[px] - 1
+        if count:
+            levels[px] = count
+            return
+        del levels[px]
+        best = self._best[index]
+        if best[sd] == px:
+            best[sd] = (max(levels) if sd == 0 else min(levels)) if levels else None
+            self._core.set_best_own(index, best[0], best[1])
 
     def _refresh_best(self, index: int) -> None:
-        bid: int | None = None
-        ask: int | None = None
-        for o in self._open_by_index.get(index, {}).values():
-            if o[_S] == 0:
-                bid = o[_P] if bid is None or o[_P] > bid else bid
-            else:
-                ask = o[_P] if ask is None or o[_P] < ask else ask
-        self._best[index] = [bid, ask]
-        self._core.set_best_own(index, bid, ask)
+        bids, asks = self._levels[index]
+        best = self._best[index]
+        best[0] = max(bids) if bids else None
+        best[1] = min(asks) if asks else None
+        self._core.set_best_own(index, best[0], best[1])
 
     def set_position(self, instrument: Instrument, position: int) -> None:
         """Net position of an instrument (raw size, signed)."""
@@ -527,7 +667,7 @@ class RiskEngine:
 
     def set_state(self, state: TradingState) -> None:
         """Change the trading state (the kill switch stays engaged until :meth:`reset_kill`)."""
-        self._core.state = int(TradingState(state))
+        self._core.state = int(_as_state(state))
 
     @property
     def killed(self) -> bool:
@@ -548,13 +688,14 @@ class RiskEngine:
 
     def reset_kill(self, state: TradingState = TradingState.ACTIVE) -> None:
         """Disengage the kill switch and set ``state``."""
+        new = int(_as_state(state))  # validated before anything changes
         self._core.killed = False
-        self._core.state = int(state)
+        self._core.state = new
 
     # -- reporting -----------------------------------------------------------------------------
     def counts(self) -> dict[Reason, int]:
         """Number of decisions per reason since the start (or :meth:`reset_counts`)."""
-        return {Reason(i): c for i, c in enumerate(self._core.counts())}
+        return dict(zip(_REASONS, self._core.counts(), strict=True))
 
     def reset_counts(self) -> None:
         """Zero the per-reason counters."""
@@ -569,7 +710,12 @@ class RiskEngine:
         return dict(self._core.instrument_state(self.index(instrument)))
 
     def book_state(self) -> dict[str, Any]:
-        """Book-wide state: trading state, exposures, open orders, PnL, breaker."""
+        """Book-wide state: trading state, exposures, open orders, PnL, breaker.
+
+        Exposures are exact ints (they may exceed int64); ``unbounded_exposures`` counts open
+        orders and positions whose notional does not fit in int64 - while there are any, the
+        gross and net limits refuse every order that does not reduce a position.
+        """
         return dict(self._core.book_state())
 
     def notional(self, instrument: Instrument, price: int, qty: int) -> int:

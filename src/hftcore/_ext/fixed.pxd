@@ -3,7 +3,15 @@
 # the thin Python wrappers in fixed.pyx turn codes into exceptions.
 #
 # These are inline functions in the .pxd so decoders and books that cimport them get them inlined.
+#
+# No signed overflow anywhere (the sanitizer build runs with -fno-wrapv): sums and products that
+# can leave their type go through __builtin_*_overflow or through 128-bit intermediates that
+# provably hold them (each such place says why), and unsigned magnitudes become signed values
+# only through fx_signed_from_magnitude.  The 128-bit type is used only inside the C block below:
+# Cython never sees it, so it is never told a 128-bit integer is narrower than it is.
 from libc.stdint cimport int64_t, uint64_t
+from cpython.long cimport PyLong_CheckExact
+from cpython.number cimport PyNumber_Index
 
 cdef extern from *:
     """
@@ -152,6 +160,14 @@ cdef extern from *:
         return __builtin_mul_overflow(a, b, out);
     }
 
+    /* -q or q as int64 for a magnitude q <= 2^63 (q == 2^63 only when negative), without the
+       implementation-defined conversion of an unsigned value above INT64_MAX */
+    static inline int64_t fx_signed_from_magnitude(uint64_t q, int negative) {
+        if (!negative) return (int64_t)q;
+        if (q == 0) return 0;
+        return -(int64_t)(q - 1) - 1;
+    }
+
     static inline int hfx_fits64(hfx_i128 v) {
         return v >= (hfx_i128)INT64_MIN && v <= (hfx_i128)INT64_MAX;
     }
@@ -226,6 +242,8 @@ cdef extern from *:
         } else {
             d = d * (hfx_i128)HFX_POW10[-e];           /* |d| < 2^63 * 10^18 < 2^123 */
         }
+        /* n is a * 10^k (k >= 0) checked against int128: never -2^127 (10^k has the factor
+           5^k, a is int64), so both negations are defined */
         if (d < 0) { d = -d; n = -n; }
         rc = hfx_div_round128(n, d, rounding, &r);
         if (rc) return rc;
@@ -237,6 +255,7 @@ cdef extern from *:
     const uint64_t HFX_POW10[20]
     int hfx_round_incr(int rounding, int neg, int q_odd, int inexact, int cmp) noexcept nogil
     int hfx_umul_ovf(uint64_t a, uint64_t b, uint64_t* out) noexcept nogil
+    int64_t fx_signed_from_magnitude(uint64_t q, int negative) noexcept nogil
     int hfx_swar_digits(const char* p, uint64_t* value) noexcept nogil
     int hfx_scan_fast(const char* s, Py_ssize_t n, int decimals, int64_t* out,
                       Py_ssize_t* end) noexcept nogil
@@ -387,12 +406,24 @@ cdef inline int fx_scan_general(const char* s, Py_ssize_t n, int decimals, int r
             i += 1
         if i == start:
             return FX_SYNTAX
+        # |exp| <= n so far (one step per digit); clamp it before adding |e| <= 9999999 so the
+        # sum cannot overflow for any n.  Past +-10**15 the outcome (overflow, or a value that
+        # rounds to 0 or one unit) is the same as at the exact exponent: every threshold
+        # below lies within 40 of zero.
+        if exp > 1000000000000000LL:
+            exp = 1000000000000000LL
+        elif exp < -1000000000000000LL:
+            exp = -1000000000000000LL
         exp += k * e
     end[0] = i
     if m == 0 and not sticky:
         out[0] = 0
         return FX_OK
     lim = <uint64_t>9223372036854775807ULL + (1 if neg else 0)
+    if exp > 1000000000000000LL:          # (no exponent: |exp| <= n, and n may be any length)
+        exp = 1000000000000000LL
+    elif exp < -1000000000000000LL:
+        exp = -1000000000000000LL
     k = exp + decimals
     if k >= 0:
         if k > 19 or hfx_umul_ovf(m, HFX_POW10[k], &q) or q > lim:
@@ -434,10 +465,7 @@ cdef inline int fx_scan_general(const char* s, Py_ssize_t n, int decimals, int r
         q += <uint64_t>inc
         if q > lim:
             return FX_OVERFLOW
-    if neg:
-        out[0] = <int64_t>(~q + 1)
-    else:
-        out[0] = <int64_t>q
+    out[0] = fx_signed_from_magnitude(q, neg)
     return FX_OK
 
 
@@ -498,3 +526,73 @@ cdef inline Py_ssize_t fx_format(int64_t v, int decimals, int mode, char* out) n
         n += 1
         j -= 1
     return n
+
+
+# ------------------------------------------------------------------------------------------------
+# Arguments from Python.  Every public entry point of the compiled core takes prices, sizes,
+# decimals, indices and times as `int` only: a float would be truncated by a C conversion
+# (1.9 -> 1), a bool is a flag, not a number.  These helpers refuse both with an error that names
+# the parameter, and accept int subclasses (IntEnum) and exact integer types that implement
+# __index__ (numpy integers).
+
+cdef inline object fx_index_slow(object value, str name):
+    """The non-`int` path of fx_int_arg: an int subclass or __index__, never bool or float."""
+    if value is True or value is False:
+        raise TypeError(f"{name} must be an int, not bool")
+    if isinstance(value, int):
+        return value
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+        raise TypeError(f"{name} must be an int, not numpy.bool")   # (its __index__ is deprecated)
+    try:
+        return PyNumber_Index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+
+
+cdef extern from "Python.h":
+    # declared without an error check: for an exact int it only ever reports overflow
+    long long fx_long_value "PyLong_AsLongLongAndOverflow" (object value, int* overflow)
+
+
+cdef inline int64_t fx_int_arg_slow(object value, str name) except? -1:
+    cdef int overflow = 0
+    cdef long long v
+    if not PyLong_CheckExact(value):
+        value = fx_index_slow(value, name)
+    v = fx_long_value(value, &overflow)
+    if overflow:
+        raise OverflowError(f"{name}={value} is outside the int64 range")
+    return v
+
+
+cdef inline int64_t fx_int_arg(object value, str name) except? -1:
+    """`value` as an int64.  TypeError (naming `name`) unless it is an integer; OverflowError
+    (naming `name`) outside the int64 range."""
+    cdef int overflow = 0
+    cdef long long v
+    if PyLong_CheckExact(value):            # the common case, small enough to inline
+        v = fx_long_value(value, &overflow)
+        if not overflow:
+            return v
+    return fx_int_arg_slow(value, name)
+
+
+cdef inline int fx_decimals_arg(object value, str name) except -1:
+    """A number of decimals: an int in 0..18 (TypeError / ValueError naming `name`)."""
+    cdef int overflow = 0
+    cdef long long v
+    if not PyLong_CheckExact(value):
+        value = fx_index_slow(value, name)
+    v = fx_long_value(value, &overflow)
+    if overflow or v < 0 or v > 18:
+        raise ValueError(f"{name} must be 0..18, got {value}")
+    return <int>v
+
+
+cdef inline bint fx_bool_arg(object value, str name) except -1:
+    """A flag: True or False only (TypeError naming `name` for 0, 1, None ...)."""
+    if value is True:
+        return True
+    if value is False:
+        return False
+    raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
