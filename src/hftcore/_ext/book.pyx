@@ -6,6 +6,7 @@
 cimport cython
 cimport numpy as cnp
 from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.string cimport memset, memcpy
@@ -554,6 +555,63 @@ cdef inline object _new_i64(Py_ssize_t n):
     return cnp.PyArray_EMPTY(1, &dims, cnp.NPY_INT64, 0)
 
 
+# depth() hands out views of a shared int64 "slab": one numpy allocation serves many results,
+# so a result costs four array headers and no data allocation of its own.  A result keeps its
+# slab (at most SLAB_ITEMS * 8 bytes) alive and nothing else; slab space is never reused, so
+# a result's values are never overwritten.
+cdef extern from "numpy/arrayobject.h":
+    # public NumPy C API (steals a reference to descr)
+    object PyArray_NewFromDescr(PyTypeObject* subtype, cnp.dtype descr, int nd,
+                                cnp.npy_intp* dims, cnp.npy_intp* strides, void* data,
+                                int flags, PyObject* obj)
+
+cdef enum:
+    SLAB_ITEMS = 512
+cdef cnp.dtype _int64_dtype = np.dtype(np.int64)
+cdef object _slab = None
+cdef int64_t* _slab_next = NULL
+cdef Py_ssize_t _slab_left = 0
+
+
+cdef int64_t* _slab_take(Py_ssize_t items) except NULL:
+    """Room for `items` int64 values in the current slab (a new slab when it is full; a
+    result larger than a quarter slab gets a slab of its own)."""
+    global _slab, _slab_next, _slab_left
+    cdef int64_t* p
+    if _slab is None or items > _slab_left:
+        _slab = _new_i64(items if items > SLAB_ITEMS // 4 else SLAB_ITEMS)
+        _slab_next = <int64_t*>cnp.PyArray_DATA(_slab)
+        _slab_left = cnp.PyArray_DIM(_slab, 0)
+    p = _slab_next
+    _slab_next += items
+    _slab_left -= items
+    return p
+
+
+cdef inline object _slab_view(object slab, int64_t* data, Py_ssize_t n):
+    """A writeable int64 array of n values at `data`, inside `slab` (which it keeps alive)."""
+    cdef cnp.npy_intp dims = n
+    cdef cnp.ndarray view
+    Py_INCREF(_int64_dtype)                  # PyArray_NewFromDescr steals it
+    view = PyArray_NewFromDescr(<PyTypeObject*>cnp.ndarray, _int64_dtype, 1, &dims, NULL,
+                                data, cnp.NPY_ARRAY_CARRAY, NULL)
+    Py_INCREF(slab)                          # PyArray_SetBaseObject steals it
+    cnp.PyArray_SetBaseObject(view, slab)
+    return view
+
+
+cdef inline int _check_out_array(object arr, str name) except -1:
+    """A caller's output array: numpy, int64, one-dimensional, C-contiguous, writeable."""
+    if not cnp.PyArray_Check(arr):
+        raise TypeError(f"{name} must be a numpy int64 array, not {type(arr).__name__}")
+    if cnp.PyArray_TYPE(<cnp.ndarray>arr) != cnp.NPY_INT64:
+        raise TypeError(f"{name} must be an int64 array, not {arr.dtype}")
+    if (cnp.PyArray_NDIM(<cnp.ndarray>arr) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>arr)
+            or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>arr)):
+        raise ValueError(f"{name} must be a writeable C-contiguous one-dimensional array")
+    return 0
+
+
 cdef inline object _wide_to_int(const wide_int* w):
     return (<object>w.high << 64) + <object>w.low
 
@@ -641,6 +699,7 @@ cdef class L2Book:
 
     # -- writes ----------------------------------------------------------------------------
 
+    @cython.binding(False)      # a plain method descriptor: the interpreter's fastest call path
     def apply(self, side, price, size, /):
         """Set the size of the level at `price` on `side` (0 deletes it).
 
@@ -945,37 +1004,27 @@ cdef class L2Book:
             nb = <Py_ssize_t>m
         if na > m:
             na = <Py_ssize_t>m
-        bp = _new_i64(nb)
-        bs = _new_i64(nb)
-        ap = _new_i64(na)
-        az = _new_i64(na)
-        side_copy_top(&self.book.sides[0], nb, self.book.tick, <px_t*>cnp.PyArray_DATA(bp),
-                      <qty_t*>cnp.PyArray_DATA(bs))
-        side_copy_top(&self.book.sides[1], na, self.book.tick, <px_t*>cnp.PyArray_DATA(ap),
-                      <qty_t*>cnp.PyArray_DATA(az))
-        return bp, bs, ap, az
+        cdef int64_t* data = _slab_take(2 * (nb + na))
+        cdef object slab = _slab
+        side_copy_top(&self.book.sides[0], nb, self.book.tick, data, data + nb)
+        side_copy_top(&self.book.sides[1], na, self.book.tick, data + 2 * nb, data + 2 * nb + na)
+        return (_slab_view(slab, data, nb), _slab_view(slab, data + nb, nb),
+                _slab_view(slab, data + 2 * nb, na), _slab_view(slab, data + 2 * nb + na, na))
 
     def depth_into(self, side, prices, sizes):
         """Write the top levels of `side` into caller-owned writeable int64 arrays (as many as
         the shorter holds); returns how many were written. The allocation-free `depth`."""
         cdef int sd = _side(side)
-        cdef cnp.ndarray p, q
         cdef Py_ssize_t n
-        for arr, name in ((prices, "prices"), (sizes, "sizes")):
-            if not isinstance(arr, np.ndarray):
-                raise TypeError(f"{name} must be a numpy int64 array, not {type(arr).__name__}")
-            if (<cnp.ndarray>arr).dtype != np.int64:
-                raise TypeError(f"{name} must be an int64 array, not {arr.dtype}")
-            if arr.ndim != 1 or not arr.flags.c_contiguous or not arr.flags.writeable:
-                raise ValueError(f"{name} must be a writeable C-contiguous one-dimensional array")
-        p = prices
-        q = sizes
-        if np.shares_memory(p, q):
+        _check_out_array(prices, "prices")
+        _check_out_array(sizes, "sizes")
+        cdef int64_t* p = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>prices)
+        cdef int64_t* q = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>sizes)
+        n = min(cnp.PyArray_DIM(<cnp.ndarray>prices, 0), cnp.PyArray_DIM(<cnp.ndarray>sizes, 0))
+        if n and p < q + n and q < p + n:
             raise ValueError("prices and sizes must not overlap")
         self._check_readable()
-        n = min(p.shape[0], q.shape[0])
-        return side_copy_top(&self.book.sides[sd], n, self.book.tick,
-                             <px_t*>cnp.PyArray_DATA(p), <qty_t*>cnp.PyArray_DATA(q))
+        return side_copy_top(&self.book.sides[sd], n, self.book.tick, p, q)
 
     def level(self, side, i):
         """The i-th level (0 = best, negative from the worst) of `side` as ``(price, size)``;
@@ -1009,14 +1058,25 @@ cdef class L2Book:
         """[(price, size), ...] of the top n levels, built straight from the ladder."""
         cdef const BookSide* s = &self.book.sides[side]
         cdef Py_ssize_t m = s.nlevels if s.nlevels < n else n
-        cdef Py_ssize_t slot = side_cursor_start(s), overflow_pos = 0, k = 0
+        cdef list out = PyList_New(m)
+        cdef px_t px[64]
+        cdef qty_t qty[64]
+        cdef Py_ssize_t k = 0, i, got
+        cdef object level
+        if m <= 64:
+            got = side_copy_top(s, m, self.book.tick, px, qty)
+            for i in range(got):
+                level = (px[i], qty[i])
+                Py_INCREF(level)             # PyList_SET_ITEM steals the reference
+                PyList_SET_ITEM(out, i, level)
+            return out
+        # a long walk: a cursor, no copy
+        cdef Py_ssize_t slot = side_cursor_start(s), overflow_pos = 0
         cdef int64_t key, tick = self.book.tick
         cdef qty_t q
-        cdef list out = PyList_New(m)
-        cdef object level
         while k < m and side_cursor_next(s, &slot, &overflow_pos, &key, &q):
             level = ((key ^ s.mask) * tick, q)
-            Py_INCREF(level)                 # PyList_SET_ITEM steals the reference
+            Py_INCREF(level)
             PyList_SET_ITEM(out, k, level)
             k += 1
         return out

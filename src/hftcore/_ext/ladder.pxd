@@ -470,31 +470,35 @@ cdef inline Py_ssize_t side_copy_top(const BookSide* s, Py_ssize_t n, int64_t ti
     cdef Py_ssize_t k = 0, w, slot, i
     cdef uint64_t m
     cdef int64_t mask = s.mask
+    cdef int64_t base = s.base               # locals: the stores below may alias the side
+    cdef const qty_t* sizes = s.qty
+    cdef const uint64_t* occupied = s.occupied
+    cdef Py_ssize_t nwords = s.nwords
     if s.nlevels == 0 or n <= 0:
         return 0
     # ladder: occupancy words from the best, bit by bit within a word
     slot = <Py_ssize_t>side_slot(s, s.best)
     w = slot >> 6
-    m = s.occupied[w] & ~((<uint64_t>1 << (slot & 63)) - 1)
+    m = occupied[w] & ~((<uint64_t>1 << (slot & 63)) - 1)
     while True:
         while m and k < n:
             slot = (w << 6) + lowest_set_bit(m)
             m &= m - 1
-            px[k] = ((s.base + slot) ^ mask) * tick
-            qty[k] = s.qty[slot]
+            px[k] = ((base + slot) ^ mask) * tick
+            qty[k] = sizes[slot]
             k += 1
         if k >= n:
             return k
         w += 1
-        if w >= s.nwords:
+        if w >= nwords:
             break
-        m = s.occupied[w]
+        m = occupied[w]
         if m == 0:
             slot = ladder_occupied_above(s, (w << 6) + 63)
             if slot < 0:
                 break
             w = slot >> 6
-            m = s.occupied[w]
+            m = occupied[w]
     i = 0
     while k < n and i < s.overflow_levels:
         px[k] = (s.overflow_key[i] ^ mask) * tick
