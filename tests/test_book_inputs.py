@@ -446,6 +446,7 @@ def test_apply_deltas_refuses_what_is_not_records() -> None:
 
 
 def test_apply_snapshot_is_all_or_nothing() -> None:
+    assert hftcore.CrossedBookError is CrossedBookError  # public name
     b = book_with_levels(tick=5, cross_policy="raise")
     before = state(b)
     with pytest.raises(ValueError, match="row 2: price 7 is not a multiple of the tick 5"):

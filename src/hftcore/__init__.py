@@ -7,7 +7,7 @@ and ``hftcore.Instrument``); the hot path is Cython over C structs.
 from __future__ import annotations
 
 from hftcore import fixed
-from hftcore._ext.book import L2Book, L3Book
+from hftcore._ext.book import CrossedBookError, L2Book, L3Book
 from hftcore.decoders import (
     BinanceDecoder,
     BybitDecoder,
@@ -47,6 +47,7 @@ __all__ = [
     "BinanceDecoder",
     "BybitDecoder",
     "CoinbaseDecoder",
+    "CrossedBookError",
     "DecodeError",
     "Decoder",
     "FeeSchedule",
