@@ -136,6 +136,19 @@ def test_structured_batch_fields_are_checked_like_arrays() -> None:
     assert packed.dtype.itemsize == 17  # packed: fields at odd offsets
     assert b.apply_batch(packed) == 3
     assert list(b) == [(0, 100, 1), (0, 99, 3), (1, 105, 2)]
+    # one row: numpy calls the odd-address field views contiguous; C must still not load
+    # 8 bytes from them at once (UBSan under the sanitizer build)
+    one = L2Book()
+    assert one.apply_batch(packed[1:2]) == 1 and list(one) == [(1, 105, 2)]
+    raw = np.zeros(3 * 8 + 1, np.uint8)
+    odd = np.frombuffer(raw.data, dtype=np.int64, count=3, offset=1)
+    odd[:] = [100, 101, 102]
+    assert not odd.flags.aligned
+    two = L2Book()
+    assert two.apply_batch(np.zeros(3, np.int64), odd, odd - 99) == 3
+    assert two.levels(0) == [(102, 3), (101, 2), (100, 1)]
+    with pytest.raises(ValueError, match="aligned"):
+        two.depth_into(0, odd, np.zeros(3, np.int64))
     floats = np.zeros(1, dtype=[("side", "u1"), ("price", "<f8"), ("size", "<i8")])
     with pytest.raises(TypeError, match="price"):
         b.apply_batch(floats)
@@ -285,7 +298,7 @@ def test_depth_into_checks_its_arrays() -> None:
     out = np.zeros(8, np.int64)
     with pytest.raises(ValueError, match="overlap"):
         b.depth_into(0, out, out)
-    with pytest.raises(ValueError, match="writeable"):
+    with pytest.raises(ValueError, match="one-dimensional"):
         b.depth_into(0, np.zeros((2, 4), np.int64), np.zeros(8, np.int64))
     ro = np.zeros(4, np.int64)
     ro.flags.writeable = False

@@ -163,14 +163,11 @@ cdef inline int l2_settle_cross(L2BookC* b, int side, int r) noexcept nogil:
     return r
 
 
-cdef int l2_apply(L2BookC* b, int side, px_t price, qty_t size) noexcept nogil:
-    """Set the size of a level (0 deletes). Returns BOOK_* bits (>= 0) or an error code (< 0),
-    and then nothing changed."""
+cdef inline int l2_apply_on_side(L2BookC* b, int side, px_t price, qty_t size) noexcept nogil:
+    """l2_apply for a side already checked to be 0 or 1."""
     cdef int64_t index = price
     cdef int r
     cdef BookSide* s
-    if <unsigned int>side > 1:
-        return BOOK_EBADSIDE
     if size < 0:
         return BOOK_ENEGSIZE
     if b.tick != 1:
@@ -194,6 +191,14 @@ cdef int l2_apply(L2BookC* b, int side, px_t price, qty_t size) noexcept nogil:
     return r
 
 
+cdef int l2_apply(L2BookC* b, int side, px_t price, qty_t size) noexcept nogil:
+    """Set the size of a level (0 deletes). Returns BOOK_* bits (>= 0) or an error code (< 0),
+    and then nothing changed."""
+    if <unsigned int>side > 1:
+        return BOOK_EBADSIDE
+    return l2_apply_on_side(b, side, price, size)
+
+
 cdef Py_ssize_t l2_apply_batch(L2BookC* b, const int64_t* sides, const px_t* prices,
                                const qty_t* sizes, Py_ssize_t n, int* err,
                                int64_t* bbo_out) noexcept nogil:
@@ -208,7 +213,7 @@ cdef Py_ssize_t l2_apply_batch(L2BookC* b, const int64_t* sides, const px_t* pri
         if <uint64_t>sides[i] > 1:
             err[0] = BOOK_EBADSIDE
             return i
-        r = l2_apply(b, <int>sides[i], prices[i], sizes[i])
+        r = l2_apply_on_side(b, <int>sides[i], prices[i], sizes[i])
         if r < 0:
             err[0] = r
             return i
@@ -513,15 +518,25 @@ cdef object _empty_i64 = np.empty(0, dtype=np.int64)
 cdef cnp.ndarray int64_array(object values, str name):
     """A C-contiguous int64 copy (or the array itself) of one-dimensional integer values.
 
-    Integer arrays of any width are accepted (uint64 only within the int64 range); floats,
-    bools, text and other objects are refused with the scalar path's TypeError, values out of
-    the int64 range with its OverflowError."""
+    Numpy integer arrays of any width are accepted (uint64 only within the int64 range); a
+    list or other sequence is checked element by element as the scalar path checks an
+    argument. Floats, bools, text and other objects raise the scalar path's TypeError, values
+    out of the int64 range its OverflowError."""
     cdef cnp.ndarray arr
     cdef str kind
     cdef bytes encoded
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"{name} must be integers, not {type(values).__name__}")
-    arr = values if isinstance(values, np.ndarray) else np.asarray(values)
+    if not isinstance(values, np.ndarray):
+        if isinstance(values, (str, bytes)):
+            raise TypeError(f"{name} must be integers, not {type(values).__name__}")
+        try:
+            items = list(values)
+        except TypeError:
+            raise TypeError(f"{name} must be integers, not {type(values).__name__}") from None
+        encoded = name.encode()
+        for v in items:
+            int64_arg(v, encoded)
+        return np.array(items, dtype=np.int64) if items else _empty_i64
+    arr = values
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, not {arr.ndim}-dimensional")
     kind = arr.dtype.kind
@@ -530,20 +545,18 @@ cdef cnp.ndarray int64_array(object values, str name):
     elif kind == "u":
         if arr.dtype.itemsize == 8 and arr.shape[0] and arr.max() > INT64_MAX:
             raise OverflowError(f"{name}: {arr.max()} is outside the int64 range")
-    elif arr.shape[0] == 0:
-        return _empty_i64
-    elif isinstance(values, np.ndarray) and kind != "O":
-        raise TypeError(f"{name} must be integers, not {arr.dtype}")
-    else:
-        # a sequence numpy could not type as integers (a float, a bool, an int past 64 bits):
-        # each element answers as the scalar path would
+    elif kind == "O":
         encoded = name.encode()
-        for v in values:
+        for v in arr:
             int64_arg(v, encoded)
-        if kind != "O":
-            raise TypeError(f"{name} must be integers, not {arr.dtype}")
         arr = arr.astype(np.int64)
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    else:
+        raise TypeError(f"{name} must be integers, not {arr.dtype}")
+    if cnp.PyArray_TYPE(arr) == cnp.NPY_INT64 and cnp.PyArray_ISCARRAY_RO(arr):
+        return arr                           # contiguous and aligned: read in place
+    # a copy: other widths, strides, and int64 at an odd address (a field of a packed
+    # structured array, a buffer at an offset) that C must not load 8 bytes at a time from
+    return np.array(arr, dtype=np.int64, order="C")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -601,14 +614,15 @@ cdef inline object _slab_view(object slab, int64_t* data, Py_ssize_t n):
 
 
 cdef inline int _check_out_array(object arr, str name) except -1:
-    """A caller's output array: numpy, int64, one-dimensional, C-contiguous, writeable."""
+    """A caller's output array: numpy, int64, one-dimensional, C-contiguous, aligned,
+    writeable."""
     if not cnp.PyArray_Check(arr):
         raise TypeError(f"{name} must be a numpy int64 array, not {type(arr).__name__}")
     if cnp.PyArray_TYPE(<cnp.ndarray>arr) != cnp.NPY_INT64:
         raise TypeError(f"{name} must be an int64 array, not {arr.dtype}")
-    if (cnp.PyArray_NDIM(<cnp.ndarray>arr) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>arr)
-            or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>arr)):
-        raise ValueError(f"{name} must be a writeable C-contiguous one-dimensional array")
+    if cnp.PyArray_NDIM(<cnp.ndarray>arr) != 1 or not cnp.PyArray_ISCARRAY(<cnp.ndarray>arr):
+        raise ValueError(f"{name} must be a writeable, aligned, C-contiguous one-dimensional "
+                         "array")
     return 0
 
 
@@ -712,7 +726,7 @@ cdef class L2Book:
         cdef int r
         if self._busy or self._view_of_l3:
             self._check_writable()
-        r = l2_apply(&self.book, <int>s, p, q) if <uint64_t>s <= 1 else BOOK_EBADSIDE
+        r = l2_apply_on_side(&self.book, <int>s, p, q) if <uint64_t>s <= 1 else BOOK_EBADSIDE
         if r < 0:
             raise _error(&self.book, r, s, p, q)
         return (r & BOOK_TOP) != 0
@@ -756,9 +770,10 @@ cdef class L2Book:
             o = bbo
             if o.dtype != np.int64:
                 raise TypeError(f"bbo must be an int64 array, not {o.dtype}")
-            if (o.ndim != 2 or o.shape[0] < n or o.shape[1] != 2 or not o.flags.c_contiguous
-                    or not o.flags.writeable):
-                raise ValueError("bbo must be a writeable C-contiguous int64 array of shape (n, 2)")
+            if (o.ndim != 2 or o.shape[0] < n or o.shape[1] != 2
+                    or not cnp.PyArray_ISCARRAY(o)):
+                raise ValueError("bbo must be a writeable, aligned, C-contiguous int64 array "
+                                 "of shape (n, 2)")
             out = <int64_t*>cnp.PyArray_DATA(o)
         self._check_writable()
         if n == 0:
