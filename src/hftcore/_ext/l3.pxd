@@ -77,6 +77,7 @@ ctypedef struct LevelTable:  # one FIFO queue per (side, price) holding orders
     int64_t* head            # front order slot
     int64_t* tail            # back order slot
     int64_t* orders          # orders queued (also links the free slots)
+    qty_t* total             # their summed size (what the aggregate holds for the level)
     Py_ssize_t capacity
     Py_ssize_t used
     Py_ssize_t free_head

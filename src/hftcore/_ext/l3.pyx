@@ -11,7 +11,7 @@ from hftcore._ext.ladder cimport (
     BOOK_TOP, BOOK_EBADSIDE, BOOK_ENEGSIZE, BOOK_ENOMEM, BOOK_EOFFGRID, BOOK_EOVERFLOW,
 )
 from hftcore._ext.book cimport (
-    L2Book, l2_apply, l2_clear, l2_level_size, CLEAR_BOTH, ALL_INSTRUMENTS, int64_arg,
+    L2Book, l2_apply, l2_clear, CLEAR_BOTH, ALL_INSTRUMENTS, int64_arg,
 )
 
 import operator
@@ -237,7 +237,8 @@ cdef int levels_reserve(LevelTable* t, Py_ssize_t count) noexcept nogil:
         return BOOK_ENOMEM
     if not (grow_array(<void**>&t.head, c, sizeof(int64_t))
             and grow_array(<void**>&t.tail, c, sizeof(int64_t))
-            and grow_array(<void**>&t.orders, c, sizeof(int64_t))):
+            and grow_array(<void**>&t.orders, c, sizeof(int64_t))
+            and grow_array(<void**>&t.total, c, sizeof(qty_t))):
         return BOOK_ENOMEM
     t.capacity = c
     return 0
@@ -254,6 +255,7 @@ cdef inline Py_ssize_t levels_take(LevelTable* t) noexcept nogil:
     t.head[i] = -1
     t.tail[i] = -1
     t.orders[i] = 0
+    t.total[i] = 0
     t.count += 1
     return i
 
@@ -292,6 +294,7 @@ cdef void l3_free(L3BookC* b) noexcept nogil:
     PyMem_RawFree(b.levels.head)
     PyMem_RawFree(b.levels.tail)
     PyMem_RawFree(b.levels.orders)
+    PyMem_RawFree(b.levels.total)
     l3_init(b, b.aggregate)
 
 
@@ -356,8 +359,7 @@ cdef inline int set_level_size(L3BookC* b, int side, px_t price, qty_t total) no
     return l2_apply(b.aggregate, side, price, total)
 
 
-cdef inline int reserve_one_more(L3BookC* b) noexcept nogil:
-    """Room for one more order and one more level, before anything changes."""
+cdef int reserve_one_more_slow(L3BookC* b) noexcept nogil:
     if (orders_reserve(&b.orders, b.orders.count + 1) < 0
             or levels_reserve(&b.levels, b.levels.count + 1) < 0
             or index_reserve(&b.order_index, b.order_index.count + 1) < 0
@@ -366,12 +368,22 @@ cdef inline int reserve_one_more(L3BookC* b) noexcept nogil:
     return 0
 
 
+cdef inline int reserve_one_more(L3BookC* b) noexcept nogil:
+    """Room for one more order and one more level, before anything changes."""
+    if (b.orders.count < b.orders.capacity and b.levels.count < b.levels.capacity
+            and (b.order_index.count + 1) * 2 <= b.order_index.capacity
+            and (b.level_index.count + 1) * 2 <= b.level_index.capacity):
+        return 0
+    return reserve_one_more_slow(b)
+
+
 cdef int l3_add(L3BookC* b, OrderId order_id, int side, px_t price, qty_t size) noexcept nogil:
     """Queue a new order at the back of its level. Returns the aggregate's BOOK_* bits, or
     BOOK_EBADSIDE, L3_EBADSIZE (size <= 0), BOOK_EOFFGRID, L3_EDUPLICATE, BOOK_EOVERFLOW (the
     level's total would pass int64), BOOK_ENOMEM; then nothing changed."""
     cdef qty_t total
     cdef Py_ssize_t i
+    cdef int64_t level
     cdef int r
     if <unsigned int>side > 1:
         return BOOK_EBADSIDE
@@ -381,7 +393,8 @@ cdef int l3_add(L3BookC* b, OrderId order_id, int side, px_t price, qty_t size) 
         return BOOK_EOFFGRID
     if index_find_bucket(&b.order_index, order_id.low, order_id.high) >= 0:
         return L3_EDUPLICATE
-    total = l2_level_size(b.aggregate, side, price)
+    level = index_get(&b.level_index, <uint64_t>price, <uint64_t>side)
+    total = b.levels.total[level] if level >= 0 else 0
     if total > INT64_MAX - size:
         return BOOK_EOVERFLOW
     if reserve_one_more(b) < 0:
@@ -396,7 +409,11 @@ cdef int l3_add(L3BookC* b, OrderId order_id, int side, px_t price, qty_t size) 
     b.orders.price[i] = price
     b.orders.size[i] = size
     b.orders.side[i] = <uint8_t>side
-    queue_append(b, level_for(b, side, price), i)
+    if level < 0:
+        level = levels_take(&b.levels)
+        index_put_new(&b.level_index, <uint64_t>price, <uint64_t>side, level)
+    b.levels.total[level] = total + size
+    queue_append(b, level, i)
     index_put_new(&b.order_index, order_id.low, order_id.high, i)
     return r
 
@@ -404,10 +421,10 @@ cdef int l3_add(L3BookC* b, OrderId order_id, int side, px_t price, qty_t size) 
 cdef inline int remove_order(L3BookC* b, Py_ssize_t bucket) noexcept nogil:
     """Remove the order in `bucket` of the order index (never fails)."""
     cdef Py_ssize_t i = b.order_index.value[bucket]
-    cdef int side = b.orders.side[i]
-    cdef px_t price = b.orders.price[i]
-    cdef int r = set_level_size(b, side, price,
-                                l2_level_size(b.aggregate, side, price) - b.orders.size[i])
+    cdef Py_ssize_t level = b.orders.level[i]
+    cdef qty_t total = b.levels.total[level] - b.orders.size[i]
+    cdef int r = set_level_size(b, b.orders.side[i], b.orders.price[i], total)
+    b.levels.total[level] = total
     queue_unlink(b, i)
     index_remove_bucket(&b.order_index, bucket)
     orders_give_back(&b.orders, i)
@@ -441,7 +458,8 @@ cdef int l3_execute(L3BookC* b, OrderId order_id, qty_t size) noexcept nogil:
         return remove_order(b, bucket)
     side = b.orders.side[i]
     price = b.orders.price[i]
-    r = set_level_size(b, side, price, l2_level_size(b.aggregate, side, price) - size)
+    b.levels.total[b.orders.level[i]] -= size
+    r = set_level_size(b, side, price, b.levels.total[b.orders.level[i]])
     b.orders.size[i] -= size
     return r
 
@@ -454,6 +472,7 @@ cdef int l3_modify(L3BookC* b, OrderId order_id, qty_t size, px_t price,
     BOOK_EOFFGRID, BOOK_EOVERFLOW, BOOK_ENOMEM; then nothing changed."""
     cdef Py_ssize_t bucket = index_find_bucket(&b.order_index, order_id.low, order_id.high)
     cdef Py_ssize_t i
+    cdef int64_t level
     cdef int side, r, r_old
     cdef px_t old_price
     cdef qty_t old_size, old_total, new_total
@@ -472,18 +491,20 @@ cdef int l3_modify(L3BookC* b, OrderId order_id, qty_t size, px_t price,
         return BOOK_EOFFGRID
     if size == 0:
         return remove_order(b, bucket)
-    old_total = l2_level_size(b.aggregate, side, old_price)
+    old_total = b.levels.total[b.orders.level[i]]
     if price == old_price:
         # the level's total stays within int64: it already holds old_size of it
         if size > old_size and old_total - old_size > INT64_MAX - size:
             return BOOK_EOVERFLOW
         r = set_level_size(b, side, price, old_total - old_size + size)
+        b.levels.total[b.orders.level[i]] = old_total - old_size + size
         if size > old_size and b.levels.tail[b.orders.level[i]] != i:
             queue_unlink(b, i)               # the level keeps other orders: it stays
             queue_append(b, b.orders.level[i], i)
         b.orders.size[i] = size
         return r
-    new_total = l2_level_size(b.aggregate, side, price)
+    level = index_get(&b.level_index, <uint64_t>price, <uint64_t>side)
+    new_total = b.levels.total[level] if level >= 0 else 0
     if new_total > INT64_MAX - size:
         return BOOK_EOVERFLOW
     if reserve_one_more(b) < 0:
@@ -492,10 +513,13 @@ cdef int l3_modify(L3BookC* b, OrderId order_id, qty_t size, px_t price,
     if r < 0:
         return r
     r_old = set_level_size(b, side, old_price, old_total - old_size)
-    queue_unlink(b, i)
+    b.levels.total[b.orders.level[i]] = old_total - old_size
+    queue_unlink(b, i)                       # may free the old level (and its slot)
     b.orders.price[i] = price
     b.orders.size[i] = size
-    queue_append(b, level_for(b, side, price), i)
+    level = level_for(b, side, price)
+    b.levels.total[level] = new_total + size
+    queue_append(b, level, i)
     return r | (r_old & BOOK_TOP)
 
 
