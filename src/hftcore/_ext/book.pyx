@@ -1010,8 +1010,11 @@ cdef class L2Book:
 
     def depth(self, n):
         """Top `n` levels: ``(bid_px, bid_sz, ask_px, ask_sz)`` int64 arrays, best first; each
-        pair is as long as that side has levels, at most `n`. Cost O(n), not O(book); the
-        arrays are new and belong to the caller."""
+        pair is as long as that side has levels, at most `n`. Cost O(n), not O(book).
+
+        The arrays are new and belong to the caller: views of a shared slab that one numpy
+        allocation provides for many calls (a kept result keeps at most its 4 KB slab alive;
+        slab space is never handed out twice)."""
         cdef int64_t m = _ranged(n, "n", 0, INT64_MAX)
         cdef Py_ssize_t nb = self.book.sides[0].nlevels, na = self.book.sides[1].nlevels
         self._check_readable()
@@ -1073,13 +1076,14 @@ cdef class L2Book:
         """[(price, size), ...] of the top n levels, built straight from the ladder."""
         cdef const BookSide* s = &self.book.sides[side]
         cdef Py_ssize_t m = s.nlevels if s.nlevels < n else n
-        cdef list out = PyList_New(m)
+        cdef list out
         cdef px_t px[64]
         cdef qty_t qty[64]
         cdef Py_ssize_t k = 0, i, got
         cdef object level
         if m <= 64:
             got = side_copy_top(s, m, self.book.tick, px, qty)
+            out = PyList_New(got)
             for i in range(got):
                 level = (px[i], qty[i])
                 Py_INCREF(level)             # PyList_SET_ITEM steals the reference
@@ -1089,11 +1093,14 @@ cdef class L2Book:
         cdef Py_ssize_t slot = side_cursor_start(s), overflow_pos = 0
         cdef int64_t key, tick = self.book.tick
         cdef qty_t q
+        out = PyList_New(m)
         while k < m and side_cursor_next(s, &slot, &overflow_pos, &key, &q):
             level = ((key ^ s.mask) * tick, q)
             Py_INCREF(level)
             PyList_SET_ITEM(out, k, level)
             k += 1
+        if k < m:                            # never: nlevels counts the levels walked
+            del out[k:]
         return out
 
     def levels(self, side, n=None):
