@@ -1,4 +1,5 @@
-"""L2Book / L3Book against small pure-Python reference books (Hypothesis) and edge cases."""
+"""L2Book against a small pure-Python reference book (Hypothesis) and edge cases (L3Book:
+test_book_l3.py; input checks: test_book_inputs.py)."""
 
 from __future__ import annotations
 
@@ -400,115 +401,6 @@ def test_prices_near_int64_limits() -> None:
     assert b.levels(0) == [(I64_MIN + 1, 2), (I64_MIN, 1)]
 
 
-# ----------------------------------------------------------------------------------------------
-# L3
-# ----------------------------------------------------------------------------------------------
-
-
-class RefL3:
-    def __init__(self) -> None:
-        self.orders: dict[int, list[int]] = {}  # id -> [side, price, size]
-        self.queues: dict[tuple[int, int], list[int]] = {}
-
-    def add(self, oid: int, side: int, price: int, size: int) -> None:
-        self.orders[oid] = [side, price, size]
-        self.queues.setdefault((side, price), []).append(oid)
-
-    def remove(self, oid: int) -> None:
-        side, price, _ = self.orders.pop(oid)
-        q = self.queues[(side, price)]
-        q.remove(oid)
-        if not q:
-            del self.queues[(side, price)]
-
-    def l2(self, side: int) -> list[tuple[int, int]]:
-        agg: dict[int, int] = {}
-        for s, p, z in self.orders.values():
-            if s == side:
-                agg[p] = agg.get(p, 0) + z
-        return sorted(agg.items(), reverse=(side == 0))
-
-
-l3_op = st.tuples(
-    st.sampled_from(["add", "add", "cancel", "modify", "execute"]),
-    st.integers(0, 30),
-    st.integers(0, 1),
-    st.integers(-40, 40).map(lambda x: x * 3),
-    st.integers(0, 50),
-    st.booleans(),
-)
-
-
-@given(ops=st.lists(l3_op, max_size=150))
-def test_l3_matches_reference(ops: list[tuple[str, int, int, int, int, bool]]) -> None:
-    book = L3Book(window=64)
-    ref = RefL3()
-    for kind, oid, side, price, size, flag in ops:
-        live = oid in ref.orders
-        if kind == "add":
-            if live or size == 0:
-                with pytest.raises(ValueError):
-                    book.add(oid, side, price, size)
-            else:
-                book.add(oid, side, price, size)
-                ref.add(oid, side, price, size)
-        elif kind == "cancel":
-            assert book.cancel(oid) == live
-            if live:
-                ref.remove(oid)
-        elif kind == "modify":
-            new_px = price if flag else None
-            assert book.modify(oid, size, new_px) == live
-            if live:
-                s, p, z = ref.orders[oid]
-                if size == 0:
-                    ref.remove(oid)
-                elif (new_px is None or new_px == p) and size <= z:
-                    ref.orders[oid][2] = size
-                else:
-                    ref.remove(oid)
-                    ref.add(oid, s, p if new_px is None else new_px, size)
-        else:
-            if not live:
-                assert book.execute(oid, max(size, 1)) is False
-            elif size == 0 or size > ref.orders[oid][2]:
-                with pytest.raises(ValueError):
-                    book.execute(oid, size)
-            else:
-                assert book.execute(oid, size)
-                ref.orders[oid][2] -= size
-                if ref.orders[oid][2] == 0:
-                    ref.remove(oid)
-        assert len(book) == len(ref.orders)
-        for s in (0, 1):
-            assert book.levels(s) == ref.l2(s)
-        for (s, p), q in ref.queues.items():
-            assert book.orders_at(s, p) == [(o, ref.orders[o][2]) for o in q]
-            ahead = 0
-            for o in q:
-                assert book.queue_position(o) == ahead
-                assert book.order(o) == tuple(ref.orders[o])
-                ahead += ref.orders[o][2]
-
-
-def test_l3_reads_and_errors() -> None:
-    b = L3Book(2, 0)
-    b.add(1, 0, 100, 5)
-    b.add(2, 0, 100, 3)
-    b.add(3, 1, 102, 4)
-    assert b.best_bid == 100 and b.best_bid_size == 8 and b.spread == 2
-    assert b.l2.best_ask == 102 and b.mid_x2 == 202
-    assert b.queue_position(2) == 5 and 2 in b and 9 not in b
-    with pytest.raises(KeyError):
-        b.queue_position(9)
-    assert b.cancel(9) is False and b.unknown_orders == 1
-    assert isinstance(b.checksum("kraken"), int)
-    with pytest.raises(AttributeError):
-        b.apply(0, 100, 1)  # writes to the aggregated view would desynchronise the orders
-    b.clear()
-    assert len(b) == 0 and b.best_bid is None
-
-
 def test_book_delta_dtype_layout() -> None:
     assert BOOK_DELTA_DTYPE.itemsize == 48
     assert BOOK_DELTA_DTYPE.names == (
@@ -551,30 +443,6 @@ def test_depth_results_are_never_overwritten_while_held() -> None:
     assert b.depth(0)[0].shape == (0,)
 
 
-def test_other_threads_cannot_write_during_a_nogil_batch() -> None:
-    import threading
-
-    b = L2Book()
-    n = 3_000_000
-    sides = np.zeros(n, np.int64)
-    prices = np.arange(n, dtype=np.int64) % 1000
-    sizes = np.ones(n, np.int64)
-    t = threading.Thread(target=b.apply_batch, args=(sides, prices, sizes))
-    refused = 0
-    t.start()
-    while t.is_alive():
-        try:
-            b.apply(0, 5000, 1)
-            b.apply(0, 5000, 0)
-        except RuntimeError:
-            refused += 1
-    t.join()
-    b.apply(0, 5000, 0)  # in case the add got in before the batch and the delete was refused
-    assert b.levels(0) == [(p, 1) for p in range(999, -1, -1)]
-    if refused == 0:
-        pytest.skip("the batch finished before this thread ran")
-
-
 @given(
     ops=st.lists(
         st.tuples(st.integers(0, 1), st.integers(-300, 300), st.sampled_from([0, 0, 1, 7, 99])),
@@ -611,6 +479,15 @@ def test_no_leak_over_many_books_and_calls() -> None:
     import gc
     import tracemalloc
 
+    from hftcore._ext.l3 import L3_ACTION_ADD, L3_EVENT_DTYPE
+
+    events = np.zeros(100, dtype=L3_EVENT_DTYPE)
+    events["order_id"] = np.arange(1000, 1100)
+    events["action"] = L3_ACTION_ADD
+    events["price"] = 2000 + np.arange(100) % 9
+    events["side"] = 1
+    events["size"] = 3
+
     def churn() -> None:
         for _ in range(200):
             b = L2Book(window=256)
@@ -623,6 +500,10 @@ def test_no_leak_over_many_books_and_calls() -> None:
                 l3.add(i, i & 1, 1000 + (i % 7) * (1 if i & 1 else -1), 5)
             for i in range(0, 50, 2):
                 l3.cancel(i)
+            l3.modify(1, 9, 1010)
+            l3.execute(3, 2)
+            l3.apply_events(events)
+            l3.depth(5)
 
     churn()  # warm caches (interned objects, numpy internals)
     gc.collect()

@@ -7,7 +7,7 @@ and ``hftcore.Instrument``); the hot path is Cython over C structs.
 from __future__ import annotations
 
 from hftcore import data, fixed
-from hftcore._ext.book import L2Book, L3Book
+from hftcore._ext.book import CrossedBookError, L2Book, L3Book
 from hftcore._ext.strategy import Strategy, Trade
 from hftcore.backtest import BacktestResult, backtest
 from hftcore.decoders import (
@@ -69,6 +69,7 @@ __all__ = [
     "BinanceDecoder",
     "BybitDecoder",
     "CoinbaseDecoder",
+    "CrossedBookError",
     "DecodeError",
     "DecodeErrorCode",
     "Decoder",

@@ -1,27 +1,17 @@
-# Order books: the C-level API that decoders and the engine call without Python.
+# L2 (price-level) order book: the C API that decoders and the engine call without Python.
 #
-# L2 layout (per side): a dense price ladder of `cap` slots (a power of two) indexed by
-# (key - base), key = price / tick for asks and ~(price / tick) for bids (so keys ascend from the
-# best toward worse levels on both sides and one branch-free code path serves both), with an occupancy bitmap and a one-bit-per-word summary so the next best
-# level is found with clz/ctz; levels outside the window live in a sorted "overflow" array ordered
-# from nearest-to-best to farthest.  The best level is always inside the window (the window is
-# moved when the best leaves it), so updates near the top are O(1) and a size-only update never
-# moves any other level.
+# A book is two price ladders (ladder.pxd: BookSide), bids and asks, plus the book's tick,
+# crossed-book policy, depth limit, counters and the last update's sequence and timestamps.
+# Every function is `noexcept nogil` and returns BOOK_* bits (>= 0) or an error code (< 0).
+from cpython.bool cimport PyBool_Check
+from cpython.long cimport PyLong_Check, PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t
 from hftcore._ext.types cimport px_t, qty_t, ts_t, BookDelta
-
-# l2_apply result bits (>= 0) and error codes (< 0).
-cdef enum:
-    BOOK_TOP = 1             # the best price or best size of some side changed
-    BOOK_MISSING = 2         # a delete of a level that does not exist (counted, not an error)
-    BOOK_INSERT = 4          # a new level was created
-    BOOK_DELETE = 8          # a level was removed
-
-    BOOK_EBADSIDE = -1       # side not 0 (bid) or 1 (ask)
-    BOOK_ENEGSIZE = -2       # size < 0
-    BOOK_ENOMEM = -3         # allocation failed
-    BOOK_ECROSSED = -4       # the update would cross the book and the policy is CROSS_RAISE
-    BOOK_EOFFGRID = -5       # price not a multiple of the book's tick
+from hftcore._ext.ladder cimport (
+    BookSide, wide_int, BOOK_TOP, BOOK_MISSING, BOOK_INSERT, BOOK_DELETE, BOOK_EBADSIDE,
+    BOOK_ENEGSIZE, BOOK_ENOMEM, BOOK_ECROSSED, BOOK_EOFFGRID, BOOK_EOVERFLOW, BOOK_EBADWINDOW,
+    LADDER_MIN, LADDER_MAX,
+)
 
 # Crossed-book policy.
 cdef enum:
@@ -33,24 +23,9 @@ cdef enum:
 cdef enum:
     CLEAR_BOTH = 2
 
-ctypedef struct BookSide:
-    int64_t base             # ladder slot 0 in tick units
-    Py_ssize_t cap           # ladder slots (power of two, >= 64)
-    Py_ssize_t nwords        # cap / 64
-    Py_ssize_t nsumm         # ceil(nwords / 64)
-    qty_t* qty               # [cap] size per slot, 0 = no level
-    uint64_t* bits           # [nwords] occupancy
-    uint64_t* summ           # [nsumm] bit w set when bits[w] != 0
-    Py_ssize_t nladder       # levels in the ladder
-    int64_t* okey            # overflow keys, ascending: ~idx for bids, idx for asks
-    qty_t* oqty
-    Py_ssize_t on            # overflow levels
-    Py_ssize_t ocap
-    int64_t best             # key of the best level (valid when nlevels > 0)
-    qty_t best_qty
-    Py_ssize_t nlevels
-    int is_bid
-    int64_t mask             # key = price index ^ mask: -1 for bids (~idx), 0 for asks
+# Instrument filter of l2_apply_deltas_of: every record.
+cdef enum:
+    ALL_INSTRUMENTS = -1
 
 ctypedef struct L2BookC:
     BookSide sides[2]        # [SIDE_BID], [SIDE_ASK]
@@ -69,17 +44,25 @@ ctypedef struct L2BookC:
 
 cdef int l2_init(L2BookC* b, Py_ssize_t window, int64_t tick) noexcept nogil
 cdef void l2_free(L2BookC* b) noexcept nogil
+cdef int l2_check(const L2BookC* b, int64_t side, px_t price, qty_t size) noexcept nogil
 cdef int l2_apply(L2BookC* b, int side, px_t price, qty_t size) noexcept nogil
 cdef Py_ssize_t l2_apply_batch(L2BookC* b, const int64_t* sides, const px_t* prices,
                                const qty_t* sizes, Py_ssize_t n, int* err,
                                int64_t* bbo_out) noexcept nogil
 cdef Py_ssize_t l2_apply_deltas(L2BookC* b, const BookDelta* d, Py_ssize_t n,
                                 int* err) noexcept nogil
+cdef Py_ssize_t l2_apply_deltas_of(L2BookC* b, const BookDelta* d, Py_ssize_t n,
+                                   int64_t instrument_id, Py_ssize_t* applied,
+                                   int* err) noexcept nogil
 cdef void l2_clear(L2BookC* b, int side) noexcept nogil
 cdef void l2_truncate(L2BookC* b, Py_ssize_t depth) noexcept nogil
 cdef qty_t l2_level_size(const L2BookC* b, int side, px_t price) noexcept nogil
 cdef Py_ssize_t l2_depth(const L2BookC* b, int side, Py_ssize_t n, px_t* px,
                          qty_t* qty) noexcept nogil
+cdef void l2_volume_within(const L2BookC* b, int side, px_t price, wide_int* total) noexcept nogil
+cdef qty_t l2_cost(const L2BookC* b, int side, qty_t size, wide_int* notional,
+                   px_t* worst) noexcept nogil
+cdef void l2_top_volume(const L2BookC* b, int side, Py_ssize_t n, wide_int* total) noexcept nogil
 cdef uint32_t l2_checksum_kraken(const L2BookC* b) noexcept nogil
 cdef int32_t l2_checksum_okx(const L2BookC* b) noexcept nogil
 cdef uint32_t l2_checksum_interleaved(const L2BookC* b, Py_ssize_t depth) noexcept nogil
@@ -96,35 +79,29 @@ cdef inline bint l2_best(const L2BookC* b, int side, px_t* price, qty_t* size) n
     return True
 
 
+# Python-argument helpers shared by the book modules: int (or IntEnum, or an object with
+# __index__ such as a numpy integer) only; bool, float, str and the rest raise TypeError naming
+# the parameter, values outside int64 raise OverflowError naming it.
+cdef int64_t int64_arg_slow(object value, const char* name) except? -1
+
+cdef inline int64_t int64_arg(object value, const char* name) except? -1:
+    cdef int overflow = 0
+    cdef long long v
+    if PyLong_Check(value) and not PyBool_Check(value):
+        v = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if overflow == 0:
+            return v
+    return int64_arg_slow(value, name)
+
+
 cdef class L2Book:
     cdef L2BookC book
     cdef object _bb_obj          # cached Python int of the best bid / ask price
     cdef object _ba_obj
     cdef int64_t _bb_px
     cdef int64_t _ba_px
-    cdef list _depth             # last depth() results, recycled when nobody else holds them
-    cdef void* _depth_data[8]
-    cdef Py_ssize_t _depth_cap[2]
-    cdef int _depth_next
     cdef int _busy               # set while apply_batch / apply_deltas run without the GIL
-    cdef int _guard(self) except -1
-    cdef int _raise(self, int rc) except -1
-
-
-cdef class L3Book:
-    cdef L2Book _l2
-    cdef dict _orders            # order_id -> pool index
-    cdef dict _levels            # (side, price) -> [head, tail] pool indices
-    cdef int64_t* _oid
-    cdef int64_t* _px
-    cdef int64_t* _sz
-    cdef int64_t* _prev
-    cdef int64_t* _next
-    cdef unsigned char* _side
-    cdef Py_ssize_t _cap
-    cdef Py_ssize_t _free        # head of the free list (-1 none)
-    cdef Py_ssize_t _used
-    cdef readonly uint64_t unknown_orders
-    cdef Py_ssize_t _alloc(self) except -1
-    cdef int _set_level(self, int side, int64_t price, int64_t delta) except -1
-    cdef int _unlink(self, Py_ssize_t i) except -1
+    cdef int _view_of_l3         # the aggregated view of an L3Book: writes refused
+    cdef int _check_writable(self) except -1
+    cdef int _check_readable(self) except -1
+    cdef object _levels_list(self, int side, Py_ssize_t n)
