@@ -356,7 +356,7 @@ def test_one_definition_of_every_constant() -> None:
     from hftcore._ext import book, records
 
     assert decoders.BOOK_DELTA_DTYPE is records.BOOK_DELTA_DTYPE is hftcore.BOOK_DELTA_DTYPE
-    assert book.BOOK_DELTA_DTYPE == records.BOOK_DELTA_DTYPE        # until book imports it
+    assert book.BOOK_DELTA_DTYPE is records.BOOK_DELTA_DTYPE
     assert (book.DELTA_FLAG_SNAPSHOT, book.DELTA_FLAG_CLEAR, book.DELTA_FLAG_LAST,
             book.DELTA_FLAG_CLEAR_SIDE) == (decoders.DELTA_SNAPSHOT, decoders.DELTA_CLEAR,
                                             decoders.DELTA_LAST, decoders.DELTA_CLEAR_SIDE)

@@ -50,11 +50,7 @@ cdef extern from *:
 
 crc32_fill_table()
 
-BOOK_DELTA_DTYPE = np.dtype([
-    ("exchange_ts", "<i8"), ("local_ts", "<i8"), ("sequence", "<i8"), ("price", "<i8"),
-    ("size", "<i8"), ("instrument_id", "<u4"), ("side", "u1"), ("flags", "u1"),
-    ("_pad", "<u2"),
-])
+from hftcore._ext.records import BOOK_DELTA_DTYPE  # the one definition (records owns dtypes)
 assert BOOK_DELTA_DTYPE.itemsize == sizeof(BookDelta)
 
 # BookDelta.flags, read from types.pxd (the one definition)
