@@ -84,6 +84,34 @@ def test_snapshot_is_json_and_matches_the_engine(ran):
         assert len(row["trades"]) == min(c["trades"], builder.tape.size)
 
 
+def test_snapshot_follows_the_engine_from_look_to_look():
+    """Rows cached between looks (books that did not change, trades, latency, limits) are
+    rebuilt as soon as their source changes."""
+    engine, _replay, tape = demo_engine(pace=None)
+    b = SnapshotBuilder(engine, tape=tape, depth=3)
+    events = np.concatenate(list(DataSources(sample.paths(), engine.instruments)))
+    skl = next(i for i in engine.instruments if i.symbol == "SKL-USD")
+    for n, part in enumerate(np.array_split(events, 12)):
+        tape.add_events(part)
+        engine.process(part)
+        if n == 6:
+            engine.risk.set_limits(skl, max_position=skl.qty("77"))
+        snap = b.build()
+        for k, row in enumerate(snap["instruments"]):
+            inst, book = engine.instruments[k], engine.books[k]
+            _bp, _bs, ap, _as = book.depth(3)
+            assert row["bid"] == (None if book.best_bid is None
+                                  else inst.format_price(book.best_bid))
+            assert [p for p, _q in row["depth"]["asks"]] == [inst.format_price(int(x))
+                                                            for x in ap]
+            assert [t["price"] for t in row["trades"]] == [
+                inst.format_price(t[2]) for t in reversed(tape.trades[k])]
+        for row in snap["latency"]:
+            assert row["count"] == engine.metrics.stage(row["stage"]).count
+        lim = snap["risk"]["limits"]["instruments"]["coinbase:SKL-USD"]["max_position"]
+        assert lim == ("77" if n >= 6 else None)
+
+
 def test_snapshot_pnl_positions_and_orders(ran):
     engine, _builder, snap = ran
     pnl = engine.pnl()                       # realized + unrealized at 8 decimals, marked at mid

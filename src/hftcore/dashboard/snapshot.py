@@ -100,11 +100,13 @@ class TradeTape:
         self.size = size
         self.trades: list[deque[tuple[int, int, int, int]]] = [
             deque(maxlen=size) for _ in range(n_instruments)]
+        self.versions = [0] * n_instruments     # per instrument: bumped by every trade added
         self.count = 0
 
     def add(self, index: int, ts: int, side: int, price: int, size: int) -> None:
         """One trade of instrument ``index`` (side 0 buy, 1 sell, 2 unknown; raw ints)."""
         self.trades[index].append((ts, side, price, size))
+        self.versions[index] += 1
         self.count += 1
 
     def add_events(self, events: np.ndarray[Any, Any]) -> None:
@@ -126,14 +128,16 @@ class TradeTape:
                 strict=True):
             if inst < len(self.trades):
                 self.trades[inst].append((ts, side, price, size))
+                self.versions[inst] += 1
 
 
-def _log2_bins() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Bucket -> power-of-two bin of a :class:`LatencyHistogram` (the chart's bars)."""
+def _log2_bins() -> tuple[np.ndarray[Any, Any], list[int]]:
+    """Where each power-of-two bin (the chart's bars) starts among a
+    :class:`LatencyHistogram`'s buckets, and the bins' lower bounds in ns."""
     lo, _hi = LatencyHistogram.bounds()
     bins = np.floor(np.log2(np.maximum(lo, 1))).astype(np.int64)
-    edges = np.left_shift(np.int64(1), np.arange(int(bins[-1]) + 1, dtype=np.int64))
-    return bins, edges
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(bins)) + 1))
+    return starts, [1 << int(b) for b in bins[starts]]
 
 
 class _Orders:
@@ -152,17 +156,16 @@ class _Orders:
 
     @staticmethod
     def row(o: Any, now: int) -> dict[str, Any]:
+        # not Order.history: a quote amended all day has a long one
         inst = o.instrument
-        hist = o.history
-        first = hist[0][0] if hist else 0
-        last = hist[-1][0] if hist else 0
+        pd, sd = inst.price_decimals, inst.size_decimals
+        sent = o.sent_ns
         return {
             "id": o.client_order_id, "instrument": instrument_id(inst),
             "side": o.side.name, "type": o.order_type.name, "tif": o.time_in_force.name,
-            "price": inst.format_price(o.price), "size": inst.format_qty(o.size),
-            "filled": inst.format_qty(o.filled), "status": o.status.name,
-            "reason": o.reason, "created_ns": first, "updated_ns": last,
-            "age_ns": max(0, now - first) if first else 0,
+            "price": fixed.format(o.price, pd), "size": fixed.format(o.size, sd),
+            "filled": fixed.format(o.filled, sd), "status": o.status.name,
+            "reason": o.reason, "sent_ns": sent, "age_ns": max(0, now - sent) if sent else 0,
         }
 
     def _finish(self, o: Any, now: int) -> None:
@@ -268,7 +271,13 @@ class SnapshotBuilder:
         self._last_counts: list[int] = [0] * len(engine.instruments)
         self._last_events = 0
         self._last_change = [0] * len(engine.instruments)
-        self._bins, self._edges = _log2_bins()
+        self._bin_starts, self._bin_lows = _log2_bins()
+        self._book_rows: list[tuple[Any, dict[str, Any]]] = [((), {})] * len(engine.instruments)
+        self._trade_rows: list[tuple[int, list[dict[str, Any]]]] = [
+            (-1, [])] * len(engine.instruments)
+        self._stage_rows: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._limit_rows: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._fill_rows: tuple[int, list[dict[str, Any]]] = (-1, [])
 
     # -- the protocol's hello ------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -344,7 +353,6 @@ class SnapshotBuilder:
         out = []
         for k, inst in enumerate(e.instruments):
             c = counters[k]
-            book = e.books[k]
             msgs = int(c["messages"])
             rate = (msgs - self._last_counts[k]) / dt if dt > 0 else 0.0
             if msgs != self._last_counts[k]:
@@ -358,34 +366,54 @@ class SnapshotBuilder:
                 state = "stale"
             else:
                 state = "synced"
-            bid, ask = book.best_bid, book.best_ask
-            bp, bs, ap, asz = book.depth(self.depth)
-            fp, fq = inst.format_price, inst.format_qty
-            spread = book.spread
-            out.append({
-                "id": self._ids[k],
-                "book": state,
-                "bid": None if bid is None else fp(bid),
-                "bid_size": None if bid is None else fq(book.best_bid_size or 0),
-                "ask": None if ask is None else fp(ask),
-                "ask_size": None if ask is None else fq(book.best_ask_size or 0),
-                "spread": None if spread is None else fp(spread),
-                "levels": len(book),
-                "depth": {"bids": [[fp(p), fq(s)] for p, s in zip(bp.tolist(), bs.tolist(),
-                                                                  strict=True)],
-                          "asks": [[fp(p), fq(s)] for p, s in zip(ap.tolist(), asz.tolist(),
-                                                                  strict=True)]},
-                "trades": [{"ts": ts, "side": _SIDE_NAMES[min(side, 2)], "price": fp(px),
-                            "size": fq(sz)} for ts, side, px, sz in
-                           reversed(self.tape.trades[k])] if k < len(self.tape.trades) else [],
-                "sequence": int(book.sequence),
-                "messages": msgs, "deltas": int(c["deltas"]), "trades_seen": int(c["trades"]),
-                "checksums_ok": int(c["checksums_ok"]),
-                "checksums_failed": int(c["checksums_failed"]),
-                "bad_deltas": int(c["bad_deltas"]), "crosses": int(book.crosses),
-                "msg_rate": round(rate, 1),
-            })
+            key = (c["deltas"], msgs, c["bad_deltas"])
+            cached_key, book_row = self._book_rows[k]
+            if cached_key != key:              # the book changed since the last look
+                book_row = self._book_row(inst, e.books[k])
+                self._book_rows[k] = (key, book_row)
+            row = {"id": self._ids[k], "book": state, **book_row,
+                   "trades": self._trades(k, inst),
+                   "messages": msgs, "deltas": int(c["deltas"]),
+                   "trades_seen": int(c["trades"]), "checksums_ok": int(c["checksums_ok"]),
+                   "checksums_failed": int(c["checksums_failed"]),
+                   "bad_deltas": int(c["bad_deltas"]), "msg_rate": round(rate, 1)}
+            out.append(row)
         return out
+
+    def _book_row(self, inst: Instrument, book: Any) -> dict[str, Any]:
+        fmt = fixed.format
+        pd, sd = inst.price_decimals, inst.size_decimals
+        bid, ask = book.best_bid, book.best_ask
+        bp, bs, ap, asz = book.depth(self.depth)
+        spread = book.spread
+        return {
+            "bid": None if bid is None else fmt(bid, pd),
+            "bid_size": None if bid is None else fmt(book.best_bid_size or 0, sd),
+            "ask": None if ask is None else fmt(ask, pd),
+            "ask_size": None if ask is None else fmt(book.best_ask_size or 0, sd),
+            "spread": None if spread is None else fmt(spread, pd),
+            "levels": len(book),
+            "depth": {"bids": [[fmt(p, pd), fmt(q, sd)] for p, q in zip(bp.tolist(), bs.tolist(),
+                                                                        strict=True)],
+                      "asks": [[fmt(p, pd), fmt(q, sd)] for p, q in zip(ap.tolist(),
+                                                                        asz.tolist(),
+                                                                        strict=True)]},
+            "sequence": int(book.sequence), "crosses": int(book.crosses),
+        }
+
+    def _trades(self, k: int, inst: Instrument) -> list[dict[str, Any]]:
+        tape = self.tape
+        if k >= len(tape.trades):
+            return []
+        version = tape.versions[k]
+        cached_version, rows = self._trade_rows[k]
+        if cached_version != version:
+            fmt = fixed.format
+            pd, sd = inst.price_decimals, inst.size_decimals
+            rows = [{"ts": ts, "side": _SIDE_NAMES[min(side, 2)], "price": fmt(px, pd),
+                     "size": fmt(sz, sd)} for ts, side, px, sz in reversed(tape.trades[k])]
+            self._trade_rows[k] = (version, rows)
+        return rows
 
     def _orders_view(self, now: int) -> dict[str, Any]:
         o = self._orders
@@ -407,6 +435,8 @@ class SnapshotBuilder:
 
     def _fills(self) -> list[dict[str, Any]]:
         e = self.engine
+        if self._fill_rows[0] == len(e.fills):
+            return self._fill_rows[1]           # no fill since the last look
         out = []
         for ts, strategy, cid, side, qty, price, liq, fee, index in e.fills[-self.keep:]:
             inst = e.instruments[index]
@@ -416,6 +446,7 @@ class SnapshotBuilder:
                         "liquidity": "MAKER" if liq == 0 else "TAKER",
                         "fee": _text(fee, inst.price_decimals + inst.size_decimals)})
         out.reverse()
+        self._fill_rows = (len(e.fills), out)
         return out
 
     def _pnl(self) -> dict[str, Any]:
@@ -442,7 +473,8 @@ class SnapshotBuilder:
                 "fees": _text(pos.fees, vd), "turnover": _text(pos.turnover, vd),
                 "fills": int(pos.fills)})
         totals = pf.totals(PNL_DECIMALS)
-        realized, unrealized = pf.pnl(PNL_DECIMALS)
+        realized = sum(t.realized_pnl - t.fees for t in totals.values())   # as Portfolio.pnl
+        unrealized = sum(t.unrealized_pnl for t in totals.values())
         fees = sum(t.fees for t in totals.values())
         turnover = sum(t.turnover for t in totals.values())
         d = PNL_DECIMALS
@@ -478,17 +510,21 @@ class SnapshotBuilder:
         for name in STAGES:
             h = metrics.stage(name)
             n = int(h.count)
+            cached = self._stage_rows.get(name)
+            if cached is not None and cached[0] == n:
+                out.append(cached[1])          # nothing recorded since: the same figures
+                continue
             row: dict[str, Any] = {"stage": name, "count": n}
             if n:
                 p = h.percentiles((50, 90, 99, 99.9))
                 row.update({"p50": int(p[50]), "p90": int(p[90]), "p99": int(p[99]),
                             "p99.9": int(p[99.9]), "max": int(h.max or 0),
                             "mean": round(float(h.mean or 0.0), 1)})
-                counts = np.bincount(self._bins, weights=h.counts().astype(np.float64),
-                                     minlength=len(self._edges))
-                nz = np.flatnonzero(counts)
-                lo, hi = int(nz[0]), int(nz[-1]) + 1
-                row["hist"] = [[int(self._edges[b]), int(counts[b])] for b in range(lo, hi)]
+                counts = np.add.reduceat(h.counts(), self._bin_starts).tolist()
+                nz = [b for b, c in enumerate(counts) if c]
+                row["hist"] = [[self._bin_lows[b], int(counts[b])]
+                               for b in range(nz[0], nz[-1] + 1)]
+            self._stage_rows[name] = (n, row)
             out.append(row)
         return out
 
@@ -557,9 +593,13 @@ class SnapshotBuilder:
             except (KeyError, ValueError):
                 continue
             iid = self._ids[k]
-            limits["instruments"][iid] = {
-                f.name: _limit_text(getattr(lim, f.name), limit_decimals(f.name, inst, nd))
-                for f in fields(InstrumentLimits)}
+            cached = self._limit_rows.get(k)
+            if cached is None or cached[0] is not lim:     # limits are replaced, never mutated
+                text = {f.name: _limit_text(getattr(lim, f.name),
+                                            limit_decimals(f.name, inst, nd))
+                        for f in fields(InstrumentLimits)}
+                cached = self._limit_rows[k] = (lim, text)
+            limits["instruments"][iid] = cached[1]
             worst = max(st["position"] + st["open_buy_qty"], st["open_sell_qty"] - st["position"])
             use(iid, "max_position", max(worst, 0), lim.max_position, inst.size_decimals)
             use(iid, "max_open_orders", st["open_orders"], lim.max_open_orders, 0)
