@@ -21,8 +21,10 @@ CPU time (the dashboard's own work runs on that thread, so it is counted; other 
 client, the browser, other users of a shared machine - are not), tick-to-trade p50 and p99 (the
 engine's own histogram, wall clock), updates per second delivered to the client, and the
 loop thread's CPU time spent building and encoding snapshots (per snapshot, and as a share of
-the run's).  The best run of each
-setting is compared with the best ``closed`` run; results go to ``.benchmarks/dashboard.json``.
+the run's), and the longest part of a snapshot in thread CPU time (``stall``: what a
+market-data message arriving meanwhile waits for, unless the OS also preempts the process).
+The best run of each setting is compared with the best ``closed`` run; results go to
+``.benchmarks/dashboard.json``.
 """
 
 from __future__ import annotations
@@ -135,6 +137,8 @@ async def one_run(setting: str, browser: Browser | None) -> dict[str, Any]:
         built = dash.stats["build_cpu_ns"] - build0     # CPU time of the loop's thread
         out["loop_share"] = built / 1e9 / cpu
         out["build_us_mean"] = built / 1000 / max(1, dash.stats["snapshots"] - 1)
+        out["longest_part_us"] = dash.stats["max_part_cpu_ns"] / 1000     # thread CPU time
+        out["longest_part_wall_us"] = dash.stats["max_part_ns"] / 1000
         if browser is not None and setting == "browser":
             got = await asyncio.to_thread(browser.updates) - n_before
             out["updates_per_s"] = got / elapsed
@@ -181,7 +185,7 @@ def test_dashboard_cost() -> None:
           f"best of {ROUNDS}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     head = (f"{'setting':<11} {'events/s':>10} {'ratio':>6} {'(wall runs min..max)':>21} "
             f"{'ev/cpu-s':>10} {'ratio':>6} {'ttt p50':>8} {'ttt p99':>8} {'upd/s':>6} "
-            f"{'build':>8} {'loop':>6}")
+            f"{'build':>8} {'loop':>6} {'stall':>7}")
     print(head)
     print("-" * len(head))
     for s in settings:
@@ -190,13 +194,14 @@ def test_dashboard_cost() -> None:
         ups = f"{r['updates_per_s']:.2f}" if "updates_per_s" in r else "-"
         build = f"{rc['build_us_mean']:.0f}µs" if "build_us_mean" in rc else "-"
         share = f"{rc['loop_share']:.2%}" if "loop_share" in rc else "-"
+        stall = f"{rc['longest_part_us']:.0f}µs" if "longest_part_us" in rc else "-"
         ratio = r["events_per_s"] / base["events_per_s"]
         print(f"{s:<11} {r['events_per_s']:>10,.0f} {ratio:>6.3f}"
               f" {min(rates):>10,.0f}..{max(rates):<9,.0f}"
               f" {rc['events_per_cpu_s']:>10,.0f}"
               f" {rc['events_per_cpu_s'] / base_cpu['events_per_cpu_s']:>6.3f}"
               f" {rc['ttt_p50_ns'] / 1000:>6.1f}µs {rc['ttt_p99_ns'] / 1000:>6.1f}µs {ups:>6}"
-              f" {build:>8} {share:>6}")
+              f" {build:>8} {share:>6} {stall:>7}")
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps({"laps": LAPS, "rounds": ROUNDS, "load": load, "runs": runs,
                                "best": best, "best_cpu": best_cpu, "python": sys.version,

@@ -112,6 +112,37 @@ def test_snapshot_follows_the_engine_from_look_to_look():
         assert lim == ("77" if n >= 6 else None)
 
 
+def test_build_async_gives_the_loop_back_between_parts(ran):
+    engine, _builder, _snap = ran
+    b = SnapshotBuilder(engine)
+    turns = 0
+
+    async def main():
+        nonlocal turns
+        stop = False
+
+        async def other():
+            nonlocal turns
+            while not stop:
+                turns += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.get_running_loop().create_task(other())
+        await asyncio.sleep(0)
+        before = turns
+        snap = await b.build_async()
+        stop = True
+        await task
+        return snap, turns - before
+
+    snap, ran_between = asyncio.run(main())
+    assert ran_between >= 5, "the loop ran other work while the snapshot was built"
+    sync = b.build()
+    for key in ("instruments", "orders", "positions", "pnl", "latency", "risk", "venues"):
+        assert snap[key] == sync[key], key
+    assert 0 < b.max_part_ns <= b.build_ns and b.build_cpu_ns > 0
+
+
 def test_snapshot_pnl_positions_and_orders(ran):
     engine, _builder, snap = ran
     pnl = engine.pnl()                       # realized + unrealized at 8 decimals, marked at mid

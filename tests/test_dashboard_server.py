@@ -463,7 +463,7 @@ def test_watch_trades_fills_the_tape_from_a_live_style_engine(tmp_path):
                 engine.process(ev)
             trades = sum(engine.core.counters(i)["trades"] for i in range(len(insts)))
             assert dash.tape.count == trades > 0
-            snap = orjson.loads(dash._snapshot_payload())
+            snap = orjson.loads(await dash._snapshot_payload())
             shown = sum(len(r["trades"]) for r in snap["instruments"])
             assert shown == sum(min(engine.core.counters(i)["trades"], dash.tape.size)
                                 for i in range(len(insts)))

@@ -10,9 +10,10 @@ the protocol in ``docs/dashboard.md``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ PNL_DECIMALS = 8
 _TERMINAL = frozenset((OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED,
                        OrderStatus.EXPIRED))
 _SIDE_NAMES = ("BUY", "SELL", "")
+_INSTRUMENTS_PER_PART = 2           # build_async gives the loop back after this many
 # limits kept at an instrument's size decimals / the risk engine's notional decimals
 _SIZE_LIMITS = frozenset(("min_size", "max_size", "max_position"))
 _NOTIONAL_LIMITS = frozenset(("min_notional", "max_notional", "max_gross_exposure",
@@ -260,7 +262,10 @@ class SnapshotBuilder:
         self.controls: deque[dict[str, Any]] = deque(maxlen=keep)
         self.extra: dict[str, Any] = {}
         self.seq = 0
-        self.build_ns = 0
+        self.build_ns = 0            # the last snapshot's time (all parts)
+        self.build_cpu_ns = 0        # and its thread CPU time
+        self.max_part_ns = 0         # its longest part (wall clock: a preempted part counts)
+        self.max_part_cpu_ns = 0     # its longest part in thread CPU time
         self._ids = [instrument_id(i) for i in engine.instruments]
         self._venues = sorted({i.venue for i in engine.instruments})
         self._orders = _Orders(keep)
@@ -302,7 +307,42 @@ class SnapshotBuilder:
     # -- the snapshot --------------------------------------------------------------------------
     def build(self) -> dict[str, Any]:
         """The engine's state now, as the protocol's ``snapshot`` message (without ``type``)."""
-        t0 = time.perf_counter_ns()
+        steps = self._steps()
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: dict[str, Any] = done.value
+                return result
+
+    async def build_async(self) -> dict[str, Any]:
+        """:meth:`build` in parts, giving the event loop back between them, so a market-data
+        message that arrives meanwhile waits for one part (:attr:`max_part_ns`), not for the
+        whole snapshot.  Each part reads the engine at one moment; parts are a loop turn
+        apart."""
+        steps = self._steps()
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: dict[str, Any] = done.value
+                return result
+            await asyncio.sleep(0)
+
+    def _steps(self) -> Generator[None, None, dict[str, Any]]:
+        """The snapshot, one part per step (the caller may run the event loop in between)."""
+        clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
+        spent = longest = cpu = longest_cpu = 0
+        t, c = clock(), cpu_clock()
+
+        def lap() -> None:            # the end of a part: add up its time
+            nonlocal spent, longest, cpu, longest_cpu
+            now_ns, now_cpu = clock(), cpu_clock()
+            spent += now_ns - t
+            longest = max(longest, now_ns - t)
+            cpu += now_cpu - c
+            longest_cpu = max(longest_cpu, now_cpu - c)
+
         e = self.engine
         wall = time.time_ns()
         dt = (wall - self._last_wall) / 1e9 if self._last_wall else 0.0
@@ -314,7 +354,6 @@ class SnapshotBuilder:
         ev_rate = (events - self._last_events) / dt if dt > 0 else 0.0
         self._last_events = events
         self.seq += 1
-        pnl = self._pnl()
         snap: dict[str, Any] = {
             "seq": self.seq,
             "wall_ns": wall,
@@ -327,58 +366,74 @@ class SnapshotBuilder:
                        "failures": [{"strategy": f.strategy, "hook": f.hook, "error": f.error}
                                     for f in e.failures[-self.keep:]],
                        "orders": len(e.om), "fills": len(e.fills)},
-            "instruments": self._instruments(counters, now, dt),
-            "orders": self._orders_view(now),
-            "fills": self._fills(),
-            "positions": pnl.pop("positions"),
-            "pnl": pnl,
-            "equity": self._equity_curve(now, pnl["total_raw"]),
-            "latency": self._latency(),
-            "venues": [],
-            "risk": self._risk(),
-            "controls": list(self.controls),
         }
-        snap["venues"] = self._venue_view(snap["instruments"])
-        snap["engine"]["messages_per_s"] = round(
-            sum(r["msg_rate"] for r in snap["instruments"]), 1)
+        rows = []
+        for k in range(len(e.instruments)):
+            rows.append(self._instrument(k, counters[k], now, dt))
+            if k % _INSTRUMENTS_PER_PART == _INSTRUMENTS_PER_PART - 1:
+                lap()
+                yield
+                t, c = clock(), cpu_clock()
+        snap["instruments"] = rows
+        snap["venues"] = self._venue_view(rows)
+        snap["engine"]["messages_per_s"] = round(sum(r["msg_rate"] for r in rows), 1)
+        lap()
+        yield
+        t, c = clock(), cpu_clock()
+        snap["orders"] = self._orders_view(e.now)
+        snap["fills"] = self._fills()
+        lap()
+        yield
+        t, c = clock(), cpu_clock()
+        pnl = self._pnl()
+        snap["positions"] = pnl.pop("positions")
+        snap["pnl"] = pnl
+        snap["equity"] = self._equity_curve(e.now, pnl["total_raw"])
+        lap()
+        yield
+        t, c = clock(), cpu_clock()
+        snap["latency"] = self._latency()
+        lap()
+        yield
+        t, c = clock(), cpu_clock()
+        snap["risk"] = self._risk()
+        snap["controls"] = list(self.controls)
         if self.extra:
             snap["extra"] = dict(self.extra)
-        self.build_ns = time.perf_counter_ns() - t0
-        snap["build_us"] = self.build_ns // 1000
+        lap()
+        self.build_ns = spent
+        self.build_cpu_ns = cpu
+        self.max_part_ns = longest
+        self.max_part_cpu_ns = longest_cpu
+        snap["build_us"] = spent // 1000
         return snap
 
-    def _instruments(self, counters: Sequence[dict[str, Any]], now: int,
-                     dt: float) -> list[dict[str, Any]]:
-        e = self.engine
-        out = []
-        for k, inst in enumerate(e.instruments):
-            c = counters[k]
-            msgs = int(c["messages"])
-            rate = (msgs - self._last_counts[k]) / dt if dt > 0 else 0.0
-            if msgs != self._last_counts[k]:
-                self._last_change[k] = now
-            self._last_counts[k] = msgs
-            if not msgs:
-                state = "no data"
-            elif not c["valid"]:
-                state = "resyncing"
-            elif now - self._last_change[k] > self.stale_after_ns:
-                state = "stale"
-            else:
-                state = "synced"
-            key = (c["deltas"], msgs, c["bad_deltas"])
-            cached_key, book_row = self._book_rows[k]
-            if cached_key != key:              # the book changed since the last look
-                book_row = self._book_row(inst, e.books[k])
-                self._book_rows[k] = (key, book_row)
-            row = {"id": self._ids[k], "book": state, **book_row,
-                   "trades": self._trades(k, inst),
-                   "messages": msgs, "deltas": int(c["deltas"]),
-                   "trades_seen": int(c["trades"]), "checksums_ok": int(c["checksums_ok"]),
-                   "checksums_failed": int(c["checksums_failed"]),
-                   "bad_deltas": int(c["bad_deltas"]), "msg_rate": round(rate, 1)}
-            out.append(row)
-        return out
+    def _instrument(self, k: int, c: dict[str, Any], now: int, dt: float) -> dict[str, Any]:
+        inst = self.engine.instruments[k]
+        msgs = int(c["messages"])
+        rate = (msgs - self._last_counts[k]) / dt if dt > 0 else 0.0
+        if msgs != self._last_counts[k]:
+            self._last_change[k] = now
+        self._last_counts[k] = msgs
+        if not msgs:
+            state = "no data"
+        elif not c["valid"]:
+            state = "resyncing"
+        elif now - self._last_change[k] > self.stale_after_ns:
+            state = "stale"
+        else:
+            state = "synced"
+        key = (c["deltas"], msgs, c["bad_deltas"])
+        cached_key, book_row = self._book_rows[k]
+        if cached_key != key:              # the book changed since the last look
+            book_row = self._book_row(inst, self.engine.books[k])
+            self._book_rows[k] = (key, book_row)
+        return {"id": self._ids[k], "book": state, **book_row,
+                "trades": self._trades(k, inst),
+                "messages": msgs, "deltas": int(c["deltas"]),
+                "trades_seen": int(c["trades"]), "checksums_ok": int(c["checksums_ok"]),
+                "checksums_failed": int(c["checksums_failed"]),
+                "bad_deltas": int(c["bad_deltas"]), "msg_rate": round(rate, 1)}
 
     def _book_row(self, inst: Instrument, book: Any) -> dict[str, Any]:
         fmt = fixed.format
