@@ -513,3 +513,20 @@ def test_demo_command_serves_a_dashboard_and_reports(tmp_path):
                           "0"], capture_output=True, text=True, timeout=60, env=env,
                          cwd=tmp_path)
     assert bad.returncode == 2 and "--pace must be > 0" in bad.stderr
+
+
+def test_dashboard_example_runs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {"PYTHONPATH": str(root / "src"), "PATH": "/usr/bin:/bin"}
+    p = subprocess.run([sys.executable, str(root / "examples" / "dashboard_replay.py"),
+                        "--pace", "20", "--duration", "2", "--port", "0", "--workdir",
+                        str(tmp_path)], capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "dashboard: http://127.0.0.1:" in p.stdout and "control token: " in p.stdout
+    assert "risk rejections 0" in p.stdout and " fills;" in p.stdout
+    assert (tmp_path / "orders.journal").stat().st_size > 0
+    assert (tmp_path / "orders.journal.controls.jsonl").exists()
