@@ -165,7 +165,7 @@ def main() -> None:
     ap.add_argument("--no-journal", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--sign", action="store_true",
-                    help="sign every request with HMAC-SHA256 (REST-style), not a logged-on session")
+                    help="sign every request (HMAC-SHA256) instead of a logged-on session")
     args = ap.parse_args()
     r = run(args.messages, not args.no_journal, args.sign)
     budgets = {"tick_to_trade": {"p50": 5_000, "p99": 20_000}}
