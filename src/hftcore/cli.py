@@ -99,7 +99,7 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-_PLUGINS = ("hftcore.verify", "hftcore.demo", "hftcore.data.convert")
+_PLUGINS = ("hftcore.verify", "hftcore.demo", "hftcore.data.convert", "hftcore.record")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
