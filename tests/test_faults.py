@@ -303,3 +303,25 @@ def test_reconnect_during_an_open_order() -> None:
             await wait_for(lambda: o.status == OrderStatus.CANCELED, what="cancel")
             assert_orders_accounted(s)
     run(main())
+
+
+def test_bad_checksum_resyncs_that_book_only() -> None:
+    """Kraken: a checksum that does not match the book marks that pair invalid (the strategy is
+    told) and resubscribes it; its fresh snapshot makes it valid and equal to the server's."""
+    from test_venue_kraken import INSTRUMENTS, _drain, _matches, _send_all, kraken_session
+
+    async def main() -> None:
+        async with kraken_session() as s:
+            _send_all(s, 300)
+            await _drain(s)
+            pair = "ETH/CHF"
+            idx = [i.symbol for i in INSTRUMENTS].index(pair)
+            s.server.faults.corrupt_checksum.add(pair)
+            _send_all(s)
+            await _drain(s)
+            await wait_for(lambda: s.engine.core.is_valid(idx), 10, "resynced")
+            assert s.engine.core.counters(idx)["checksums_failed"] == 1
+            assert (pair, False) in s.strategy.status
+            for i in s.venue.indices:
+                assert s.engine.core.is_valid(i) and _matches(s, i)
+    run(main(), 90)

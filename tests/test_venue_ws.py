@@ -287,3 +287,19 @@ def test_instruments_without_symbols_refused() -> None:
     with pytest.raises(ValueError, match="no binance instrument"):
         eng.add_venue(BinanceVenue())
     assert BINANCE_INSTRUMENTS
+
+
+def test_prepared_costs_take_the_same_tokens() -> None:
+    t = [0.0]
+    lim = RateLimiter([Bucket("a", 3, 1.0), Bucket("b", 100, 60.0)], clock=lambda: t[0])
+    prep = lim.prepare({"a": 1, "b": 2})
+    assert [lim.try_take(prep) for _ in range(4)][:3] == [None, None, None]
+    assert lim.usage() == {"a": (3, 3), "b": (6, 100)}
+    why = lim.try_take(prep)
+    assert why is not None and "rate limit a: 3 per 1 s" in why
+    t[0] = 1.0
+    assert lim.try_take(prep) is None
+    with pytest.raises(KeyError):
+        lim.prepare({"c": 1})
+    lim.block(1.0, "blocked")
+    assert lim.try_take(prep) == "blocked"

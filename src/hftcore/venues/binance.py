@@ -233,6 +233,8 @@ class BinanceVenue(LiveVenue):
         self.api_errors: list[str] = []
         self.bad_api_messages = 0
         self.reconciliations = 0
+        self._place_cost = self.limiter.prepare(_PLACE)
+        self._replace_cost = self.limiter.prepare(_REPLACE)
 
     def default_rate_limits(self) -> RateLimiter:
         return rate_limits()
@@ -430,7 +432,7 @@ class BinanceVenue(LiveVenue):
             self.report_later(cid, "reject", reason=f"binance: order entry not ready: "
                                                     f"{self.block_reason}")
             return
-        why = self.limiter.try_acquire(_PLACE)
+        why = self.limiter.try_take(self._place_cost)
         if why is not None:
             self.rate_refused += 1
             self.report_later(cid, "reject", reason=f"binance: not sent: {why}")
@@ -475,7 +477,7 @@ class BinanceVenue(LiveVenue):
             self.report_later(cid, "replace_reject",
                               reason=f"binance: order entry not ready: {self.block_reason}")
             return
-        why = self.limiter.try_acquire(_REPLACE)
+        why = self.limiter.try_take(self._replace_cost)
         if why is not None:
             self.rate_refused += 1
             self.report_later(cid, "replace_reject", reason=f"binance: not sent: {why}")

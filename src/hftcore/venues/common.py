@@ -291,6 +291,10 @@ class LiveVenue(Venue):
             self.invalidate(i)
 
     def _on_sync_lost(self, index: int) -> None:
+        if self.synced(index):
+            # the feed is in sync but the engine found a checksum wrong: make the feed wait
+            # for the new snapshot too, so the snapshot marks the book valid again
+            self.invalidate(index)
         self.request_sync(index)
 
     def request_sync(self, index: int) -> None:

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import itertools
 import logging
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
@@ -65,10 +66,12 @@ from hftcore.venues.ws import RedactingLogger
 __all__ = [
     "BinanceLoopback",
     "Faults",
+    "KrakenLoopback",
     "LoopbackServer",
     "MarketFrame",
     "binance_frames_from_events",
     "binance_frames_from_recording",
+    "kraken_frames_from_recording",
 ]
 
 log = logging.getLogger("hftcore.loopback")
@@ -1259,3 +1262,173 @@ class _NoAnswer:
 
 _NO_ANSWER: Any = _NoAnswer()
 
+
+
+# -- Kraken ---------------------------------------------------------------------------------------
+
+_KR_CHECKSUM = re.compile(rb'"c":"(\d+)"')
+
+
+def _kr_levels(d: dict[str, Any], *keys: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for k in keys:
+        out.extend((lv[0], lv[1]) for lv in d.get(k, ()))
+    return out
+
+
+def kraken_frames_from_recording(paths: str | Path | Sequence[str | Path]
+                                 ) -> tuple[list[MarketFrame], dict[str, MarketFrame]]:
+    """Kraken websocket v1 recordings -> update and trade frames, and the first book snapshot
+    of each pair (which seeds the server's book instead of being replayed)."""
+    plist = [paths] if isinstance(paths, str | Path) else list(paths)
+    frames: list[MarketFrame] = []
+    snaps: dict[str, MarketFrame] = {}
+    for p in plist:
+        with open_recording(p) as fh:
+            for raw in fh:
+                line = raw.rstrip(b"\r\n")
+                if not line[:1].isdigit():
+                    continue
+                ts_text, _, body = line.partition(b": ")
+                whole, _, frac = ts_text.partition(b".")
+                ts = int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
+                try:
+                    obj = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    continue
+                if not isinstance(obj, list) or len(obj) < 4 or not isinstance(obj[-2], str):
+                    continue
+                pair, chan = obj[-1], obj[-2]
+                dicts = [d for d in obj[1:-2] if isinstance(d, dict)]
+                if chan.startswith("book-"):
+                    if any("as" in d or "bs" in d for d in dicts):
+                        if pair not in snaps:
+                            bids = [x for d in dicts for x in _kr_levels(d, "bs")]
+                            asks = [x for d in dicts for x in _kr_levels(d, "as")]
+                            snaps[pair] = MarketFrame(ts, pair, "book", body, bids, asks)
+                        continue
+                    bids = [x for d in dicts for x in _kr_levels(d, "b")]
+                    asks = [x for d in dicts for x in _kr_levels(d, "a")]
+                    frames.append(MarketFrame(ts, pair, "book", body, bids, asks))
+                elif chan == "trade":
+                    frames.append(MarketFrame(ts, pair, "trade", body))
+    frames.sort(key=lambda f: f.ts)
+    return frames, snaps
+
+
+class _KrMarket(_ServerListener):
+    server: KrakenLoopback
+
+    def __init__(self, server: KrakenLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.subs: dict[str, set[str]] = {"book": set(), "trade": set()}
+
+    def connected(self) -> None:
+        self.send(orjson.dumps({"connectionID": 1, "event": "systemStatus",
+                                "status": "online", "version": "1.9.0"}))
+
+    def wants(self, frame: MarketFrame) -> bool:
+        return frame.symbol in self.subs.get(frame.stream, ())
+
+    def on_text(self, data: bytes) -> None:
+        try:
+            req = orjson.loads(data)
+            event = req["event"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            self.send(b'{"event":"error","errorMessage":"Malformed request","status":"error"}')
+            return
+        if event == "ping":
+            self.send(orjson.dumps({"event": "pong", "reqid": req.get("reqid")}))
+            return
+        sub = req.get("subscription") or {}
+        name = sub.get("name")
+        if event not in ("subscribe", "unsubscribe") or name not in ("book", "trade"):
+            self.send(orjson.dumps({"event": "subscriptionStatus", "status": "error",
+                                    "errorMessage": "Subscription name invalid"}))
+            return
+        depth = int(sub.get("depth", 10))
+        for pair in req.get("pair", []):
+            srv = self.server
+            if pair not in srv.books:
+                self.send(orjson.dumps({"event": "subscriptionStatus", "pair": pair,
+                                        "status": "error",
+                                        "errorMessage": "Currency pair not supported"}))
+                continue
+            chan_name = f"book-{depth}" if name == "book" else "trade"
+            status = {"channelID": srv.channel_id(pair), "channelName": chan_name,
+                      "event": "subscriptionStatus", "pair": pair,
+                      "status": "subscribed" if event == "subscribe" else "unsubscribed",
+                      "subscription": {"depth": depth, "name": name} if name == "book"
+                      else {"name": name}}
+            if event == "unsubscribe":
+                self.subs[name].discard(pair)
+                self.send(orjson.dumps(status))
+                continue
+            self.subs[name].add(pair)
+            self.send(orjson.dumps(status))
+            if name == "book":
+                self.send(srv.snapshot(pair, depth))
+        if event == "subscribe" and self.server.start_on_subscribe:
+            self.server.start_replay()
+
+
+class KrakenLoopback(LoopbackServer):
+    """Kraken websocket v1 market data on 127.0.0.1: ``book`` (snapshot on subscribe, recorded
+    updates with their checksums) and ``trade``, replayed from a recording.
+
+    ``faults.corrupt_checksum`` changes the next checksum of a pair; ``faults.skip`` drops its
+    next update (the next checksum then fails on the client, as Kraken has no sequence).
+    """
+
+    venue = "kraken"
+
+    def __init__(self, instruments: Sequence[Instrument],
+                 recording: str | Path | Sequence[str | Path], **kwargs: Any) -> None:
+        frames, snaps = kraken_frames_from_recording(recording)
+        super().__init__(instruments, frames, **kwargs)
+        self.initial = snaps
+        self._channels: dict[str, int] = {}
+
+    def channel_id(self, pair: str) -> int:
+        """The channel id of ``pair``'s book (stable for the server's life)."""
+        return self._channels.setdefault(pair, 100 + len(self._channels))
+
+    def on_start(self) -> None:
+        ts = time.time_ns()
+        for pair, f in self.initial.items():
+            if pair in self.books:
+                self.books[pair].set(f.bids or (), f.asks or (), 0)
+                self.matcher.frame(f.payload, ts)
+
+    def listener_for(self, path: str) -> WSListener | None:
+        return _KrMarket(self, path)
+
+    def snapshot(self, pair: str, depth: int) -> bytes:
+        """A book snapshot of ``pair`` as the stream has left it (Kraken's format)."""
+        bids, asks = self.books[pair].top(depth)
+        stamp = f"{time.time():.6f}"
+        self.stats["snapshots"] += 1
+        return orjson.dumps([self.channel_id(pair),
+                             {"as": [[p, q, stamp] for p, q in asks],
+                              "bs": [[p, q, stamp] for p, q in bids]},
+                             f"book-{depth}", pair])
+
+    def before_send(self, f: MarketFrame) -> bytes | None:
+        if f.bids is None:
+            return f.payload
+        book = self.books.get(f.symbol)
+        if book is not None:
+            book.apply(f.bids, f.asks or ())
+        if f.symbol in self.faults.skip:
+            self.faults.skip.discard(f.symbol)
+            return None
+        if f.symbol in self.faults.corrupt_checksum:
+            m = _KR_CHECKSUM.search(f.payload)
+            if m is not None:
+                self.faults.corrupt_checksum.discard(f.symbol)
+                bad = str((int(m.group(1)) + 1) % (1 << 32)).encode()
+                return f.payload[:m.start(1)] + bad + f.payload[m.end(1):]
+        return f.payload
+
+    def malformed_frame(self, f: MarketFrame) -> bytes:
+        return f.payload[: max(1, len(f.payload) // 2)]

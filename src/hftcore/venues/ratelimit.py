@@ -51,10 +51,12 @@ class Bucket:
 
 
 class _State:
-    __slots__ = ("bucket", "spent", "used")
+    __slots__ = ("bucket", "limit", "spent", "used", "window")
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
+        self.limit = bucket.limit
+        self.window = bucket.window
         self.spent: deque[tuple[float, int]] = deque()   # (time taken, weight)
         self.used = 0
 
@@ -109,12 +111,15 @@ class RateLimiter:
         """The buckets."""
         return [s.bucket for s in self._b.values()]
 
-    def _check(self, cost: Mapping[str, int], now: float) -> tuple[float, str]:
+    def _validate(self, cost: Mapping[str, int]) -> None:
         for name, w in cost.items():
             if name not in self._b:
                 raise KeyError(f"cost: no bucket {name!r} (have {sorted(self._b)})")
             if isinstance(w, bool) or not isinstance(w, int) or w < 0:
                 raise ValueError(f"cost: weight of {name} must be an int >= 0, got {w!r}")
+
+    def _check(self, cost: Mapping[str, int], now: float) -> tuple[float, str]:
+        self._validate(cost)
         if now < self.blocked_until:
             return self.blocked_until - now, self.block_reason
         worst, why = 0.0, ""
@@ -128,6 +133,31 @@ class RateLimiter:
                 why = (f"rate limit {b.name}: {b.limit} per {b.window:g} s "
                        f"({st.used} used, this request weighs {w})")
         return worst, why
+
+    def prepare(self, cost: Mapping[str, int]) -> tuple[tuple[_State, int], ...]:
+        """``cost`` checked once, for :meth:`try_take` on a hot path."""
+        self._validate(cost)
+        return tuple((self._b[name], w) for name, w in cost.items() if w)
+
+    def try_take(self, prepared: tuple[tuple[_State, int], ...]) -> str | None:
+        """:meth:`try_acquire` of a :meth:`prepare`-d cost (the order path: ~1 µs)."""
+        now = self.clock()
+        if now < self.blocked_until:
+            self.refused += 1
+            return self.block_reason
+        for st, w in prepared:
+            spent = st.spent
+            horizon = now - st.window
+            while spent and spent[0][0] <= horizon:
+                st.used -= spent.popleft()[1]
+            if st.used + w > st.limit:
+                self.refused += 1
+                return (f"rate limit {st.bucket.name}: {st.limit} per {st.window:g} s "
+                        f"({st.used} used, this request weighs {w})")
+        for st, w in prepared:
+            st.spent.append((now, w))
+            st.used += w
+        return None
 
     def wait_time(self, cost: Mapping[str, int]) -> float:
         """Seconds until ``cost`` fits (0: it fits now)."""
