@@ -4,7 +4,8 @@ in place, with no copy of the frame.
 
 picows calls :meth:`FeedListener.on_ws_frame` with a frame that points into its read buffer;
 the payload goes straight to the feed's ``noexcept nogil`` decoder (``Feed._feed_c``), and the
-events it produced run through the engine's books and strategies (``EngineCore.run_feed``)
+events it produced run through the engine's books and strategies (``EngineCore._run`` on the
+feed's event buffer: what ``EngineCore.run_feed`` does, both declared in the ``.pxd`` files)
 before the callback returns - the frame is only valid until then.  Fragmented messages are
 joined first (the one case where bytes are copied).
 
@@ -186,6 +187,7 @@ cdef class FeedListener(WSListener):
 
     cdef int message(self, const char* p, Py_ssize_t n) except -1:
         cdef int64_t ts = now_ns(), lag
+        cdef Py_ssize_t n_ev
         cdef int kind, state
         cdef uint32_t inst
         cdef Feed feed = self.feed
@@ -198,8 +200,11 @@ cdef class FeedListener(WSListener):
             self.control_messages += 1
             return 0
         kind = feed._feed_c(p, n, ts, 0)
-        if feed.count:
-            self.core.run_feed(feed)
+        n_ev = feed.count
+        if n_ev:
+            # what EngineCore.run_feed does, without a Python-level call per frame
+            feed.count = 0
+            self.core._run(feed.events, n_ev)
         if K_BOOK_SNAPSHOT <= kind <= K_BBO:
             self.data_messages += 1
             inst = feed.dec.st.info.instrument_id

@@ -65,12 +65,14 @@ from hftcore.venues.ws import RedactingLogger
 
 __all__ = [
     "BinanceLoopback",
+    "BybitLoopback",
     "Faults",
     "KrakenLoopback",
     "LoopbackServer",
     "MarketFrame",
     "binance_frames_from_events",
     "binance_frames_from_recording",
+    "bybit_frames_from_recording",
     "kraken_frames_from_recording",
 ]
 
@@ -1432,3 +1434,148 @@ class KrakenLoopback(LoopbackServer):
 
     def malformed_frame(self, f: MarketFrame) -> bytes:
         return f.payload[: max(1, len(f.payload) // 2)]
+
+
+# -- Bybit ----------------------------------------------------------------------------------------
+
+def bybit_frames_from_recording(paths: str | Path | Sequence[str | Path]
+                                ) -> tuple[list[MarketFrame], dict[str, MarketFrame]]:
+    """Bybit v5 recordings (JSON lines or the text format) -> book deltas and trades, and the
+    first snapshot of each symbol (which seeds the server's book).  JSON-lines files have no
+    receive time: the message's ``ts`` is used."""
+    plist = [paths] if isinstance(paths, str | Path) else list(paths)
+    frames: list[MarketFrame] = []
+    snaps: dict[str, MarketFrame] = {}
+    for p in plist:
+        with open_recording(p) as fh:
+            for raw in fh:
+                line = raw.rstrip(b"\r\n")
+                if not line:
+                    continue
+                ts = -1
+                body = line
+                if line[:1].isdigit():
+                    ts_text, _, body = line.partition(b": ")
+                    whole, _, frac = ts_text.partition(b".")
+                    ts = int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
+                elif not line.startswith(b"{"):
+                    continue
+                try:
+                    obj = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    continue
+                topic = obj.get("topic", "") if isinstance(obj, dict) else ""
+                if ts < 0:
+                    ts = int(obj.get("ts", 0)) * 1_000_000 if isinstance(obj, dict) else 0
+                data = obj.get("data") if isinstance(obj, dict) else None
+                if topic.startswith("orderbook.") and isinstance(data, dict):
+                    sym = data.get("s", topic.rsplit(".", 1)[-1])
+                    f = MarketFrame(ts, sym, "orderbook", body,
+                                    [tuple(x) for x in data.get("b", ())],
+                                    [tuple(x) for x in data.get("a", ())],
+                                    int(data.get("u", 0)), int(data.get("u", 0)))
+                    if obj.get("type") == "snapshot":
+                        if sym not in snaps:
+                            snaps[sym] = f
+                            continue
+                        f.first = -1              # a later snapshot is part of the stream
+                    frames.append(f)
+                elif topic.startswith("publicTrade."):
+                    frames.append(MarketFrame(ts, topic.split(".", 1)[1], "publicTrade", body))
+    frames.sort(key=lambda f: f.ts)
+    return frames, snaps
+
+
+class _ByMarket(_ServerListener):
+    server: BybitLoopback
+
+    def __init__(self, server: BybitLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.topics: dict[str, set[str]] = {"orderbook": set(), "publicTrade": set()}
+
+    def wants(self, frame: MarketFrame) -> bool:
+        return frame.symbol in self.topics.get(frame.stream, ())
+
+    def on_text(self, data: bytes) -> None:
+        try:
+            req = orjson.loads(data)
+            op = req["op"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            self.send(b'{"success":false,"ret_msg":"error:invalid request","op":""}')
+            return
+        if op == "ping":
+            self.send(orjson.dumps({"success": True, "ret_msg": "pong", "conn_id": "loopback",
+                                    "op": "ping"}))
+            return
+        if op not in ("subscribe", "unsubscribe"):
+            self.send(orjson.dumps({"success": False, "ret_msg": f"error:unknown op {op}",
+                                    "op": op}))
+            return
+        snaps = []
+        for topic in req.get("args", []):
+            kind, _, rest = topic.partition(".")
+            sym = rest.rsplit(".", 1)[-1]
+            if kind not in self.topics or sym not in self.server.books:
+                continue
+            if op == "unsubscribe":
+                self.topics[kind].discard(sym)
+                continue
+            self.topics[kind].add(sym)
+            if kind == "orderbook":
+                snaps.append(self.server.snapshot(sym, topic))
+        self.send(orjson.dumps({"success": True, "ret_msg": "", "conn_id": "loopback",
+                                "req_id": req.get("req_id", ""), "op": op}))
+        for snap in snaps:
+            self.send(snap)
+        if op == "subscribe" and self.server.start_on_subscribe:
+            self.server.start_replay()
+
+
+class BybitLoopback(LoopbackServer):
+    """Bybit v5 public market data on 127.0.0.1 (``/v5/public/<category>``): a snapshot of the
+    current book on each ``orderbook`` subscription (``u`` = the last update sent), then the
+    recorded deltas; ``publicTrade``; ``{"op":"ping"}`` answered.  ``faults.skip`` drops a
+    symbol's next delta (a ``u`` gap)."""
+
+    venue = "bybit"
+
+    def __init__(self, instruments: Sequence[Instrument],
+                 recording: str | Path | Sequence[str | Path], **kwargs: Any) -> None:
+        frames, snaps = bybit_frames_from_recording(recording)
+        super().__init__(instruments, frames, **kwargs)
+        self.initial = snaps
+
+    def on_start(self) -> None:
+        ts = time.time_ns()
+        for sym, f in self.initial.items():
+            if sym in self.books:
+                self.books[sym].set(f.bids or (), f.asks or (), f.last)
+                self.matcher.frame(f.payload, ts)
+
+    def listener_for(self, path: str) -> WSListener | None:
+        return _ByMarket(self, path) if path.startswith("/v5/public") else None
+
+    def snapshot(self, symbol: str, topic: str) -> bytes:
+        """An ``orderbook`` snapshot of ``symbol`` as the stream has left it."""
+        book = self.books[symbol]
+        depth = int(topic.split(".")[1]) if topic.count(".") == 2 else 50
+        bids, asks = book.top(depth)
+        self.stats["snapshots"] += 1
+        now = time.time_ns() // 1_000_000
+        return orjson.dumps({"topic": topic, "type": "snapshot", "ts": now,
+                             "data": {"s": symbol, "b": bids, "a": asks, "u": book.last,
+                                      "seq": book.last}, "cts": now})
+
+    def before_send(self, f: MarketFrame) -> bytes | None:
+        if f.bids is None:
+            return f.payload
+        book = self.books.get(f.symbol)
+        if book is not None and f.first == -1:
+            book.set(f.bids, f.asks or (), f.last)
+        elif book is not None and f.last > book.last:
+            book.apply(f.bids, f.asks or ())
+            book.last = f.last
+        if f.symbol in self.faults.skip:
+            self.faults.skip.discard(f.symbol)
+            return None
+        return f.payload

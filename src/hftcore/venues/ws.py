@@ -36,7 +36,6 @@ from typing import Any
 from picows import (
     WSAutoPingStrategy,
     WSCloseCode,
-    WSError,
     WSFrame,
     WSListener,
     WSMsgType,
@@ -302,7 +301,8 @@ class Connection:
                     self._make_listener, self.url, ssl_context=self.ssl_context,
                     enable_auto_ping=self.ping_interval > 0,
                     auto_ping_idle_timeout=self.ping_interval or 10.0,
-                    auto_ping_reply_timeout=self.ping_timeout,
+                    # picows wants the answer's timeout no longer than the ping interval
+                    auto_ping_reply_timeout=min(self.ping_timeout, self.ping_interval or 10.0),
                     auto_ping_strategy=(WSAutoPingStrategy.PING_PERIODICALLY
                                         if self.ping_periodic
                                         else WSAutoPingStrategy.PING_WHEN_IDLE),
@@ -312,7 +312,7 @@ class Connection:
                 self.listener = listener
             except asyncio.CancelledError:
                 raise
-            except (OSError, WSError, TimeoutError, ValueError) as exc:
+            except Exception as exc:     # any failure to connect is retried, never fatal
                 self.failures += 1
                 self.last_error = redact(f"connect: {type(exc).__name__}: {exc}")
                 log.warning("%s: %s", self.name, self.last_error)
