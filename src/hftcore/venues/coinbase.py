@@ -7,12 +7,15 @@ header ``{"alg": "ES256", "kid": <key name>, "nonce": <random hex>, "typ": "JWT"
 The websocket's user channel takes the same JWT without ``uri``.  The signature is the raw
 ``r || s`` (64 bytes), base64url without padding, made with ``cryptography``.
 
-The live venue (level2 with the ``sequence_num`` check, heartbeats, order entry) is not written
-yet; books replay from recordings with the snapshot rule.
+:class:`CoinbaseVenue` streams the Coinbase Exchange public feed: ``level2_batch`` (a
+snapshot, then ``l2update`` changes), ``matches``, and the ``heartbeat`` channel that keeps the
+connection and each product alive; a product whose book goes stale resyncs by subscribing it
+again.  Order entry is not written yet: orders are refused with that reason.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -26,11 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from hftcore.venues.common import RecordingPlan
+from hftcore.venues.common import LiveVenue, RecordingPlan
+from hftcore.venues.ratelimit import Bucket, RateLimiter
 
-__all__ = ["PUBLIC_URL", "jwt", "recording_plan"]
+__all__ = ["EXCHANGE_URL", "PUBLIC_URL", "CoinbaseVenue", "jwt", "recording_plan"]
 
 PUBLIC_URL = "wss://advanced-trade-ws.coinbase.com"
+EXCHANGE_URL = "wss://ws-feed.exchange.coinbase.com"
 
 
 def _b64url(data: bytes) -> str:
@@ -71,3 +76,67 @@ def recording_plan(symbols: Sequence[str], ws_url: str | None = None,
             for c in chans]
     subs.append(orjson.dumps({"type": "subscribe", "channel": "heartbeats"}))
     return RecordingPlan("coinbase", (ws_url or PUBLIC_URL).rstrip("/"), subscriptions=subs)
+
+
+class CoinbaseVenue(LiveVenue):
+    """Coinbase Exchange public market data - see the module docstring.
+
+    Parameters
+    ----------
+    channel : str
+        ``level2_batch`` (public) or ``level2`` (authenticated feeds).
+    trades : bool
+        Subscribe to ``matches`` too.
+    """
+
+    name = "coinbase"
+    sync_rule = "coinbase"
+    default_ws_url = EXCHANGE_URL
+    default_rest_url = ""
+
+    def __init__(self, *, channel: str = "level2_batch", trades: bool = True,
+                 resync_timeout: float = 5.0, **kwargs: Any) -> None:
+        if channel not in ("level2", "level2_batch"):
+            raise ValueError(f"channel must be level2 or level2_batch, got {channel!r}")
+        kwargs.setdefault("stale_after", 30.0)
+        super().__init__(**kwargs)
+        self.channel = channel
+        self.trades = trades
+        self.resync_timeout = resync_timeout
+
+    def default_rate_limits(self) -> RateLimiter:
+        return RateLimiter([Bucket("SUBSCRIPTIONS", 8, 1.0)])
+
+    def md_url(self) -> str:
+        return self.ws_url
+
+    def _msg(self, op: str, products: Sequence[str], book_only: bool = False) -> bytes:
+        chans = [self.channel]
+        if not book_only:
+            chans.append("heartbeat")
+            if self.trades:
+                chans.append("matches")
+        return orjson.dumps({"type": op, "product_ids": list(products), "channels": chans})
+
+    def md_subscriptions(self) -> list[bytes]:
+        return [self._msg("subscribe", [i.symbol for i in self.instruments])]
+
+    async def resync(self, index: int) -> None:
+        """Unsubscribe and subscribe the product's book again until its snapshot is in."""
+        assert self.engine is not None
+        product = self.engine.instruments[index].symbol
+        while not self._closed:
+            md = self.md
+            if md is None or not md.connected:
+                return
+            await self.limiter.acquire({"SUBSCRIPTIONS": 2}, max_wait=30.0)
+            md.send(self._msg("unsubscribe", [product], True))
+            md.send(self._msg("subscribe", [product], True))
+            t_end = time.monotonic() + self.resync_timeout
+            while time.monotonic() < t_end:
+                await asyncio.sleep(0.005)
+                if self.synced(index) and self.engine.core.is_valid(index):
+                    self.resyncs += 1
+                    if self.listener is not None:
+                        self.listener.reset_sync(index)
+                    return

@@ -66,14 +66,18 @@ from hftcore.venues.ws import RedactingLogger
 __all__ = [
     "BinanceLoopback",
     "BybitLoopback",
+    "CoinbaseLoopback",
     "Faults",
     "KrakenLoopback",
     "LoopbackServer",
     "MarketFrame",
+    "OkxLoopback",
     "binance_frames_from_events",
     "binance_frames_from_recording",
     "bybit_frames_from_recording",
+    "coinbase_frames_from_recording",
     "kraken_frames_from_recording",
+    "okx_frames_from_recording",
 ]
 
 log = logging.getLogger("hftcore.loopback")
@@ -1575,6 +1579,292 @@ class BybitLoopback(LoopbackServer):
         elif book is not None and f.last > book.last:
             book.apply(f.bids, f.asks or ())
             book.last = f.last
+        if f.symbol in self.faults.skip:
+            self.faults.skip.discard(f.symbol)
+            return None
+        return f.payload
+
+
+# -- OKX ------------------------------------------------------------------------------------------
+
+_OK_CHECKSUM = re.compile(rb'"checksum":(-?\d+)')
+
+
+def okx_frames_from_recording(paths: str | Path | Sequence[str | Path]
+                              ) -> tuple[list[MarketFrame], dict[str, MarketFrame]]:
+    """OKX v5 recordings -> ``books`` updates and ``trades`` frames, and the first snapshot of
+    each instrument (which seeds the server's book)."""
+    plist = [paths] if isinstance(paths, str | Path) else list(paths)
+    frames: list[MarketFrame] = []
+    snaps: dict[str, MarketFrame] = {}
+    for p in plist:
+        with open_recording(p) as fh:
+            for raw in fh:
+                line = raw.rstrip(b"\r\n")
+                if not line[:1].isdigit():
+                    continue
+                ts_text, _, body = line.partition(b": ")
+                whole, _, frac = ts_text.partition(b".")
+                ts = int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
+                try:
+                    obj = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    continue
+                if not isinstance(obj, dict) or "data" not in obj:
+                    continue
+                arg = obj.get("arg") or {}
+                chan, inst = arg.get("channel", ""), arg.get("instId", "")
+                if chan.startswith("books"):
+                    d = obj["data"][0]
+                    f = MarketFrame(ts, inst, "books", body,
+                                    [(x[0], x[1]) for x in d.get("bids", ())],
+                                    [(x[0], x[1]) for x in d.get("asks", ())])
+                    if obj.get("action") == "snapshot":
+                        if inst not in snaps:
+                            snaps[inst] = f
+                            continue
+                        f.first = -1
+                    frames.append(f)
+                elif chan == "trades":
+                    frames.append(MarketFrame(ts, inst, "trades", body))
+    frames.sort(key=lambda f: f.ts)
+    return frames, snaps
+
+
+class _OkMarket(_ServerListener):
+    server: OkxLoopback
+
+    def __init__(self, server: OkxLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.subs: dict[str, set[str]] = {"books": set(), "trades": set()}
+
+    def wants(self, frame: MarketFrame) -> bool:
+        return frame.symbol in self.subs.get(frame.stream, ())
+
+    def on_text(self, data: bytes) -> None:
+        if data == b"ping":
+            self.send(b"pong")
+            return
+        try:
+            req = orjson.loads(data)
+            op = req["op"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            self.send(b'{"event":"error","code":"60012","msg":"Invalid request"}')
+            return
+        for arg in req.get("args", []):
+            chan = arg.get("channel", "")
+            inst = arg.get("instId", "")
+            kind = "books" if chan.startswith("books") else chan
+            if kind not in self.subs or inst not in self.server.books:
+                self.send(orjson.dumps({"event": "error", "code": "60018",
+                                        "msg": f"Wrong URL or channel:{chan},instId:{inst}"}))
+                continue
+            self.send(orjson.dumps({"event": op, "arg": arg}))
+            if op == "unsubscribe":
+                self.subs[kind].discard(inst)
+                continue
+            self.subs[kind].add(inst)
+            if kind == "books":
+                self.send(self.server.snapshot(inst, chan))
+        if op == "subscribe" and self.server.start_on_subscribe:
+            self.server.start_replay()
+
+
+class OkxLoopback(LoopbackServer):
+    """OKX v5 public market data on 127.0.0.1: a ``books`` snapshot of the current book on each
+    subscription (checksum 0, as OKX sends since it deprecated the field), the recorded updates
+    with their checksums, ``trades``, ``ping`` answered ``pong``.  Faults: ``corrupt_checksum``,
+    ``skip``."""
+
+    venue = "okx"
+
+    def __init__(self, instruments: Sequence[Instrument],
+                 recording: str | Path | Sequence[str | Path], **kwargs: Any) -> None:
+        frames, snaps = okx_frames_from_recording(recording)
+        super().__init__(instruments, frames, **kwargs)
+        self.initial = snaps
+
+    def on_start(self) -> None:
+        ts = time.time_ns()
+        for inst, f in self.initial.items():
+            if inst in self.books:
+                self.books[inst].set(f.bids or (), f.asks or (), 0)
+                self.matcher.frame(f.payload, ts)
+
+    def listener_for(self, path: str) -> WSListener | None:
+        return _OkMarket(self, path)
+
+    def snapshot(self, inst: str, channel: str) -> bytes:
+        """A ``books`` snapshot of ``inst`` as the stream has left it."""
+        bids, asks = self.books[inst].top(400)
+        self.stats["snapshots"] += 1
+        return orjson.dumps({"arg": {"channel": channel, "instId": inst}, "action": "snapshot",
+                             "data": [{"asks": [[p, q, "0", "1"] for p, q in asks],
+                                       "bids": [[p, q, "0", "1"] for p, q in bids],
+                                       "ts": str(time.time_ns() // 1_000_000),
+                                       "checksum": 0}]})
+
+    def before_send(self, f: MarketFrame) -> bytes | None:
+        if f.bids is None:
+            return f.payload
+        book = self.books.get(f.symbol)
+        if book is not None:
+            if f.first == -1:
+                book.set(f.bids, f.asks or (), 0)
+            else:
+                book.apply(f.bids, f.asks or ())
+        if f.symbol in self.faults.skip:
+            self.faults.skip.discard(f.symbol)
+            return None
+        if f.symbol in self.faults.corrupt_checksum:
+            m = _OK_CHECKSUM.search(f.payload)
+            if m is not None and m.group(1) != b"0":
+                self.faults.corrupt_checksum.discard(f.symbol)
+                bad = str(int(m.group(1)) ^ 1).encode()
+                return f.payload[:m.start(1)] + bad + f.payload[m.end(1):]
+        return f.payload
+
+
+# -- Coinbase Exchange ----------------------------------------------------------------------------
+
+def coinbase_frames_from_recording(paths: str | Path | Sequence[str | Path]
+                                   ) -> tuple[list[MarketFrame], dict[str, MarketFrame]]:
+    """Coinbase Exchange recordings -> ``l2update`` and ``match`` frames, and the first
+    ``snapshot`` of each product (which seeds the server's book)."""
+    plist = [paths] if isinstance(paths, str | Path) else list(paths)
+    frames: list[MarketFrame] = []
+    snaps: dict[str, MarketFrame] = {}
+    for p in plist:
+        with open_recording(p) as fh:
+            for raw in fh:
+                line = raw.rstrip(b"\r\n")
+                if not line[:1].isdigit():
+                    continue
+                ts_text, _, body = line.partition(b": ")
+                whole, _, frac = ts_text.partition(b".")
+                ts = int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
+                try:
+                    obj = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    continue
+                if not isinstance(obj, dict):
+                    continue
+                t, prod = obj.get("type"), obj.get("product_id", "")
+                if t == "snapshot":
+                    f = MarketFrame(ts, prod, "level2", body, [tuple(x) for x in obj["bids"]],
+                                    [tuple(x) for x in obj["asks"]], -1, 0)
+                    if prod not in snaps:
+                        snaps[prod] = f
+                        continue
+                    frames.append(f)
+                elif t == "l2update":
+                    ch = obj.get("changes", ())
+                    frames.append(MarketFrame(ts, prod, "level2", body,
+                                              [(c[1], c[2]) for c in ch if c[0] == "buy"],
+                                              [(c[1], c[2]) for c in ch if c[0] == "sell"]))
+                elif t in ("match", "last_match"):
+                    frames.append(MarketFrame(ts, prod, "matches", body))
+    frames.sort(key=lambda f: f.ts)
+    return frames, snaps
+
+
+class _CbMarket(_ServerListener):
+    server: CoinbaseLoopback
+
+    def __init__(self, server: CoinbaseLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.subs: dict[str, set[str]] = {"level2": set(), "matches": set(), "heartbeat": set()}
+
+    def wants(self, frame: MarketFrame) -> bool:
+        return frame.symbol in self.subs.get(frame.stream, ())
+
+    def on_text(self, data: bytes) -> None:
+        try:
+            req = orjson.loads(data)
+            op = req["type"]
+            products = list(req.get("product_ids", []))
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            self.send(b'{"type":"error","message":"Failed to subscribe","reason":"bad request"}')
+            return
+        if op not in ("subscribe", "unsubscribe"):
+            self.send(orjson.dumps({"type": "error", "message": f"unknown type {op}"}))
+            return
+        snaps = []
+        for ch in req.get("channels", []):
+            name = ch if isinstance(ch, str) else ch.get("name", "")
+            kind = "level2" if name in ("level2", "level2_batch") else name
+            if kind not in self.subs:
+                continue
+            for prod in products:
+                if prod not in self.server.books:
+                    continue
+                if op == "unsubscribe":
+                    self.subs[kind].discard(prod)
+                    continue
+                self.subs[kind].add(prod)
+                if kind == "level2":
+                    snaps.append(self.server.snapshot(prod))
+        self.send(orjson.dumps({"type": "subscriptions", "channels": [
+            {"name": k, "product_ids": sorted(v)} for k, v in self.subs.items() if v]}))
+        for snap in snaps:
+            self.send(snap)
+        if op == "subscribe" and self.server.start_on_subscribe:
+            self.server.start_replay()
+
+
+class CoinbaseLoopback(LoopbackServer):
+    """Coinbase Exchange public feed on 127.0.0.1: a ``snapshot`` of the current book on each
+    ``level2`` / ``level2_batch`` subscription, the recorded ``l2update`` and ``match``
+    messages, and ``heartbeat`` messages (``heartbeat()`` sends one to every subscriber)."""
+
+    venue = "coinbase"
+
+    def __init__(self, instruments: Sequence[Instrument],
+                 recording: str | Path | Sequence[str | Path], **kwargs: Any) -> None:
+        frames, snaps = coinbase_frames_from_recording(recording)
+        super().__init__(instruments, frames, **kwargs)
+        self.initial = snaps
+        self._hb_seq = itertools.count(1)
+
+    def on_start(self) -> None:
+        ts = time.time_ns()
+        for prod, f in self.initial.items():
+            if prod in self.books:
+                self.books[prod].set(f.bids or (), f.asks or (), 0)
+                self.matcher.frame(f.payload, ts)
+
+    def listener_for(self, path: str) -> WSListener | None:
+        return _CbMarket(self, path)
+
+    def snapshot(self, product: str) -> bytes:
+        """A ``level2`` snapshot of ``product`` as the stream has left it."""
+        bids, asks = self.books[product].top(100_000)
+        self.stats["snapshots"] += 1
+        return orjson.dumps({"type": "snapshot", "product_id": product, "bids": bids,
+                             "asks": asks})
+
+    def heartbeat(self) -> int:
+        """Send a ``heartbeat`` to every subscriber of it; returns how many were sent."""
+        n = 0
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+        for c in list(self._clients):
+            if isinstance(c, _CbMarket):
+                for prod in c.subs["heartbeat"]:
+                    c.send(orjson.dumps({"type": "heartbeat", "last_trade_id": 0,
+                                         "product_id": prod, "sequence": next(self._hb_seq),
+                                         "time": now}))
+                    n += 1
+        return n
+
+    def before_send(self, f: MarketFrame) -> bytes | None:
+        if f.bids is None:
+            return f.payload
+        book = self.books.get(f.symbol)
+        if book is not None:
+            if f.first == -1:
+                book.set(f.bids, f.asks or (), 0)
+            else:
+                book.apply(f.bids, f.asks or ())
         if f.symbol in self.faults.skip:
             self.faults.skip.discard(f.symbol)
             return None
