@@ -325,3 +325,25 @@ def test_bad_checksum_resyncs_that_book_only() -> None:
             for i in s.venue.indices:
                 assert s.engine.core.is_valid(i) and _matches(s, i)
     run(main(), 90)
+
+
+def test_unknown_orders_are_reconciled_again_until_settled() -> None:
+    """A reconciliation that gets no answer leaves the order UNKNOWN; it is tried again."""
+    async def main() -> None:
+        async with binance_session(runner_kw={"reconcile_interval": 0.2},
+                                   venue_kw={"request_timeout": 0.2}) as s:
+            s.engine.om.timeout_ns = 200_000_000
+            await sync_all(s)
+            s.server.faults.never_ack = True
+            s.server.faults.silent = True            # the reconciliation is not answered either
+            bid = s.engine.books[NKN].best_bid
+            assert bid is not None
+            o = s.strategy.buy(INST, INST.qty("100"), bid - 100_000)
+            await wait_for(lambda: s.runner.timeouts == 1, 5, "timeout")
+            await asyncio.sleep(0.5)
+            assert o.status == OrderStatus.UNKNOWN
+            s.server.faults.silent = False           # the server answers again: settled
+            await wait_for(lambda: o.status == OrderStatus.REJECTED, 5, "settled")
+            assert "not found" in o.reason              # it never reached the hung server
+            assert_orders_accounted(s)
+    run(main())

@@ -125,11 +125,14 @@ class LiveRunner:
         Cancel every open order at :meth:`stop` and wait for the answers.
     stop_timeout : float
         Seconds to wait for those answers.
+    reconcile_interval : float
+        Orders still UNKNOWN (a reconciliation that could not settle them) are reconciled
+        again this often.
     """
 
     def __init__(self, engine: Engine, venues: Sequence[LiveVenue], *,
                  interval: float | None = None, cancel_on_stop: bool = True,
-                 stop_timeout: float = 5.0) -> None:
+                 stop_timeout: float = 5.0, reconcile_interval: float = 5.0) -> None:
         if engine.mode not in ("live", "paper", "observe"):
             raise ValueError(f"engine mode must be live, paper or observe, got {engine.mode!r}")
         self.engine = engine
@@ -148,6 +151,8 @@ class LiveRunner:
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._reconciling: set[str] = set()
+        self.reconcile_interval = reconcile_interval
+        self._next_retry = 0.0
         self.timeouts = 0
         self.started = False
 
@@ -183,6 +188,12 @@ class LiveRunner:
         if late:
             self.timeouts += len(late)
             self._reconcile_late(late)
+        elif time.monotonic() >= self._next_retry:
+            self._next_retry = time.monotonic() + self.reconcile_interval
+            stuck = [o for v in self.venues for o in v.open_orders()
+                     if o.status == OrderStatus.UNKNOWN]
+            if stuck:
+                self._reconcile_late(stuck)
 
     def _reconcile_late(self, late: list[Order]) -> None:
         by_venue: dict[str, list[Order]] = {}
