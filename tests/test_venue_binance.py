@@ -287,3 +287,25 @@ def test_without_credentials_orders_are_refused() -> None:
             await wait_for(lambda: o.status == OrderStatus.REJECTED, what="refusal")
             assert "no order entry" in o.reason
     run(main())
+
+
+def test_amend_answer_before_its_execution_reports() -> None:
+    """The cancel-replace answer may come before the private reports of the replaced venue
+    order: its CANCELED report must not close the order, which lives on as the new one."""
+    async def main() -> None:
+        async with binance_session() as s:
+            await sync_all(s)
+            s.server.faults.reports_after_answers = True
+            inst = BINANCE_INSTRUMENTS[NKN]
+            bid = s.engine.books[NKN].best_bid
+            assert bid is not None
+            o = s.strategy.buy(inst, inst.qty("100"), bid - 100_000)
+            await wait_for(lambda: o.status == OrderStatus.ACCEPTED, what="ack")
+            first_vid = o.venue_order_id
+            assert s.strategy.amend(o, price=bid - 90_000)
+            await wait_for(lambda: o.price == bid - 90_000, what="replaced")
+            await asyncio.sleep(0.1)                  # the late CANCELED report arrives
+            assert o.status == OrderStatus.ACCEPTED and o.venue_order_id != first_vid
+            assert s.server.by_cid[o.client_order_id].status == "NEW"
+            assert_orders_accounted(s)
+    run(main())

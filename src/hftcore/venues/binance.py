@@ -638,6 +638,10 @@ class BinanceVenue(LiveVenue):
                         liquidity=0 if ev.get("m") else 1,
                         fee=self._fee(inst, ev.get("n") or "", ev.get("N"), ev["L"]),
                         trade_id=str(ev["t"]), venue_order_id=vid)
+        elif o.venue_order_id and vid and vid != o.venue_order_id:
+            # the end of a venue order an amend (cancel-replace) already replaced: the order
+            # lives on as the new venue order
+            return
         elif x == "CANCELED":
             if cid not in self._replacing and o.is_open:
                 self.report(cid, "canceled", ts=ts)

@@ -110,6 +110,9 @@ class Faults:
         Answer every signed request as if its signature were wrong.
     fragment : int
         Send every message in websocket fragments of this many bytes (0: whole frames).
+    reports_after_answers : bool
+        Private reports caused by a request go out after its answer (the default sends them
+        first); venues promise no order between the two.
     """
 
     silent: bool = False
@@ -121,6 +124,7 @@ class Faults:
     duplicate_fills: bool = False
     reject_signature: bool = False
     fragment: int = 0
+    reports_after_answers: bool = False
 
 
 @dataclass(slots=True)
@@ -889,6 +893,7 @@ class BinanceLoopback(LoopbackServer):
             ed25519_public_key = key
         self.ed25519_public_key = ed25519_public_key
         self._subs = itertools.count(0)
+        self._held: list[tuple[_ServerListener, bytes]] | None = None
         self.requests_seen: list[str] = []
 
     def on_start(self) -> None:
@@ -1013,6 +1018,9 @@ class BinanceLoopback(LoopbackServer):
                                     "error": {"code": -1000, "msg": "Malformed request."}}))
             return
         self.requests_seen.append(method)
+        held: list[tuple[_ServerListener, bytes]] | None = \
+            [] if self.faults.reports_after_answers else None
+        self._held = held
         try:
             result = self._dispatch(conn, method, params)
         except _BnError as exc:
@@ -1022,15 +1030,24 @@ class BinanceLoopback(LoopbackServer):
             resp = {"id": rid, "status": exc.status, "error": err,
                     "rateLimits": self._rate_limits()}
             conn.send(orjson.dumps(resp))
+            self._flush_held(held)
             return
         if result is _NO_ANSWER:
+            self._flush_held(held)
             return
         resp = {"id": rid, "status": 200, "result": result, "rateLimits": self._rate_limits()}
         out = orjson.dumps(resp)
         if method in ("order.place", "order.cancelReplace") and self.faults.ack_delay > 0:
             self.later(self.faults.ack_delay, lambda: conn.send(out))   # held back (fault)
+            self._flush_held(held)
             return
         conn.send(out)
+        self._flush_held(held)
+
+    def _flush_held(self, held: list[tuple[_ServerListener, bytes]] | None) -> None:
+        self._held = None
+        for c, msg in held or ():
+            c.send(msg)
 
     def _authorized(self, conn: _BnApi, params: dict[str, Any], method: str) -> None:
         if conn.logged_on and "signature" not in params:
@@ -1233,9 +1250,12 @@ class BinanceLoopback(LoopbackServer):
             ev["N"] = inst.quote
         for c in self._subscribers():
             msg = orjson.dumps({"subscriptionId": c.subscription, "event": ev})
-            c.send(msg)
-            if x == "TRADE" and self.faults.duplicate_fills:
-                c.send(msg)
+            n = 2 if x == "TRADE" and self.faults.duplicate_fills else 1
+            for _ in range(n):
+                if self._held is not None:
+                    self._held.append((c, msg))
+                else:
+                    c.send(msg)
 
     def on_order_event(self, o: _SOrder, kind: int, price: int, qty: int, aux: int,
                        ts: int) -> None:
