@@ -8,7 +8,9 @@ Ingest
     listener (``FeedListener``) -> Binance decoder -> sync rule -> ``EngineCore`` books, no
     strategy (and with an ``on_bbo`` strategy).  Peers: ``websockets`` + ``orjson``,
     ``aiohttp`` + ``orjson``, a picows Python listener + ``orjson``; each applies the levels to
-    a dict book keyed by the price text (less work than hftcore's exact integers).
+    a dict book keyed by the price text (less work than hftcore's exact integers); and
+    cryptofeed's own Binance handler with its ``order-book`` book (Decimal levels), fed by a
+    ``websockets`` client as cryptofeed connects, its symbol table set up locally.
 
 Round trip
     Market data -> strategy -> order -> acknowledgement, one at a time: the server sends a
@@ -300,6 +302,46 @@ async def _aiohttp_ingest(port: int, n: int) -> dict[str, Any]:
                 break
     return {"messages": n, "seconds": time.perf_counter() - t0,
             "cpu_seconds": time.process_time() - c0, "ok": ok}
+
+
+async def _cryptofeed_ingest(port: int, n: int) -> dict[str, Any]:
+    """cryptofeed's own Binance handler (``message_handler``: JSON, Decimal levels, its
+    ``order-book`` book, the L2 callback) fed by a websockets client, as cryptofeed connects;
+    its symbol table and the snapshot are set up locally (no exchange is contacted)."""
+    import websockets
+    from cryptofeed.defines import L2_BOOK
+    from cryptofeed.exchanges import Binance
+    from cryptofeed.symbols import Symbols
+    from cryptofeed.types import OrderBook
+
+    info = {"symbols": [{"symbol": SYMBOL, "baseAsset": "BTC", "quoteAsset": "USDT",
+                         "status": "TRADING", "isSpotTradingAllowed": True,
+                         "permissions": ["SPOT"], "permissionSets": [["SPOT"]],
+                         "filters": [{"filterType": "PRICE_FILTER", "tickSize": "0.01"}]}]}
+    syms, inf = Binance._parse_symbol_data(info)
+    Symbols.set(Binance.id, syms, inf)
+    calls = [0]
+
+    async def on_book(book: Any, ts: float) -> None:
+        calls[0] += 1
+
+    feed = Binance(symbols=["BTC-USDT"], channels=[L2_BOOK], callbacks={L2_BOOK: on_book})
+    feed.last_update_id["BTC-USDT"] = ID0 - 1
+    feed._l2_book["BTC-USDT"] = OrderBook(feed.id, "BTC-USDT", max_depth=0)
+    got = 0
+    t0 = c0 = 0.0
+    handler = feed.message_handler
+    async with websockets.connect(f"ws://127.0.0.1:{port}/x?n={n}", max_size=None,
+                                  compression=None, ping_interval=None) as ws:
+        async for msg in ws:
+            if not got:
+                t0, c0 = time.perf_counter(), time.process_time()
+            await handler(msg, None, time.time())
+            got += 1
+            if got >= n:
+                break
+    return {"messages": n, "seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - c0, "ok": calls[0] == n}
 
 
 async def _picows_orjson_ingest(port: int, n: int) -> dict[str, Any]:
@@ -600,6 +642,8 @@ def main() -> None:
              lambda p: _websockets_ingest(p, args.peer_messages), args.peer_messages),
             ("aiohttp + orjson + dict book", lambda p: _aiohttp_ingest(p, args.peer_messages),
              args.peer_messages),
+            ("cryptofeed Binance handler + order-book",
+             lambda p: _cryptofeed_ingest(p, args.peer_messages), args.peer_messages),
         ]
         ingest: dict[str, Any] = {}
         for name, fn, _n in rows:
