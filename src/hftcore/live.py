@@ -180,7 +180,7 @@ class LiveRunner:
         """One housekeeping round: clock, simulated exchange, order timeouts."""
         engine = self.engine
         now = time.time_ns() if now is None else now
-        if engine._sim_core is not None:
+        if engine.sim is not None:         # paper: the simulated exchange's queue and timers
             engine.advance(now)
             return
         engine.core.set_now(now)

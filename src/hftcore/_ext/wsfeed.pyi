@@ -1,12 +1,14 @@
 from collections.abc import Callable
-from typing import Any
+from typing import Any, final
 
 from picows import WSFrame, WSListener, WSTransport
 
 from hftcore._ext.feed import Feed
 
-def realtime_ns() -> int: ...
+__all__ = ["FeedListener", "realtime_ns"]
 
+def realtime_ns() -> int: ...
+@final
 class FeedListener(WSListener):
     feed: Feed
     frames: int
