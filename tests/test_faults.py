@@ -88,7 +88,12 @@ def test_server_goes_silent_without_closing() -> None:
             await wait_for(lambda: md.disconnects >= 1, 5, "silent connection dropped")
             assert any(v is False for _, v in s.strategy.status)
             s.server.faults.silent = False
-            await wait_for(lambda: s.venue.trading, 10, "order entry back")
+            # calm keep-alive from here on (a loaded CI machine may answer slower than 0.2 s)
+            for conn in (md, s.venue.api):
+                assert conn is not None
+                conn.ping_interval = conn.ping_timeout = 10.0
+            s.server.drop_connections()
+            await wait_for(lambda: s.venue.trading and md.ready.is_set(), 10, "back")
             await sync_all(s)
             await pump(s)
             assert_books(s)

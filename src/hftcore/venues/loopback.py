@@ -371,7 +371,7 @@ class LoopbackServer:
         self.stats: dict[str, int] = {
             "frames_sent": 0, "frames_skipped": 0, "malformed_sent": 0, "orders": 0,
             "rejected_orders": 0, "cancels": 0, "fills": 0, "rate_limited": 0,
-            "bad_signatures": 0, "requests": 0, "snapshots": 0, "connections": 0,
+            "bad_signatures": 0, "requests": 0, "snapshots": 0, "connections": 0, "pings": 0,
         }
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -1528,6 +1528,7 @@ class _ByMarket(_ServerListener):
             self.send(b'{"success":false,"ret_msg":"error:invalid request","op":""}')
             return
         if op == "ping":
+            self.server.stats["pings"] += 1
             self.send(orjson.dumps({"success": True, "ret_msg": "pong", "conn_id": "loopback",
                                     "op": "ping"}))
             return
@@ -1663,6 +1664,7 @@ class _OkMarket(_ServerListener):
 
     def on_text(self, data: bytes) -> None:
         if data == b"ping":
+            self.server.stats["pings"] += 1
             self.send(b"pong")
             return
         try:
