@@ -74,3 +74,83 @@ def test_bad_configuration() -> None:
         BybitVenue(category="futures")
     with pytest.raises(ValueError, match="depth"):
         BybitVenue(depth=7)
+
+
+API_KEY = "bybit-test-key-0001"
+API_SECRET = "bybit-test-secret-9f8e7d"
+
+
+def _accounted(server: BybitLoopback, engine: LiveEngine) -> None:
+    from hftcore import OrderStatus
+    want = {"NEW": OrderStatus.ACCEPTED, "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+            "FILLED": OrderStatus.FILLED, "CANCELED": OrderStatus.CANCELED,
+            "EXPIRED": OrderStatus.EXPIRED}
+    for o in engine.om:
+        so = server.by_cid.get(o.client_order_id)
+        if so is None or so.status == "REJECTED":
+            assert o.status == OrderStatus.REJECTED and o.reason, o.history
+            continue
+        assert o.status == want[so.status], (o.history, so.status)
+        assert o.filled == so.filled
+        assert len({f.trade_id for f in o.fills}) == len(o.fills)
+
+
+def test_orders_over_the_trade_api_and_the_private_stream() -> None:
+    from hftcore import OrderStatus
+    from hftcore.venues.keys import Credentials
+
+    async def main() -> None:
+        server = BybitLoopback([XRP], RECORDING, manual=True, api_key=API_KEY,
+                               api_secret=API_SECRET)
+        async with server:
+            engine = LiveEngine([XRP], mode="live")
+            st = engine.add_strategy(Probe())
+            assert st is not None
+            venue = BybitVenue(category="linear", depth=500, ws_url=server.ws_url + "/v5/public",
+                               trade_url=server.ws_url + "/v5/trade",
+                               private_url=server.ws_url + "/v5/private",
+                               rest_url=server.rest_url, backoff=Backoff(0.02, 0.2),
+                               credentials=Credentials.of("bybit", API_KEY,
+                                                          api_secret=API_SECRET))
+            runner = LiveRunner(engine, [venue])
+            try:
+                await runner.start()
+                await wait_for(lambda: engine.core.is_valid(0), what="snapshot")
+                assert venue.trading
+                book = engine.books[0]
+                bid, ask = book.best_bid, book.best_ask
+                assert bid is not None and ask is not None
+                o = st.buy(XRP, XRP.qty("100"), bid - 50)
+                await wait_for(lambda: o.status == OrderStatus.ACCEPTED, what="ack")
+                assert st.amend(o, price=bid - 40, size=XRP.qty("150"))
+                await wait_for(lambda: o.price == bid - 40 and o.size == XRP.qty("150"),
+                               what="amend")
+                assert server.by_cid[o.client_order_id].price == bid - 40
+                assert st.cancel(o)
+                await wait_for(lambda: o.status == OrderStatus.CANCELED, what="cancel")
+                t = st.buy(XRP, XRP.qty("10"), ask)
+                await wait_for(lambda: t.status == OrderStatus.FILLED, what="fill")
+                assert engine.position(st, XRP) == XRP.qty("10")
+                # a resting order filled while we are away is booked by the reconciliation
+                r = st.sell(XRP, XRP.qty("7"), ask + 50)
+                await wait_for(lambda: r.status == OrderStatus.ACCEPTED, what="ack 2")
+                server.faults.silent = True              # its private reports are lost
+                server.exchange_fill(r.client_order_id)
+                server.faults.silent = False
+                server.drop_connections()
+                await wait_for(lambda: r.status == OrderStatus.FILLED, 10, "reconciled")
+                assert venue.reconciliations >= 1
+                await wait_for(lambda: venue.trading, what="trading again")
+                # a refused signature: the reconnecting connections cannot authenticate
+                server.faults.reject_signature = True
+                server.drop_connections()
+                await wait_for(lambda: not venue.trading and "auth refused" in venue.block_reason,
+                               10, "refused auth")
+                n = st.buy(XRP, XRP.qty("1"), bid - 50)
+                await wait_for(lambda: n.status == OrderStatus.REJECTED, what="refusal")
+                assert "error sign" in n.reason
+                assert server.stats["bad_signatures"] >= 1
+                _accounted(server, engine)
+            finally:
+                await runner.stop()
+    run(main())

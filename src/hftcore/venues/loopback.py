@@ -1556,19 +1556,47 @@ class _ByMarket(_ServerListener):
             self.server.start_replay()
 
 
+class _ByPrivate(_ServerListener):
+    """``/v5/private`` (order and execution topics) and ``/v5/trade`` (order operations)."""
+
+    server: BybitLoopback
+
+    def __init__(self, server: BybitLoopback, path: str, trade: bool) -> None:
+        super().__init__(server, path)
+        self.trade = trade
+        self.authed = False
+        self.topics: set[str] = set()
+
+    def on_text(self, data: bytes) -> None:
+        self.server._private_request(self, data)
+
+
+class _ByError(Exception):
+    def __init__(self, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+
 class BybitLoopback(LoopbackServer):
-    """Bybit v5 public market data on 127.0.0.1 (``/v5/public/<category>``): a snapshot of the
-    current book on each ``orderbook`` subscription (``u`` = the last update sent), then the
-    recorded deltas; ``publicTrade``; ``{"op":"ping"}`` answered.  ``faults.skip`` drops a
-    symbol's next delta (a ``u`` gap)."""
+    """Bybit v5 on 127.0.0.1: public market data (``/v5/public/<category>``: a snapshot of the
+    current book on each ``orderbook`` subscription, ``u`` = the last update sent, then the
+    recorded deltas; ``publicTrade``; ``{"op":"ping"}`` answered), the WebSocket Trade API
+    (``/v5/trade``: ``auth``, ``order.create`` / ``order.cancel`` / ``order.amend`` matched
+    by the simulated exchange), the private stream (``/v5/private``: ``order`` and
+    ``execution``) and REST (``/v5/order/realtime``, ``/v5/execution/list``) with signatures
+    checked.  ``faults.skip`` drops a symbol's next delta (a ``u`` gap)."""
 
     venue = "bybit"
 
     def __init__(self, instruments: Sequence[Instrument],
-                 recording: str | Path | Sequence[str | Path], **kwargs: Any) -> None:
+                 recording: str | Path | Sequence[str | Path], *, api_key: str = "loopback",
+                 api_secret: str | None = None, **kwargs: Any) -> None:
         frames, snaps = bybit_frames_from_recording(recording)
         super().__init__(instruments, frames, **kwargs)
         self.initial = snaps
+        self.api_key = api_key
+        self.api_secret = api_secret
 
     def on_start(self) -> None:
         ts = time.time_ns()
@@ -1577,8 +1605,6 @@ class BybitLoopback(LoopbackServer):
                 self.books[sym].set(f.bids or (), f.asks or (), f.last)
                 self.matcher.frame(f.payload, ts)
 
-    def listener_for(self, path: str) -> WSListener | None:
-        return _ByMarket(self, path) if path.startswith("/v5/public") else None
 
     def snapshot(self, symbol: str, topic: str) -> bytes:
         """An ``orderbook`` snapshot of ``symbol`` as the stream has left it."""
@@ -1604,6 +1630,217 @@ class BybitLoopback(LoopbackServer):
             self.faults.skip.discard(f.symbol)
             return None
         return f.payload
+
+
+    def listener_for(self, path: str) -> WSListener | None:
+        if path.startswith("/v5/public"):
+            return _ByMarket(self, path)
+        if path.startswith("/v5/private"):
+            return _ByPrivate(self, path, False)
+        if path.startswith("/v5/trade"):
+            return _ByPrivate(self, path, True)
+        return None
+
+    def rest_routes(self, app: web.Application) -> None:
+        app.router.add_get("/v5/order/realtime", self._rest_realtime)
+        app.router.add_get("/v5/execution/list", self._rest_executions)
+
+    def _check_auth(self, args: list[Any]) -> None:
+        if self.faults.reject_signature:
+            self.stats["bad_signatures"] += 1
+            raise _ByError(10004, "error sign!")
+        try:
+            key, expires, sig = args
+        except (TypeError, ValueError):
+            raise _ByError(10001, "params error") from None
+        if key != self.api_key or self.api_secret is None:
+            raise _ByError(10003, "API key is invalid.")
+        want = hmac.new(self.api_secret.encode(), f"GET/realtime{expires}".encode(),
+                        hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(want, str(sig)):
+            self.stats["bad_signatures"] += 1
+            raise _ByError(10004, "error sign!")
+        if int(expires) < time.time_ns() // 1_000_000:
+            raise _ByError(10002, "request expired")
+
+    def _private_request(self, conn: _ByPrivate, data: bytes) -> None:
+        self.stats["requests"] += 1
+        try:
+            req = orjson.loads(data)
+            op = req["op"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            conn.send(b'{"success":false,"ret_msg":"invalid request","op":""}')
+            return
+        if op == "ping":
+            self.stats["pings"] += 1
+            conn.send(orjson.dumps({"success": True, "ret_msg": "pong", "op": "pong"}))
+            return
+        if op == "auth":
+            try:
+                self._check_auth(req.get("args") or [])
+            except _ByError as exc:
+                conn.send(orjson.dumps({"success": False, "retCode": exc.code,
+                                        "ret_msg": exc.msg, "op": "auth"}))
+                return
+            conn.authed = True
+            conn.send(orjson.dumps({"success": True, "retCode": 0, "ret_msg": "", "op": "auth"}))
+            return
+        if not conn.authed:
+            conn.send(orjson.dumps({"success": False, "ret_msg": "Request not authorized",
+                                    "op": op}))
+            return
+        if op == "subscribe" and not conn.trade:
+            conn.topics.update(req.get("args") or [])
+            conn.send(orjson.dumps({"success": True, "ret_msg": "", "op": "subscribe"}))
+            return
+        rid = req.get("reqId")
+        try:
+            args = (req.get("args") or [{}])[0]
+            if op == "order.create":
+                result = self._by_create(args)
+            elif op == "order.cancel":
+                result = self._by_cancel(args)
+            elif op == "order.amend":
+                result = self._by_amend(args)
+            else:
+                raise _ByError(10001, f"unknown op {op}")
+        except _ByError as exc:
+            conn.send(orjson.dumps({"reqId": rid, "retCode": exc.code, "retMsg": exc.msg,
+                                    "op": op, "data": {}, "header": {}}))
+            return
+        if result is _NO_ANSWER:
+            return
+        conn.send(orjson.dumps({"reqId": rid, "retCode": 0, "retMsg": "OK", "op": op,
+                                "data": result, "header": {}}))
+
+    def _by_inst(self, args: dict[str, Any]) -> Instrument:
+        sym = args.get("symbol")
+        if sym not in self.index:
+            raise _ByError(10001, "params error: symbol invalid")
+        return self.instruments[self.index[sym]]
+
+    def _by_create(self, args: dict[str, Any]) -> Any:
+        inst = self._by_inst(args)
+        cid = str(args.get("orderLinkId") or f"srv{next(self._handles)}")
+        try:
+            qty = inst.qty(str(args["qty"]))
+            price = inst.price(str(args["price"])) if "price" in args else 0
+        except (KeyError, ValueError):
+            raise _ByError(10001, "params error: qty or price") from None
+        tif = args.get("timeInForce", "GTC")
+        flags = (SO_MARKET if args.get("orderType") == "Market" else
+                 SO_POST_ONLY if tif == "PostOnly" else SO_IOC if tif == "IOC" else
+                 SO_FOK if tif == "FOK" else 0)
+        old = self.by_cid.get(cid)
+        if old is not None and old.status in ("NEW", "PARTIALLY_FILLED"):
+            raise _ByError(110072, "OrderLinkedID is duplicate")
+        if not self._rate_ok():
+            raise _ByError(10006, "Too many visits. Exceeded the API Rate Limit.")
+        o = self.new_order(cid, inst, 0 if args.get("side") == "Buy" else 1,
+                           args.get("orderType", "Limit"), tif, price, qty, flags)
+        if o.status == "REJECTED":
+            raise _ByError(170218, "The LIMIT-MAKER order is rejected due to its price.")
+        if o.hidden_ack:
+            return _NO_ANSWER
+        return {"orderId": str(o.order_id), "orderLinkId": cid}
+
+    def _by_cancel(self, args: dict[str, Any]) -> Any:
+        self._by_inst(args)
+        o = self.by_cid.get(str(args.get("orderLinkId")))
+        if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise _ByError(110001, "order not exists or too late to cancel")
+        self.cancel_order(o)
+        return {"orderId": str(o.order_id), "orderLinkId": o.cid}
+
+    def _by_amend(self, args: dict[str, Any]) -> Any:
+        inst = self._by_inst(args)
+        o = self.by_cid.get(str(args.get("orderLinkId")))
+        if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise _ByError(110001, "order not exists or too late to replace")
+        price = inst.price(str(args.get("price"))) if "price" in args else o.price
+        qty = inst.qty(str(args.get("qty"))) if "qty" in args else o.qty
+        if qty <= o.filled:
+            raise _ByError(110003, "qty must be greater than the filled qty")
+        # the matcher re-places the rest (queue position is lost, as an amend of price loses it)
+        self._quiet.add(o.handle)
+        self.matcher.cancel(o.handle, o.slot, o.index)
+        self._quiet.discard(o.handle)
+        filled, trades = o.filled, o.trades
+        del self.orders[o.handle]
+        n = self.new_order(o.cid, inst, o.side, o.type, o.tif, price, qty - filled, o.flags)
+        n.order_id, n.trades, n.qty, n.filled = o.order_id, trades, qty, filled
+        n.status = "PARTIALLY_FILLED" if filled else n.status
+        self.orders[n.handle] = n
+        return {"orderId": str(n.order_id), "orderLinkId": n.cid}
+
+    def _by_order_json(self, o: _SOrder) -> dict[str, Any]:
+        st = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled",
+              "CANCELED": "Cancelled", "EXPIRED": "Cancelled", "REJECTED": "Rejected"}
+        inst = o.inst
+        return {"orderId": str(o.order_id), "orderLinkId": o.cid, "symbol": inst.symbol,
+                "side": "Buy" if o.side == 0 else "Sell",
+                "price": format_fixed(o.price, inst.price_decimals),
+                "qty": format_fixed(o.qty, inst.size_decimals),
+                "cumExecQty": format_fixed(o.filled, inst.size_decimals),
+                "orderStatus": st.get(o.status, "New"), "orderType": o.type,
+                "timeInForce": o.tif}
+
+    def on_order_event(self, o: _SOrder, kind: int, price: int, qty: int,
+                       aux: int, ts: int) -> None:
+        subs = [c for c in self._clients if isinstance(c, _ByPrivate) and not c.trade]
+        if kind == RSP_FILL:
+            inst = o.inst
+            e = {"orderId": str(o.order_id), "orderLinkId": o.cid, "symbol": inst.symbol,
+                 "execId": f"e{next(self._trade_ids)}",
+                 "execPrice": format_fixed(price, inst.price_decimals),
+                 "execQty": format_fixed(qty, inst.size_decimals), "isMaker": aux == 0,
+                 "execTime": str(time.time_ns() // 1_000_000)}
+            o.trades.append(e)
+            msg = orjson.dumps({"topic": "execution", "creationTime": 0, "data": [e]})
+            for c in subs:
+                if "execution" in c.topics:
+                    for _ in range(2 if self.faults.duplicate_fills else 1):
+                        c.send(msg)
+        if kind == RSP_ACK and o.hidden_ack:
+            return
+        if kind in (RSP_ACK, RSP_FILL, RSP_CANCELED, RSP_EXPIRED):
+            msg = orjson.dumps({"topic": "order", "creationTime": 0,
+                                "data": [self._by_order_json(o)]})
+            for c in subs:
+                if "order" in c.topics:
+                    c.send(msg)
+
+    async def _rest_auth(self, request: web.Request) -> None:
+        h = request.headers
+        query = request.rel_url.raw_query_string
+        if h.get("X-BAPI-API-KEY") != self.api_key or self.api_secret is None:
+            raise _ByError(10003, "API key is invalid.")
+        want = sign_request_text(self.api_secret, h.get("X-BAPI-TIMESTAMP", ""),
+                                 self.api_key, h.get("X-BAPI-RECV-WINDOW", ""), query)
+        if self.faults.reject_signature or not hmac.compare_digest(
+                want, h.get("X-BAPI-SIGN", "")):
+            self.stats["bad_signatures"] += 1
+            raise _ByError(10004, "error sign!")
+
+    async def _rest_realtime(self, request: web.Request) -> web.Response:
+        try:
+            await self._rest_auth(request)
+        except _ByError as exc:
+            return web.json_response({"retCode": exc.code, "retMsg": exc.msg})
+        cid = request.query.get("orderLinkId")
+        rows = [self._by_order_json(o) for o in self.by_cid.values()
+                if (cid is None or o.cid == cid) and o.status != "REJECTED"]
+        return web.json_response({"retCode": 0, "retMsg": "OK", "result": {"list": rows}})
+
+    async def _rest_executions(self, request: web.Request) -> web.Response:
+        try:
+            await self._rest_auth(request)
+        except _ByError as exc:
+            return web.json_response({"retCode": exc.code, "retMsg": exc.msg})
+        cid = request.query.get("orderLinkId")
+        rows = [t for o in self.orders.values() if cid is None or o.cid == cid
+                for t in o.trades]
+        return web.json_response({"retCode": 0, "retMsg": "OK", "result": {"list": rows}})
 
 
 # -- OKX ------------------------------------------------------------------------------------------
@@ -1891,3 +2128,10 @@ class CoinbaseLoopback(LoopbackServer):
             self.faults.skip.discard(f.symbol)
             return None
         return f.payload
+
+
+def sign_request_text(secret: str, ts: str, key: str, window: str, payload: str) -> str:
+    """Bybit's REST signature, computed by the server side independently of the client."""
+    return hmac.new(secret.encode(), f"{ts}{key}{window}{payload}".encode(),
+                    hashlib.sha256).hexdigest()
+
