@@ -360,7 +360,8 @@ class BinanceVenue(LiveVenue):
         self.trading = False
         self.logged_on = False
         self.user_stream = False
-        self.block_reason = "logging on"
+        self.block_reason = "logging on" + (
+            f" (last error: {self.last_api_error})" if self.last_api_error else "")
         try:
             if self.auth == "ed25519":
                 await self.request("session.logon", {}, weight=2)

@@ -252,7 +252,8 @@ class BybitVenue(LiveVenue):
 
     async def _trade_open(self, conn: Connection) -> None:
         self.trading = False
-        self.block_reason = "authenticating"
+        self.block_reason = "authenticating" + (
+            f" (last error: {self.last_api_error})" if self.last_api_error else "")
         try:
             await self._auth(conn)
             self.block_reason = "reconciling open orders"

@@ -1929,6 +1929,18 @@ class _OkMarket(_ServerListener):
             self.server.start_replay()
 
 
+class _OkPrivate(_ServerListener):
+    server: OkxLoopback
+
+    def __init__(self, server: OkxLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.authed = False
+        self.orders = False
+
+    def on_text(self, data: bytes) -> None:
+        self.server._private_request(self, data)
+
+
 class OkxLoopback(LoopbackServer):
     """OKX v5 public market data on 127.0.0.1: a ``books`` snapshot of the current book on each
     subscription (checksum 0, as OKX sends since it deprecated the field), the recorded updates
@@ -1938,10 +1950,14 @@ class OkxLoopback(LoopbackServer):
     venue = "okx"
 
     def __init__(self, instruments: Sequence[Instrument],
-                 recording: str | Path | Sequence[str | Path], **kwargs: Any) -> None:
+                 recording: str | Path | Sequence[str | Path], *, api_key: str = "loopback",
+                 api_secret: str | None = None, passphrase: str = "", **kwargs: Any) -> None:
         frames, snaps = okx_frames_from_recording(recording)
         super().__init__(instruments, frames, **kwargs)
         self.initial = snaps
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.passphrase = passphrase
 
     def on_start(self) -> None:
         ts = time.time_ns()
@@ -1951,7 +1967,166 @@ class OkxLoopback(LoopbackServer):
                 self.matcher.frame(f.payload, ts)
 
     def listener_for(self, path: str) -> WSListener | None:
+        if path.startswith("/ws/v5/private"):
+            return _OkPrivate(self, path)
         return _OkMarket(self, path)
+
+    def _ok_sign(self, ts: str, method: str, path: str, body: str = "") -> str:
+        assert self.api_secret is not None
+        return base64.b64encode(hmac.new(self.api_secret.encode(),
+                                         f"{ts}{method}{path}{body}".encode(),
+                                         hashlib.sha256).digest()).decode()
+
+    def _private_request(self, conn: _OkPrivate, data: bytes) -> None:
+        self.stats["requests"] += 1
+        if data == b"ping":
+            self.stats["pings"] += 1
+            conn.send(b"pong")
+            return
+        try:
+            req = orjson.loads(data)
+            op = req["op"]
+            args = req.get("args") or [{}]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            conn.send(b'{"event":"error","code":"60012","msg":"Invalid request"}')
+            return
+        if op == "login":
+            a = args[0]
+            good = (self.api_secret is not None and not self.faults.reject_signature
+                    and a.get("apiKey") == self.api_key
+                    and a.get("passphrase") == self.passphrase
+                    and hmac.compare_digest(self._ok_sign(str(a.get("timestamp")), "GET",
+                                                          "/users/self/verify"),
+                                            str(a.get("sign"))))
+            if not good:
+                self.stats["bad_signatures"] += 1
+                conn.send(b'{"event":"error","code":"60009","msg":"Login failed."}')
+                return
+            conn.authed = True
+            conn.send(b'{"event":"login","code":"0","msg":""}')
+            return
+        if not conn.authed:
+            conn.send(b'{"event":"error","code":"60011","msg":"Please log in"}')
+            return
+        if op == "subscribe":
+            conn.orders = any(a.get("channel") == "orders" for a in args)
+            conn.send(orjson.dumps({"event": "subscribe", "arg": args[0]}))
+            return
+        rid = req.get("id")
+        a = args[0]
+        code, msg, ord_id = "0", "", ""
+        o = self.by_cid.get(str(a.get("clOrdId")))
+        try:
+            inst = self.instruments[self.index[a["instId"]]]
+            if op == "order":
+                if o is not None and o.status in ("NEW", "PARTIALLY_FILLED"):
+                    raise ValueError("51016 Duplicated clOrdId")
+                if not self._rate_ok():
+                    raise ValueError("50011 Rate limit reached")
+                ot = a.get("ordType", "limit")
+                flags = (SO_MARKET if ot == "market" else SO_POST_ONLY if ot == "post_only"
+                         else SO_IOC if ot == "ioc" else SO_FOK if ot == "fok" else 0)
+                price = inst.price(str(a["px"])) if "px" in a else 0
+                o = self.new_order(str(a["clOrdId"]), inst, 0 if a["side"] == "buy" else 1,
+                                   ot, ot, price, inst.qty(str(a["sz"])), flags)
+                if o.status == "REJECTED":
+                    raise ValueError("51120 Order would take liquidity (post only)")
+                if o.hidden_ack:
+                    return
+            elif op == "cancel-order":
+                if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+                    raise ValueError("51400 Order cancellation failed as the order does not exist")
+                self.cancel_order(o)
+            elif op == "amend-order":
+                if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+                    raise ValueError("51503 Order modification failed as the order does not exist")
+                price = inst.price(str(a["newPx"])) if "newPx" in a else o.price
+                qty = inst.qty(str(a["newSz"])) if "newSz" in a else o.qty
+                if qty <= o.filled:
+                    raise ValueError("51512 The new size must exceed the filled size")
+                self._quiet.add(o.handle)
+                self.matcher.cancel(o.handle, o.slot, o.index)
+                self._quiet.discard(o.handle)
+                del self.orders[o.handle]
+                n = self.new_order(o.cid, inst, o.side, o.type, o.tif, price, qty - o.filled,
+                                   o.flags)
+                n.order_id, n.trades, n.qty, n.filled = o.order_id, o.trades, qty, o.filled
+                if o.filled and n.status == "NEW":
+                    n.status = "PARTIALLY_FILLED"
+                o = n
+            else:
+                raise ValueError(f"60012 unknown op {op}")
+            ord_id = str(o.order_id) if o is not None else ""
+        except (ValueError, KeyError) as exc:
+            code, _, msg = str(exc).strip("'").partition(" ")
+        conn.send(orjson.dumps({"id": rid, "op": op, "code": "0" if code == "0" else "1",
+                                "msg": "", "data": [{"ordId": ord_id, "clOrdId": a.get("clOrdId"),
+                                                     "sCode": code, "sMsg": msg}]}))
+
+    def _ok_order_json(self, o: _SOrder, fill: dict[str, Any] | None = None) -> dict[str, Any]:
+        st = {"NEW": "live", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled",
+              "CANCELED": "canceled", "EXPIRED": "canceled", "REJECTED": "canceled"}
+        inst = o.inst
+        d = {"instId": inst.symbol, "ordId": str(o.order_id), "clOrdId": o.cid,
+             "px": format_fixed(o.price, inst.price_decimals),
+             "sz": format_fixed(o.qty, inst.size_decimals), "state": st.get(o.status, "live"),
+             "accFillSz": format_fixed(o.filled, inst.size_decimals), "fillSz": "0",
+             "fillPx": "", "tradeId": "", "execType": "", "side": "buy" if o.side == 0
+             else "sell", "ordType": o.type}
+        if fill is not None:
+            d.update(fill)
+        return d
+
+    def on_order_event(self, o: _SOrder, kind: int, price: int, qty: int, aux: int,
+                       ts: int) -> None:
+        fill = None
+        if kind == RSP_FILL:
+            inst = o.inst
+            fill = {"fillSz": format_fixed(qty, inst.size_decimals),
+                    "fillPx": format_fixed(price, inst.price_decimals),
+                    "tradeId": str(next(self._trade_ids)), "execType": "M" if aux == 0 else "T"}
+            o.trades.append({**fill, "ordId": str(o.order_id), "instId": inst.symbol})
+        elif (kind == RSP_ACK and o.hidden_ack) or kind not in (RSP_ACK, RSP_CANCELED,
+                                                                 RSP_EXPIRED):
+            return
+        msg = orjson.dumps({"arg": {"channel": "orders", "instType": "ANY"},
+                            "data": [self._ok_order_json(o, fill)]})
+        for c in self._clients:
+            if isinstance(c, _OkPrivate) and c.orders:
+                for _ in range(2 if fill and self.faults.duplicate_fills else 1):
+                    c.send(msg)
+
+    def rest_routes(self, app: web.Application) -> None:
+        app.router.add_get("/api/v5/trade/order", self._rest_order)
+        app.router.add_get("/api/v5/trade/fills", self._rest_fills)
+
+    def _rest_ok(self, request: web.Request) -> bool:
+        h = request.headers
+        path = f"{request.rel_url.path}?{request.rel_url.raw_query_string}"
+        if (self.api_secret is None or self.faults.reject_signature
+                or h.get("OK-ACCESS-KEY") != self.api_key
+                or h.get("OK-ACCESS-PASSPHRASE") != self.passphrase):
+            return False
+        return hmac.compare_digest(self._ok_sign(h.get("OK-ACCESS-TIMESTAMP", ""), "GET", path),
+                                   h.get("OK-ACCESS-SIGN", ""))
+
+    async def _rest_order(self, request: web.Request) -> web.Response:
+        if not self._rest_ok(request):
+            self.stats["bad_signatures"] += 1
+            return web.json_response({"code": "50113", "msg": "Invalid Sign", "data": []})
+        o = self.by_cid.get(request.query.get("clOrdId", ""))
+        if o is None or o.status == "REJECTED":
+            return web.json_response({"code": "51603", "msg": "Order does not exist",
+                                      "data": []})
+        return web.json_response({"code": "0", "msg": "", "data": [self._ok_order_json(o)]})
+
+    async def _rest_fills(self, request: web.Request) -> web.Response:
+        if not self._rest_ok(request):
+            self.stats["bad_signatures"] += 1
+            return web.json_response({"code": "50113", "msg": "Invalid Sign", "data": []})
+        oid = request.query.get("ordId")
+        rows = [t for o in self.orders.values() if str(o.order_id) == oid for t in o.trades]
+        return web.json_response({"code": "0", "msg": "", "data": rows})
 
     def snapshot(self, inst: str, channel: str) -> bytes:
         """A ``books`` snapshot of ``inst`` as the stream has left it."""
