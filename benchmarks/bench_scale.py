@@ -62,7 +62,8 @@ t = time.perf_counter()
 r = backtest(s, sys.argv[1], progress=False, measure=False)
 dt = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f'{{"rows": {r.stats["events"]}, "bbo": {s.n}, "seconds": {dt:.2f}, "peak_rss_mb": {rss:.1f}}}')
+print(f'{{"rows": {r.stats["events"]}, "bbo": {s.n}, "seconds": {dt:.2f}, '
+      f'"peak_rss_mb": {rss:.1f}}}')
 """
 
 
