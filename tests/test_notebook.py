@@ -13,6 +13,8 @@ from typing import Any
 import nbformat
 import numpy as np
 import pytest
+
+pytestmark = pytest.mark.integration
 from nbclient import NotebookClient
 
 import hftcore
