@@ -13,14 +13,14 @@ from typing import Any
 import nbformat
 import numpy as np
 import pytest
-
-pytestmark = pytest.mark.integration
 from nbclient import NotebookClient
 
 import hftcore
 from hftcore.data import sample
 from hftcore.data.events import EV_TRADE
 from hftcore.venues.replay import Replay
+
+pytestmark = pytest.mark.integration
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "research.ipynb"
 
