@@ -520,8 +520,11 @@ def test_dashboard_example_runs(tmp_path):
     import sys
     from pathlib import Path
 
+    import hftcore
+
     root = Path(__file__).resolve().parents[1]
-    env = {"PYTHONPATH": str(root / "src"), "PATH": "/usr/bin:/bin"}
+    # the hftcore this test imports (installed, or the source tree)
+    env = {"PYTHONPATH": str(Path(hftcore.__path__[0]).parent), "PATH": "/usr/bin:/bin"}
     p = subprocess.run([sys.executable, str(root / "examples" / "dashboard_replay.py"),
                         "--pace", "20", "--duration", "2", "--port", "0", "--workdir",
                         str(tmp_path)], capture_output=True, text=True, timeout=120, env=env)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .replay import PacedReplay
     from .snapshot import TradeTape
 
-__all__ = ["add_arguments", "demo_engine", "run", "run_demo"]
+__all__ = ["add_arguments", "announce", "demo_engine", "run", "run_demo", "serve_options"]
 
 _TOKEN_ENV = "HFTCORE_DASHBOARD_TOKEN"
 
@@ -68,6 +68,34 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--port must be in 0..65535")
 
 
+def serve_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`~hftcore.dashboard.serve` options the ``--dashboard`` arguments give (also
+    used by ``demo --live-loopback --dashboard``)."""
+    _check(args)
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        raise ImportError("demo --dashboard needs aiohttp: pip install 'hftcore[dashboard]'") \
+            from None
+    return {"host": args.host, "port": args.port,
+            "token": args.token or os.environ.get(_TOKEN_ENV) or None,
+            "allow_viewers": not args.no_viewers, "rate": args.rate,
+            "control_journal": args.control_journal or "hftcore-controls.jsonl"}
+
+
+def announce(dash: Any, options: dict[str, Any], say: Callable[[str], None] = print) -> None:
+    """Print where the dashboard is, the token, the journal (and a warning off loopback)."""
+    say(f"dashboard: {dash.url}  (open it in a browser; Ctrl-C stops)")
+    if options.get("token"):       # given: not echoed into a terminal or a log
+        say(f"control token: the one given (--token or ${_TOKEN_ENV})")
+    else:
+        say(f"control token: {dash.token}   (or open {dash.control_url})")
+    say(f"controls are journaled to {dash.journal_path}")
+    host = options.get("host", "127.0.0.1")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        say(f"warning: listening on {host}: other machines can reach the dashboard")
+
+
 def demo_engine(latency: int = 100_000, fees: tuple[str, str] = ("0.0000", "0.0005"),
                 seed: int = 0, pace: float | None = 1.0, laps: int = 0,
                 journal: str | os.PathLike[str] | None = None,
@@ -108,16 +136,9 @@ async def run_demo(args: argparse.Namespace, fees: tuple[str, str], latency: int
     from . import serve
 
     engine, replay, tape = demo_engine(latency, fees, args.seed, args.pace, args.laps)
-    token = args.token or os.environ.get(_TOKEN_ENV) or None
-    dash = await serve(engine, args.host, args.port, token, not args.no_viewers, tape=tape,
-                       gaps=replay.gap_counts, rate=args.rate,
-                       control_journal=args.control_journal or "hftcore-controls.jsonl")
-    say(f"dashboard: {dash.url}  (open it in a browser; Ctrl-C stops)")
-    say(f"control token: {dash.token}" + ("" if token else
-                                          "   (or open " + dash.control_url + ")"))
-    say(f"controls are journaled to {dash.journal_path}")
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        say(f"warning: listening on {args.host}: other machines can reach the dashboard")
+    options = serve_options(args)
+    dash = await serve(engine, tape=tape, gaps=replay.gap_counts, **options)
+    announce(dash, options, say)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed = []
@@ -154,10 +175,5 @@ async def run_demo(args: argparse.Namespace, fees: tuple[str, str], latency: int
 
 def run(args: argparse.Namespace, fees: tuple[str, str], latency: int) -> Any:
     """Run :func:`run_demo` on a new event loop (``demo --dashboard``)."""
-    _check(args)
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
-        raise ImportError("demo --dashboard needs aiohttp: pip install 'hftcore[dashboard]'") \
-            from None
+    serve_options(args)        # checked before the loop starts
     return asyncio.run(run_demo(args, fees, latency))
