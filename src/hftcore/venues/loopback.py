@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import hmac
 import itertools
+import json
 import logging
 import re
 import time
@@ -1398,9 +1399,41 @@ class _KrMarket(_ServerListener):
             self.server.start_replay()
 
 
+class _KrPrivate(_ServerListener):
+    """A client of the authenticated websocket v2 (``/v2``): orders and ``executions``."""
+
+    server: KrakenLoopback
+
+    def __init__(self, server: KrakenLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.executions = False
+
+    def on_text(self, data: bytes) -> None:
+        self.server._kr_private(self, data)
+
+
+_KR_V2_ASSETS = {"XBT": "BTC", "XDG": "DOGE"}
+
+
+def _kr_num(raw: int, decimals: int) -> orjson.Fragment:
+    """An exact decimal JSON number (Kraken v2 sends prices and quantities as numbers)."""
+    return orjson.Fragment(format_fixed(raw, decimals).encode())
+
+
+def _kr_time() -> str:
+    t = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 1_000_000_000)) + \
+        f".{t // 1000 % 1_000_000:06d}Z"
+
+
 class KrakenLoopback(LoopbackServer):
-    """Kraken websocket v1 market data on 127.0.0.1: ``book`` (snapshot on subscribe, recorded
-    updates with their checksums) and ``trade``, replayed from a recording.
+    """Kraken on 127.0.0.1: websocket v1 market data - ``book`` (snapshot on subscribe,
+    recorded updates with their checksums) and ``trade``, replayed from a recording - and, with
+    ``api_secret``, spot order entry: the authenticated websocket v2 on path ``/v2``
+    (``add_order`` / ``cancel_order`` / ``amend_order`` with a token, the ``executions``
+    channel, ``ping``) and the signed REST endpoints ``/0/private/GetWebSocketsToken``,
+    ``OpenOrders``, ``ClosedOrders`` and ``QueryTrades``, checked the way Kraken does
+    (``API-Key``, ``API-Sign``, a growing nonce).
 
     ``faults.corrupt_checksum`` changes the next checksum of a pair; ``faults.skip`` drops its
     next update (the next checksum then fails on the client, as Kraken has no sequence).
@@ -1409,11 +1442,24 @@ class KrakenLoopback(LoopbackServer):
     venue = "kraken"
 
     def __init__(self, instruments: Sequence[Instrument],
-                 recording: str | Path | Sequence[str | Path], **kwargs: Any) -> None:
+                 recording: str | Path | Sequence[str | Path], *, api_key: str = "loopback",
+                 api_secret: str | None = None, **kwargs: Any) -> None:
         frames, snaps = kraken_frames_from_recording(recording)
         super().__init__(instruments, frames, **kwargs)
         self.initial = snaps
         self._channels: dict[str, int] = {}
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.tokens: set[str] = set()
+        self._kr_nonce = 0
+        self._kr_seq = itertools.count(1)
+        self._kr_amending = False
+        self._kr_v2 = {self._kr_symbol(i.symbol): i.symbol for i in self.instruments}
+
+    @staticmethod
+    def _kr_symbol(pair: str) -> str:
+        base, sep, quote = pair.partition("/")
+        return f"{_KR_V2_ASSETS.get(base, base)}{sep}{_KR_V2_ASSETS.get(quote, quote)}"
 
     def channel_id(self, pair: str) -> int:
         """The channel id of ``pair``'s book (stable for the server's life)."""
@@ -1427,6 +1473,8 @@ class KrakenLoopback(LoopbackServer):
                 self.matcher.frame(f.payload, ts)
 
     def listener_for(self, path: str) -> WSListener | None:
+        if path.startswith("/v2"):
+            return _KrPrivate(self, path)
         return _KrMarket(self, path)
 
     def snapshot(self, pair: str, depth: int) -> bytes:
@@ -1458,6 +1506,277 @@ class KrakenLoopback(LoopbackServer):
 
     def malformed_frame(self, f: MarketFrame) -> bytes:
         return f.payload[: max(1, len(f.payload) // 2)]
+
+    # -- order entry: websocket v2 ---------------------------------------------------------------
+    @staticmethod
+    def kr_order_id(o: _SOrder) -> str:
+        """The Kraken-style order id (txid) of a loopback order."""
+        return f"O{o.order_id:05d}-LOOPB-ACKSRV"
+
+    def _kr_answer(self, conn: _KrPrivate, method: str, rid: Any, result: dict[str, Any] | None,
+                   error: str = "") -> None:
+        msg: dict[str, Any] = {"method": method}
+        if rid is not None:
+            msg["req_id"] = rid
+        if error:
+            msg["error"] = error
+            msg["success"] = False
+        else:
+            msg["result"] = result or {}
+            msg["success"] = True
+        msg["time_in"] = msg["time_out"] = _kr_time()
+        conn.send(orjson.dumps(msg))
+
+    def _kr_private(self, conn: _KrPrivate, data: bytes) -> None:
+        self.stats["requests"] += 1
+        try:
+            req = json.loads(data, parse_float=Decimal)
+            method = req["method"]
+            params = req.get("params") or {}
+            rid = req.get("req_id")
+            if not isinstance(params, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            conn.send(b'{"error":"EGeneral:Invalid arguments","success":false}')
+            return
+        if method == "ping":
+            self.stats["pings"] += 1
+            msg: dict[str, Any] = {"method": "pong", "time_in": _kr_time(),
+                                   "time_out": _kr_time()}
+            if rid is not None:
+                msg["req_id"] = rid
+            conn.send(orjson.dumps(msg))
+            return
+        if params.get("token") not in self.tokens or self.faults.reject_signature:
+            self.stats["bad_signatures"] += 1
+            self._kr_answer(conn, method, rid, None, "EAccount:Invalid permissions")
+            return
+        try:
+            if method == "subscribe":
+                if params.get("channel") != "executions":
+                    raise ValueError("EGeneral:Invalid arguments:channel")
+                conn.executions = True
+                self._kr_answer(conn, method, rid, {"channel": "executions", "snapshot": True})
+                rows = [self._kr_exec(o, "new") for o in self.open_orders()] \
+                    if params.get("snap_orders", True) else []
+                conn.send(orjson.dumps({"channel": "executions", "type": "snapshot",
+                                        "data": rows, "sequence": next(self._kr_seq)}))
+                return
+            if method == "add_order":
+                result = self._kr_add(params)
+                if result is None:
+                    return                   # never acknowledged (fault)
+            elif method == "cancel_order":
+                result = self._kr_cancel(params)
+            elif method == "amend_order":
+                result = self._kr_amend(params)
+            else:
+                raise ValueError(f"EGeneral:Unknown method {method}")
+        except (ValueError, KeyError, ArithmeticError) as exc:
+            text = str(exc).strip("'")
+            self._kr_answer(conn, method, rid, None,
+                            text if text.startswith("E") else f"EGeneral:Invalid arguments:{text}")
+            return
+        self._kr_answer(conn, method, rid, result)
+
+    def _kr_find(self, params: dict[str, Any]) -> _SOrder:
+        ids = params.get("cl_ord_id")
+        oids = params.get("order_id")
+        o = None
+        if ids:
+            o = self.by_cid.get(str(ids[0] if isinstance(ids, list) else ids))
+        elif oids:
+            want = str(oids[0] if isinstance(oids, list) else oids)
+            o = next((x for x in self.by_cid.values() if self.kr_order_id(x) == want), None)
+        if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise ValueError("EOrder:Unknown order")
+        return o
+
+    def _kr_add(self, p: dict[str, Any]) -> dict[str, Any] | None:
+        pair = self._kr_v2.get(str(p.get("symbol")))
+        if pair is None:
+            raise ValueError("EQuery:Unknown asset pair")
+        inst = self.instruments[self.index[pair]]
+        cl = str(p.get("cl_ord_id", ""))
+        old = self.by_cid.get(cl)
+        if old is not None and old.status in ("NEW", "PARTIALLY_FILLED"):
+            raise ValueError("EOrder:Duplicate cl_ord_id")
+        if not self._rate_ok():
+            raise ValueError("EOrder:Rate limit exceeded")
+        ot = p.get("order_type")
+        if ot not in ("limit", "market"):
+            raise ValueError("EOrder:Order type not supported here")
+        if p.get("side") not in ("buy", "sell"):
+            raise ValueError("EGeneral:Invalid arguments:side")
+        tif = str(p.get("time_in_force", "gtc"))
+        flags = (SO_MARKET if ot == "market" else SO_POST_ONLY if p.get("post_only")
+                 else SO_IOC if tif == "ioc" else 0)
+        price = inst.price(p["limit_price"]) if ot == "limit" else 0
+        o = self.new_order(cl, inst, 0 if p["side"] == "buy" else 1, ot, tif, price,
+                           inst.qty(p["order_qty"]), flags)
+        if o.status == "REJECTED":
+            raise ValueError("EOrder:Post only order")
+        if o.hidden_ack:
+            return None
+        return {"order_id": self.kr_order_id(o), "cl_ord_id": cl}
+
+    def _kr_cancel(self, p: dict[str, Any]) -> dict[str, Any]:
+        o = self._kr_find(p)
+        self.cancel_order(o)
+        return {"order_id": self.kr_order_id(o), "cl_ord_id": o.cid}
+
+    def _kr_amend(self, p: dict[str, Any]) -> dict[str, Any]:
+        o = self._kr_find(p)
+        inst = o.inst
+        price = inst.price(p["limit_price"]) if "limit_price" in p else o.price
+        qty = inst.qty(p["order_qty"]) if "order_qty" in p else o.qty
+        if qty <= o.filled:                   # Kraken cancels what is left
+            self.cancel_order(o)
+            return {"amend_id": f"A{o.order_id}", "cl_ord_id": o.cid}
+        self._quiet.add(o.handle)
+        self.matcher.cancel(o.handle, o.slot, o.index)
+        self._quiet.discard(o.handle)
+        del self.orders[o.handle]
+        self._kr_amending = True
+        try:
+            n = self.new_order(o.cid, inst, o.side, o.type, o.tif, price, qty - o.filled,
+                               o.flags)
+        finally:
+            self._kr_amending = False
+        n.order_id = o.order_id                # the same order, amended in place
+        for t in n.trades:                     # fills of the amended price, if it crossed
+            t["ordertxid"] = self.kr_order_id(n)
+        n.trades = o.trades + n.trades
+        n.qty, n.filled, n.quote = qty, n.filled + o.filled, n.quote + o.quote
+        if n.status in ("NEW", "PARTIALLY_FILLED"):
+            n.status = "PARTIALLY_FILLED" if n.filled else "NEW"
+        self._kr_push(self._kr_exec(n, "amended"))
+        return {"amend_id": f"A{n.order_id}-{len(n.trades)}", "cl_ord_id": n.cid}
+
+    def _kr_exec(self, o: _SOrder, exec_type: str, fill: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+        st = {"NEW": "new", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled",
+              "CANCELED": "canceled", "EXPIRED": "expired", "REJECTED": "canceled"}
+        inst = o.inst
+        d: dict[str, Any] = {
+            "order_id": self.kr_order_id(o), "cl_ord_id": o.cid, "exec_type": exec_type,
+            "order_status": st.get(o.status, "new"), "symbol": self._kr_symbol(inst.symbol),
+            "side": "buy" if o.side == 0 else "sell", "order_type": o.type,
+            "order_qty": _kr_num(o.qty, inst.size_decimals),
+            "cum_qty": _kr_num(o.filled, inst.size_decimals), "time_in_force": o.tif.upper(),
+            "timestamp": _kr_time()}
+        if o.type == "limit":
+            d["limit_price"] = _kr_num(o.price, inst.price_decimals)
+        if fill is not None:
+            d.update(fill)
+        return d
+
+    def _kr_push(self, d: dict[str, Any], times: int = 1) -> None:
+        msg = orjson.dumps({"channel": "executions", "type": "update", "data": [d],
+                            "sequence": next(self._kr_seq)})
+        for c in list(self._clients):
+            if isinstance(c, _KrPrivate) and c.executions:
+                for _ in range(times):
+                    c.send(msg)
+
+    def on_order_event(self, o: _SOrder, kind: int, price: int, qty: int, aux: int,
+                       ts: int) -> None:
+        inst = o.inst
+        if kind == RSP_ACK:
+            if not o.hidden_ack and not self._kr_amending:
+                self._kr_push(self._kr_exec(o, "new"))
+        elif kind == RSP_FILL:
+            tid = f"T{next(self._trade_ids)}-LOOPB-ACKTRD"
+            px, q = format_fixed(price, inst.price_decimals), format_fixed(qty, inst.size_decimals)
+            o.trades.append({"id": tid, "ordertxid": self.kr_order_id(o), "postxid": "",
+                             "pair": inst.symbol.replace("/", ""), "time": time.time(),
+                             "type": "buy" if o.side == 0 else "sell", "ordertype": o.type,
+                             "price": px, "vol": q, "cost": str(Decimal(px) * Decimal(q)),
+                             "fee": "0", "margin": "0", "misc": "", "maker": aux == 0})
+            fill = {"exec_id": tid, "trade_id": len(o.trades),
+                    "last_qty": _kr_num(qty, inst.size_decimals),
+                    "last_price": _kr_num(price, inst.price_decimals),
+                    "liquidity_ind": "m" if aux == 0 else "t",
+                    "cost": orjson.Fragment(str(Decimal(px) * Decimal(q)).encode())}
+            self._kr_push(self._kr_exec(o, "trade", fill),
+                          2 if self.faults.duplicate_fills else 1)
+            if o.status == "FILLED":
+                self._kr_push(self._kr_exec(o, "filled"))
+        elif kind == RSP_CANCELED:
+            self._kr_push(self._kr_exec(o, "canceled", {"reason": "User requested"}))
+        elif kind == RSP_EXPIRED:
+            self._kr_push(self._kr_exec(o, "expired"))
+
+    # -- order entry: signed REST ----------------------------------------------------------------
+    def rest_routes(self, app: web.Application) -> None:
+        app.router.add_post("/0/private/{method}", self._kr_rest)
+
+    def _kr_rest_json(self, o: _SOrder) -> dict[str, Any]:
+        st = {"NEW": "open", "PARTIALLY_FILLED": "open", "FILLED": "closed",
+              "CANCELED": "canceled", "EXPIRED": "expired", "REJECTED": "canceled"}
+        inst = o.inst
+        avg = (o.quote / Decimal(format_fixed(o.filled, inst.size_decimals))) if o.filled \
+            else Decimal(0)
+        return {"refid": None, "userref": 0, "cl_ord_id": o.cid, "status": st[o.status],
+                "opentm": o.time_ms / 1000,
+                "descr": {"pair": inst.symbol.replace("/", ""),
+                          "type": "buy" if o.side == 0 else "sell", "ordertype": o.type,
+                          "price": format_fixed(o.price, inst.price_decimals),
+                          "price2": "0", "leverage": "none", "close": ""},
+                "vol": format_fixed(o.qty, inst.size_decimals),
+                "vol_exec": format_fixed(o.filled, inst.size_decimals),
+                "cost": str(o.quote), "fee": "0", "price": str(avg), "misc": "",
+                "oflags": "post" if o.flags & SO_POST_ONLY else "",
+                "trades": [t["id"] for t in o.trades]}
+
+    def _kr_check(self, request: web.Request, body: str) -> str:
+        """'' when the request is signed right, else Kraken's error."""
+        form = urllib.parse.parse_qs(body, keep_blank_values=True)
+        nonce = (form.get("nonce") or [""])[0]
+        if self.api_secret is None or request.headers.get("API-Key") != self.api_key:
+            return "EAPI:Invalid key"
+        key = base64.b64decode(self.api_secret)
+        mac = hmac.new(key, request.rel_url.path.encode()
+                       + hashlib.sha256((nonce + body).encode()).digest(), hashlib.sha512)
+        want = base64.b64encode(mac.digest()).decode()
+        if self.faults.reject_signature or not hmac.compare_digest(
+                want, request.headers.get("API-Sign", "")):
+            return "EAPI:Invalid signature"
+        if not nonce.isdigit() or int(nonce) <= self._kr_nonce:
+            return "EAPI:Invalid nonce"
+        self._kr_nonce = int(nonce)
+        return ""
+
+    async def _kr_rest(self, request: web.Request) -> web.Response:
+        body = (await request.read()).decode()
+        err = self._kr_check(request, body)
+        if err:
+            self.stats["bad_signatures"] += 1
+            return web.json_response({"error": [err]})
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body).items()}
+        method = request.match_info["method"]
+        self.stats["requests"] += 1
+        if method == "GetWebSocketsToken":
+            tok = base64.b64encode(hashlib.sha256(f"{time.time_ns()}{len(self.tokens)}"
+                                                  .encode()).digest()).decode()
+            self.tokens.add(tok)
+            return web.json_response({"error": [], "result": {"token": tok, "expires": 900}})
+        if method in ("OpenOrders", "ClosedOrders"):
+            want_open = method == "OpenOrders"
+            cl = form.get("cl_ord_id")
+            rows = {self.kr_order_id(o): self._kr_rest_json(o)
+                    for o in self.by_cid.values()
+                    if (o.status in ("NEW", "PARTIALLY_FILLED")) is want_open
+                    and o.status != "REJECTED" and (cl is None or o.cid == cl)}
+            result: dict[str, Any] = {"open": rows} if want_open else \
+                {"closed": rows, "count": len(rows)}
+            return web.json_response({"error": [], "result": result})
+        if method == "QueryTrades":
+            want = set(form.get("txid", "").split(","))
+            trades = {t["id"]: {k: v for k, v in t.items() if k != "id"}
+                      for o in self.by_cid.values() for t in o.trades if t["id"] in want}
+            return web.json_response({"error": [], "result": trades})
+        return web.json_response({"error": ["EGeneral:Unknown method"]})
 
 
 # -- Bybit ----------------------------------------------------------------------------------------
