@@ -38,7 +38,11 @@ import numpy as np
 import orjson
 from aiohttp import web
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest, ws_create_server
 
 from hftcore._ext.book import L2Book
@@ -2565,19 +2569,73 @@ class _CbMarket(_ServerListener):
             self.server.start_replay()
 
 
+class _CbUser(_ServerListener):
+    """A client of the Advanced Trade user websocket (path ``/ws-user``): the ``user`` and
+    ``heartbeats`` channels, every message numbered by ``sequence_num``."""
+
+    server: CoinbaseLoopback
+
+    def __init__(self, server: CoinbaseLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.channels: dict[str, list[str]] = {}
+        self.seq = itertools.count(0)
+
+    def on_text(self, data: bytes) -> None:
+        self.server._cb_user_request(self, data)
+
+    def push(self, channel: str, events: list[dict[str, Any]]) -> None:
+        if self.server._cb_skip_seq:
+            self.server._cb_skip_seq = False
+            next(self.seq)
+        self.send(orjson.dumps({"channel": channel, "client_id": "",
+                                "timestamp": _kr_time(), "sequence_num": next(self.seq),
+                                "events": events}))
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_CB_STATUS = {"NEW": "OPEN", "PARTIALLY_FILLED": "OPEN", "FILLED": "FILLED",
+              "CANCELED": "CANCELLED", "EXPIRED": "EXPIRED", "REJECTED": "FAILED"}
+_CB_TIF = {"limit_limit_gtc": "GOOD_UNTIL_CANCELLED", "sor_limit_ioc": "IMMEDIATE_OR_CANCEL",
+           "limit_limit_fok": "FILL_OR_KILL", "market_market_ioc": "IMMEDIATE_OR_CANCEL"}
+
+
 class CoinbaseLoopback(LoopbackServer):
-    """Coinbase Exchange public feed on 127.0.0.1: a ``snapshot`` of the current book on each
-    ``level2`` / ``level2_batch`` subscription, the recorded ``l2update`` and ``match``
-    messages, and ``heartbeat`` messages (``heartbeat()`` sends one to every subscriber)."""
+    """Coinbase on 127.0.0.1: the Exchange public feed - a ``snapshot`` of the current book on
+    each ``level2`` / ``level2_batch`` subscription, the recorded ``l2update`` and ``match``
+    messages, and ``heartbeat`` messages (``heartbeat()`` sends one to every subscriber) - and,
+    with ``public_key``, Advanced Trade order entry: ``POST /api/v3/brokerage/orders``,
+    ``orders/batch_cancel``, ``orders/edit``, ``orders/historical/batch``,
+    ``orders/historical/fills`` and ``orders/historical/{order_id}``, each checked for an ES256
+    JWT of ``key_name`` naming that request (``uri``, ``nbf``/``exp``, a fresh nonce), and the
+    user websocket on path ``/ws-user`` (``user`` channel snapshot and updates, ``heartbeats``,
+    ``sequence_num``; :meth:`skip_user_sequence` makes a gap).  A never-acknowledged order
+    (``faults.never_ack``) is answered ``503`` (the answer lost) and reported nowhere."""
 
     venue = "coinbase"
 
     def __init__(self, instruments: Sequence[Instrument],
-                 recording: str | Path | Sequence[str | Path], **kwargs: Any) -> None:
+                 recording: str | Path | Sequence[str | Path], *, key_name: str = "loopback",
+                 public_key: ec.EllipticCurvePublicKey | bytes | str | None = None,
+                 **kwargs: Any) -> None:
         frames, snaps = coinbase_frames_from_recording(recording)
         super().__init__(instruments, frames, **kwargs)
         self.initial = snaps
         self._hb_seq = itertools.count(1)
+        self.key_name = key_name
+        if isinstance(public_key, str | bytes):
+            loaded = load_pem_public_key(public_key.encode() if isinstance(public_key, str)
+                                         else public_key)
+            if not isinstance(loaded, ec.EllipticCurvePublicKey):
+                raise TypeError("public_key must be an EC P-256 public key")
+            public_key = loaded
+        self.public_key = public_key
+        self._cb_nonces: set[str] = set()
+        self._cb_amending = False
+        self._cb_skip_seq = False
+        self._cb_trade_seq = itertools.count(1)
 
     def on_start(self) -> None:
         ts = time.time_ns()
@@ -2587,6 +2645,8 @@ class CoinbaseLoopback(LoopbackServer):
                 self.matcher.frame(f.payload, ts)
 
     def listener_for(self, path: str) -> WSListener | None:
+        if path.startswith("/ws-user"):
+            return _CbUser(self, path)
         return _CbMarket(self, path)
 
     def snapshot(self, product: str) -> bytes:
@@ -2622,6 +2682,324 @@ class CoinbaseLoopback(LoopbackServer):
             self.faults.skip.discard(f.symbol)
             return None
         return f.payload
+
+    def skip_user_sequence(self) -> None:
+        """The next user-websocket message skips a ``sequence_num`` (a lost message)."""
+        self._cb_skip_seq = True
+
+    # -- authentication --------------------------------------------------------------------------
+    def _cb_verify(self, token: str, uri: str | None) -> str:
+        """'' when ``token`` is a valid JWT of this key (for ``uri``), else why not."""
+        if self.public_key is None or self.faults.reject_signature:
+            return "invalid signature"
+        try:
+            h, c, sig = token.split(".")
+            header = json.loads(_b64url_decode(h))
+            claims = json.loads(_b64url_decode(c))
+            raw = _b64url_decode(sig)
+        except (ValueError, TypeError):
+            return "malformed token"
+        if header.get("alg") != "ES256" or header.get("kid") != self.key_name:
+            return "wrong algorithm or key"
+        if claims.get("iss") != "cdp" or claims.get("sub") != self.key_name:
+            return "wrong issuer or subject"
+        now = time.time()
+        if not (int(claims.get("nbf", 0)) - 5 <= now <= int(claims.get("exp", 0))):
+            return "token expired"
+        if uri is not None and claims.get("uri") != uri:
+            return "token for another request"
+        if len(raw) != 64:
+            return "bad signature length"
+        der = encode_dss_signature(int.from_bytes(raw[:32], "big"),
+                                   int.from_bytes(raw[32:], "big"))
+        try:
+            self.public_key.verify(der, f"{h}.{c}".encode(), ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return "invalid signature"
+        nonce = str(header.get("nonce", ""))
+        if not nonce or nonce in self._cb_nonces:
+            return "token replayed"
+        self._cb_nonces.add(nonce)
+        return ""
+
+    def _cb_auth(self, request: web.Request) -> web.Response | None:
+        auth = request.headers.get("Authorization", "")
+        why = "no bearer token" if not auth.startswith("Bearer ") else self._cb_verify(
+            auth[7:], f"{request.method} {request.host}{request.rel_url.path}")
+        self.stats["requests"] += 1
+        if not why:
+            return None
+        self.stats["bad_signatures"] += 1
+        return web.json_response({"error": "UNAUTHENTICATED", "message": why}, status=401)
+
+    # -- the user websocket ---------------------------------------------------------------------
+    def _cb_user_request(self, conn: _CbUser, data: bytes) -> None:
+        try:
+            req = json.loads(data)
+            op, channel = req["type"], req["channel"]
+        except (ValueError, KeyError, TypeError):
+            conn.send(b'{"type":"error","message":"failure to parse message"}')
+            return
+        if op not in ("subscribe", "unsubscribe") or channel not in ("user", "heartbeats"):
+            conn.send(orjson.dumps({"type": "error", "message": f"unknown channel {channel}"}))
+            return
+        why = self._cb_verify(str(req.get("jwt", "")), None)
+        if why:
+            self.stats["bad_signatures"] += 1
+            conn.send(orjson.dumps({"type": "error", "message": f"authentication failure: "
+                                                                f"{why}"}))
+            return
+        if op == "unsubscribe":
+            conn.channels.pop(channel, None)
+        else:
+            conn.channels[channel] = [str(p) for p in req.get("product_ids") or ()]
+        conn.push("subscriptions", [{"subscriptions": dict(conn.channels)}])
+        if op == "subscribe" and channel == "user":
+            conn.push("user", [{"type": "snapshot", "orders": [
+                self._cb_user_json(o) for o in self.open_orders()
+                if not conn.channels["user"] or o.inst.symbol in conn.channels["user"]]}])
+
+    @staticmethod
+    def cb_order_id(o: _SOrder) -> str:
+        """The UUID-style Coinbase order id of a loopback order."""
+        return f"00000000-0000-4000-8000-{o.order_id:012d}"
+
+    def _cb_user_json(self, o: _SOrder) -> dict[str, Any]:
+        inst = o.inst
+        filled = Decimal(format_fixed(o.filled, inst.size_decimals))
+        avg = o.quote / filled if o.filled else Decimal(0)
+        return {"order_id": self.cb_order_id(o), "client_order_id": o.cid,
+                "cumulative_quantity": format_fixed(o.filled, inst.size_decimals),
+                "leaves_quantity": format_fixed(max(0, o.qty - o.filled) if o.status in
+                                                ("NEW", "PARTIALLY_FILLED") else 0,
+                                                inst.size_decimals),
+                "avg_price": str(avg), "total_fees": "0", "status": _CB_STATUS[o.status],
+                "product_id": inst.symbol, "product_type": "SPOT",
+                "creation_time": _kr_time(), "order_side": "BUY" if o.side == 0 else "SELL",
+                "order_type": "Market" if o.type == "market_market_ioc" else "Limit",
+                "limit_price": format_fixed(o.price, inst.price_decimals) if o.price else "",
+                "number_of_fills": str(len(o.trades)), "filled_value": str(o.quote),
+                "time_in_force": _CB_TIF.get(o.type, ""), "reject_reason": "",
+                "cancel_reason": ""}
+
+    def _cb_push(self, o: _SOrder, times: int = 1) -> None:
+        ev = [{"type": "update", "orders": [self._cb_user_json(o)]}]
+        for c in list(self._clients):
+            if isinstance(c, _CbUser) and "user" in c.channels and (
+                    not c.channels["user"] or o.inst.symbol in c.channels["user"]):
+                for _ in range(times):
+                    c.push("user", ev)
+
+    def on_order_event(self, o: _SOrder, kind: int, price: int, qty: int, aux: int,
+                       ts: int) -> None:
+        inst = o.inst
+        if kind == RSP_ACK:
+            if not o.hidden_ack and not self._cb_amending:
+                self._cb_push(o)
+        elif kind == RSP_FILL:
+            n = next(self._cb_trade_seq)
+            o.trades.append({
+                "entry_id": f"e{n:011d}", "trade_id": f"t{n:011d}",
+                "order_id": self.cb_order_id(o), "trade_time": _kr_time(), "trade_type": "FILL",
+                "price": format_fixed(price, inst.price_decimals),
+                "size": format_fixed(qty, inst.size_decimals), "commission": "0",
+                "product_id": inst.symbol, "sequence_timestamp": _kr_time(),
+                "liquidity_indicator": "MAKER" if aux == 0 else "TAKER",
+                "size_in_quote": False, "user_id": "loopback",
+                "side": "BUY" if o.side == 0 else "SELL"})
+            self._cb_push(o, 2 if self.faults.duplicate_fills else 1)
+        elif kind in (RSP_CANCELED, RSP_EXPIRED):
+            self._cb_push(o)
+
+    # -- REST ------------------------------------------------------------------------------------
+    def rest_routes(self, app: web.Application) -> None:
+        api = "/api/v3/brokerage"
+        app.router.add_post(f"{api}/orders", self._cb_create)
+        app.router.add_post(f"{api}/orders/batch_cancel", self._cb_cancel)
+        app.router.add_post(f"{api}/orders/edit", self._cb_edit)
+        app.router.add_get(f"{api}/orders/historical/batch", self._cb_list)
+        app.router.add_get(f"{api}/orders/historical/fills", self._cb_fills)
+        app.router.add_get(f"{api}/orders/historical/{{order_id}}", self._cb_get)
+
+    def _cb_by_id(self, oid: str) -> _SOrder | None:
+        return next((o for o in self.by_cid.values() if self.cb_order_id(o) == oid), None)
+
+    def _cb_order_json(self, o: _SOrder) -> dict[str, Any]:
+        inst = o.inst
+        conf: dict[str, Any] = {"base_size": format_fixed(o.qty, inst.size_decimals)}
+        if o.type != "market_market_ioc":
+            conf["limit_price"] = format_fixed(o.price, inst.price_decimals)
+        if o.type == "limit_limit_gtc":
+            conf["post_only"] = bool(o.flags & SO_POST_ONLY)
+        filled = Decimal(format_fixed(o.filled, inst.size_decimals))
+        return {"order_id": self.cb_order_id(o), "product_id": inst.symbol,
+                "user_id": "loopback", "order_configuration": {o.type: conf},
+                "side": "BUY" if o.side == 0 else "SELL", "client_order_id": o.cid,
+                "status": _CB_STATUS[o.status], "time_in_force": _CB_TIF.get(o.type, ""),
+                "created_time": _kr_time(), "filled_size": str(filled),
+                "average_filled_price": str(o.quote / filled if o.filled else Decimal(0)),
+                "number_of_fills": str(len(o.trades)), "filled_value": str(o.quote),
+                "pending_cancel": False, "size_in_quote": False, "total_fees": "0",
+                "order_type": "MARKET" if o.type == "market_market_ioc" else "LIMIT",
+                "reject_reason": "", "product_type": "SPOT"}
+
+    async def _cb_body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            obj = json.loads(await request.read())
+        except ValueError:
+            raise web.HTTPBadRequest(text='{"error":"INVALID_ARGUMENT","message":"bad json"}',
+                                     content_type="application/json") from None
+        if not isinstance(obj, dict):
+            raise web.HTTPBadRequest(text='{"error":"INVALID_ARGUMENT","message":"bad json"}',
+                                     content_type="application/json")
+        return obj
+
+    async def _cb_create(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        body = await self._cb_body(request)
+
+        def failure(reason: str, message: str) -> web.Response:
+            return web.json_response({"success": False, "failure_reason": "UNKNOWN_FAILURE_REASON",
+                                      "order_id": "", "error_response": {
+                                          "error": reason, "message": message,
+                                          "error_details": message,
+                                          "new_order_failure_reason": reason}})
+        cid = str(body.get("client_order_id", ""))
+        product = str(body.get("product_id", ""))
+        confs = body.get("order_configuration")
+        if product not in self.index:
+            return failure("INVALID_PRODUCT_ID", f"unknown product {product}")
+        if not cid or not isinstance(confs, dict) or len(confs) != 1:
+            return failure("INVALID_ARGUMENT", "client_order_id and one order_configuration")
+        old = self.by_cid.get(cid)
+        if old is not None:                              # idempotent on client_order_id
+            return web.json_response({"success": True, "success_response": {
+                "order_id": self.cb_order_id(old), "product_id": product,
+                "side": body.get("side"), "client_order_id": cid}})
+        if not self._rate_ok():
+            return web.json_response({"error": "RATE_LIMIT_EXCEEDED",
+                                      "message": "Too many requests"}, status=429,
+                                     headers={"Retry-After": "1"})
+        kind, conf = next(iter(confs.items()))
+        flags = {"market_market_ioc": SO_MARKET, "sor_limit_ioc": SO_IOC,
+                 "limit_limit_fok": SO_FOK, "limit_limit_gtc": 0}.get(kind)
+        if flags is None or body.get("side") not in ("BUY", "SELL"):
+            return failure("UNSUPPORTED_ORDER_CONFIGURATION", f"{kind} {body.get('side')}")
+        if kind == "limit_limit_gtc" and conf.get("post_only"):
+            flags = SO_POST_ONLY
+        inst = self.instruments[self.index[product]]
+        try:
+            price = inst.price(conf["limit_price"]) if kind != "market_market_ioc" else 0
+            qty = inst.qty(conf["base_size"])
+        except (KeyError, ValueError, TypeError):
+            return failure("INVALID_ARGUMENT", "base_size / limit_price")
+        o = self.new_order(cid, inst, 0 if body["side"] == "BUY" else 1, kind,
+                           _CB_TIF[kind], price, qty, flags)
+        if o.status == "REJECTED":
+            return failure("INVALID_LIMIT_PRICE_POST_ONLY",
+                           "Invalid limit price for post only order")
+        if o.hidden_ack:
+            return web.json_response({"error": "INTERNAL", "message": "no answer"},
+                                     status=503)
+        return web.json_response({"success": True, "success_response": {
+            "order_id": self.cb_order_id(o), "product_id": product, "side": body["side"],
+            "client_order_id": cid}, "order_configuration": confs})
+
+    async def _cb_cancel(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        body = await self._cb_body(request)
+        results = []
+        for oid in body.get("order_ids") or ():
+            o = self._cb_by_id(str(oid))
+            if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+                results.append({"success": False, "failure_reason": "UNKNOWN_CANCEL_ORDER",
+                                "order_id": str(oid)})
+                continue
+            self.cancel_order(o)
+            results.append({"success": True,
+                            "failure_reason": "UNKNOWN_CANCEL_FAILURE_REASON",
+                            "order_id": str(oid)})
+        return web.json_response({"results": results})
+
+    async def _cb_edit(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        body = await self._cb_body(request)
+
+        def failure(reason: str) -> web.Response:
+            return web.json_response({"success": False, "errors": [
+                {"edit_failure_reason": reason, "preview_failure_reason": ""}]})
+        o = self._cb_by_id(str(body.get("order_id", "")))
+        if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+            return failure("ORDER_NOT_FOUND")
+        if o.type != "limit_limit_gtc":
+            return failure("ONLY_GTC_LIMIT_ORDERS_CAN_BE_EDITED")
+        inst = o.inst
+        try:
+            price = inst.price(body["price"])
+            qty = inst.qty(body["size"])
+        except (KeyError, ValueError, TypeError):
+            return failure("INVALID_EDITED_PRICE_OR_SIZE")
+        if qty <= o.filled:
+            return failure("CANNOT_EDIT_TO_BELOW_FILLED_SIZE")
+        self._quiet.add(o.handle)
+        self.matcher.cancel(o.handle, o.slot, o.index)
+        self._quiet.discard(o.handle)
+        del self.orders[o.handle]
+        self._cb_amending = True
+        try:
+            n = self.new_order(o.cid, inst, o.side, o.type, o.tif, price, qty - o.filled,
+                               o.flags)
+        finally:
+            self._cb_amending = False
+        n.order_id = o.order_id
+        for t in n.trades:
+            t["order_id"] = self.cb_order_id(n)
+        n.trades = o.trades + n.trades
+        n.qty, n.filled, n.quote = qty, n.filled + o.filled, n.quote + o.quote
+        if n.status in ("NEW", "PARTIALLY_FILLED"):
+            n.status = "PARTIALLY_FILLED" if n.filled else "NEW"
+        self._cb_push(n)
+        return web.json_response({"success": True, "errors": []})
+
+    async def _cb_list(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        q = request.rel_url.query
+        statuses = set(q.getall("order_status", []))
+        products = set(q.getall("product_ids", []))
+        rows = [self._cb_order_json(o) for o in self.by_cid.values()
+                if (not products or o.inst.symbol in products)]
+        rows = [r for r in rows if not statuses or r["status"] in statuses]
+        return web.json_response({"orders": rows, "sequence": "0", "has_next": False,
+                                  "cursor": ""})
+
+    async def _cb_fills(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        q = request.rel_url.query
+        want = set(q.getall("order_ids", [])) | set(q.getall("order_id", []))
+        fills = [t for o in self.by_cid.values() if self.cb_order_id(o) in want
+                 for t in o.trades]
+        return web.json_response({"fills": fills, "cursor": ""})
+
+    async def _cb_get(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        o = self._cb_by_id(request.match_info["order_id"])
+        if o is None:
+            return web.json_response({"error": "NOT_FOUND",
+                                      "message": "order with this orderID was not found"},
+                                     status=404)
+        return web.json_response({"order": self._cb_order_json(o)})
 
 
 def sign_request_text(secret: str, ts: str, key: str, window: str, payload: str) -> str:
