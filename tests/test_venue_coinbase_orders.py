@@ -23,7 +23,7 @@ from loopback_helpers import DATA, Probe, run, wait_for
 
 from hftcore import Instrument, OrderStatus
 from hftcore.live import LiveEngine, LiveRunner
-from hftcore.venues.coinbase import CoinbaseVenue
+from hftcore.venues.coinbase import CoinbaseVenue, jwt, order_configuration
 from hftcore.venues.keys import Credentials
 from hftcore.venues.loopback import CoinbaseLoopback
 from hftcore.venues.ratelimit import Bucket, RateLimiter
@@ -104,6 +104,23 @@ def test_bad_arguments() -> None:
             "hgaMg3Cik4k\n-----END PRIVATE KEY-----\n")))
     v = CoinbaseVenue(credentials=Credentials.of("coinbase", KEY_NAME, private_key=PEM))
     assert v.order_entry and KEY_NAME not in repr(v) and "PRIVATE" not in repr(v)
+    with pytest.raises(TypeError, match="order"):
+        order_configuration("order", 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="path"):
+        jwt(KEY_NAME, PEM, method="GET", path=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="now"):
+        jwt(KEY_NAME, PEM, now=1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="private_key_pem"):
+        jwt(KEY_NAME, b"pem")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="public_key"):
+        CoinbaseLoopback(INSTRUMENTS, RECORDING, public_key=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="key_name"):
+        CoinbaseLoopback(INSTRUMENTS, RECORDING, key_name=None)  # type: ignore[arg-type]
+
+    async def calls() -> None:
+        with pytest.raises(TypeError, match="orders"):
+            await v.reconcile([None])  # type: ignore[list-item]
+    run(calls())
 
 
 def test_submit_ack_edit_cancel_fill_reject(caplog: pytest.LogCaptureFixture) -> None:

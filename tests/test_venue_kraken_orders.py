@@ -104,6 +104,19 @@ def test_helpers_and_bad_arguments() -> None:
         KrakenVenue(credentials=Credentials.of("kraken", KEY))
     v = KrakenVenue(credentials=Credentials.of("kraken", KEY, api_secret=SECRET))
     assert KEY not in repr(v) and SECRET not in repr(v) and v.order_entry
+    with pytest.raises(TypeError, match="api_secret"):
+        KrakenLoopback(INSTRUMENTS, RECORDING, api_secret=b"x")  # type: ignore[arg-type]
+
+    async def calls() -> None:
+        with pytest.raises(TypeError, match="method"):
+            await v.private_rest(None)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="params"):
+            await v.private_rest("OpenOrders", {"trades": True})  # type: ignore[dict-item]
+        with pytest.raises(TypeError, match="weight"):
+            await v.private_rest("OpenOrders", None, 1.5)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="orders"):
+            await v.reconcile(["hc1-1"])  # type: ignore[list-item]
+    run(calls())
 
 
 def test_submit_ack_amend_cancel_fill_reject(caplog: pytest.LogCaptureFixture) -> None:

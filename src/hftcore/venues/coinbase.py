@@ -33,7 +33,7 @@ import secrets
 import time
 import urllib.parse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives import hashes
@@ -42,15 +42,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from hftcore._ext.sim import SO_FOK, SO_IOC, SO_MARKET, SO_POST_ONLY
-from hftcore.model import OrderStatus, OrderType, Side
+from hftcore.model import Order, OrderStatus, OrderType, Side
 from hftcore.venues.common import LiveVenue, RecordingPlan, VenueError
 from hftcore.venues.keys import Credentials, redact
 from hftcore.venues.ratelimit import Bucket, RateLimiter, RateLimitExceeded
 from hftcore.venues.rest import RestError
 from hftcore.venues.ws import Connection
-
-if TYPE_CHECKING:
-    from hftcore.model import Order
 
 __all__ = ["EXCHANGE_URL", "PUBLIC_URL", "REST_URL", "USER_URL", "CoinbaseVenue", "jwt",
            "order_configuration", "recording_plan"]
@@ -102,6 +99,14 @@ def jwt(key_name: str, private_key_pem: str, *, method: str | None = None,
     websocket otherwise)."""
     if not isinstance(key_name, str) or not key_name:
         raise TypeError("jwt: key_name must be the API key's name")
+    if method is not None and not isinstance(method, str):
+        raise TypeError("jwt: method must be str or None")
+    for name, v in (("host", host), ("path", path)):
+        if not isinstance(v, str):
+            raise TypeError(f"jwt: {name} must be str")
+    for name, n in (("now", now), ("lifetime", lifetime)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
+            raise TypeError(f"jwt: {name} must be int seconds")
     key = _load_key(private_key_pem)
     uri = f"{method.upper()} {host}{path}" if method is not None else None
     return _jwt(key, key_name, uri, now, lifetime)
@@ -111,6 +116,10 @@ def order_configuration(order: Order, flags: int) -> dict[str, Any]:
     """The ``order_configuration`` of an Advanced Trade order: ``market_market_ioc``,
     ``limit_limit_gtc`` (with ``post_only``), ``sor_limit_ioc`` or ``limit_limit_fok``; sizes
     and prices as exact decimal text."""
+    if not isinstance(order, Order):
+        raise TypeError(f"order must be an Order, got {type(order).__name__}")
+    if isinstance(flags, bool) or not isinstance(flags, int):
+        raise TypeError(f"flags must be int, got {type(flags).__name__}")
     inst = order.instrument
     size = inst.format_qty(order.size)
     if flags & SO_MARKET or order.order_type == OrderType.MARKET:
@@ -384,6 +393,7 @@ class CoinbaseVenue(LiveVenue):
         reason = (err.get("new_order_failure_reason") or err.get("preview_failure_reason")
                   or err.get("error") or obj.get("failure_reason") or "refused")
         msg = err.get("message") or err.get("error_details") or ""
+        self._cancel_after_ack.pop(cid, None)
         if order.is_open:
             self.report(cid, "reject", reason=self._api_error(
                 f"coinbase: {reason}" + (f": {msg}" if msg else "")))
@@ -536,6 +546,7 @@ class CoinbaseVenue(LiveVenue):
             self._terminal(o, terminal, str(d.get("reject_reason") or ""), ts)
 
     def _terminal(self, o: Order, kind: str, why: str = "", ts: int | None = None) -> None:
+        self._cancel_after_ack.pop(o.client_order_id, None)
         if not o.is_open:
             return
         if kind == "reject":
@@ -610,6 +621,8 @@ class CoinbaseVenue(LiveVenue):
         """Settle ``orders`` (default: all open orders here) against
         ``orders/historical/batch``, ``orders/historical/{order_id}`` and
         ``orders/historical/fills``."""
+        if orders is not None and not all(isinstance(o, Order) for o in orders):
+            raise TypeError("orders must be a sequence of Order")
         targets = [o for o in (self.open_orders() if orders is None else orders) if o.is_open]
         out: dict[str, str] = {}
         if not targets:
@@ -641,14 +654,12 @@ class CoinbaseVenue(LiveVenue):
             self._vids[cid] = vid
             status = str(d.get("status", ""))
             if inst.qty(d.get("filled_size") or "0") > o.filled:
-                if not o.acked:
-                    self.report(cid, "ack", ts=now, venue_order_id=vid)
+                self._acked(o, vid, now)
                 await self._sync_fills(o, vid)
             if not o.is_open:
                 out[cid] = o.status.name.lower()
             elif status in _OPEN:
-                if not o.acked:
-                    self.report(cid, "ack", ts=now, venue_order_id=vid)
+                self._acked(o, vid, now)
                 if o.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING_REPLACE) and o.acked:
                     confs = d.get("order_configuration") or {}
                     conf: dict[str, Any] = next(iter(confs.values()), {})

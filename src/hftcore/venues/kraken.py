@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hftcore._ext.sim import SO_FOK, SO_IOC, SO_MARKET, SO_POST_ONLY
-from hftcore.model import OrderStatus, OrderType, Side
+from hftcore.model import Order, OrderStatus, OrderType, Side
 from hftcore.venues.common import LiveVenue, RecordingPlan, VenueError
 from hftcore.venues.keys import Credentials, Secret, redact
 from hftcore.venues.ratelimit import Bucket, RateLimiter, RateLimitExceeded
@@ -47,7 +47,6 @@ from hftcore.venues.ws import Connection
 
 if TYPE_CHECKING:
     from hftcore.engine import Engine
-    from hftcore.model import Order
 
 __all__ = ["AUTH_WS_URL", "REST_URL", "WS_URL", "KrakenVenue", "cl_ord_id", "recording_plan",
            "sign", "subscribe_message", "ws2_symbol"]
@@ -297,6 +296,11 @@ class KrakenVenue(LiveVenue):
         raises :class:`VenueError`)."""
         if not isinstance(method, str):
             raise TypeError("method must be str")
+        if params is not None and not (isinstance(params, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in params.items())):
+            raise TypeError("params must be a dict of str to str")
+        if isinstance(weight, bool) or not isinstance(weight, int):
+            raise TypeError("weight must be int")
         if self.rest is None or self.credentials is None:
             raise VenueError("kraken: no REST endpoint or no credentials")
         key, secret = self._creds()
@@ -558,6 +562,8 @@ class KrakenVenue(LiveVenue):
     async def reconcile(self, orders: Sequence[Order] | None = None) -> dict[str, str]:
         """Settle ``orders`` (default: all open orders here) against ``OpenOrders``,
         ``ClosedOrders`` and ``QueryTrades``."""
+        if orders is not None and not all(isinstance(o, Order) for o in orders):
+            raise TypeError("orders must be a sequence of Order")
         targets = [o for o in (self.open_orders() if orders is None else orders) if o.is_open]
         out: dict[str, str] = {}
         if not targets:

@@ -1448,6 +1448,10 @@ class KrakenLoopback(LoopbackServer):
     def __init__(self, instruments: Sequence[Instrument],
                  recording: str | Path | Sequence[str | Path], *, api_key: str = "loopback",
                  api_secret: str | None = None, **kwargs: Any) -> None:
+        if not isinstance(api_key, str):
+            raise TypeError("api_key must be str")
+        if api_secret is not None and not isinstance(api_secret, str):
+            raise TypeError("api_secret must be str (base64) or None")
         frames, snaps = kraken_frames_from_recording(recording)
         super().__init__(instruments, frames, **kwargs)
         self.initial = snaps
@@ -2620,6 +2624,8 @@ class CoinbaseLoopback(LoopbackServer):
                  recording: str | Path | Sequence[str | Path], *, key_name: str = "loopback",
                  public_key: ec.EllipticCurvePublicKey | bytes | str | None = None,
                  **kwargs: Any) -> None:
+        if not isinstance(key_name, str):
+            raise TypeError("key_name must be str")
         frames, snaps = coinbase_frames_from_recording(recording)
         super().__init__(instruments, frames, **kwargs)
         self.initial = snaps
@@ -2631,6 +2637,8 @@ class CoinbaseLoopback(LoopbackServer):
             if not isinstance(loaded, ec.EllipticCurvePublicKey):
                 raise TypeError("public_key must be an EC P-256 public key")
             public_key = loaded
+        elif public_key is not None and not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise TypeError("public_key must be an EC P-256 public key (object or PEM)")
         self.public_key = public_key
         self._cb_nonces: set[str] = set()
         self._cb_amending = False
