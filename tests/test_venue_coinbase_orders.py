@@ -181,7 +181,9 @@ def test_submit_ack_edit_cancel_fill_reject(caplog: pytest.LogCaptureFixture) ->
     run(main())
 
 
-def test_reconnect_lost_answers_and_gaps_are_reconciled() -> None:
+def test_reconnect_lost_answers_and_gaps_are_reconciled(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
     async def main() -> None:
         async with session() as s:
             st, eng, srv, venue = s.strategy, s.engine, s.server, s.venue
@@ -252,6 +254,9 @@ def test_reconnect_lost_answers_and_gaps_are_reconciled() -> None:
             srv.faults.reject_signature = False
             await wait_for(lambda: venue.trading, 10, "trading after the refusal")
             accounted(s)
+            text = "\n".join([caplog.text, repr(venue.status()), venue.block_reason,
+                              *venue.api_errors, *(o.reason for o in eng.om)])
+            assert KEY_NAME not in text and PEM not in text
     run(main(), 90)
 
 

@@ -180,7 +180,9 @@ def test_submit_ack_amend_cancel_fill_reject(caplog: pytest.LogCaptureFixture) -
     run(main())
 
 
-def test_reconnect_reconciles_before_trading_resumes() -> None:
+def test_reconnect_reconciles_before_trading_resumes(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
     async def main() -> None:
         async with session() as s:
             st, eng, srv, venue = s.strategy, s.engine, s.server, s.venue
@@ -245,6 +247,10 @@ def test_reconnect_reconciles_before_trading_resumes() -> None:
                 assert st.cancel(x)
             await wait_for(lambda: u.status == OrderStatus.CANCELED, what="cancel u")
             accounted(s)
+            text = "\n".join([caplog.text, repr(venue.status()), venue.block_reason,
+                              *venue.api_errors, *(o.reason for o in eng.om)])
+            assert KEY not in text and SECRET not in text
+            assert srv.tokens and all(tok not in text for tok in srv.tokens)
     run(main(), 90)
 
 
