@@ -182,9 +182,12 @@ def test_submit_ack_amend_cancel_fill_reject(caplog: pytest.LogCaptureFixture) -
 
 def test_reconnect_reconciles_before_trading_resumes(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    # REST calls of several reconnects in a few seconds: more than a Starter account's counter
+    limiter = RateLimiter([Bucket("SUBSCRIPTIONS", 20, 10.0), Bucket("ORDERS", 60, 60.0),
+                           Bucket("REST", 100, 45.0)])
 
     async def main() -> None:
-        async with session() as s:
+        async with session({"rate_limits": limiter}) as s:
             st, eng, srv, venue = s.strategy, s.engine, s.server, s.venue
             await wait_for(lambda: venue.trading, what="trading")
             btc = INSTRUMENTS[0]
@@ -212,14 +215,23 @@ def test_reconnect_reconciles_before_trading_resumes(caplog: pytest.LogCaptureFi
             assert c.status == OrderStatus.CANCELED and k.status == OrderStatus.ACCEPTED
             assert venue.reconciliations >= 1 and len(r.fills) == 1
             assert r.fills[0].trade_id == srv.by_cid[cl_ord_id(r.client_order_id)].trades[0]["id"]
-            # an order never acknowledged: reconciled (found open) and acked
+            # an order never acknowledged: times out, reconciled (found open) and acked
+            eng.om.timeout_ns = 300_000_000
             srv.faults.never_ack = True
             u = st.buy(btc, btc.qty("0.01"), bid - 3000)
-            await wait_for(lambda: cl_ord_id(u.client_order_id) in srv.by_cid, what="sent")
+            await wait_for(lambda: u.status == OrderStatus.ACCEPTED, 5, "reconciled ack")
             srv.faults.never_ack = False
-            assert u.status == OrderStatus.PENDING_NEW
-            got = await venue.reconcile([u])
-            assert got == {u.client_order_id: "open"} and u.status == OrderStatus.ACCEPTED
+            assert [h[1] for h in u.history][-3:] == [OrderStatus.PENDING_NEW,
+                                                      OrderStatus.UNKNOWN,
+                                                      OrderStatus.ACCEPTED]
+            assert u.venue_order_id == srv.kr_order_id(srv.by_cid[cl_ord_id(u.client_order_id)])
+            # an order the venue never received (a hung websocket): rejected, not found
+            srv.faults.silent = True
+            h = st.buy(btc, btc.qty("0.01"), bid - 3000)
+            await wait_for(lambda: h.status == OrderStatus.REJECTED, 5, "not found")
+            srv.faults.silent = False
+            assert "not found" in h.reason and cl_ord_id(h.client_order_id) not in srv.by_cid
+            eng.om.timeout_ns = 5_000_000_000
             # duplicate fills are booked once
             srv.faults.duplicate_fills = True
             size = eng.books[0].best_ask_size

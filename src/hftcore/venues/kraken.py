@@ -570,21 +570,37 @@ class KrakenVenue(LiveVenue):
             return out
         self.reconciliations += 1
         res = await self.private_rest("OpenOrders", {"trades": "true"})
-        open_rows = {str(v.get("cl_ord_id")): (txid, v)
-                     for txid, v in (res.get("open") or {}).items()}
+        rows = {str(v.get("cl_ord_id")): (str(txid), v)
+                for txid, v in (res.get("open") or {}).items()}
         for o in targets:
-            cid = o.client_order_id
-            co = cl_ord_id(cid)
-            self._cids[co] = cid
-            inst = o.instrument
-            now = time.time_ns()
-            row = open_rows.get(co)
-            if row is None:
+            self._cids[cl_ord_id(o.client_order_id)] = o.client_order_id
+        missing = [o for o in targets if cl_ord_id(o.client_order_id) not in rows]
+        if missing:        # the 50 latest closed orders, then any older one by its cl_ord_id
+            res = await self.private_rest("ClosedOrders", {"trades": "true"}, 2)
+            rows.update((str(v.get("cl_ord_id")), (str(txid), v))
+                        for txid, v in (res.get("closed") or {}).items())
+            for o in missing:
+                co = cl_ord_id(o.client_order_id)
+                if co in rows:
+                    continue
                 res = await self.private_rest("ClosedOrders", {"trades": "true",
                                                                "cl_ord_id": co}, 2)
-                rows = [(k, v) for k, v in (res.get("closed") or {}).items()
-                        if str(v.get("cl_ord_id")) == co]
-                row = rows[0] if rows else None
+                rows.update((str(v.get("cl_ord_id")), (str(txid), v))
+                            for txid, v in (res.get("closed") or {}).items())
+        want: list[str] = []                   # trades of orders with fills not booked
+        for o in targets:
+            row = rows.get(cl_ord_id(o.client_order_id))
+            if row is not None and o.instrument.qty(row[1].get("vol_exec") or "0") > o.filled:
+                want.extend(str(t) for t in row[1].get("trades") or ())
+        trades: dict[str, Any] = {}
+        for k in range(0, len(want), 20):      # QueryTrades takes up to 20 ids
+            trades.update(await self.private_rest("QueryTrades",
+                                                  {"txid": ",".join(want[k:k + 20])}, 2))
+        for o in targets:
+            cid = o.client_order_id
+            inst = o.instrument
+            now = time.time_ns()
+            row = rows.get(cl_ord_id(cid))
             if row is None:
                 kind, why = (("canceled", "") if o.acked else
                              ("reject", "kraken: not found at the venue"))
@@ -592,20 +608,18 @@ class KrakenVenue(LiveVenue):
                 out[cid] = kind
                 continue
             txid, d = row
-            trades = d.get("trades") or []
-            if inst.qty(d.get("vol_exec") or "0") > o.filled and trades:
-                res = await self.private_rest("QueryTrades", {"txid": ",".join(trades)}, 2)
-                for tid, t in sorted(res.items(), key=lambda kv: str(kv[1].get("time"))):
-                    self.report(cid, "fill", ts=now, qty=inst.qty(t["vol"]),
-                                price=inst.price(t["price"]),
-                                liquidity=0 if t.get("maker") else 1, trade_id=str(tid),
-                                venue_order_id=str(txid))
+            mine = [(str(t), trades[str(t)]) for t in d.get("trades") or () if str(t) in trades]
+            for tid, t in sorted(mine, key=lambda kv: str(kv[1].get("time"))):
+                self.report(cid, "fill", ts=now, qty=inst.qty(t["vol"]),
+                            price=inst.price(t["price"]),
+                            liquidity=0 if t.get("maker") else 1, trade_id=tid,
+                            venue_order_id=txid)
             status = d.get("status")
             if not o.is_open:
                 out[cid] = o.status.name.lower()
             elif status in ("pending", "open"):
                 if not o.acked:
-                    self.report(cid, "ack", ts=now, venue_order_id=str(txid))
+                    self.report(cid, "ack", ts=now, venue_order_id=txid)
                 if o.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING_REPLACE) and o.acked:
                     descr = d.get("descr") or {}
                     self.report(cid, "replaced", ts=now, price=inst.price(descr["price"]),
