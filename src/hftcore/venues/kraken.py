@@ -10,13 +10,14 @@ Order entry (Kraken's spot websocket v2): a token from the REST endpoint
 ``wss://ws-auth.kraken.com/v2``: ``add_order``, ``cancel_order`` and ``amend_order`` keyed by
 ``cl_ord_id`` (:func:`cl_ord_id`: a 32-hex short UUID derived from the client order id), and
 the ``executions`` channel that reports acks (``new``), fills (``trade``), cancels, expiries
-and amends.  Prices and quantities go out as exact decimal JSON numbers written from the
-fixed-point values and come back parsed as ``Decimal`` (never through a float).  After each
-(re)connect the open orders are reconciled over REST (``OpenOrders``, ``ClosedOrders``,
-``QueryTrades``) before trading resumes.  Rate limits: the per-pair trading counter (add +1,
-amend +1 and +3/+2/+1 for an order younger than 5/10/15 s, cancel +8/+6/+5/+4/+2/+1 under
-5/10/15/45/90/300 s; 60 per minute at the Starter tier's decay of 1 a second) and the REST
-counter (15, decaying 0.33 a second; history calls weigh 2).
+and amends (a gap in its ``sequence`` reconnects, and so reconciles).  Prices and quantities go
+out as exact decimal JSON numbers written from the fixed-point values and come back parsed as
+``Decimal`` (never through a float).  After each (re)connect the open orders are reconciled
+over REST (``OpenOrders``, ``ClosedOrders``, ``QueryTrades``) before trading resumes.  Rate
+limits: the per-pair trading counter (add +1, amend +1 and +3/+2/+1 for an order younger than
+5/10/15 s, cancel +8/+6/+5/+4/+2/+1 under 5/10/15/45/90/300 s; 60 per minute at the Starter
+tier's decay of 1 a second) and the REST counter (15, decaying 0.33 a second; history calls
+weigh 2).
 """
 
 from __future__ import annotations
@@ -198,6 +199,8 @@ class KrakenVenue(LiveVenue):
         self._order_cost = self.limiter.prepare({"ORDERS": 1})
         self.rate_refused = 0
         self.reconciliations = 0
+        self.sequence_gaps = 0
+        self._seq: int | None = None
 
     def default_rate_limits(self) -> RateLimiter:
         # websocket (un)subscriptions: stay well below a few per second; trading counter
@@ -326,6 +329,7 @@ class KrakenVenue(LiveVenue):
 
     async def _private_open(self, conn: Connection) -> None:
         self.trading = False
+        self._seq = None
         self.block_reason = "authenticating" + (
             f" (last error: {self.last_api_error})" if self.last_api_error else "")
         try:
@@ -486,6 +490,15 @@ class KrakenVenue(LiveVenue):
             return
         channel = obj.get("channel")
         if channel == "executions":
+            seq = obj.get("sequence")
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                last = self._seq
+                if last is not None and seq != last + 1 and self.private is not None:
+                    self.sequence_gaps += 1        # a lost report: reconnect and reconcile
+                    self._seq = None
+                    self.private.drop(f"executions sequence gap ({seq} after {last})")
+                    return
+                self._seq = seq
             for d in obj.get("data") or ():
                 try:
                     self._on_execution(d, ts)
@@ -637,7 +650,8 @@ class KrakenVenue(LiveVenue):
         """Connections, books, order entry state and counters."""
         out = super().status()
         out.update(trading=self.trading, block_reason=self.block_reason,
-                   rate_refused=self.rate_refused, reconciliations=self.reconciliations)
+                   rate_refused=self.rate_refused, reconciliations=self.reconciliations,
+                   sequence_gaps=self.sequence_gaps)
         if self.private is not None:
             out["order_entry"] = self.private.status()
         return out

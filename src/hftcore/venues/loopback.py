@@ -1411,9 +1411,17 @@ class _KrPrivate(_ServerListener):
     def __init__(self, server: KrakenLoopback, path: str) -> None:
         super().__init__(server, path)
         self.executions = False
+        self.seq = itertools.count(1)
 
     def on_text(self, data: bytes) -> None:
         self.server._kr_private(self, data)
+
+    def executions_message(self, kind: str, rows: list[dict[str, Any]]) -> bytes:
+        if self.server._kr_skip_seq:
+            self.server._kr_skip_seq = False
+            next(self.seq)
+        return orjson.dumps({"channel": "executions", "type": kind, "data": rows,
+                             "sequence": next(self.seq)})
 
 
 _KR_V2_ASSETS = {"XBT": "BTC", "XDG": "DOGE"}
@@ -1435,9 +1443,10 @@ class KrakenLoopback(LoopbackServer):
     recorded updates with their checksums) and ``trade``, replayed from a recording - and, with
     ``api_secret``, spot order entry: the authenticated websocket v2 on path ``/v2``
     (``add_order`` / ``cancel_order`` / ``amend_order`` with a token, the ``executions``
-    channel, ``ping``) and the signed REST endpoints ``/0/private/GetWebSocketsToken``,
-    ``OpenOrders``, ``ClosedOrders`` and ``QueryTrades``, checked the way Kraken does
-    (``API-Key``, ``API-Sign``, a growing nonce).
+    channel numbered by ``sequence``, ``ping``) and the signed REST endpoints
+    ``/0/private/GetWebSocketsToken``, ``OpenOrders``, ``ClosedOrders`` and ``QueryTrades``,
+    checked the way Kraken does (``API-Key``, ``API-Sign``, a growing nonce);
+    :meth:`skip_executions_sequence` makes a gap.
 
     ``faults.corrupt_checksum`` changes the next checksum of a pair; ``faults.skip`` drops its
     next update (the next checksum then fails on the client, as Kraken has no sequence).
@@ -1460,7 +1469,7 @@ class KrakenLoopback(LoopbackServer):
         self.api_secret = api_secret
         self.tokens: set[str] = set()
         self._kr_nonce = 0
-        self._kr_seq = itertools.count(1)
+        self._kr_skip_seq = False
         self._kr_amending = False
         self._kr_v2 = {self._kr_symbol(i.symbol): i.symbol for i in self.instruments}
 
@@ -1567,8 +1576,7 @@ class KrakenLoopback(LoopbackServer):
                 self._kr_answer(conn, method, rid, {"channel": "executions", "snapshot": True})
                 rows = [self._kr_exec(o, "new") for o in self.open_orders()] \
                     if params.get("snap_orders", True) else []
-                conn.send(orjson.dumps({"channel": "executions", "type": "snapshot",
-                                        "data": rows, "sequence": next(self._kr_seq)}))
+                conn.send(conn.executions_message("snapshot", rows))
                 return
             if method == "add_order":
                 result = self._kr_add(params)
@@ -1680,12 +1688,14 @@ class KrakenLoopback(LoopbackServer):
         return d
 
     def _kr_push(self, d: dict[str, Any], times: int = 1) -> None:
-        msg = orjson.dumps({"channel": "executions", "type": "update", "data": [d],
-                            "sequence": next(self._kr_seq)})
         for c in list(self._clients):
             if isinstance(c, _KrPrivate) and c.executions:
                 for _ in range(times):
-                    c.send(msg)
+                    c.send(c.executions_message("update", [d]))
+
+    def skip_executions_sequence(self) -> None:
+        """The next ``executions`` message skips a ``sequence`` number (a lost message)."""
+        self._kr_skip_seq = True
 
     def on_order_event(self, o: _SOrder, kind: int, price: int, qty: int, aux: int,
                        ts: int) -> None:
