@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import (
@@ -140,6 +141,11 @@ def test_submit_ack_edit_cancel_fill_reject(caplog: pytest.LogCaptureFixture) ->
             assert (so.price, so.qty, so.side, so.type) == (bid - 1000, dash.qty("0.123"), 0,
                                                             "limit_limit_gtc")
             assert o.venue_order_id == srv.cb_order_id(so)
+            sent = orjson.loads(srv.requests[-1])                        # exact decimal text
+            assert sent["order_configuration"] == {"limit_limit_gtc": {
+                "base_size": "0.123", "limit_price": dash.format_price(bid - 1000, True),
+                "post_only": False}}
+            assert sent["client_order_id"] == o.client_order_id and sent["side"] == "BUY"
             # edit: new price and total size, same ids
             assert st.amend(o, price=bid - 500, size=dash.qty("0.2"))
             await wait_for(lambda: o.status == OrderStatus.ACCEPTED and o.price == bid - 500,

@@ -137,6 +137,9 @@ def test_submit_ack_amend_cancel_fill_reject(caplog: pytest.LogCaptureFixture) -
             assert (so.price, so.qty, so.side, so.type) == (bid - 100, btc.qty("0.0123"), 0,
                                                             "limit")
             assert o.venue_order_id == srv.kr_order_id(so)
+            sent = [r for r in srv.requests if b'"add_order"' in r][-1]   # exact decimals
+            assert b'"order_qty":0.0123,' in sent and b'"symbol":"BTC/CHF"' in sent
+            assert f'"limit_price":{btc.format_price(bid - 100, True)},'.encode() in sent
             # amend: new price and size, same ids
             assert st.amend(o, price=bid - 50, size=btc.qty("0.02"))
             await wait_for(lambda: o.status == OrderStatus.ACCEPTED and o.price == bid - 50,

@@ -121,10 +121,10 @@ def order_configuration(order: Order, flags: int) -> dict[str, Any]:
     if isinstance(flags, bool) or not isinstance(flags, int):
         raise TypeError(f"flags must be int, got {type(flags).__name__}")
     inst = order.instrument
-    size = inst.format_qty(order.size)
+    size = inst.format_qty(order.size, True)
     if flags & SO_MARKET or order.order_type == OrderType.MARKET:
         return {"market_market_ioc": {"base_size": size}}
-    price = inst.format_price(order.price)
+    price = inst.format_price(order.price, True)
     if flags & SO_POST_ONLY or order.order_type == OrderType.LIMIT_MAKER:
         return {"limit_limit_gtc": {"base_size": size, "limit_price": price, "post_only": True}}
     if flags & SO_IOC:
@@ -459,8 +459,8 @@ class CoinbaseVenue(LiveVenue):
             self.report_later(cid, "replace_reject", reason=f"coinbase: not sent: {why}")
             return
         inst = order.instrument
-        body = orjson.dumps({"order_id": vid, "price": inst.format_price(price),
-                             "size": inst.format_qty(size)})
+        body = orjson.dumps({"order_id": vid, "price": inst.format_price(price, True),
+                             "size": inst.format_qty(size, True)})
         self.spawn(self._edit(order, body, price, size), f"coinbase edit {cid}")
 
     async def _edit(self, order: Order, body: bytes, price: int, size: int) -> None:

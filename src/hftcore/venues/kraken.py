@@ -405,10 +405,10 @@ class KrakenVenue(LiveVenue):
         self._born[cid] = time.monotonic()
         params: dict[str, Any] = {"order_type": "market" if market else "limit",
                                   "side": "buy" if order.side == Side.BUY else "sell",
-                                  "order_qty": orjson.Fragment(inst.format_qty(order.size)),
+                                  "order_qty": orjson.Fragment(inst.format_qty(order.size, True)),
                                   "symbol": ws2_symbol(inst.symbol), "cl_ord_id": co}
         if not market:
-            params["limit_price"] = orjson.Fragment(inst.format_price(order.price))
+            params["limit_price"] = orjson.Fragment(inst.format_price(order.price, True))
             if flags & SO_POST_ONLY or order.order_type == OrderType.LIMIT_MAKER:
                 params["post_only"] = True
             elif flags & SO_IOC:
@@ -470,8 +470,8 @@ class KrakenVenue(LiveVenue):
         if why is None:
             self._born[cid] = time.monotonic()
             params = {"cl_ord_id": cl_ord_id(cid),
-                      "order_qty": orjson.Fragment(inst.format_qty(size)),
-                      "limit_price": orjson.Fragment(inst.format_price(price))}
+                      "order_qty": orjson.Fragment(inst.format_qty(size, True)),
+                      "limit_price": orjson.Fragment(inst.format_price(price, True))}
             if self._send("amend", cid, (price, size), "amend_order", params):
                 return
             why = "connection down"

@@ -1470,6 +1470,7 @@ class KrakenLoopback(LoopbackServer):
         self.tokens: set[str] = set()
         self._kr_nonce = 0
         self._kr_skip_seq = False
+        self.requests: list[bytes] = []             # the private websocket's, as received
         self._kr_amending = False
         self._kr_v2 = {self._kr_symbol(i.symbol): i.symbol for i in self.instruments}
 
@@ -1546,6 +1547,7 @@ class KrakenLoopback(LoopbackServer):
 
     def _kr_private(self, conn: _KrPrivate, data: bytes) -> None:
         self.stats["requests"] += 1
+        self.requests = [*self.requests[-99:], data]
         try:
             req = json.loads(data, parse_float=Decimal)
             method = req["method"]
@@ -2654,6 +2656,7 @@ class CoinbaseLoopback(LoopbackServer):
         self._cb_amending = False
         self._cb_skip_seq = False
         self._cb_trade_seq = itertools.count(1)
+        self.requests: list[bytes] = []             # order, cancel and edit bodies, as received
 
     def on_start(self) -> None:
         ts = time.time_ns()
@@ -2862,8 +2865,10 @@ class CoinbaseLoopback(LoopbackServer):
                 "reject_reason": "", "product_type": "SPOT"}
 
     async def _cb_body(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        self.requests = [*self.requests[-99:], raw]
         try:
-            obj = json.loads(await request.read())
+            obj = json.loads(raw)
         except ValueError:
             raise web.HTTPBadRequest(text='{"error":"INVALID_ARGUMENT","message":"bad json"}',
                                      content_type="application/json") from None
