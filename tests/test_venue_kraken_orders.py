@@ -5,6 +5,7 @@ the trading counter, and open orders reconciled over REST after a reconnect."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import logging
@@ -280,31 +281,53 @@ def test_reconnect_reconciles_before_trading_resumes(caplog: pytest.LogCaptureFi
 
 
 def test_trading_counter_refuses_before_sending() -> None:
+    now = [1000.0]                       # the limiter's clock: order ages are exact
+
     async def main() -> None:
-        limiter = RateLimiter([Bucket("SUBSCRIPTIONS", 20, 10.0), Bucket("ORDERS", 10, 60.0),
-                               Bucket("REST", 15, 45.0)])
+        limiter = RateLimiter([Bucket("SUBSCRIPTIONS", 20, 10.0), Bucket("ORDERS", 16, 60.0),
+                               Bucket("REST", 15, 45.0)], clock=lambda: now[0])
         async with session({"rate_limits": limiter}) as s:
             st, eng, srv, venue = s.strategy, s.engine, s.server, s.venue
             await wait_for(lambda: venue.trading, what="trading")
             btc = INSTRUMENTS[0]
             bid = eng.books[0].best_bid
             assert bid is not None
+
+            def used() -> int:
+                return limiter.usage()["ORDERS"][0]
             a = st.buy(btc, btc.qty("0.01"), bid - 100)
             await wait_for(lambda: a.status == OrderStatus.ACCEPTED, what="ack")
-            # a young order's cancel weighs 8 (Kraken's counter): 1 + 8 = 9 of 10
+            assert used() == 1
+            # Kraken's counter: cancelling an order younger than 5 s weighs 8 ...
             assert st.cancel(a)
             await wait_for(lambda: a.status == OrderStatus.CANCELED, what="cancel")
-            assert limiter.usage()["ORDERS"][0] == 9
+            assert used() == 9
             b = st.buy(btc, btc.qty("0.01"), bid - 100)
-            await wait_for(lambda: b.status == OrderStatus.ACCEPTED, what="ack 2")
+            await wait_for(lambda: b.status == OrderStatus.ACCEPTED, what="ack b")
+            now[0] += 20.0                   # ... one 20 s old weighs 4
+            assert st.cancel(b)
+            await wait_for(lambda: b.status == OrderStatus.CANCELED, what="cancel b")
+            assert used() == 14
             c = st.buy(btc, btc.qty("0.01"), bid - 100)
-            await wait_for(lambda: c.status == OrderStatus.REJECTED, what="refused")
-            assert "rate limit ORDERS" in c.reason and venue.rate_refused == 1
-            assert cl_ord_id(c.client_order_id) not in srv.by_cid
-            # an amend of a young order (1 + 3) does not fit either: refused, order unchanged
-            assert st.amend(b, price=bid - 90)
-            await wait_for(lambda: b.status == OrderStatus.ACCEPTED and b.reason != "",
+            d = st.buy(btc, btc.qty("0.01"), bid - 200)
+            await wait_for(lambda: c.status == d.status == OrderStatus.ACCEPTED, what="acks")
+            assert used() == 16
+            e = st.buy(btc, btc.qty("0.01"), bid - 100)
+            await wait_for(lambda: e.status == OrderStatus.REJECTED, what="refused")
+            assert "rate limit ORDERS" in e.reason and venue.rate_refused == 1
+            assert cl_ord_id(e.client_order_id) not in srv.by_cid
+            # an amend (1 + 3 for a young order) does not fit either: refused, order unchanged
+            assert st.amend(d, price=bid - 90)
+            await wait_for(lambda: d.status == OrderStatus.ACCEPTED and d.reason != "",
                            what="amend refused")
-            assert "rate limit" in b.reason and srv.by_cid[cl_ord_id(b.client_order_id)
-                                                           ].price == bid - 100
+            assert "rate limit" in d.reason
+            assert srv.by_cid[cl_ord_id(d.client_order_id)].price == bid - 200
+            # a cancel that does not fit waits for room instead of being refused
+            now[0] += 20.0                   # c is 20 s old: its cancel weighs 4
+            assert st.cancel(c)
+            await asyncio.sleep(0.05)        # (the limiter's clock stands still meanwhile)
+            assert c.status == OrderStatus.PENDING_CANCEL
+            assert srv.by_cid[cl_ord_id(c.client_order_id)].status == "NEW"
+            now[0] += 21.0                   # the first tokens are back: it goes out
+            await wait_for(lambda: c.status == OrderStatus.CANCELED, what="late cancel")
     run(main())

@@ -194,7 +194,7 @@ class KrakenVenue(LiveVenue):
         self._reqs: dict[int, tuple[str, str, Any]] = {}
         self._waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._cids: dict[str, str] = {}            # cl_ord_id -> client order id
-        self._born: dict[str, float] = {}          # client order id -> placed/amended (monotonic)
+        self._born: dict[str, float] = {}          # client order id -> placed (limiter clock)
         self._cancel_queue: dict[str, Order] = {}
         self._order_cost = self.limiter.prepare({"ORDERS": 1})
         self.rate_refused = 0
@@ -402,7 +402,7 @@ class KrakenVenue(LiveVenue):
         inst = order.instrument
         co = cl_ord_id(cid)
         self._cids[co] = cid
-        self._born[cid] = time.monotonic()
+        self._born[cid] = self.limiter.clock()
         params: dict[str, Any] = {"order_type": "market" if market else "limit",
                                   "side": "buy" if order.side == Side.BUY else "sell",
                                   "order_qty": orjson.Fragment(inst.format_qty(order.size, True)),
@@ -417,7 +417,7 @@ class KrakenVenue(LiveVenue):
             self.report_later(cid, "reject", reason="kraken: not sent: connection down")
 
     def _age(self, cid: str) -> float:
-        return time.monotonic() - self._born.get(cid, 0.0)
+        return self.limiter.clock() - self._born.get(cid, 0.0)
 
     def cancel(self, order: Order) -> None:
         """Send ``cancel_order`` (queued while order entry reconnects; waits for the trading
@@ -439,15 +439,22 @@ class KrakenVenue(LiveVenue):
         if not self._send("cancel", cid, None, "cancel_order", {"cl_ord_id": [cl_ord_id(cid)]}):
             self._cancel_queue[cid] = order
 
-    async def _cancel_later(self, order: Order, cost: dict[str, int]) -> None:
-        try:
-            await self.limiter.acquire(cost, max_wait=30.0)
-        except RateLimitExceeded as exc:
-            self.rate_refused += 1
-            if order.is_open:
+    async def _cancel_later(self, order: Order, cost: dict[str, int],
+                            max_wait: float = 30.0) -> None:
+        deadline = time.monotonic() + max_wait
+        while True:
+            why = self.limiter.try_acquire(cost)
+            if why is None:
+                break
+            wait = self.limiter.wait_time(cost)
+            if not order.is_open:
+                return
+            if wait > max_wait or time.monotonic() > deadline:
+                self.rate_refused += 1
                 self.report(order.client_order_id, "cancel_reject",
-                            reason=f"kraken: not sent: {exc.reason}")
-            return
+                            reason=f"kraken: not sent: {why}")
+                return
+            await asyncio.sleep(min(wait, 0.05))
         if order.is_open:
             if self.trading:
                 self._send_cancel(order)
@@ -468,7 +475,7 @@ class KrakenVenue(LiveVenue):
                 self.rate_refused += 1
         inst = order.instrument
         if why is None:
-            self._born[cid] = time.monotonic()
+            self._born[cid] = self.limiter.clock()
             params = {"cl_ord_id": cl_ord_id(cid),
                       "order_qty": orjson.Fragment(inst.format_qty(size, True)),
                       "limit_price": orjson.Fragment(inst.format_price(price, True))}
