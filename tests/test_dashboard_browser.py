@@ -41,6 +41,9 @@ from hftcore.dashboard import serve  # noqa: E402
 from hftcore.dashboard.demo import demo_engine  # noqa: E402
 from hftcore.risk import TradingState  # noqa: E402
 
+# a browser beside the server: left out of the sanitizer run (which skips `integration`)
+pytestmark = pytest.mark.integration
+
 
 class LoopThread:
     """An event loop in a thread running the paced demo and its dashboard."""
