@@ -9,7 +9,9 @@ CLEAR on the first record of each snapshot, LAST on the last record of each span
 from __future__ import annotations
 
 import calendar
+import json
 import re
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -19,11 +21,17 @@ SNAP, CLEAR, LAST, REPUB = 1, 2, 4, 16
 BID, ASK, NONE = 0, 1, 2
 
 
-def fx(text: str | float | int, dec: int | None) -> Any:
+def _decimal(text: str | float | int | Decimal) -> Decimal:
+    if isinstance(text, Decimal):
+        return text
+    return Decimal(text if isinstance(text, str) else repr(text))
+
+
+def fx(text: str | float | int | Decimal, dec: int | None) -> Any:
     """Exact value: a Decimal when dec is None, else an int count at dec decimals."""
     if dec is None:
-        return Decimal(text if isinstance(text, str) else repr(text))
-    d = Decimal(text if isinstance(text, str) else repr(text)) * (Decimal(10) ** dec)
+        return _decimal(text)
+    d = _decimal(text) * (Decimal(10) ** dec)
     if d != d.to_integral_value():
         raise ValueError("precision")
     return int(d)
@@ -258,9 +266,45 @@ def bybit(msg: dict[str, Any], dec: int | None) -> Ref:
     return Ref("other")
 
 
+def kucoin(msg: dict[str, Any], dec: int | None) -> Ref:
+    t, subject = msg.get("type"), msg.get("subject")
+    if t != "message":
+        return Ref({"welcome": "status", "ack": "subscribed", "pong": "heartbeat",
+                    "error": "venue_error"}.get(t, "other"))
+    d = msg["data"]
+    if subject == "trade.l2update":
+        ref = Ref("book_update", d["symbol"])
+        ets = d["time"] * 10**6 if "time" in d else 0
+        for key, rows in d["changes"].items():      # in message order
+            for p, q, seq in rows:
+                if p != "0":                         # a change that only moves the sequence
+                    ref.deltas.append((ASK if key == "asks" else BID, fx(p, dec), fx(q, dec), 0,
+                                       int(seq), ets))
+        _last(ref)
+        return ref
+    if subject == "trade.l3match":
+        ref = Ref("trade", d["symbol"])
+        tid = int(d["tradeId"]) if d["tradeId"].isdigit() else -1
+        ref.trades.append((side_of(d["side"]), fx(d["price"], dec), fx(d["size"], dec), tid,
+                           int(d["time"])))
+        return ref
+    if subject == "trade.ticker":
+        ref = Ref("bbo", msg["topic"].partition(":")[2])
+        ref.bbos.append((fx(d["bestBid"], dec), fx(d["bestBidSize"], dec), fx(d["bestAsk"], dec),
+                         fx(d["bestAskSize"], dec), int(d["sequence"]), d["time"] * 10**6))
+        return ref
+    return Ref("other")
+
+
 REFERENCE = {"binance": binance, "coinbase": coinbase, "kraken": kraken, "okx": okx,
-             "bybit": bybit}
+             "bybit": bybit, "kucoin": kucoin}
+#: venues whose prices are JSON numbers: read as Decimal, never through float
+NUMBER_VENUES = frozenset({"bitfinex", "deribit", "kraken_futures", "htx"})
 
 
 def reference(venue: str, data: bytes, dec: int | None = None) -> Ref:
+    if venue in NUMBER_VENUES:
+        if data[:2] == b"\x1f\x8b":
+            data = zlib.decompress(data, 47)
+        return REFERENCE[venue](json.loads(data, parse_float=Decimal), dec)
     return REFERENCE[venue](orjson.loads(data), dec)

@@ -19,6 +19,7 @@ RECORDINGS = {
     "kraken_book": ["kraken/ws_v1_book_2021-04-17.txt"],
     "kraken_trade": ["kraken/ws_v1_trade_2021-04-17.txt"],
     "okx": ["okx/ws_v5_public_2022-05-13_part1.txt"],
+    "kucoin": ["kucoin/rest_level2_2021-04-25.txt", "kucoin/ws_2021-04-25_part1.txt"],
 }
 CHECKSUMS = {"kraken_book": 4269, "okx": 103}
 
@@ -57,7 +58,7 @@ def test_recording_backtests_cleanly(name: str) -> None:
     assert sum(c["bad_deltas"] for c in counters) == 0
     if name != "kraken_trade":
         assert w.bbos > 0 and w.crossed == 0
-    if name in ("kraken_trade", "coinbase", "okx"):
+    if name in ("kraken_trade", "coinbase", "okx", "kucoin"):
         assert w.trades > 0
 
 

@@ -26,6 +26,8 @@ from hftcore._ext.records cimport (
     INFO_HAS_INSTRUMENT,
 )
 
+from hftcore._ext.jsonscan cimport scan_skip_value
+
 cdef extern from "<time.h>" nogil:
     enum: CLOCK_THREAD_CPUTIME_ID
 
@@ -284,7 +286,8 @@ cdef class Decoder:
             d.info.symbol_len = <int>symbol_len
         if sym == NULL:
             d.info.flags |= INFO_UNKNOWN_SYMBOL
-            return message_end(d, &sc, K_UNKNOWN_SYMBOL)
+            # validated all the same: a damaged body is an error, whoever it was for
+            return message_end(d, &sc, K_UNKNOWN_SYMBOL if scan_skip_value(&sc, 0) == 0 else -1)
         d.info.instrument_id = sym.instrument_id
         d.info.flags |= INFO_HAS_INSTRUMENT
         return message_end(d, &sc, self._decode_snapshot(d, &sc, sym))
@@ -544,3 +547,4 @@ include "decode_bybit.pxi"
 include "decode_okx.pxi"
 include "decode_kraken.pxi"
 include "decode_coinbase.pxi"
+include "decode_kucoin.pxi"

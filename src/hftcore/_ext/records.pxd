@@ -45,7 +45,8 @@ cdef enum:
     E_TOO_LONG = 13        # an id or symbol longer than its fixed-size field
     E_NEEDS_SYMBOL = 14    # a REST depth snapshot (no symbol inside): use decode_snapshot
     E_TIME = 15            # an impossible date or time, or one outside 1970..2262 (int64 ns)
-    E_COUNT = 16
+    E_COMPRESSED = 16      # a compressed frame (HTX gzip) that does not inflate
+    E_COUNT = 17
 
 cdef enum:
     MAX_DEPTH = 64         # JSON nesting limit

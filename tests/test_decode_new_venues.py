@@ -1,0 +1,193 @@
+"""Venue particulars of the decoders added by issue 13 (KuCoin, Deribit, Kraken Futures,
+Bitfinex, HTX): private order / fill updates in the documented shapes, the venue's own message
+forms, and the book-sync rules of ``Feed`` on small recordings built from those shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import hftcore
+from hftcore._ext.feed import EV_DELTA, EV_STATUS, Feed
+from hftcore.decoders import MessageKind, decoder_for
+
+DATA = Path(__file__).parent / "data"
+EX = DATA / "examples"
+
+
+def _events(feed: Feed) -> list[tuple[int, int, int, int, int]]:
+    """(kind, instrument, side, price, size) of the pending events."""
+    ev = feed.take()
+    return [(int(e["kind"]), int(e["instrument"]), int(e["side"]), int(e["price"]),
+             int(e["size"])) for e in ev]
+
+
+# ---------------------------------------------------------------------------------------------
+# KuCoin
+# ---------------------------------------------------------------------------------------------
+
+def kucoin(*syms: str, pd: int = 4, sd: int = 8) -> hftcore.Decoder:
+    return decoder_for("kucoin", [hftcore.Instrument("kucoin", s, pd, sd, instrument_id=i)
+                                  for i, s in enumerate(syms)])
+
+
+def kc_update(start: int, end: int, asks: list[tuple[str, str, int]],
+              bids: list[tuple[str, str, int]], sym: str = "BTC-USDT") -> bytes:
+    """A level2 update in the form KuCoin sends (data first)."""
+    def side(rows: list[tuple[str, str, int]]) -> str:
+        return ",".join(f'["{p}","{q}","{s}"]' for p, q, s in rows)
+
+    return (f'{{"data":{{"sequenceStart":{start},"symbol":"{sym}","changes":{{"asks":['
+            f'{side(asks)}],"bids":[{side(bids)}]}},"sequenceEnd":{end}}},'
+            f'"subject":"trade.l2update","topic":"/market/level2:{sym}","type":"message"}}'
+            ).encode()
+
+
+def kc_snapshot(seq: int, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> bytes:
+    return json.dumps({"code": "200000", "data": {"time": 1619378326628, "sequence": str(seq),
+                                                  "bids": bids, "asks": asks}}).encode()
+
+
+def test_kucoin_private_orders() -> None:
+    d = kucoin("KCS-USDT", pd=3, sd=1)
+    ex = EX / "kucoin"
+    assert d.decode((ex / "ws_orders_open.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["status"] == hftcore.OrderStatus.ACCEPTED and o["side"] == hftcore.Side.BUY
+    assert o["price"] == 937 and o["size"] == 1 and o["filled_size"] == 0
+    assert o["venue_order_id"] == -1 and o["venue_order_id_text"] == b"5efab07953bdea00089965d2"
+    assert o["client_order_id"] == b"1593487481000906"
+    assert o["order_type"] == hftcore.OrderType.LIMIT and not o["flags"] & 1
+    assert o["exchange_ts"] == 1593487481683297666
+    assert d.decode((ex / "ws_orders_match.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["status"] == hftcore.OrderStatus.FILLED and o["side"] == hftcore.Side.SELL
+    assert o["last_fill_price"] == 960 and o["last_fill_size"] == 1 and o["filled_size"] == 1
+    assert o["flags"] & hftcore.OrderFlag.IS_FILL and not o["flags"] & hftcore.OrderFlag.IS_MAKER
+    assert o["trade_id"] == -1 and o["flags"] & hftcore.OrderFlag.TRADE_ID_TEXT
+    assert o["trade_id_text"] == b"5efab07a4ee4c7000a82d6d9"
+    assert d.decode((ex / "ws_orders_filled.json").read_bytes()) == MessageKind.ORDER
+    assert d.orders[0]["status"] == hftcore.OrderStatus.FILLED
+    assert d.decode((ex / "ws_orders_canceled.json").read_bytes()) == MessageKind.ORDER
+    assert d.orders[0]["status"] == hftcore.OrderStatus.CANCELED
+    # a match that leaves a remainder is a partial fill, made as maker
+    partial = (ex / "ws_orders_match.json").read_bytes().replace(
+        b'"remainSize":"0"', b'"remainSize":"0.1"').replace(b'"taker"', b'"maker"')
+    assert d.decode(partial) == MessageKind.ORDER
+    assert d.orders[0]["status"] == hftcore.OrderStatus.PARTIALLY_FILLED
+    assert d.orders[0]["flags"] & hftcore.OrderFlag.IS_MAKER
+
+
+def test_kucoin_key_order_does_not_matter() -> None:
+    """The template (data first, as KuCoin sends it) and the documented form (type, topic,
+    subject, then data with a time) give the same records."""
+    d = kucoin("BTC-USDT", pd=1, sd=8)
+    doc = (EX / "kucoin" / "ws_level2_update.json").read_bytes()
+    assert d.decode(doc) == MessageKind.BOOK_UPDATE
+    a = d.deltas.copy()
+    assert (d.first_seq, d.last_seq) == (14103844, 14103847)
+    assert list(a["sequence"]) == [14103845, 14103844, 14103847]
+    assert list(a["side"]) == [1, 1, 0] and list(a["price"]) == [189060, 189073, 188919]
+    assert all(a["exchange_ts"] == 1663747970273 * 10**6)
+    msg = json.loads(doc)["data"]
+    fast = kc_update(msg["sequenceStart"], msg["sequenceEnd"],
+                     [(c[0], c[1], int(c[2])) for c in msg["changes"]["asks"]],
+                     [(c[0], c[1], int(c[2])) for c in msg["changes"]["bids"]])
+    assert d.decode(fast) == MessageKind.BOOK_UPDATE
+    b = d.deltas.copy()
+    for f in ("side", "price", "size", "sequence", "flags", "instrument_id"):
+        assert list(a[f]) == list(b[f]), f
+    assert d.first_seq == 14103844 and d.last_seq == 14103847
+
+
+def test_kucoin_sequence_only_changes_and_bad_sequences() -> None:
+    d = kucoin("BTC-USDT")
+    # price "0": the change only moves the sequence (no record, the span still carries it)
+    assert d.decode(kc_update(5, 6, [("0", "0", 5)], [("10", "1", 6)])) == MessageKind.BOOK_UPDATE
+    assert d.n_deltas == 1 and d.n_spans == 1 and d.deltas[0]["sequence"] == 6
+    assert d.decode(kc_update(7, 7, [("0", "0", 7)], [])) == MessageKind.BOOK_UPDATE
+    assert d.n_deltas == 0 and d.n_spans == 1 and (d.first_seq, d.last_seq) == (7, 7)
+    for bad in (kc_update(5, 6, [("10", "1", 7)], []),      # a change outside its message
+                kc_update(6, 5, [], []),                       # an end before its start
+                kc_update(5, 6, [("10", "1", 0)], []),         # a change without a sequence
+                kc_update(5, 6, [("10", "-1", 5)], [])):       # a negative size
+        with pytest.raises(hftcore.DecodeError) as exc:
+            d.decode(bad)
+        assert exc.value.venue == "kucoin" and d.n_deltas == d.n_spans == 0
+
+
+def test_kucoin_control_messages() -> None:
+    d = kucoin("BTC-USDT")
+    assert d.decode(b'{"id":"NSkIrWGB1s","type":"welcome"}') == MessageKind.STATUS
+    assert d.decode(b'{"id":"1","type":"ack"}') == MessageKind.SUBSCRIBED
+    assert d.decode(b'{"id":"1","type":"pong"}') == MessageKind.HEARTBEAT
+    assert d.decode(b'{"id":"1","type":"error","code":401,"data":"token is invalid"}') == \
+        MessageKind.VENUE_ERROR
+    with pytest.raises(hftcore.DecodeError):
+        d.decode(b'{"id":"1","type":"ack","id":"2"}')        # a repeated key: not guessed
+    with pytest.raises(hftcore.DecodeError):
+        d.decode(b'{"id":"1","type":"ack","type":"error"}')
+    # a REST error: the venue's error, no records
+    assert d.decode_snapshot(b'{"code":"400100","msg":"Invalid request"}', "BTC-USDT") == \
+        MessageKind.VENUE_ERROR
+    assert d.n_deltas == 0
+    assert d.decode_snapshot(kc_snapshot(3, [["1", "1"]], []), "ETH-USDT") == \
+        MessageKind.UNKNOWN_SYMBOL
+
+
+def test_kucoin_feed_bridges_the_snapshot_change_by_change() -> None:
+    """Diffs before the REST snapshot are buffered; the diff that spans the snapshot applies
+    only its changes after the snapshot's sequence; then sequenceStart == previous end + 1;
+    a gap invalidates the book until the next snapshot."""
+    d = kucoin("BTC-USDT")
+    f = Feed(d, "kucoin", 1)
+    f.feed(kc_update(99, 100, [("30", "1", 99)], [("10", "1", 100)]), 1)     # in the snapshot
+    f.feed(kc_update(101, 103, [("30", "2", 101)], [("10", "2", 102), ("11", "1", 103)]), 2)
+    assert _events(f) == [] and f.state(0)["buffered"] == 2
+    body = kc_snapshot(101, [["10", "1"]], [["30", "1"]])
+    assert f.feed_rest("https://api.kucoin.com/api/v3/market/orderbook/level2?symbol=BTC-USDT",
+                       body, 3) == MessageKind.BOOK_SNAPSHOT
+    ev = _events(f)
+    deltas = [e[2:] for e in ev if e[0] == EV_DELTA]
+    # the snapshot, then of the bridging diff only the changes 102 and 103 (101 is in it)
+    assert deltas == [(0, 100000, 100000000), (1, 300000, 100000000),
+                      (0, 100000, 200000000), (0, 110000, 100000000)]
+    assert [e[4] for e in ev if e[0] == EV_STATUS] == [1]
+    f.feed(kc_update(104, 104, [("31", "1", 104)], []), 4)
+    assert [e[2:] for e in _events(f)] == [(1, 310000, 100000000)]
+    f.feed(kc_update(106, 106, [("32", "1", 106)], []), 5)              # 105 is missing
+    assert [(e[0], e[4]) for e in _events(f)] == [(EV_STATUS, 0)]
+    assert f.gaps == 1 and f.state(0)["state"] == "waiting"
+    f.feed(kc_update(107, 107, [("33", "1", 107)], []), 6)
+    assert _events(f) == []
+    f.feed_rest("https://api.kucoin.com/api/v3/market/orderbook/level2?symbol=BTC-USDT",
+                kc_snapshot(106, [["10", "1"]], [["32", "1"]]), 7)
+    ev = _events(f)
+    assert (EV_STATUS, 0, 0, 0, 1) in ev and ev[-1][2:] == (1, 330000, 100000000)
+    assert f.state(0)["state"] == "synced" and f.state(0)["last_seq"] == 107
+
+
+def test_kucoin_verify_finds_a_gap(tmp_path: Path) -> None:
+    from hftcore.decoders import read_recording
+    from hftcore.verify import infer_decimals, verify_messages
+
+    lines = (DATA / "kucoin/ws_2021-04-25_part1.txt").read_bytes().splitlines(keepends=True)
+    i = next(i for i, ln in enumerate(lines) if b"trade.l2update" in ln and b"BCHSV" in ln
+             and i > 1000)
+    del lines[i]
+    stream = tmp_path / "ws.txt"
+    stream.write_bytes(b"".join(lines))
+    msgs = sorted([*read_recording(DATA / "kucoin/rest_level2_2021-04-25.txt"),
+                   *read_recording(stream)], key=lambda m: m.ts_ns)
+    report = verify_messages("kucoin", msgs, infer_decimals("kucoin", msgs))
+    assert report.sequence_gaps == 1 and not report.ok
+    assert any("BCHSV-USDT" in e for e in report.errors)
+
+
+def test_kucoin_decimals_are_exact() -> None:
+    d = kucoin("BTC-USDT", pd=1)
+    with pytest.raises(hftcore.DecodeError) as exc:
+        d.decode(kc_update(1, 1, [("18906.35", "1", 1)], []))
+    assert exc.value.code == hftcore.DecodeErrorCode.PRECISION and d.n_deltas == 0
