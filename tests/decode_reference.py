@@ -68,7 +68,7 @@ def _book(ref: Ref, levels: list[tuple[int, Any, Any, int, int]], dec: int | Non
         f = flags | (SNAP if snap else 0)
         ref.deltas.append((side, fx(px, dec), fx(sz, dec), f, seq, lts or ets))
     if snap and len(ref.deltas) == start:
-        ref.deltas.append((NONE, 0, 0, SNAP | CLEAR, seq, ets))
+        ref.deltas.append((NONE, fx(0, dec), fx(0, dec), SNAP | CLEAR, seq, ets))
     if snap:
         d = ref.deltas[start]
         ref.deltas[start] = (*d[:3], d[3] | CLEAR, *d[4:])
@@ -296,8 +296,48 @@ def kucoin(msg: dict[str, Any], dec: int | None) -> Ref:
     return Ref("other")
 
 
+def deribit(msg: dict[str, Any], dec: int | None) -> Ref:
+    if msg.get("method") == "heartbeat":
+        return Ref("heartbeat")
+    if "result" in msg:
+        return Ref("subscribed")
+    if msg.get("method") != "subscription":
+        return Ref("other")
+    channel, d = msg["params"]["channel"], msg["params"]["data"]
+    if channel.startswith("book."):
+        grouped = channel.count(".") >= 4
+        snap = grouped or d["type"] == "snapshot"
+        ref = Ref("book_snapshot" if snap else "book_update", d["instrument_name"])
+        lv = []
+        for key in ("bids", "asks"):
+            for level in d[key]:
+                if grouped:
+                    p, q = level
+                else:
+                    action, p, q = level
+                    q = Decimal(0) if action == "delete" else q
+                lv.append((BID if key == "bids" else ASK, p, q, 0, 0))
+        _book(ref, lv, dec, snap, d["change_id"], d["timestamp"] * 10**6)
+        _last(ref)
+        return ref
+    if channel.startswith("trades."):
+        ref = Ref("trade", d[0]["instrument_name"])
+        for t in d:
+            tid = int(t["trade_id"]) if t["trade_id"].isdigit() else -1
+            ref.trades.append((side_of(t["direction"]), fx(t["price"], dec), fx(t["amount"], dec),
+                               tid, t["timestamp"] * 10**6))
+        return ref
+    if channel.startswith(("ticker.", "quote.")):
+        ref = Ref("bbo", d["instrument_name"])
+        bid, ask = d["best_bid_price"] or 0, d["best_ask_price"] or 0
+        ref.bbos.append((fx(bid, dec), fx(d["best_bid_amount"] if bid else 0, dec), fx(ask, dec),
+                         fx(d["best_ask_amount"] if ask else 0, dec), 0, d["timestamp"] * 10**6))
+        return ref
+    return Ref("other")
+
+
 REFERENCE = {"binance": binance, "coinbase": coinbase, "kraken": kraken, "okx": okx,
-             "bybit": bybit, "kucoin": kucoin}
+             "bybit": bybit, "kucoin": kucoin, "deribit": deribit}
 #: venues whose prices are JSON numbers: read as Decimal, never through float
 NUMBER_VENUES = frozenset({"bitfinex", "deribit", "kraken_futures", "htx"})
 

@@ -20,6 +20,7 @@ RECORDINGS = {
     "kraken_trade": ["kraken/ws_v1_trade_2021-04-17.txt"],
     "okx": ["okx/ws_v5_public_2022-05-13_part1.txt"],
     "kucoin": ["kucoin/rest_level2_2021-04-25.txt", "kucoin/ws_2021-04-25_part1.txt"],
+    "deribit": ["deribit/ws_v2_2021-07-22.txt"],
 }
 CHECKSUMS = {"kraken_book": 4269, "okx": 103}
 

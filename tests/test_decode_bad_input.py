@@ -107,6 +107,7 @@ VENUE_SAMPLES = {
     "okx": ["okx/ws_v5_public_2022-05-13_part1.txt"],
     "bybit": ["bybit/v5_linear_orderbook500_XRPUSDT_2024-12-01.jsonl"],
     "kucoin": ["kucoin/ws_2021-04-25_part1.txt"],
+    "deribit": ["deribit/ws_v2_2021-07-22.txt"],
 }
 
 
@@ -128,7 +129,10 @@ def _decoder(venue: str) -> hftcore.Decoder:
             "GRT/ETH", "SC/EUR", "ETH/CHF", "OCEAN/XBT", "OMG/USD", "XBT/CHF", "ADA/XBT",
             "BTC/USD", "BTC-USD-220527", "UNI-USD-SWAP", "BTC-USDT", "BTC-USDT-SWAP",
             "EQZ-BTC", "ANKR-BTC", "SNX-BTC", "FET-BTC", "BCHSV-USDT", "NRG-BTC", "CAPP-BTC",
-            "DAPPT-BTC", "COV-BTC", "LTX-USDT", "KCS-USDT"]
+            "DAPPT-BTC", "COV-BTC", "LTX-USDT", "KCS-USDT", "BTC-PERPETUAL", "BTC-24SEP21-8000-P",
+            "BTC-30JUL21-24000-P", "ETH-30JUL21-2800-C", "BTC-31DEC21-34000-P",
+            "BTC-24SEP21-34000-P", "BTC-24JUN22-15000-C", "BTC-31DEC21-300000-C",
+            "ETH-27AUG21-4000-P", "BTC-25MAR22-30000-C", "ETH-23JUL21-2300-C"]
     pd, sd = _DECIMALS.get(venue, (9, 8))
     return decoder_for(venue, [hftcore.Instrument(venue, s, pd, sd, instrument_id=i)
                                for i, s in enumerate(syms, 1)])
@@ -234,7 +238,8 @@ def test_every_example_decodes() -> None:
                 assert kind == MessageKind.BOOK_SNAPSHOT and d.has_seq, p
                 continue
             kind = MessageKind(d.decode(p.read_bytes()))
-            assert kind.is_data or "l3" in p.name, p  # level3 is recognised as OTHER
+            # level3 is recognised as OTHER
+            assert kind.is_data or "l3" in p.name or "heartbeat" in p.name, p
 
 
 _REST_SYMBOL = {"kucoin": "BTC-USDT"}

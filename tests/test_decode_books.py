@@ -52,11 +52,12 @@ FILES = [
     ("coinbase", ["coinbase/exchange_ws_2021-04-17.txt"]),
     ("bybit", ["bybit/v5_linear_orderbook500_XRPUSDT_2024-12-01.jsonl"]),
     ("kucoin", ["kucoin/rest_level2_2021-04-25.txt", "kucoin/ws_2021-04-25_part1.txt"]),
+    ("deribit", ["deribit/ws_v2_2021-07-22.txt"]),
 ]
 
 #: book updates whose sequence chain is checked: every update but each symbol's first (the chain
 #: starts there) and those dropped as older than the symbol's REST snapshot
-SEQUENCE_CHECKS = {"kucoin": 2208, "bybit": 49}
+SEQUENCE_CHECKS = {"kucoin": 2208, "bybit": 49, "deribit": 36}
 
 
 @pytest.mark.parametrize(("venue", "names"), FILES)

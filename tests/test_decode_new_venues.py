@@ -191,3 +191,129 @@ def test_kucoin_decimals_are_exact() -> None:
     with pytest.raises(hftcore.DecodeError) as exc:
         d.decode(kc_update(1, 1, [("18906.35", "1", 1)], []))
     assert exc.value.code == hftcore.DecodeErrorCode.PRECISION and d.n_deltas == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Deribit
+# ---------------------------------------------------------------------------------------------
+
+def deribit(*syms: str, pd: int = 2, sd: int = 1) -> hftcore.Decoder:
+    return decoder_for("deribit", [hftcore.Instrument("deribit", s, pd, sd, instrument_id=i)
+                                   for i, s in enumerate(syms)])
+
+
+def db_book(kind: str, change: int, prev: int | None, bids: list[list[object]],
+            asks: list[list[object]], sym: str = "BTC-PERPETUAL") -> bytes:
+    data: dict[str, object] = {"type": kind, "timestamp": 1626993724318, "instrument_name": sym,
+                               "change_id": change, "bids": bids, "asks": asks}
+    if prev is not None:
+        data["prev_change_id"] = prev
+    return json.dumps({"jsonrpc": "2.0", "method": "subscription",
+                       "params": {"channel": f"book.{sym}.raw", "data": data}},
+                      separators=(",", ":")).encode()
+
+
+def test_deribit_private_orders_and_fills() -> None:
+    d = deribit("BTC-PERPETUAL", pd=2, sd=0)
+    ex = EX / "deribit"
+    assert d.decode((ex / "ws_orders.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["status"] == hftcore.OrderStatus.ACCEPTED and o["side"] == hftcore.Side.BUY
+    assert o["price"] == 905000 and o["size"] == 40 and o["filled_size"] == 0
+    assert o["venue_order_id"] == 4008965646 and o["client_order_id"] == b""
+    assert o["order_type"] == hftcore.OrderType.LIMIT and o["exchange_ts"] == 1590484645991 * 10**6
+    assert d.decode((ex / "ws_user_trades_orders.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["flags"] & hftcore.OrderFlag.IS_FILL and not o["flags"] & hftcore.OrderFlag.IS_MAKER
+    assert o["last_fill_price"] == 905250 and o["last_fill_size"] == 40
+    assert o["trade_id"] == 48079338 and o["venue_order_id"] == 4008314325
+    assert o["status"] == hftcore.OrderStatus.FILLED and o["order_type"] == hftcore.OrderType.MARKET
+    assert o["fee"] == 224400 and o["fee_asset"] == b"BTC"      # 0.00002244 at 10 decimals
+    # a partly filled open order, a market order's price, a cancelled one, a maker fill
+    part = (ex / "ws_orders.json").read_bytes().replace(b'"filled_amount":0',
+                                                         b'"filled_amount":10')
+    assert d.decode(part) == MessageKind.ORDER
+    assert d.orders[0]["status"] == hftcore.OrderStatus.PARTIALLY_FILLED
+    market = (ex / "ws_orders.json").read_bytes().replace(b'"price":9050.0',
+                                                           b'"price":"market_price"')
+    assert d.decode(market) == MessageKind.ORDER and d.orders[0]["price"] == 0
+    gone = (ex / "ws_orders.json").read_bytes().replace(b'"open"', b'"cancelled"')
+    assert d.decode(gone) == MessageKind.ORDER
+    assert d.orders[0]["status"] == hftcore.OrderStatus.CANCELED
+    maker = (ex / "ws_user_trades_orders.json").read_bytes().replace(b'"T"', b'"M"').replace(
+        b'"fee":0.00002244', b'"fee":-0.00000561')
+    assert d.decode(maker) == MessageKind.ORDER
+    assert d.orders[0]["flags"] & hftcore.OrderFlag.IS_MAKER and d.orders[0]["fee"] == -56100
+    # user.changes: the order and its fills in one message
+    changes = json.dumps({"jsonrpc": "2.0", "method": "subscription", "params": {
+        "channel": "user.changes.BTC-PERPETUAL.raw",
+        "data": {"instrument_name": "BTC-PERPETUAL", "positions": [],
+                 "orders": [json.loads((ex / "ws_orders.json").read_bytes())["params"]["data"]],
+                 "trades": json.loads((ex / "ws_user_trades_orders.json").read_bytes())
+                 ["params"]["data"]}}}).encode()
+    assert d.decode(changes) == MessageKind.ORDER and d.n_orders == 2
+    assert not d.orders[0]["flags"] & 1 and d.orders[1]["flags"] & 1
+
+
+def test_deribit_books_tickers_and_control_messages() -> None:
+    d = deribit("BTC-PERPETUAL")
+    ex = EX / "deribit"
+    assert d.decode((ex / "ws_book_grouped.json").read_bytes()) == MessageKind.BOOK_SNAPSHOT
+    assert d.last_seq == 109615 and d.prev_seq == -1 and d.has_seq
+    assert [(int(r["side"]), int(r["price"]), int(r["size"])) for r in d.deltas] == \
+        [(0, 16000, 400), (1, 16100, 200)]
+    assert d.decode(db_book("change", 11, 10, [["delete", 100.5, 7.5], ["new", 100, 1]],
+                            [["change", 101, 2]])) == MessageKind.BOOK_UPDATE
+    assert (d.last_seq, d.prev_seq) == (11, 10)
+    # a delete removes the level whatever amount is sent
+    assert [(int(r["side"]), int(r["price"]), int(r["size"])) for r in d.deltas] == \
+        [(0, 10050, 0), (0, 10000, 10), (1, 10100, 20)]
+    for bad in (db_book("change", 11, None, [], []),              # a change without its prev
+                db_book("update", 11, 10, [], []),                # an unknown type
+                db_book("change", 11, 10, [["add", 1, 1]], []),   # an unknown action
+                db_book("change", 11, 10, [["new", "1", 1]], []),  # a price as text
+                db_book("change", 11, 10, [["new", 1.001, 1]], [])):  # too many decimals
+        with pytest.raises(hftcore.DecodeError) as exc:
+            d.decode(bad)
+        assert exc.value.venue == "deribit" and d.n_deltas == 0
+    assert d.decode((ex / "ws_quote.json").read_bytes()) == MessageKind.BBO
+    b = d.bbos[0]
+    assert (b["bid_price"], b["bid_size"], b["ask_price"], b["ask_size"]) == \
+        (391497, 400, 399661, 500)
+    empty = (ex / "ws_quote.json").read_bytes().replace(b'"best_bid_price":3914.97',
+                                                         b'"best_bid_price":null')
+    assert d.decode(empty) == MessageKind.BBO
+    assert d.bbos[0]["flags"] & hftcore.BboFlag.NO_BID and d.bbos[0]["bid_size"] == 0
+    assert d.decode((ex / "ws_heartbeat.json").read_bytes()) == MessageKind.HEARTBEAT
+    assert d.decode(b'{"jsonrpc":"2.0","id":7,"result":["book.BTC-PERPETUAL.raw"]}') == \
+        MessageKind.SUBSCRIBED
+    assert d.decode(b'{"jsonrpc":"2.0","id":7,"error":{"code":11050,"message":"bad_request"}}') \
+        == MessageKind.VENUE_ERROR
+    with pytest.raises(hftcore.DecodeError):
+        d.decode(b'{"jsonrpc":"2.0","id":7,"result":[],"result":[]}')
+    # params before method, data before channel: the same records as the usual form
+    msg = json.loads(db_book("snapshot", 5, None, [["new", 100, 1]], [["new", 101, 2]]))
+    reordered = json.dumps({"params": {"data": msg["params"]["data"],
+                                       "channel": msg["params"]["channel"]},
+                            "method": "subscription", "jsonrpc": "2.0"}).encode()
+    assert d.decode(reordered) == MessageKind.BOOK_SNAPSHOT
+    a = d.deltas.copy()
+    assert d.decode(db_book("snapshot", 5, None, [["new", 100, 1]], [["new", 101, 2]])) == \
+        MessageKind.BOOK_SNAPSHOT
+    assert a.tobytes() == d.deltas.tobytes()
+
+
+def test_deribit_feed_chains_change_ids() -> None:
+    f = Feed(deribit("BTC-PERPETUAL"), "deribit", 1)
+    f.feed(db_book("change", 9, 8, [["new", 99, 1]], []), 1)          # before any snapshot
+    assert _events(f) == [] and f.stale_dropped == 1
+    f.feed(db_book("snapshot", 10, None, [["new", 100, 1]], [["new", 101, 1]]), 2)
+    assert [e[0] for e in _events(f)] == [EV_DELTA, EV_DELTA, EV_STATUS]
+    f.feed(db_book("change", 12, 10, [["change", 100, 2]], []), 3)
+    assert [e[2:] for e in _events(f)] == [(0, 10000, 20)]
+    f.feed(db_book("change", 14, 13, [["delete", 100, 0]], []), 4)   # 12 -> 13 missing
+    assert [(e[0], e[4]) for e in _events(f)] == [(EV_STATUS, 0)] and f.gaps == 1
+    f.feed(db_book("change", 15, 14, [["new", 98, 1]], []), 5)       # waits for a snapshot
+    assert _events(f) == []
+    f.feed(db_book("snapshot", 20, None, [["new", 97, 1]], []), 6)
+    assert f.state(0)["state"] == "synced" and f.state(0)["last_seq"] == 20

@@ -22,6 +22,7 @@ RECORDINGS = [
     ("okx", "okx/ws_v5_public_2022-05-13_part1.txt"),
     ("bybit", "bybit/v5_linear_orderbook500_XRPUSDT_2024-12-01.jsonl"),
     ("kucoin", "kucoin/ws_2021-04-25_part1.txt"),
+    ("deribit", "deribit/ws_v2_2021-07-22.txt"),
 ]
 
 DATA = Path(__file__).parent / "data"
@@ -62,7 +63,8 @@ def scale(x: Decimal, dec: int) -> int:
 
 
 # documentation-shaped public messages (the Binance examples are private / REST: tested elsewhere)
-EXAMPLES = [(v, f"examples/{v}") for v in ("bybit", "coinbase", "kraken", "okx", "kucoin")]
+EXAMPLES = [(v, f"examples/{v}") for v in ("bybit", "coinbase", "kraken", "okx", "kucoin",
+                                                    "deribit")]
 
 
 def _messages(name: str) -> list[tuple[int, bytes]]:

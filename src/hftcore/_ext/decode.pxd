@@ -61,3 +61,6 @@ cdef class CoinbaseDecoder(Decoder):
 
 cdef class KucoinDecoder(Decoder):
     pass
+
+cdef class DeribitDecoder(Decoder):
+    pass

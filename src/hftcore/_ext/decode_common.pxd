@@ -791,7 +791,8 @@ cdef inline uint8_t order_status_from_field(const Field* v) noexcept nogil:
         return ORDER_STATUS_UNKNOWN
     if (field_is(v, b"NEW") or field_is(v, b"New") or field_is(v, b"live")
             or field_is(v, b"OPEN") or field_is(v, b"Untriggered") or field_is(v, b"Triggered")
-            or field_is(v, b"open")):
+            or field_is(v, b"open") or field_is(v, b"untriggered") or field_is(v, b"triggered")
+            or field_is(v, b"submitted")):
         return ORDER_STATUS_ACCEPTED
     if field_is(v, b"PENDING_NEW") or field_is(v, b"PENDING") or field_is(v, b"pending"):
         return ORDER_STATUS_PENDING_NEW
@@ -805,7 +806,8 @@ cdef inline uint8_t order_status_from_field(const Field* v) noexcept nogil:
         return ORDER_STATUS_PENDING_CANCEL
     if (field_is(v, b"CANCELED") or field_is(v, b"Cancelled") or field_is(v, b"canceled")
             or field_is(v, b"CANCELLED") or field_is(v, b"PartiallyFilledCanceled")
-            or field_is(v, b"Deactivated") or field_is(v, b"mmp_canceled")):
+            or field_is(v, b"Deactivated") or field_is(v, b"mmp_canceled")
+            or field_is(v, b"cancelled")):
         return ORDER_STATUS_CANCELED
     if (field_is(v, b"REJECTED") or field_is(v, b"Rejected") or field_is(v, b"FAILED")
             or field_is(v, b"rejected")):
@@ -824,10 +826,12 @@ cdef inline uint8_t order_type_from_field(const Field* v) noexcept nogil:
         return ORDER_TYPE_LIMIT
     if field_is(v, b"MARKET") or field_is(v, b"Market") or field_is(v, b"market"):
         return ORDER_TYPE_MARKET
-    if field_is(v, b"STOP_LOSS") or field_is(v, b"TAKE_PROFIT") or field_is(v, b"STOP"):
+    if (field_is(v, b"STOP_LOSS") or field_is(v, b"TAKE_PROFIT") or field_is(v, b"STOP")
+            or field_is(v, b"stop_market") or field_is(v, b"take_market")):
         return ORDER_TYPE_STOP_MARKET
     if (field_is(v, b"STOP_LOSS_LIMIT") or field_is(v, b"TAKE_PROFIT_LIMIT")
-            or field_is(v, b"STOP_LIMIT")):
+            or field_is(v, b"STOP_LIMIT") or field_is(v, b"stop_limit")
+            or field_is(v, b"take_limit")):
         return ORDER_TYPE_STOP_LIMIT
     if field_is(v, b"LIMIT_MAKER") or field_is(v, b"post_only"):
         return ORDER_TYPE_LIMIT_MAKER
