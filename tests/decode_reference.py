@@ -336,8 +336,45 @@ def deribit(msg: dict[str, Any], dec: int | None) -> Ref:
     return Ref("other")
 
 
+def kraken_futures(msg: dict[str, Any], dec: int | None) -> Ref:
+    if "event" in msg:
+        return Ref({"subscribed": "subscribed", "info": "status", "error": "venue_error"}.get(
+            msg["event"], "other"))
+    feed = msg.get("feed")
+    if feed == "book_snapshot":
+        ref = Ref("book_snapshot", msg["product_id"])
+        lv = [(BID if k == "bids" else ASK, lvl["price"], lvl["qty"], 0, 0) for k in msg
+              if k in ("bids", "asks") for lvl in msg[k]]
+        _book(ref, lv, dec, True, msg["seq"], msg["timestamp"] * 10**6)
+        _last(ref)
+        return ref
+    if feed == "book":
+        ref = Ref("book_update", msg["product_id"])
+        _book(ref, [(side_of(msg["side"]), msg["price"], msg["qty"], 0, 0)], dec, False,
+              msg["seq"], msg["timestamp"] * 10**6)
+        _last(ref)
+        return ref
+    if feed in ("trade", "trade_snapshot"):
+        ref = Ref("trade", msg["product_id"])
+        for t in msg["trades"] if feed == "trade_snapshot" else [msg]:
+            ref.trades.append((side_of(t["side"]), fx(t["price"], dec), fx(t["qty"], dec), -1,
+                               t["time"] * 10**6))
+        return ref
+    if feed in ("ticker", "ticker_lite"):
+        ref = Ref("bbo", msg["product_id"])
+        lite = feed == "ticker_lite"
+        ref.bbos.append((fx(msg["bid"], dec), fx(0 if lite else msg["bid_size"], dec),
+                         fx(msg["ask"], dec), fx(0 if lite else msg["ask_size"], dec), 0,
+                         msg.get("time", 0) * 10**6))
+        return ref
+    if feed == "heartbeat":
+        return Ref("heartbeat")
+    return Ref("other")
+
+
 REFERENCE = {"binance": binance, "coinbase": coinbase, "kraken": kraken, "okx": okx,
-             "bybit": bybit, "kucoin": kucoin, "deribit": deribit}
+             "bybit": bybit, "kucoin": kucoin, "deribit": deribit,
+             "kraken_futures": kraken_futures}
 #: venues whose prices are JSON numbers: read as Decimal, never through float
 NUMBER_VENUES = frozenset({"bitfinex", "deribit", "kraken_futures", "htx"})
 

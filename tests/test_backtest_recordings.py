@@ -21,6 +21,7 @@ RECORDINGS = {
     "okx": ["okx/ws_v5_public_2022-05-13_part1.txt"],
     "kucoin": ["kucoin/rest_level2_2021-04-25.txt", "kucoin/ws_2021-04-25_part1.txt"],
     "deribit": ["deribit/ws_v2_2021-07-22.txt"],
+    "kraken_futures": ["kraken_futures/ws_v1_2021-07-22_part1.txt"],
 }
 CHECKSUMS = {"kraken_book": 4269, "okx": 103}
 
@@ -59,7 +60,7 @@ def test_recording_backtests_cleanly(name: str) -> None:
     assert sum(c["bad_deltas"] for c in counters) == 0
     if name != "kraken_trade":
         assert w.bbos > 0 and w.crossed == 0
-    if name in ("kraken_trade", "coinbase", "okx", "kucoin"):
+    if name in ("kraken_trade", "coinbase", "okx", "kucoin", "kraken_futures"):
         assert w.trades > 0
 
 

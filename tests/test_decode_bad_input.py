@@ -108,6 +108,7 @@ VENUE_SAMPLES = {
     "bybit": ["bybit/v5_linear_orderbook500_XRPUSDT_2024-12-01.jsonl"],
     "kucoin": ["kucoin/ws_2021-04-25_part1.txt"],
     "deribit": ["deribit/ws_v2_2021-07-22.txt"],
+    "kraken_futures": ["kraken_futures/ws_v1_2021-07-22_part1.txt"],
 }
 
 
@@ -132,14 +133,20 @@ def _decoder(venue: str) -> hftcore.Decoder:
             "DAPPT-BTC", "COV-BTC", "LTX-USDT", "KCS-USDT", "BTC-PERPETUAL", "BTC-24SEP21-8000-P",
             "BTC-30JUL21-24000-P", "ETH-30JUL21-2800-C", "BTC-31DEC21-34000-P",
             "BTC-24SEP21-34000-P", "BTC-24JUN22-15000-C", "BTC-31DEC21-300000-C",
-            "ETH-27AUG21-4000-P", "BTC-25MAR22-30000-C", "ETH-23JUL21-2300-C"]
+            "ETH-27AUG21-4000-P", "BTC-25MAR22-30000-C", "ETH-23JUL21-2300-C", "PI_XBTUSD",
+            "PI_ETHUSD", "PI_LTCUSD", "PI_XRPUSD", "FI_ETHUSD_211231", "FI_BCHUSD_210730",
+            "FI_XBTUSD_210924", "FI_ETHUSD_210730", "FI_BCHUSD_210924", "FI_XRPUSD_210924",
+            "FI_XBTUSD_210730", "FI_XBTUSD_200925"]
     pd, sd = _DECIMALS.get(venue, (9, 8))
     return decoder_for(venue, [hftcore.Instrument(venue, s, pd, sd, instrument_id=i)
-                               for i, s in enumerate(syms, 1)])
+                               for i, s in enumerate(syms, 1)],
+                       fee_decimals=_FEE_DECIMALS.get(venue, 10))
 
 
 #: venues whose real messages need more decimals than the default 9 / 8
 _DECIMALS = {"kucoin": (10, 8)}
+#: venues whose documented fees have more decimals than the default 10
+_FEE_DECIMALS = {"kraken_futures": 12}
 
 
 def _mutate(data: bytes, ops: list[tuple[int, int, int]]) -> bytes:

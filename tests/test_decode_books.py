@@ -53,11 +53,12 @@ FILES = [
     ("bybit", ["bybit/v5_linear_orderbook500_XRPUSDT_2024-12-01.jsonl"]),
     ("kucoin", ["kucoin/rest_level2_2021-04-25.txt", "kucoin/ws_2021-04-25_part1.txt"]),
     ("deribit", ["deribit/ws_v2_2021-07-22.txt"]),
+    ("kraken_futures", ["kraken_futures/ws_v1_2021-07-22_part1.txt"]),
 ]
 
 #: book updates whose sequence chain is checked: every update but each symbol's first (the chain
 #: starts there) and those dropped as older than the symbol's REST snapshot
-SEQUENCE_CHECKS = {"kucoin": 2208, "bybit": 49, "deribit": 36}
+SEQUENCE_CHECKS = {"kucoin": 2208, "bybit": 49, "deribit": 36, "kraken_futures": 4163}
 
 
 @pytest.mark.parametrize(("venue", "names"), FILES)

@@ -317,3 +317,142 @@ def test_deribit_feed_chains_change_ids() -> None:
     assert _events(f) == []
     f.feed(db_book("snapshot", 20, None, [["new", 97, 1]], []), 6)
     assert f.state(0)["state"] == "synced" and f.state(0)["last_seq"] == 20
+
+
+# ---------------------------------------------------------------------------------------------
+# Kraken Futures
+# ---------------------------------------------------------------------------------------------
+
+def kraken_futures(*syms: str, pd: int = 2, sd: int = 0) -> hftcore.Decoder:
+    return decoder_for("kraken_futures", [hftcore.Instrument("kraken_futures", s, pd, sd,
+                                                             instrument_id=i)
+                                          for i, s in enumerate(syms)], fee_decimals=12)
+
+
+def kf_book(seq: int, side: str, price: str, qty: str, sym: str = "PI_XBTUSD") -> bytes:
+    return (f'{{"feed":"book","product_id":"{sym}","side":"{side}","seq":{seq},"price":{price},'
+            f'"qty":{qty},"timestamp":1626994927744}}').encode()
+
+
+def kf_snapshot(seq: int, bids: list[tuple[str, str]], asks: list[tuple[str, str]],
+                sym: str = "PI_XBTUSD") -> bytes:
+    def side(rows: list[tuple[str, str]]) -> str:
+        return ",".join(f'{{"price":{p},"qty":{q}}}' for p, q in rows)
+
+    return (f'{{"feed":"book_snapshot","product_id":"{sym}","timestamp":1626994925378,'
+            f'"seq":{seq},"tickSize":null,"bids":[{side(bids)}],"asks":[{side(asks)}]}}').encode()
+
+
+def test_kraken_futures_private_orders_and_fills() -> None:
+    d = kraken_futures("PI_XBTUSD", "PI_ETHUSD", "FI_XBTUSD_200925")
+    ex = EX / "kraken_futures"
+    assert d.decode((ex / "ws_orders_delta.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["status"] == hftcore.OrderStatus.ACCEPTED and o["side"] == hftcore.Side.SELL
+    assert o["price"] == 1064000 and o["size"] == 304 and o["filled_size"] == 0
+    assert o["venue_order_id_text"] == b"59302619-41d2-4f0b-941f-7e7914760ad3"
+    assert o["order_type"] == hftcore.OrderType.LIMIT
+    assert o["instrument_id"] == 0 and o["exchange_ts"] == 1567702877410 * 10**6
+    # a cancel notice names only the order: its record names no instrument
+    assert d.decode((ex / "ws_orders_cancel.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["status"] == hftcore.OrderStatus.CANCELED
+    assert o["instrument_id"] == hftcore.decoders.NO_INSTRUMENT_ID == 0xFFFFFFFF
+    assert o["venue_order_id_text"] == b"660c6b23-8007-48c1-a7c9-4893f4572e8c"
+    assert d.decode((ex / "ws_orders_snapshot.json").read_bytes()) == MessageKind.ORDER
+    assert d.n_orders == 2
+    assert [int(o["order_type"]) for o in d.orders] == [hftcore.OrderType.STOP_LIMIT,
+                                                         hftcore.OrderType.LIMIT]
+    assert all(d.orders["status"] == hftcore.OrderStatus.ACCEPTED)
+    partial = (ex / "ws_orders_delta.json").read_bytes().replace(
+        b'"filled":0.0', b'"filled":4.0').replace(b"new_placed_order_by_user", b"partial_fill")
+    assert d.decode(partial) == MessageKind.ORDER
+    assert d.orders[0]["status"] == hftcore.OrderStatus.PARTIALLY_FILLED
+    assert d.orders[0]["filled_size"] == 4
+    odd = (ex / "ws_orders_delta.json").read_bytes().replace(b"new_placed_order_by_user",
+                                                              b"a_reason_never_seen")
+    assert d.decode(odd) == MessageKind.ORDER
+    assert d.orders[0]["status"] == hftcore.OrderStatus.UNKNOWN        # never guessed
+    assert d.decode((ex / "ws_fills_orders.json").read_bytes()) == MessageKind.ORDER
+    maker, taker = d.orders[0], d.orders[1]
+    assert maker["flags"] & hftcore.OrderFlag.IS_MAKER and maker["side"] == hftcore.Side.BUY
+    assert maker["last_fill_price"] == 1093750 and maker["last_fill_size"] == 5000
+    assert maker["fee"] == -91428570 and maker["fee_asset"] == b"BTC"    # a rebate
+    assert maker["status"] == hftcore.OrderStatus.FILLED and maker["trade_id"] == -1
+    assert maker["trade_id_text"] == b"cad76f07-814e-4dc6-8478-7867407b6bff"
+    assert not taker["flags"] & hftcore.OrderFlag.IS_MAKER and taker["fee"] == 6855889210
+
+
+def test_kraken_futures_feeds() -> None:
+    d = kraken_futures("PI_XBTUSD", pd=1, sd=0)
+    ex = EX / "kraken_futures"
+    assert d.decode((ex / "ws_ticker.json").read_bytes()) == MessageKind.BBO
+    b = d.bbos[0]
+    assert (b["bid_price"], b["bid_size"], b["ask_price"], b["ask_size"]) == \
+        (280355, 2000, 280365, 3000) and b["flags"] == 0
+    lite = b'{"feed":"ticker_lite","product_id":"PI_XBTUSD","bid":439.3,"ask":439.6}'
+    assert d.decode(lite) == MessageKind.BBO and d.bbos[0]["flags"] & hftcore.BboFlag.NO_SIZE
+    assert d.decode((ex / "ws_heartbeat.json").read_bytes()) == MessageKind.HEARTBEAT
+    assert d.decode(b'{"event":"info","version":1}') == MessageKind.STATUS
+    assert d.decode(b'{"event":"subscribed","feed":"book","product_ids":["PI_XBTUSD"]}') == \
+        MessageKind.SUBSCRIBED
+    assert d.decode(b'{"event":"error","message":"Invalid feed"}') == MessageKind.VENUE_ERROR
+    # the book level form (template) and the same keys in another order agree
+    assert d.decode(kf_book(7, "sell", "2004.5", "4787.0")) == MessageKind.BOOK_UPDATE
+    a = d.deltas.copy()
+    assert (d.last_seq, int(a[0]["side"]), int(a[0]["price"]), int(a[0]["size"])) == \
+        (7, 1, 20045, 4787)
+    reordered = (b'{"qty":4787.0,"timestamp":1626994927744,"price":2004.5,"seq":7,'
+                 b'"side":"sell","product_id":"PI_XBTUSD","feed":"book"}')
+    assert d.decode(reordered) == MessageKind.BOOK_UPDATE
+    assert a.tobytes() == d.deltas.tobytes()
+    for bad in (kf_book(7, "sell", '"2004.5"', "1"),        # a price as text
+                kf_book(7, "up", "2004.5", "1"),            # not a side
+                kf_book(7, "sell", "2004.55", "1"),         # more decimals than the instrument
+                kf_book(7, "sell", "-2004.5", "1"),         # a negative price
+                kf_book(7, "sell", "2004.5", "1e400")):     # out of range
+        with pytest.raises(hftcore.DecodeError) as exc:
+            d.decode(bad)
+        assert exc.value.venue == "kraken_futures" and d.n_deltas == 0
+    # trade history on subscription is flagged, a new trade is not
+    hist = (b'{"feed":"trade_snapshot","product_id":"PI_XBTUSD","trades":[{"feed":"trade",'
+            b'"product_id":"PI_XBTUSD","uid":"u1","side":"buy","type":"fill","seq":1,'
+            b'"time":1626994887094,"qty":50.0,"price":439.2}]}')
+    assert d.decode(hist) == MessageKind.TRADE
+    assert d.trades[0]["flags"] & hftcore.TradeFlag.SNAPSHOT
+    assert d.decode(hist[hist.index(b'{"feed":"trade",'):-2]) == MessageKind.TRADE
+    assert not d.trades[0]["flags"] & hftcore.TradeFlag.SNAPSHOT
+
+
+def test_kraken_futures_feed_chains_seq_and_skips_trade_history() -> None:
+    f = Feed(kraken_futures("PI_XBTUSD", pd=1), "kraken_futures", 1)
+    f.feed(kf_snapshot(10, [("100.0", "5")], [("100.5", "7")]), 1)
+    assert [e[0] for e in _events(f)] == [EV_DELTA, EV_DELTA, EV_STATUS]
+    f.feed(kf_book(11, "buy", "100.0", "0"), 2)
+    assert [e[2:] for e in _events(f)] == [(0, 1000, 0)]
+    f.feed(kf_book(13, "buy", "99.5", "1"), 3)                 # 12 missing
+    assert [(e[0], e[4]) for e in _events(f)] == [(EV_STATUS, 0)] and f.gaps == 1
+    f.feed(b'{"feed":"trade_snapshot","product_id":"PI_XBTUSD","trades":[{"feed":"trade",'
+           b'"product_id":"PI_XBTUSD","uid":"u1","side":"buy","type":"fill","seq":1,'
+           b'"time":1626994887094,"qty":50.0,"price":439.2}]}', 4)
+    assert _events(f) == []                                    # history is not replayed
+    f.feed(kf_snapshot(20, [("100.0", "5")], []), 5)
+    assert f.state(0)["state"] == "synced" and f.state(0)["last_seq"] == 20
+
+
+def test_templates_match_their_literals() -> None:
+    """Every template literal is compared over exactly its own length (a wrong count compares
+    the NUL after it, and the template never matches: correct, but slow)."""
+    import re
+
+    src = Path(hftcore.__file__).parent / "_ext"
+    checked = 0
+    for pxi in sorted(src.glob("decode_*.pxi")):
+        text = pxi.read_text()
+        for m in re.finditer(r"fast_literal\([^,]+,[^,]+,\s*((?:b'[^']*'|b\"[^\"]*\"|\s+if\s+\w+"
+                             r"\s+else\s+)+),\s*(\d+)\)", text):
+            for lit in re.findall(r"b'([^']*)'|b\"([^\"]*)\"", m.group(1)):
+                word = lit[0] or lit[1]
+                assert len(word.encode()) == int(m.group(2)), (pxi.name, word)
+                checked += 1
+    assert checked >= 30

@@ -23,6 +23,7 @@ RECORDINGS = [
     ("bybit", "bybit/v5_linear_orderbook500_XRPUSDT_2024-12-01.jsonl"),
     ("kucoin", "kucoin/ws_2021-04-25_part1.txt"),
     ("deribit", "deribit/ws_v2_2021-07-22.txt"),
+    ("kraken_futures", "kraken_futures/ws_v1_2021-07-22_part1.txt"),
 ]
 
 DATA = Path(__file__).parent / "data"
@@ -64,7 +65,7 @@ def scale(x: Decimal, dec: int) -> int:
 
 # documentation-shaped public messages (the Binance examples are private / REST: tested elsewhere)
 EXAMPLES = [(v, f"examples/{v}") for v in ("bybit", "coinbase", "kraken", "okx", "kucoin",
-                                                    "deribit")]
+                                                    "deribit", "kraken_futures")]
 
 
 def _messages(name: str) -> list[tuple[int, bytes]]:
@@ -73,7 +74,7 @@ def _messages(name: str) -> list[tuple[int, bytes]]:
         return [(i, p.read_bytes()) for i, p in enumerate(sorted(path.glob("*.json")), 1)
                 if not p.name.startswith("rest_") and "l3" not in p.name
                 and "account" not in p.name and "user" not in p.name and "orders" not in p.name
-                and "execution" not in p.name]
+                and "execution" not in p.name and "fills" not in p.name]
     return [(m.ts_ns, m.data) for m in read_recording(path) if m.kind == "recv"]
 
 

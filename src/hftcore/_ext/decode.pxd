@@ -64,3 +64,6 @@ cdef class KucoinDecoder(Decoder):
 
 cdef class DeribitDecoder(Decoder):
     pass
+
+cdef class KrakenFuturesDecoder(Decoder):
+    pass

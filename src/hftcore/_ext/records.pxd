@@ -53,6 +53,14 @@ cdef enum:
     SYMBOL_MAX = 47        # symbol text bytes (SymbolEntry.name and MsgInfo.symbol hold 48)
     RETIRED_MAX = 32       # old record buffers kept alive for numpy views
 
+cdef extern from *:
+    """
+    #define HFT_NO_INSTRUMENT 0xFFFFFFFFu
+    """
+    # OrderUpdate.instrument_id when the venue's message names no instrument (a Kraken Futures
+    # cancel notice carries only the order id): find the order by its venue order id
+    const uint32_t NO_INSTRUMENT "HFT_NO_INSTRUMENT"
+
 # MsgInfo.flags and BookSpan.flags
 cdef enum:
     INFO_HAS_SEQ = 1        # first_seq / last_seq / prev_seq / cross_seq were sent
