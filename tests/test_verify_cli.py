@@ -188,3 +188,62 @@ def test_a_symbol_the_decoder_refuses_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == EXIT_FAILED and "Traceback" not in proc.stderr
     [line] = proc.stderr.splitlines()
     assert line.startswith("hftcore verify: error: cannot replay the recording: symbol")
+
+
+def _chained_updates(venue: str) -> int:
+    """The book updates whose sequence chain verify must check, counted from the raw JSON
+    (independently of the decoders): every update after its book's snapshot (KuCoin: every
+    diff newer than the symbol's REST snapshot)."""
+    n = 0
+    if venue == "kucoin":
+        snap = {m.url.split("symbol=")[1]: int(orjson.loads(m.data)["data"]["sequence"])
+                for m in read_recording(DATA / "kucoin/rest_level2_2021-04-25.txt")
+                if m.kind == "rest"}
+        for m in read_recording(DATA / "kucoin/ws_2021-04-25_part1.txt"):
+            j = orjson.loads(m.data) if m.kind == "recv" else {}
+            if j.get("subject") == "trade.l2update":
+                d = j["data"]
+                n += d["symbol"] in snap and d["sequenceEnd"] > snap[d["symbol"]]
+        return n
+    seen: set[str] = set()
+    path = {"deribit": "deribit/ws_v2_2021-07-22.txt",
+            "kraken_futures": "kraken_futures/ws_v1_2021-07-22_part1.txt"}[venue]
+    for m in read_recording(DATA / path):
+        j = orjson.loads(m.data) if m.kind == "recv" else {}
+        if venue == "deribit":
+            p = j.get("params") or {}
+            d = p.get("data")
+            if isinstance(d, dict) and "change_id" in d and p["channel"].startswith("book."):
+                n += d.get("type") == "change" and p["channel"] in seen
+                seen.add(p["channel"])
+        elif j.get("feed") == "book_snapshot":
+            seen.add(j["product_id"])
+        elif j.get("feed") == "book" and "event" not in j:
+            n += j["product_id"] in seen
+    return n
+
+
+@pytest.mark.parametrize(("venue", "files"), [
+    ("kucoin", ["kucoin/rest_level2_2021-04-25.txt", "kucoin/ws_2021-04-25_part1.txt"]),
+    ("deribit", ["deribit/ws_v2_2021-07-22.txt"]),
+    ("kraken_futures", ["kraken_futures/ws_v1_2021-07-22_part1.txt"]),
+])
+def test_new_venue_recordings_verify_with_every_chain_checked(
+        venue: str, files: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    rc, report = verify(capsys, *(DATA / f for f in files), "--venue", venue)
+    assert rc == EXIT_OK and report["ok"], report
+    assert report["sequence_gaps"] == 0 and report["decode_errors"] == 0
+    assert report["books_checked"] and report["crossed_books"] == 0
+    expected = _chained_updates(venue)
+    assert expected > 0 and report["sequence_checks"] == expected
+
+
+def test_new_venue_gap_is_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One Kraken Futures book update taken out of the recording: verify reports the gap."""
+    src = (DATA / "kraken_futures/ws_v1_2021-07-22_part1.txt").read_bytes().splitlines(True)
+    i = next(i for i, line in enumerate(src) if b'"feed":"book","product_id"' in line
+             and any(b'"feed":"book_snapshot"' in x for x in src[:i]))
+    rec = tmp_path / "kf_gap.txt"
+    rec.write_bytes(b"".join(src[:i] + src[i + 1:]))
+    rc, report = verify(capsys, rec, "--venue", "kraken_futures")
+    assert rc == EXIT_FAILED and report["sequence_gaps"] >= 1, report

@@ -212,13 +212,15 @@ def read_recording(path: str | Path) -> Iterator[RecordedMessage]:
 
     A binary frame written as a Python bytes literal (``b'\\x1f\\x8b...'``: HTX gzip frames) is
     given as its bytes."""
+    from hftcore.data.recordings import open_recording  # .gz / .zst too
+
     p = Path(path)
-    with p.open("rb") as fh:
+    with open_recording(p) as fh:
         for no, raw in enumerate(fh, 1):
             line = raw.rstrip(b"\r\n")
             if not line:
                 continue
-            if p.suffix == ".jsonl":
+            if ".jsonl" in p.suffixes:
                 yield RecordedMessage("recv", 0, line, line=no)
                 continue
             m = _RECV.match(line)
