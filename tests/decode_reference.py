@@ -372,9 +372,42 @@ def kraken_futures(msg: dict[str, Any], dec: int | None) -> Ref:
     return Ref("other")
 
 
+def htx(msg: dict[str, Any], dec: int | None) -> Ref:
+    if "ping" in msg or "pong" in msg:
+        return Ref("heartbeat")
+    if "status" in msg and "ch" not in msg and "rep" not in msg:
+        return Ref("subscribed" if msg["status"] == "ok" else "venue_error")
+    ch = msg.get("ch") or ""
+    parts = ch.split(".")
+    if len(parts) < 3 or parts[0] != "market":
+        return Ref("other")
+    sym, channel, tick = parts[1], ".".join(parts[2:]), msg["tick"]
+    if channel.startswith("depth.step") or channel.startswith("mbp."):
+        snap = not (channel.startswith("mbp.") and not channel.startswith("mbp.refresh."))
+        ref = Ref("book_snapshot" if snap else "book_update", sym)
+        lv = [(BID if k == "bids" else ASK, p, q, 0, 0) for k in ("bids", "asks")
+              for p, q in tick.get(k, [])]
+        seq = tick.get("version", tick.get("seqNum", 0))
+        _book(ref, lv, dec, snap, seq, tick.get("ts", msg["ts"]) * 10**6)
+        _last(ref)
+        return ref
+    if channel == "trade.detail":
+        ref = Ref("trade", sym)
+        for t in tick["data"]:
+            ref.trades.append((side_of(t["direction"]), fx(t["price"], dec),
+                               fx(t["amount"], dec), t["tradeId"], t["ts"] * 10**6))
+        return ref
+    if channel == "bbo":
+        ref = Ref("bbo", sym)
+        ref.bbos.append((fx(tick["bid"], dec), fx(tick["bidSize"], dec), fx(tick["ask"], dec),
+                         fx(tick["askSize"], dec), 0, tick.get("quoteTime", 0) * 10**6))
+        return ref
+    return Ref("other")
+
+
 REFERENCE = {"binance": binance, "coinbase": coinbase, "kraken": kraken, "okx": okx,
              "bybit": bybit, "kucoin": kucoin, "deribit": deribit,
-             "kraken_futures": kraken_futures}
+             "kraken_futures": kraken_futures, "htx": htx}
 #: venues whose prices are JSON numbers: read as Decimal, never through float
 NUMBER_VENUES = frozenset({"bitfinex", "deribit", "kraken_futures", "htx"})
 
@@ -385,3 +418,16 @@ def reference(venue: str, data: bytes, dec: int | None = None) -> Ref:
             data = zlib.decompress(data, 47)
         return REFERENCE[venue](json.loads(data, parse_float=Decimal), dec)
     return REFERENCE[venue](orjson.loads(data), dec)
+
+
+def unrepresentable(venue: str, data: bytes, decimals: dict[str, tuple[int, int]]) -> bool:
+    """True when a data message has a price or size that is past int64 at its symbol's
+    decimals (HTX sends sizes like 3307.9982700421942 beside 5993289.85 for one symbol): the
+    decoders refuse such a message rather than round it."""
+    ref = reference(venue, data)
+    if not ref.symbol or ref.symbol not in decimals:
+        return False
+    pd, sd = decimals[ref.symbol]
+    values = [(r[1], pd) for r in ref.deltas + ref.trades] + \
+        [(r[2], sd) for r in ref.deltas + ref.trades]
+    return any(abs(fx(v, d)) >= 2**63 for v, d in values)

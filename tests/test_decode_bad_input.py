@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
 
 import orjson
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hftcore
-from hftcore.decoders import MessageKind, decoder_for, read_recording
+from hftcore.decoders import MessageKind, decoder_for, message_text, read_recording
 
 BN_DEPTH = (b'{"e":"depthUpdate","E":1633998512068,"s":"NKNUSDT","U":1,"u":2,'
             b'"b":[["0.35130000","6195.00000000"]],"a":[["0.35290000","10968.00000000"]]}')
@@ -109,6 +110,7 @@ VENUE_SAMPLES = {
     "kucoin": ["kucoin/ws_2021-04-25_part1.txt"],
     "deribit": ["deribit/ws_v2_2021-07-22.txt"],
     "kraken_futures": ["kraken_futures/ws_v1_2021-07-22_part1.txt"],
+    "htx": ["htx/ws_spot_gzip_2021-04-17.txt"],
 }
 
 
@@ -117,6 +119,8 @@ def _samples(venue: str) -> list[bytes]:
     for name in VENUE_SAMPLES[venue]:
         msgs = [m.data for m in read_recording(DATA / name) if m.kind == "recv"]
         out += [m for m in msgs if len(m) < 3000][:40]
+        # gzip frames (HTX): mutated as frames and as their JSON text
+        out += [message_text(m) for m in msgs if m[:2] == b"\x1f\x8b" and len(m) < 3000][:20]
     for p in sorted((DATA / "examples" / venue).glob("*.json")):
         out.append(orjson.dumps(orjson.loads(p.read_bytes())))
     return out
@@ -136,7 +140,8 @@ def _decoder(venue: str) -> hftcore.Decoder:
             "ETH-27AUG21-4000-P", "BTC-25MAR22-30000-C", "ETH-23JUL21-2300-C", "PI_XBTUSD",
             "PI_ETHUSD", "PI_LTCUSD", "PI_XRPUSD", "FI_ETHUSD_211231", "FI_BCHUSD_210730",
             "FI_XBTUSD_210924", "FI_ETHUSD_210730", "FI_BCHUSD_210924", "FI_XRPUSD_210924",
-            "FI_XBTUSD_210730", "FI_XBTUSD_200925"]
+            "FI_XBTUSD_210730", "FI_XBTUSD_200925", "btcusdt", "trioeth", "borusdt", "omgbtc",
+            "xvgeth", "yfihusd", "zeneth", "dogeeth", "fil3susdt", "propyeth", "nesteth"]
     pd, sd = _DECIMALS.get(venue, (9, 8))
     return decoder_for(venue, [hftcore.Instrument(venue, s, pd, sd, instrument_id=i)
                                for i, s in enumerate(syms, 1)],
@@ -188,9 +193,12 @@ def _check(venue: str, data: bytes) -> None:
     try:
         kind = MessageKind(d.decode(data))
     except hftcore.DecodeError as exc:
-        assert 0 <= exc.offset <= len(data)
+        # (a gzip frame's offsets refer to its JSON text)
+        assert 0 <= exc.offset <= max(len(data), len(_inflated(data)))
         assert d.n_deltas == d.n_trades == d.n_bbos == d.n_orders == 0
+        assert d.ping is None
         return
+    data = message_text(data)      # accepted: a gzip frame inflated (it must, then)
     # accepted: must be valid JSON (the decoders validate everything they read)
     if not (venue == "okx" and data == b"pong"):
         _valid_json(data)
@@ -198,6 +206,13 @@ def _check(venue: str, data: bytes) -> None:
         # records, or a book update that only moves a sequence (KuCoin price-0 changes)
         assert d.n_deltas + d.n_trades + d.n_bbos + d.n_orders > 0 or (
             kind == MessageKind.BOOK_UPDATE and d.n_spans > 0)
+
+
+def _inflated(data: bytes) -> bytes:
+    try:
+        return message_text(data)
+    except zlib.error:
+        return b""
 
 
 _OPS = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(0, 255)),
@@ -351,7 +366,7 @@ def test_no_read_past_the_end_of_the_message(venue: str) -> None:
                 try:
                     d.decode(view)
                 except hftcore.DecodeError as exc:
-                    assert 0 <= exc.offset <= len(view)
+                    assert 0 <= exc.offset <= max(len(view), len(_inflated(data)))
                 checked += 1
                 view.release()
     assert checked > 100

@@ -4,6 +4,7 @@ forms, and the book-sync rules of ``Feed`` on small recordings built from those 
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -456,3 +457,144 @@ def test_templates_match_their_literals() -> None:
                 assert len(word.encode()) == int(m.group(2)), (pxi.name, word)
                 checked += 1
     assert checked >= 30
+
+
+# ---------------------------------------------------------------------------------------------
+# HTX
+# ---------------------------------------------------------------------------------------------
+
+def htx(*syms: str, pd: int = 2, sd: int = 6) -> hftcore.Decoder:
+    return decoder_for("htx", [hftcore.Instrument("htx", s, pd, sd, instrument_id=i)
+                               for i, s in enumerate(syms)], fee_decimals=8)
+
+
+def gz(text: bytes) -> bytes:
+    return gzip.compress(text)
+
+
+def htx_mbp(seq: int, prev: int, bids: list[tuple[str, str]], asks: list[tuple[str, str]],
+            sym: str = "btcusdt") -> bytes:
+    def side(rows: list[tuple[str, str]]) -> str:
+        return ",".join(f"[{p},{q}]" for p, q in rows)
+
+    return gz(f'{{"ch":"market.{sym}.mbp.150","ts":1573199608679,"tick":{{"seqNum":{seq},'
+              f'"prevSeqNum":{prev},"bids":[{side(bids)}],"asks":[{side(asks)}]}}}}'.encode())
+
+
+def htx_refresh(seq: int, bids: list[tuple[str, str]], asks: list[tuple[str, str]],
+                sym: str = "btcusdt") -> bytes:
+    def side(rows: list[tuple[str, str]]) -> str:
+        return ",".join(f"[{p},{q}]" for p, q in rows)
+
+    return gz(f'{{"ch":"market.{sym}.mbp.refresh.150","ts":1573199608679,"tick":{{"seqNum":'
+              f'{seq},"bids":[{side(bids)}],"asks":[{side(asks)}]}}}}'.encode())
+
+
+def test_htx_gzip_frames_and_text_decode_alike() -> None:
+    d = htx("btcusdt")
+    text = (EX / "htx" / "ws_mbp_update.json").read_bytes().strip()
+    assert d.decode(text) == MessageKind.BOOK_UPDATE
+    plain = d.deltas.copy()
+    assert (d.last_seq, d.prev_seq, d.has_seq) == (100020146795, 100020146794, True)
+    for level in (1, 9):                                    # any gzip compression level
+        assert d.decode(gzip.compress(text, level)) == MessageKind.BOOK_UPDATE
+        assert d.deltas.tobytes() == plain.tobytes()
+    assert [(int(r["side"]), int(r["price"]), int(r["size"])) for r in plain] == \
+        [(0, 61837, 71594000), (0, 42333, 0), (1, 668196, 41100000)]
+    # a frame larger than the first inflate buffer (64 KiB) grows it
+    big = b'{"ch":"market.btcusdt.mbp.refresh.150","ts":1,"tick":{"seqNum":5,"bids":[' + \
+        b",".join(b"[%d.5,1]" % (100000 - i) for i in range(20000)) + b'],"asks":[]}}'
+    assert len(big) > 65536
+    assert d.decode(gz(big)) == MessageKind.BOOK_SNAPSHOT and d.n_deltas == 20000
+
+
+def test_htx_bad_gzip_is_a_clear_error() -> None:
+    d = htx("btcusdt")
+    good = gz((EX / "htx" / "ws_bbo.json").read_bytes())
+    for bad in (good[:-6],                                   # truncated (no trailer)
+                good[:10] + bytes(b ^ 0x55 for b in good[10:30]) + good[30:],   # damaged
+                good + b"junk",                              # data after the gzip member
+                b"\x1f\x8b",                                  # a header only
+                gz(b'{"ping": 1'),                            # inflates to broken JSON
+                gz(b"")):
+        with pytest.raises(hftcore.DecodeError) as exc:
+            d.decode(bad)
+        assert exc.value.venue == "htx" and d.n_bbos == 0 and d.ping is None
+    # a frame that inflates past the 16 MiB bound is refused, not inflated without end
+    bomb = gz(b'{"ping":1' + b" " * (17 << 20) + b"}")
+    with pytest.raises(hftcore.DecodeError) as exc:
+        d.decode(bomb)
+    assert exc.value.code == hftcore.DecodeErrorCode.TOO_LONG
+    assert d.decode(good) == MessageKind.BBO                 # and the decoder goes on
+
+
+def test_htx_ping_is_answered() -> None:
+    d = htx("btcusdt")
+    assert d.decode(gz(b'{"ping":1618678073643}')) == MessageKind.HEARTBEAT
+    assert d.ping == 1618678073643 and d.pong() == b'{"pong":1618678073643}'
+    assert d.decode((EX / "htx" / "ws_heartbeat_v2_ping.json").read_bytes()) == \
+        MessageKind.HEARTBEAT
+    assert d.ping == 1575537778295
+    assert json.loads(d.pong()) == {"action": "pong", "data": {"ts": 1575537778295}}
+    assert d.decode(gz(b'{"id":1,"status":"ok","subbed":"market.btcusdt.bbo","ts":1}')) == \
+        MessageKind.SUBSCRIBED and d.ping is None and d.pong() is None
+    assert d.decode(b'{"status":"error","err-code":"bad-request","err-msg":"invalid topic",'
+                    b'"ts":1}') == MessageKind.VENUE_ERROR
+    assert d.decode(b'{"action":"sub","code":200,"ch":"orders#btcusdt"}') == \
+        MessageKind.SUBSCRIBED
+    assert d.decode(b'{"action":"sub","code":2002,"ch":"orders#btcusdt"}') == \
+        MessageKind.VENUE_ERROR
+    for bad in (b'{"ping":"1"}', b'{"ping":-1}', b'{"ping":1,"ping":2}', b'{"ping":1.5}',
+                b'{"action":"ping","data":{}}', b'{"action":"ping"}'):
+        with pytest.raises(hftcore.DecodeError):
+            d.decode(bad)
+        assert d.ping is None
+
+
+def test_htx_feeds_and_private_orders() -> None:
+    d = htx("btcusdt")
+    ex = EX / "htx"
+    assert d.decode(gz((ex / "ws_bbo.json").read_bytes())) == MessageKind.BBO
+    b = d.bbos[0]
+    assert (b["bid_price"], b["bid_size"], b["ask_price"], b["ask_size"]) == \
+        (4720081, 200000, 4720082, 46585)
+    assert d.decode((ex / "ws_orders_creation.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["status"] == hftcore.OrderStatus.ACCEPTED and o["side"] == hftcore.Side.BUY
+    assert o["order_type"] == hftcore.OrderType.LIMIT and o["client_order_id"] == b"abc123"
+    assert o["price"] == 1000000 and o["size"] == 1000 and o["venue_order_id"] == 27163533
+    assert d.decode((ex / "ws_orders_trade.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["side"] == hftcore.Side.SELL and o["flags"] & hftcore.OrderFlag.IS_FILL
+    assert o["flags"] & hftcore.OrderFlag.IS_MAKER                    # aggressor false
+    assert o["status"] == hftcore.OrderStatus.PARTIALLY_FILLED and o["trade_id"] == 301
+    assert (o["last_fill_price"], o["last_fill_size"], o["filled_size"]) == \
+        (1000050, 4000, 4000)
+    assert d.decode((ex / "ws_orders_cancellation.json").read_bytes()) == MessageKind.ORDER
+    assert d.orders[0]["status"] == hftcore.OrderStatus.CANCELED
+    assert d.decode((ex / "ws_orders_clearing.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["fee"] == 182400 and o["fee_asset"] == b"btc" and o["flags"] & \
+        hftcore.OrderFlag.HAS_FEE and not o["flags"] & hftcore.OrderFlag.IS_MAKER
+    assert o["last_fill_size"] == 960000 and o["side"] == hftcore.Side.BUY
+    # a trade event without its price is refused, not half-filled
+    broken = (ex / "ws_orders_trade.json").read_bytes().replace(b'"tradePrice":"10000.5",', b"")
+    with pytest.raises(hftcore.DecodeError):
+        d.decode(broken)
+    assert d.n_orders == 0
+
+
+def test_htx_feed_chains_mbp_seqnums() -> None:
+    f = Feed(htx("btcusdt"), "htx", 1)
+    f.feed(htx_mbp(11, 10, [("100.5", "1")], []), 1)
+    assert _events(f) == []                                    # nothing before a snapshot
+    f.feed(htx_refresh(10, [("100.0", "5")], [("100.5", "7")]), 2)
+    assert [e[0] for e in _events(f)] == [EV_DELTA, EV_DELTA, EV_STATUS]
+    f.feed(htx_mbp(11, 10, [("100.0", "0")], []), 3)
+    assert [e[2:] for e in _events(f)] == [(0, 10000, 0)]
+    f.feed(htx_mbp(13, 12, [("99.5", "1")], []), 4)            # 12 missing
+    assert [(e[0], e[4]) for e in _events(f)] == [(EV_STATUS, 0)] and f.gaps == 1
+    f.feed(htx_refresh(20, [("100.0", "5")], []), 5)
+    assert f.state(0)["state"] == "synced" and f.state(0)["last_seq"] == 20
+    f.feed(htx_mbp(21, 20, [], [("101", "2")]), 6)
+    assert [e[2:] for e in _events(f)][-1] == (1, 10100, 2000000) and f.gaps == 1

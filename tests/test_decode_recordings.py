@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -24,6 +25,7 @@ RECORDINGS = [
     ("kucoin", "kucoin/ws_2021-04-25_part1.txt"),
     ("deribit", "deribit/ws_v2_2021-07-22.txt"),
     ("kraken_futures", "kraken_futures/ws_v1_2021-07-22_part1.txt"),
+    ("htx", "htx/ws_spot_gzip_2021-04-17.txt"),
 ]
 
 DATA = Path(__file__).parent / "data"
@@ -65,7 +67,7 @@ def scale(x: Decimal, dec: int) -> int:
 
 # documentation-shaped public messages (the Binance examples are private / REST: tested elsewhere)
 EXAMPLES = [(v, f"examples/{v}") for v in ("bybit", "coinbase", "kraken", "okx", "kucoin",
-                                                    "deribit", "kraken_futures")]
+                                                    "deribit", "kraken_futures", "htx")]
 
 
 def _messages(name: str) -> list[tuple[int, bytes]]:
@@ -86,9 +88,17 @@ def test_recording_matches_reference(venue: str, name: str) -> None:
     ids = {s: i + 1 for i, s in enumerate(decs)}
     dec_ = decoder_for(venue, [hftcore.Instrument(venue, s, p, q, instrument_id=ids[s])
                                for s, (p, q) in decs.items()])
-    data_msgs = 0
+    data_msgs = unrepresentable = 0
     for ts, data in msgs:
         ref = reference(venue, data)
+        if not _fits_int64(ref, decs):
+            # HTX sends sizes like 3307.9982700421942 beside 5993289.85 for one symbol: at the
+            # decimals the first needs, the second is past int64 -- refused, never rounded
+            with pytest.raises(hftcore.DecodeError) as exc:
+                dec_.decode(data, ts)
+            assert exc.value.code == hftcore.DecodeErrorCode.NUMBER
+            unrepresentable += 1
+            continue
         kind = MessageKind(dec_.decode(data, ts))
         if ref.kind == "other":
             assert not kind.is_data, data[:200]
@@ -121,7 +131,17 @@ def test_recording_matches_reference(venue: str, name: str) -> None:
             assert dec_.checksum == ref.checksum
         del d, t, b
     assert data_msgs > 0
-    assert dec_.counts["errors"] == 0
+    assert dec_.counts["errors"] == unrepresentable
+    assert unrepresentable == 0 or venue == "htx"
+
+
+def _fits_int64(ref: Any, decs: dict[str, tuple[int, int]]) -> bool:
+    if not ref.symbol or ref.symbol not in decs:
+        return True
+    pd, sd = decs[ref.symbol]
+    values = [(r[1], pd) for r in ref.deltas] + [(r[2], sd) for r in ref.deltas]
+    values += [(r[1], pd) for r in ref.trades] + [(r[2], sd) for r in ref.trades]
+    return all(abs(scale(v, d)) < 2**63 for v, d in values)
 
 
 def test_binance_snapshot_and_diffs_follow_the_sync_rules() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 import hftcore
 from hftcore.cli import EXIT_FAILED, EXIT_NOTHING, EXIT_OK, main
-from hftcore.decoders import MessageKind, decoder_for, read_recording
+from hftcore.decoders import MessageKind, decoder_for, message_text, read_recording
 from hftcore.verify import VerifyReport, infer_decimals
 
 DATA = Path(__file__).parent / "data"
@@ -247,3 +247,24 @@ def test_new_venue_gap_is_found(tmp_path: Path, capsys: pytest.CaptureFixture[st
     rec.write_bytes(b"".join(src[:i] + src[i + 1:]))
     rc, report = verify(capsys, rec, "--venue", "kraken_futures")
     assert rc == EXIT_FAILED and report["sequence_gaps"] >= 1, report
+
+
+def test_htx_recording_verifies_without_gaps(capsys: pytest.CaptureFixture[str]) -> None:
+    """HTX depth.step0: every message a snapshot (no chain to check), gzip frames inflated, pings
+    counted; the messages whose sizes are past int64 at the symbol's decimals are refused (and
+    named), every other one decodes."""
+    from decode_reference import unrepresentable
+
+    path = DATA / "htx/ws_spot_gzip_2021-04-17.txt"
+    rc, report = verify(capsys, path, "--venue", "htx")
+    msgs = list(read_recording(path))
+    decs = infer_decimals("htx", msgs)
+    refused = sum(unrepresentable("htx", m.data, decs) for m in msgs if m.kind == "recv")
+    assert report["sequence_gaps"] == 0 and report["books_checked"], report
+    assert report["decode_errors"] == refused
+    assert report["other_messages"]["heartbeat"] == sum(
+        b'"ping"' in message_text(m.data) for m in msgs if m.kind == "recv") > 0
+    assert report["data_messages"]["book_snapshot"] + refused == sum(
+        message_text(m.data).startswith(b'{"ch":"market.') and
+        b".depth.step0" in message_text(m.data)[:60] for m in msgs if m.kind == "recv")
+    assert rc == (EXIT_FAILED if refused else EXIT_OK)

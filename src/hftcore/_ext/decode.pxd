@@ -24,7 +24,7 @@ from hftcore._ext.records cimport (
     E_NUMBER, E_PRECISION, E_SHAPE, E_CAPACITY, E_TOO_LONG, E_NEEDS_SYMBOL, E_TIME, E_COMPRESSED,
     E_COUNT,
     INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_REPUBLISH, INFO_SNAPSHOT, INFO_UNKNOWN_SYMBOL,
-    INFO_HAS_INSTRUMENT,
+    INFO_HAS_INSTRUMENT, INFO_PING, INFO_PING_V2,
 )
 
 
@@ -67,3 +67,10 @@ cdef class DeribitDecoder(Decoder):
 
 cdef class KrakenFuturesDecoder(Decoder):
     pass
+
+cdef class HtxDecoder(Decoder):
+    # gzip frames are inflated into ztext (grown as needed, up to 16 MiB); zs: the z_stream
+    cdef void* zs
+    cdef char* ztext
+    cdef Py_ssize_t zcap
+    cdef int _inflate(self, Scan* sc) noexcept nogil

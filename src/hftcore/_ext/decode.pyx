@@ -23,7 +23,7 @@ from hftcore._ext.records cimport (
     symbol_find, free_retired, clear_batches, SYMBOL_CONFLICT, SYMBOL_MAX, K_NONE,
     K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_UNKNOWN_SYMBOL, K_COUNT, E_EXTRA, E_SHAPE, E_CAPACITY,
     E_COUNT, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_REPUBLISH, INFO_UNKNOWN_SYMBOL,
-    INFO_HAS_INSTRUMENT,
+    INFO_HAS_INSTRUMENT, INFO_PING,
 )
 
 from hftcore._ext.jsonscan cimport scan_skip_value
@@ -502,6 +502,14 @@ cdef class Decoder:
         return self.st.info.cross_seq
 
     @property
+    def ping(self):
+        """The number the venue's keep-alive of the last message asks to have echoed (HTX
+        ``{"ping": n}``: answer ``{"pong": n}``), or None when it was no such ping."""
+        if self.st.info.flags & INFO_PING:
+            return self.st.info.ping
+        return None
+
+    @property
     def has_seq(self):
         """True when the last message carried sequence numbers."""
         return bool(self.st.info.flags & INFO_HAS_SEQ)
@@ -550,3 +558,4 @@ include "decode_coinbase.pxi"
 include "decode_kucoin.pxi"
 include "decode_deribit.pxi"
 include "decode_kraken_futures.pxi"
+include "decode_htx.pxi"

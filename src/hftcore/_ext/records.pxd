@@ -69,6 +69,8 @@ cdef enum:
     INFO_SNAPSHOT = 8       # (span) the instrument's records are a snapshot
     INFO_UNKNOWN_SYMBOL = 16  # a symbol of the message is not in the table (MsgInfo.symbol)
     INFO_HAS_INSTRUMENT = 32  # MsgInfo.instrument_id is set
+    INFO_PING = 64          # the venue asked for an answer: MsgInfo.ping is the number to echo
+    INFO_PING_V2 = 128      # (HTX) the ping came in the v2 account form
 
 
 ctypedef struct Scan:
@@ -103,6 +105,7 @@ ctypedef struct MsgInfo:
     int64_t prev_seq        # -1 when not sent
     int64_t cross_seq
     int64_t checksum
+    int64_t ping            # INFO_PING: the number the answer must echo (HTX {"ping": n})
     uint32_t instrument_id  # the (first) instrument of the message
     uint32_t flags          # INFO_*
     int kind                # K_*
