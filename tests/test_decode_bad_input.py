@@ -111,6 +111,7 @@ VENUE_SAMPLES = {
     "deribit": ["deribit/ws_v2_2021-07-22.txt"],
     "kraken_futures": ["kraken_futures/ws_v1_2021-07-22_part1.txt"],
     "htx": ["htx/ws_spot_gzip_2021-04-17.txt"],
+    "bitfinex": ["bitfinex/ws_v2_2021-04-17.txt"],
 }
 
 
@@ -141,11 +142,22 @@ def _decoder(venue: str) -> hftcore.Decoder:
             "PI_ETHUSD", "PI_LTCUSD", "PI_XRPUSD", "FI_ETHUSD_211231", "FI_BCHUSD_210730",
             "FI_XBTUSD_210924", "FI_ETHUSD_210730", "FI_BCHUSD_210924", "FI_XRPUSD_210924",
             "FI_XBTUSD_210730", "FI_XBTUSD_200925", "btcusdt", "trioeth", "borusdt", "omgbtc",
-            "xvgeth", "yfihusd", "zeneth", "dogeeth", "fil3susdt", "propyeth", "nesteth"]
+            "xvgeth", "yfihusd", "zeneth", "dogeeth", "fil3susdt", "propyeth", "nesteth",
+            "tBFTUSD", "tIOTETH", "tDOGUSD", "tMNABTC", "tODEUSD", "tTESTBTC:TESTUSD", "tSNGUSD"]
     pd, sd = _DECIMALS.get(venue, (9, 8))
-    return decoder_for(venue, [hftcore.Instrument(venue, s, pd, sd, instrument_id=i)
-                               for i, s in enumerate(syms, 1)],
-                       fee_decimals=_FEE_DECIMALS.get(venue, 10))
+    d = decoder_for(venue, [hftcore.Instrument(venue, s, pd, sd, instrument_id=i)
+                            for i, s in enumerate(syms, 1)],
+                    fee_decimals=_FEE_DECIMALS.get(venue, 10))
+    if venue == "bitfinex":
+        # channel ids come from the subscribe acknowledgements: the decoder sees them first
+        for m in _bitfinex_subscriptions():
+            d.decode(m)
+    return d
+
+
+def _bitfinex_subscriptions() -> list[bytes]:
+    return [m.data for m in read_recording(DATA / "bitfinex/ws_v2_2021-04-17.txt")
+            if m.kind == "recv" and m.data.startswith(b'{"event":"subscribed"')]
 
 
 #: venues whose real messages need more decimals than the default 9 / 8

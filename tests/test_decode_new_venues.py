@@ -598,3 +598,145 @@ def test_htx_feed_chains_mbp_seqnums() -> None:
     assert f.state(0)["state"] == "synced" and f.state(0)["last_seq"] == 20
     f.feed(htx_mbp(21, 20, [], [("101", "2")]), 6)
     assert [e[2:] for e in _events(f)][-1] == (1, 10100, 2000000) and f.gaps == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Bitfinex
+# ---------------------------------------------------------------------------------------------
+
+BFX_REC = DATA / "bitfinex" / "ws_v2_2021-04-17.txt"
+
+
+def bitfinex(*syms: str, pd: int = 2, sd: int = 8) -> hftcore.Decoder:
+    return decoder_for("bitfinex", [hftcore.Instrument("bitfinex", s, pd, sd, instrument_id=i)
+                                    for i, s in enumerate(syms)])
+
+
+def bfx_sub(chan: int, channel: str, sym: str = "tBTCUSD") -> bytes:
+    extra = ',"prec":"P0","freq":"F0","len":"25"' if channel == "book" else ""
+    return (f'{{"event":"subscribed","channel":"{channel}","chanId":{chan},"symbol":"{sym}"'
+            f'{extra},"pair":"{sym[1:]}"}}').encode()
+
+
+def test_bitfinex_recording_matches_the_wire() -> None:
+    """Every book level of the recording: the amount's sign gives the side, count 0 deletes
+    (size 0), the exact decimal text scaled (Decimal, never float); every channel message's
+    last element is the connection's sequence number, and it is last_seq."""
+    from decimal import Decimal
+
+    from hftcore.data.recordings import infer_instruments
+    from hftcore.decoders import read_recording
+
+    insts = infer_instruments([BFX_REC])
+    dec = {i.symbol: (i.price_decimals, i.size_decimals) for i in insts}
+    d = decoder_for("bitfinex", [hftcore.Instrument("bitfinex", i.symbol, *dec[i.symbol],
+                                                    instrument_id=n)
+                                 for n, i in enumerate(insts)])
+    ids = {i.symbol: n for n, i in enumerate(insts)}
+    chans: dict[int, tuple[str, str]] = {}
+    levels = seqs = 0
+    for m in read_recording(BFX_REC):
+        if m.kind != "recv":
+            continue
+        kind = d.decode(m.data)
+        msg = json.loads(m.data, parse_float=Decimal)
+        if isinstance(msg, dict):
+            if msg.get("event") == "subscribed":
+                chans[msg["chanId"]] = (msg["channel"], msg["symbol"])
+            continue
+        assert d.has_seq and d.last_seq == msg[-1]
+        seqs += 1
+        if msg[1] == "hb" or chans.get(msg[0], ("",))[0] != "book":
+            continue
+        sym = chans[msg[0]][1]
+        pd, sd = dec[sym]
+        rows = msg[1] if isinstance(msg[1][0], list) else [msg[1]]
+        want = [(0 if a > 0 else 1, int(p * 10**pd), 0 if c == 0 else int(abs(a) * 10**sd))
+                for p, c, a in rows]
+        got = [(int(r["side"]), int(r["price"]), int(r["size"])) for r in d.deltas]
+        assert got == want
+        assert kind == (MessageKind.BOOK_SNAPSHOT if isinstance(msg[1][0], list) else
+                        MessageKind.BOOK_UPDATE)
+        assert all(d.deltas["instrument_id"] == ids[sym])
+        levels += len(rows)
+    assert levels > 1000 and seqs > 1000 and d.counts["errors"] == 0
+
+
+def test_bitfinex_channels_trades_and_ticker() -> None:
+    d = bitfinex("tBTCUSD", pd=1, sd=8)
+    assert d.decode(b'{"event":"info","version":2,"platform":{"status":1}}') == \
+        MessageKind.STATUS
+    assert d.decode(b'{"event":"conf","status":"OK","flags":65536}') == MessageKind.SUBSCRIBED
+    # data of a channel not subscribed (yet) is not guessed at
+    assert d.decode(b"[17,[[7,1618665870435,0.5,60000.5]],3]") == MessageKind.OTHER
+    for chan, channel in ((17, "trades"), (18, "book"), (19, "ticker")):
+        assert d.decode(bfx_sub(chan, channel)) == MessageKind.SUBSCRIBED
+    assert d.channels == {17: ("trades", "tBTCUSD"), 18: ("book", "tBTCUSD"),
+                          19: ("ticker", "tBTCUSD")}
+    assert d.decode(b"[17,[[7,1618665870435,0.5,60000.5],[6,1618665870000,-0.25,60001]],4]"
+                    ) == MessageKind.TRADE
+    t = d.trades
+    assert [(int(x["side"]), int(x["price"]), int(x["size"]), int(x["trade_id"])) for x in t] \
+        == [(0, 600005, 50000000, 7), (1, 600010, 25000000, 6)]
+    assert all(t["flags"] & hftcore.TradeFlag.SNAPSHOT) and d.last_seq == 4
+    assert d.decode(b'[17,"te",[8,1618665871000,-1.5,59999.9],5]') == MessageKind.TRADE
+    assert d.trades[0]["side"] == hftcore.Side.SELL and d.trades[0]["size"] == 150000000
+    assert not d.trades[0]["flags"] & hftcore.TradeFlag.SNAPSHOT
+    assert d.decode(b'[17,"tu",[8,1618665871000,-1.5,59999.9],6]') == MessageKind.OTHER
+    assert d.n_trades == 0                                  # the same trade: not counted twice
+    assert d.decode(b"[19,[60000.1,12.5,60000.2,3.25,-100,-0.01,60000.1,1000,61000,59000],7]"
+                    ) == MessageKind.BBO
+    b = d.bbos[0]
+    assert (b["bid_price"], b["ask_price"]) == (600001, 600002)
+    assert b["flags"] & hftcore.BboFlag.NO_SIZE and b["bid_size"] == b["ask_size"] == 0
+    assert d.decode(b'[18,"hb",8]') == MessageKind.HEARTBEAT and d.last_seq == 8
+    assert d.decode(b'[18,"cs",-1234567,9]') == MessageKind.STATUS and d.checksum == -1234567
+    assert d.decode(b'{"event":"unsubscribed","status":"OK","chanId":19}') == \
+        MessageKind.SUBSCRIBED
+    assert 19 not in d.channels
+    d.reset_channels()
+    assert d.channels == {}
+
+
+def test_bitfinex_bad_levels_are_refused() -> None:
+    d = bitfinex("tBTCUSD", pd=1, sd=2)
+    d.decode(bfx_sub(18, "book"))
+    for bad in (b"[18,[60000,1,0],5]",                      # amount 0: no side
+                b"[18,[60000,-1,1],5]",                     # a negative count
+                b"[18,[-60000,1,1],5]",                     # a negative price
+                b'[18,["60000",1,1],5]',                    # a price as text
+                b"[18,[60000.05,1,1],5]",                   # more decimals than the instrument
+                b"[18,[60000,1,1,7],5]",                    # four elements
+                b"[18,[60000,1],5]",                        # two
+                b"[18,[[60000,0,1]],5]",                    # a deletion inside a snapshot
+                b"[18,[60000,1,1],5,6]",                    # an element after the sequence
+                b"[18,[60000,1,1],-5]",                     # a negative sequence
+                b'[18,[60000,1,1],"5"]',                    # a sequence as text
+                b'[18,"xx",5]',                             # an unknown word
+                b"[18,[60000,1,92233720368547758.08],5]"):  # past int64
+        with pytest.raises(hftcore.DecodeError) as exc:
+            d.decode(bad)
+        assert exc.value.venue == "bitfinex" and d.n_deltas == 0, bad
+    assert d.decode(b"[18,[60000,0,-1],5]") == MessageKind.BOOK_UPDATE   # delete an ask
+    assert [(int(r["side"]), int(r["price"]), int(r["size"])) for r in d.deltas] == \
+        [(1, 600000, 0)]
+
+
+def test_bitfinex_feed_resyncs_every_book_on_a_connection_gap() -> None:
+    d = bitfinex("tBTCUSD", "tETHUSD", pd=1, sd=0)
+    f = Feed(d, "bitfinex", 2)
+    f.feed(bfx_sub(18, "book"), 1)
+    f.feed(bfx_sub(28, "book", "tETHUSD"), 2)
+    f.feed(b"[18,[[100,1,5],[101,1,-7]],1]", 3)
+    f.feed(b"[28,[[20,2,3]],2]", 4)
+    assert [e[0] for e in _events(f)] == [EV_DELTA, EV_DELTA, EV_STATUS, EV_DELTA, EV_STATUS]
+    f.feed(b"[18,[100,0,1],3]", 5)                          # count 0: delete the bid
+    assert [e[2:] for e in _events(f)] == [(0, 1000, 0)]
+    f.feed(b'[28,"hb",4]', 6)
+    f.feed(b"[18,[99,1,2],6]", 7)                           # 5 missing: of another book, maybe
+    ev = _events(f)
+    assert [(e[0], e[1], e[4]) for e in ev if e[0] == EV_STATUS] == [(EV_STATUS, 0, 0),
+                                                                     (EV_STATUS, 1, 0)]
+    assert f.state(0)["state"] == f.state(1)["state"] == "waiting"
+    f.feed(b"[18,[[100,1,5]],7]", 8)                        # a snapshot syncs its own book
+    assert f.state(0)["state"] == "synced" and f.state(1)["state"] == "waiting"

@@ -205,6 +205,11 @@ def _chained_updates(venue: str) -> int:
                 d = j["data"]
                 n += d["symbol"] in snap and d["sequenceEnd"] > snap[d["symbol"]]
         return n
+    if venue == "bitfinex":
+        # one sequence over the connection: every channel message after the first
+        msgs = [m for m in read_recording(DATA / "bitfinex/ws_v2_2021-04-17.txt")
+                if m.kind == "recv"]
+        return sum(m.data.startswith(b"[") for m in msgs) - 1
     seen: set[str] = set()
     path = {"deribit": "deribit/ws_v2_2021-07-22.txt",
             "kraken_futures": "kraken_futures/ws_v1_2021-07-22_part1.txt"}[venue]
@@ -227,6 +232,7 @@ def _chained_updates(venue: str) -> int:
     ("kucoin", ["kucoin/rest_level2_2021-04-25.txt", "kucoin/ws_2021-04-25_part1.txt"]),
     ("deribit", ["deribit/ws_v2_2021-07-22.txt"]),
     ("kraken_futures", ["kraken_futures/ws_v1_2021-07-22_part1.txt"]),
+    ("bitfinex", ["bitfinex/ws_v2_2021-04-17.txt"]),
 ])
 def test_new_venue_recordings_verify_with_every_chain_checked(
         venue: str, files: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -268,3 +274,15 @@ def test_htx_recording_verifies_without_gaps(capsys: pytest.CaptureFixture[str])
         message_text(m.data).startswith(b'{"ch":"market.') and
         b".depth.step0" in message_text(m.data)[:60] for m in msgs if m.kind == "recv")
     assert rc == (EXIT_FAILED if refused else EXIT_OK)
+
+
+def test_bitfinex_connection_gap_is_found(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A heartbeat taken out of the Bitfinex recording: its sequence number is missing, verify
+    reports the gap (the conf flag 65536 numbers every channel message of the connection)."""
+    src = (DATA / "bitfinex/ws_v2_2021-04-17.txt").read_bytes().splitlines(True)
+    i = next(i for i, line in enumerate(src) if b',"hb",' in line and i > 200)
+    rec = tmp_path / "bfx_gap.txt"
+    rec.write_bytes(b"".join(src[:i] + src[i + 1:]))
+    rc, report = verify(capsys, rec, "--venue", "bitfinex")
+    assert rc == EXIT_FAILED and report["sequence_gaps"] == 1, report

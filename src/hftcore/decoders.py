@@ -17,6 +17,7 @@ from pathlib import Path
 from hftcore._ext import decode as _decode
 from hftcore._ext.decode import (
     BinanceDecoder,
+    BitfinexDecoder,
     BybitDecoder,
     CoinbaseDecoder,
     Decoder,
@@ -88,6 +89,7 @@ __all__ = [
     "VENUE_ALIASES",
     "BboFlag",
     "BinanceDecoder",
+    "BitfinexDecoder",
     "BybitDecoder",
     "CoinbaseDecoder",
     "DecodeError",

@@ -15,6 +15,7 @@
 #
 # decode_c returns the message kind (K_*, >= 0) or minus an E_* code; on error every count is 0.
 # The records and codes are defined in records.pxd / types.pxd.
+from libc.stdint cimport int64_t
 from hftcore._ext.types cimport ts_t, BookDelta, TradeRecord, BBORecord, OrderUpdate
 from hftcore._ext.records cimport (
     DecState, MsgInfo, BookSpan, Scan, SymbolEntry, SymbolTable,
@@ -67,6 +68,22 @@ cdef class DeribitDecoder(Decoder):
 
 cdef class KrakenFuturesDecoder(Decoder):
     pass
+
+cdef enum:
+    BFX_CHANNELS_MAX = 256      # Bitfinex channels one decoder remembers (a connection has <= 30)
+
+ctypedef struct BfxChannel:
+    int64_t id
+    int kind
+    int sym_len
+    char sym[48]
+
+ctypedef struct BfxChannels:
+    int count
+    BfxChannel items[256]       # BFX_CHANNELS_MAX
+
+cdef class BitfinexDecoder(Decoder):
+    cdef BfxChannels chans
 
 cdef class HtxDecoder(Decoder):
     # gzip frames are inflated into ztext (grown as needed, up to 16 MiB); zs: the z_stream
