@@ -143,7 +143,8 @@ def _decoder(venue: str) -> hftcore.Decoder:
             "FI_XBTUSD_210924", "FI_ETHUSD_210730", "FI_BCHUSD_210924", "FI_XRPUSD_210924",
             "FI_XBTUSD_210730", "FI_XBTUSD_200925", "btcusdt", "trioeth", "borusdt", "omgbtc",
             "xvgeth", "yfihusd", "zeneth", "dogeeth", "fil3susdt", "propyeth", "nesteth",
-            "tBFTUSD", "tIOTETH", "tDOGUSD", "tMNABTC", "tODEUSD", "tTESTBTC:TESTUSD", "tSNGUSD"]
+            "tBFTUSD", "tIOTETH", "tDOGUSD", "tMNABTC", "tODEUSD", "tTESTBTC:TESTUSD", "tSNGUSD",
+            "tETHUSD"]
     pd, sd = _DECIMALS.get(venue, (9, 8))
     d = decoder_for(venue, [hftcore.Instrument(venue, s, pd, sd, instrument_id=i)
                             for i, s in enumerate(syms, 1)],

@@ -740,3 +740,45 @@ def test_bitfinex_feed_resyncs_every_book_on_a_connection_gap() -> None:
     assert f.state(0)["state"] == f.state(1)["state"] == "waiting"
     f.feed(b"[18,[[100,1,5]],7]", 8)                        # a snapshot syncs its own book
     assert f.state(0)["state"] == "synced" and f.state(1)["state"] == "waiting"
+
+
+def test_bitfinex_private_orders_and_fills() -> None:
+    d = bitfinex("tETHUSD", pd=1, sd=2)
+    ex = EX / "bitfinex"
+    assert d.decode((ex / "ws_orders_new.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["status"] == hftcore.OrderStatus.ACCEPTED and o["side"] == hftcore.Side.SELL
+    assert o["order_type"] == hftcore.OrderType.LIMIT_MAKER                # flag 4096
+    assert (o["price"], o["size"], o["filled_size"]) == (2200, 50, 0)
+    assert o["venue_order_id"] == 1185815098 and o["client_order_id"] == b"1573476747887"
+    assert d.last_seq == 5 and d.has_seq                    # the connection's sequence
+    assert d.decode((ex / "ws_orders_update.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["status"] == hftcore.OrderStatus.PARTIALLY_FILLED and o["filled_size"] == 30
+    assert o["avg_price"] == 2200
+    assert d.decode((ex / "ws_orders_cancel.json").read_bytes()) == MessageKind.ORDER
+    assert d.orders[0]["status"] == hftcore.OrderStatus.CANCELED
+    assert d.decode((ex / "ws_orders_snapshot.json").read_bytes()) == MessageKind.ORDER
+    assert [(int(x["side"]), int(x["order_type"]), int(x["size"])) for x in d.orders] == \
+        [(0, hftcore.OrderType.LIMIT, 125), (1, hftcore.OrderType.STOP_MARKET, 100)]
+    assert d.decode((ex / "ws_trade_execution.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]
+    assert o["flags"] & hftcore.OrderFlag.IS_FILL and o["flags"] & hftcore.OrderFlag.IS_MAKER
+    assert (o["last_fill_price"], o["last_fill_size"], o["trade_id"]) == (2200, 30, 402088407)
+    assert o["side"] == hftcore.Side.SELL and not o["flags"] & hftcore.OrderFlag.HAS_FEE
+    assert d.decode((ex / "ws_trade_update.json").read_bytes()) == MessageKind.ORDER
+    o = d.orders[0]                                          # the fee of that fill, once
+    assert not o["flags"] & hftcore.OrderFlag.IS_FILL and o["flags"] & hftcore.OrderFlag.HAS_FEE
+    assert o["fee"] == 132_000_000 and o["fee_asset"] == b"USD"          # paid: positive
+    for bad in (b'[0,"on",[1,null,2,"tETHUSD",3,4,-0.5,0,"EXCHANGE LIMIT"]]',   # too short
+                (ex / "ws_orders_new.json").read_bytes().replace(b"-0.5,-0.5", b"-0.7,-0.5"),
+                (ex / "ws_orders_new.json").read_bytes().replace(b"-0.5,-0.5", b"0,0"),
+                (ex / "ws_trade_execution.json").read_bytes().replace(b"-0.3,220", b"0,220"),
+                (ex / "ws_trade_update.json").read_bytes().replace(b'-0.0132,"USD"',
+                                                                   b'null,"USD"')):
+        with pytest.raises(hftcore.DecodeError):
+            d.decode(bad)
+        assert d.n_orders == 0
+    assert d.decode(b'[0,"wu",["exchange","USD",100,0,100,null,null]]') == MessageKind.OTHER
+    assert d.decode(b'[0,"on",[1,null,2,"tXYZUSD",3,4,-0.5,-0.5,"EXCHANGE LIMIT",null,null,'
+                    b'null,0,"ACTIVE",null,null,1,0]]') == MessageKind.UNKNOWN_SYMBOL

@@ -9,28 +9,35 @@
 # "te" (new trade; amount > 0: the taker bought) and "tu" (the same trade again: OTHER).
 # ticker: [BID, BID_SIZE, ASK, ASK_SIZE, ...] as BBO without sizes (BID_SIZE / ASK_SIZE are
 # sums over 25 levels, not the best level's).  "cs": the book checksum message (its value in
-# Decoder.checksum; the book is not checked against it yet).  Raw books (R0), candles and the
-# account channel 0 are OTHER.  Prices and amounts are JSON numbers: their exact text is read.
+# Decoder.checksum; the book is not checked against it yet).  Raw books (R0) and candles are
+# OTHER.  The account channel 0: orders ("os", "on", "ou", "oc") and own trades ("te": the fill,
+# "tu": its fee), [0, word, payload(, seq, auth seq)]; wallets, positions, ... are OTHER.  Prices and amounts are JSON numbers: their exact text is read.
 from libc.stdint cimport int64_t, uint64_t, uint8_t, INT64_MIN
 from libc.string cimport memcpy
 from hftcore._ext.types cimport (
-    TradeRecord, BBORecord, SIDE_BID, SIDE_ASK, BBO_NO_BID, BBO_NO_ASK, BBO_NO_SIZE,
-    TRADE_SNAPSHOT,
+    TradeRecord, BBORecord, OrderUpdate, SIDE_BID, SIDE_ASK, BBO_NO_BID, BBO_NO_ASK, BBO_NO_SIZE,
+    TRADE_SNAPSHOT, ORDER_IS_FILL, ORDER_IS_MAKER, ORDER_HAS_FEE, ORDER_ID_LEN, ASSET_LEN,
+    ORDER_STATUS_ACCEPTED, ORDER_STATUS_PARTIALLY_FILLED, ORDER_STATUS_FILLED,
+    ORDER_STATUS_CANCELED, ORDER_STATUS_REJECTED, ORDER_STATUS_UNKNOWN, ORDER_TYPE_LIMIT,
+    ORDER_TYPE_MARKET, ORDER_TYPE_STOP_MARKET, ORDER_TYPE_STOP_LIMIT, ORDER_TYPE_LIMIT_MAKER,
+    ORDER_TYPE_UNKNOWN,
 )
 from hftcore._ext.records cimport (
-    DecState, Scan, SymbolEntry, BookSpan, push_trade, push_bbo, SYMBOL_MAX,
-    K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_TRADE, K_BBO, K_UNKNOWN_SYMBOL, K_HEARTBEAT,
+    DecState, Scan, SymbolEntry, BookSpan, push_trade, push_bbo, push_order, SYMBOL_MAX,
+    K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_TRADE, K_BBO, K_ORDER, K_UNKNOWN_SYMBOL, K_HEARTBEAT,
     K_SUBSCRIBED, K_VENUE_ERROR, K_STATUS, K_OTHER, E_TYPE, E_SHAPE, E_CAPACITY, E_NUMBER,
     E_TOO_LONG, E_MISSING, INFO_HAS_SEQ, INFO_HAS_CHECKSUM,
 )
 from hftcore._ext.jsonscan cimport (
     Field, JSON_ABSENT, JSON_STRING, JSON_NUMBER, JSON_ARRAY, scan_fail, scan_sub,
     scan_lift_error, scan_skip_ws, scan_array_open, scan_array_next, scan_value, scan_int,
-    scan_number, scan_peek_keys, text_is, decimal_text, int_text,
+    scan_number, scan_peek_keys, text_is, text_starts, decimal_text, int_text, copy_text,
+    id_text,
 )
 from hftcore._ext.decode_common cimport (
     span_open, span_close, symbol_lookup, push_level, fail_missing, fail_unexpected,
-    finish_control, collect_fields, field_is, field_int, field_ms, negate_checked,
+    finish_control, collect_fields, field_is, field_int, field_ms, negate_checked, field_text,
+    field_id, field_starts,
 )
 
 cdef enum:
@@ -231,6 +238,227 @@ cdef int bfx_ticker(DecState* d, Scan* sc, SymbolEntry* sym) noexcept nogil:
     return K_BBO
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Account channel 0: orders ("os" snapshot, "on" / "ou" / "oc") and own trades ("te" / "tu")
+# ---------------------------------------------------------------------------------------------
+
+cdef enum:
+    BFX_ORDER_FIELDS = 32       # an order array has 32 elements; more are validated, not kept
+
+
+cdef int bfx_fields(Scan* sc, Field* v, int cap, int* count) noexcept nogil:
+    """An array's elements into v[0:cap] (the rest validated); count: how many there were."""
+    cdef int st = 0, r, n = 0
+    cdef Field skip
+    if scan_array_open(sc) < 0:
+        return -1
+    while True:
+        r = scan_array_next(sc, &st)
+        if r == 0:
+            break
+        if r < 0 or scan_value(sc, 1, &v[n] if n < cap else &skip) < 0:
+            return -1
+        n += 1
+    count[0] = n
+    return 0
+
+
+cdef uint8_t bfx_order_status(const Field* v) noexcept nogil:
+    """"ACTIVE", "EXECUTED @ 107.6(-0.2)", "PARTIALLY FILLED @ ...", "CANCELED", "CANCELED
+    was: PARTIALLY FILLED @ ...", "INSUFFICIENT MARGIN ...", "RSN_..." (rejections)."""
+    if v.type != JSON_STRING:
+        return ORDER_STATUS_UNKNOWN
+    if field_starts(v, b"ACTIVE"):
+        return ORDER_STATUS_ACCEPTED
+    if field_starts(v, b"EXECUTED"):
+        return ORDER_STATUS_FILLED
+    if field_starts(v, b"PARTIALLY FILLED"):
+        return ORDER_STATUS_PARTIALLY_FILLED
+    if field_starts(v, b"CANCELED") or field_starts(v, b"POSTONLY CANCELED") \
+            or field_starts(v, b"IOC CANCELED") or field_starts(v, b"FILLORKILL CANCELED"):
+        return ORDER_STATUS_CANCELED
+    if field_starts(v, b"INSUFFICIENT") or field_starts(v, b"RSN_"):
+        return ORDER_STATUS_REJECTED
+    return ORDER_STATUS_UNKNOWN
+
+
+cdef uint8_t bfx_order_type(const Field* v, int64_t flags) noexcept nogil:
+    cdef const char* s = v.s
+    cdef Py_ssize_t n = v.n
+    if v.type != JSON_STRING:
+        return ORDER_TYPE_UNKNOWN
+    if text_starts(s, n, b"EXCHANGE "):
+        s += 9
+        n -= 9
+    if text_is(s, n, b"LIMIT") or text_is(s, n, b"FOK") or text_is(s, n, b"IOC"):
+        return ORDER_TYPE_LIMIT_MAKER if flags & 4096 else ORDER_TYPE_LIMIT    # 4096: post-only
+    if text_is(s, n, b"MARKET"):
+        return ORDER_TYPE_MARKET
+    if text_is(s, n, b"STOP") or text_is(s, n, b"TRAILING STOP"):
+        return ORDER_TYPE_STOP_MARKET
+    if text_is(s, n, b"STOP LIMIT"):
+        return ORDER_TYPE_STOP_LIMIT
+    return ORDER_TYPE_UNKNOWN
+
+
+cdef int bfx_abs(Scan* sc, const Field* f, int decimals, int64_t* out, int* sign) noexcept nogil:
+    """A signed JSON number -> its absolute value at decimals and its sign (1 / -1 / 0)."""
+    cdef int64_t v
+    if f.type != JSON_NUMBER:
+        return scan_fail(sc, E_TYPE, f.s) if f.type != JSON_ABSENT else fail_missing(sc)
+    if decimal_text(sc, f.s, f.n, decimals, True, &v) < 0:
+        return -1
+    sign[0] = 1 if v > 0 else (-1 if v < 0 else 0)
+    if v < 0:
+        return negate_checked(sc, v, f.s, out)
+    out[0] = v
+    return 0
+
+
+cdef int bfx_order(DecState* d, Scan* sc, bint* unknown) noexcept nogil:
+    """[ID, GID, CID, SYMBOL, MTS_CREATE, MTS_UPDATE, AMOUNT (left), AMOUNT_ORIG, ORDER_TYPE,
+    TYPE_PREV, MTS_TIF, _, FLAGS, ORDER_STATUS, _, _, PRICE, PRICE_AVG, ...]"""
+    cdef Field v[BFX_ORDER_FIELDS]
+    cdef int n, sign, sign_orig
+    cdef SymbolEntry* sym
+    cdef OrderUpdate* o
+    cdef int64_t left, flags = 0
+    if bfx_fields(sc, v, BFX_ORDER_FIELDS, &n) < 0:
+        return -1
+    if n < 18:
+        return scan_fail(sc, E_SHAPE, sc.p - 1)
+    if v[3].type != JSON_STRING:
+        return scan_fail(sc, E_TYPE, v[3].s)
+    sym = symbol_lookup(d, v[3].s, v[3].n)
+    if sym == NULL:
+        unknown[0] = True
+        return 0
+    o = push_order(d)
+    if o == NULL:
+        return scan_fail(sc, E_CAPACITY, sc.p)
+    if (field_id(sc, &v[0], o.venue_order_id_text, ORDER_ID_LEN, &o.venue_order_id) < 0
+            or field_text(sc, &v[2], o.client_order_id, ORDER_ID_LEN) < 0
+            or field_ms(sc, &v[5], &o.exchange_ts) < 0
+            or bfx_abs(sc, &v[6], sym.size_decimals, &left, &sign) < 0
+            or bfx_abs(sc, &v[7], sym.size_decimals, &o.size, &sign_orig) < 0):
+        return -1
+    if sign_orig == 0:
+        return scan_fail(sc, E_NUMBER, v[7].s)             # no side
+    if left > o.size:
+        return scan_fail(sc, E_NUMBER, v[6].s)             # more left than ordered
+    o.side = SIDE_BID if sign_orig > 0 else SIDE_ASK
+    o.filled_size = o.size - left
+    if v[12].type == JSON_NUMBER and field_int(sc, &v[12], &flags) < 0:
+        return -1
+    if v[16].type == JSON_NUMBER:
+        if decimal_text(sc, v[16].s, v[16].n, sym.price_decimals, False, &o.price) < 0:
+            return -1
+    if v[17].type == JSON_NUMBER:
+        if decimal_text(sc, v[17].s, v[17].n, sym.price_decimals, False, &o.avg_price) < 0:
+            return -1
+    o.status = bfx_order_status(&v[13])
+    o.order_type = bfx_order_type(&v[8], flags)
+    o.transact_ts = o.exchange_ts
+    o.instrument_id = sym.instrument_id
+    if o.exchange_ts > d.info.exchange_ts:
+        d.info.exchange_ts = o.exchange_ts
+    return 0
+
+
+cdef int bfx_own_trade(DecState* d, Scan* sc, bint update) noexcept nogil:
+    """[ID, SYMBOL, MTS, ORDER_ID, EXEC_AMOUNT, EXEC_PRICE, ORDER_TYPE, ORDER_PRICE, MAKER (1 /
+    -1), FEE, FEE_CURRENCY, CID]: "te" reports the fill, "tu" the same fill with its fee (a
+    record without ORDER_IS_FILL: the fee of a fill already reported)."""
+    cdef Field v[12]
+    cdef int n, sign
+    cdef SymbolEntry* sym
+    cdef OrderUpdate* o
+    cdef int64_t maker = 0, fee
+    if bfx_fields(sc, v, 12, &n) < 0:
+        return -1
+    if n < 9:
+        return scan_fail(sc, E_SHAPE, sc.p - 1)
+    if v[1].type != JSON_STRING:
+        return scan_fail(sc, E_TYPE, v[1].s)
+    sym = symbol_lookup(d, v[1].s, v[1].n)
+    if sym == NULL:
+        return K_UNKNOWN_SYMBOL
+    o = push_order(d)
+    if o == NULL:
+        return scan_fail(sc, E_CAPACITY, sc.p)
+    if (field_id(sc, &v[0], o.trade_id_text, ORDER_ID_LEN, &o.trade_id) < 0
+            or field_ms(sc, &v[2], &o.exchange_ts) < 0
+            or field_id(sc, &v[3], o.venue_order_id_text, ORDER_ID_LEN, &o.venue_order_id) < 0
+            or bfx_abs(sc, &v[4], sym.size_decimals, &o.last_fill_size, &sign) < 0):
+        return -1
+    if sign == 0:
+        return scan_fail(sc, E_NUMBER, v[4].s)
+    if v[5].type != JSON_NUMBER:
+        return scan_fail(sc, E_TYPE, v[5].s)
+    if decimal_text(sc, v[5].s, v[5].n, sym.price_decimals, False, &o.last_fill_price) < 0:
+        return -1
+    if v[7].type == JSON_NUMBER:
+        if decimal_text(sc, v[7].s, v[7].n, sym.price_decimals, False, &o.price) < 0:
+            return -1
+    if v[8].type == JSON_NUMBER and field_int(sc, &v[8], &maker) < 0:
+        return -1
+    o.side = SIDE_BID if sign > 0 else SIDE_ASK
+    o.order_type = bfx_order_type(&v[6], 0)
+    o.status = ORDER_STATUS_UNKNOWN                        # (the order's own update says it)
+    if maker == 1:
+        o.flags |= ORDER_IS_MAKER
+    if n > 11 and field_text(sc, &v[11], o.client_order_id, ORDER_ID_LEN) < 0:
+        return -1
+    if update:
+        if n < 11 or v[9].type != JSON_NUMBER:
+            return scan_fail(sc, E_SHAPE, sc.p - 1)
+        if (decimal_text(sc, v[9].s, v[9].n, d.fee_decimals, True, &fee) < 0
+                or field_text(sc, &v[10], o.fee_asset, ASSET_LEN) < 0):
+            return -1
+        if fee == INT64_MIN:
+            return scan_fail(sc, E_NUMBER, v[9].s)
+        o.fee = -fee                                       # Bitfinex: a fee paid is negative
+        o.flags |= ORDER_HAS_FEE
+    else:
+        o.flags |= ORDER_IS_FILL
+    o.transact_ts = o.exchange_ts
+    o.instrument_id = sym.instrument_id
+    d.info.exchange_ts = o.exchange_ts
+    return K_ORDER
+
+
+cdef int bfx_account(DecState* d, Scan* sc, const Field* word, const Field* payload) noexcept nogil:
+    """Channel 0: "os" [[order], ..], "on" / "ou" / "oc" [order], "te" / "tu" [trade]; other
+    words (wallets, positions, notifications, ...) are OTHER."""
+    cdef Scan sub
+    cdef int st = 0, r, kind
+    cdef bint unknown = False
+    d.info.what = b"account"
+    if payload.type != JSON_ARRAY:
+        return K_OTHER
+    scan_sub(sc, &sub, payload.s)
+    if field_is(word, b"te") or field_is(word, b"tu"):
+        kind = bfx_own_trade(d, &sub, field_is(word, b"tu"))
+        return scan_lift_error(sc, &sub) if kind < 0 else kind
+    if field_is(word, b"os"):
+        if scan_array_open(&sub) < 0:
+            return scan_lift_error(sc, &sub)
+        while True:
+            r = scan_array_next(&sub, &st)
+            if r == 0:
+                break
+            if r < 0 or bfx_order(d, &sub, &unknown) < 0:
+                return scan_lift_error(sc, &sub)
+    elif field_is(word, b"on") or field_is(word, b"ou") or field_is(word, b"oc"):
+        if bfx_order(d, &sub, &unknown) < 0:
+            return scan_lift_error(sc, &sub)
+    else:
+        return K_OTHER
+    if unknown:
+        return K_UNKNOWN_SYMBOL
+    return K_ORDER if d.info.n_orders else K_OTHER
+
 # ---------------------------------------------------------------------------------------------
 # Channels
 # ---------------------------------------------------------------------------------------------
@@ -366,22 +594,33 @@ cdef int bfx_channel(DecState* d, Scan* sc, BfxChannels* chans) noexcept nogil:
         return scan_fail(sc, E_SHAPE, sc.base)
     if e[0].type != JSON_NUMBER or field_int(sc, &e[0], &cid) < 0 or cid < 0:
         return scan_fail(sc, E_TYPE, e[0].s)
+    if cid == 0:
+        # the account channel: [0, word, payload(, seq, auth seq)]
+        if e[1].type != JSON_STRING:
+            return scan_fail(sc, E_TYPE, e[1].s)
+        if field_is(&e[1], b"hb"):
+            return K_HEARTBEAT
+        if n < 3:
+            return scan_fail(sc, E_SHAPE, sc.base)
+        if n >= 4:
+            if bfx_seq(sc, &e[3], &seq) < 0 or (n == 5 and bfx_seq(sc, &e[4], &cid) < 0):
+                return -1
+            d.info.first_seq = seq
+            d.info.last_seq = seq
+            d.info.flags |= INFO_HAS_SEQ
+        return bfx_account(d, sc, &e[1], &e[2])
     # elements the message form has before its sequence number
     if e[1].type == JSON_STRING:
         if field_is(&e[1], b"hb"):
             nseq = 2
         elif field_is(&e[1], b"te") or field_is(&e[1], b"tu") or field_is(&e[1], b"cs"):
             nseq = 3
-        elif cid == 0:
-            return K_OTHER                                 # the account channel
         else:
             return scan_fail(sc, E_SHAPE, e[1].s)
     elif e[1].type == JSON_ARRAY:
         nseq = 2
     else:
         return scan_fail(sc, E_TYPE, e[1].s)
-    if cid == 0:
-        return K_OTHER                                     # account: orders, trades, wallets
     if n < nseq or n > nseq + 1:
         return scan_fail(sc, E_SHAPE, sc.base)
     has_seq = n == nseq + 1
