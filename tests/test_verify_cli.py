@@ -286,3 +286,32 @@ def test_bitfinex_connection_gap_is_found(tmp_path: Path,
     rec.write_bytes(b"".join(src[:i] + src[i + 1:]))
     rc, report = verify(capsys, rec, "--venue", "bitfinex")
     assert rc == EXIT_FAILED and report["sequence_gaps"] == 1, report
+
+
+def _bfx_recording(tmp_path: Path, checksum: int) -> Path:
+    rec = tmp_path / "bfx_cs.txt"
+    rec.write_text(
+        '1.0: {"event":"conf","status":"OK","flags":196608}\n'
+        '1.1: {"event":"subscribed","channel":"book","chanId":9,"symbol":"tBTCUSD",'
+        '"prec":"P0","freq":"F0","len":"25","pair":"BTCUSD"}\n'
+        "1.2: [9,[[60000.5,1,1.25],[60000,2,0.00000015],[60001,1,-2],[60002.5,3,-0.5]],1]\n"
+        "1.3: [9,[60000.5,0,1],2]\n"
+        f'1.4: [9,"cs",{checksum},3]\n')
+    return rec
+
+
+def test_bitfinex_checksums_are_verified(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import zlib
+
+    # after the update the book is: bid 60000 x 0.00000015; asks 60001 x 2, 60002.5 x 0.5;
+    # the text as JavaScript prints the numbers, bid and ask interleaved, asks negative
+    text = "60000:1.5e-7:60001:-2:60002.5:-0.5"
+    crc = zlib.crc32(text.encode())
+    good = crc - (1 << 32) if crc >= 1 << 31 else crc
+    rc, report = verify(capsys, _bfx_recording(tmp_path, good), "--venue", "bitfinex",
+                        "--decimals", "tBTCUSD=1,8")
+    assert rc == EXIT_OK and report["checksums_verified"] == 1, report
+    rc, report = verify(capsys, _bfx_recording(tmp_path, good ^ 1), "--venue", "bitfinex",
+                        "--decimals", "tBTCUSD=1,8")
+    assert rc == EXIT_FAILED and report["checksums_failed"] == 1, report

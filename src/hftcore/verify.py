@@ -16,6 +16,7 @@ import argparse
 import json
 import re
 import zlib
+from decimal import Decimal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -440,6 +441,17 @@ def verify_messages(venue: str, messages: Iterable[RecordedMessage],
             report.unknown_symbols += 1
             report.errors.append(f"line {m.line}: unknown symbol {dec.symbol!r}")
             continue
+        if venue == "bitfinex" and kind == MessageKind.STATUS and dec.checksum is not None:
+            # "cs": CRC32 of the book's top 25 levels (conf flag 131072)
+            st = books.get(dec.instrument_id)
+            if st is not None and st.synced:
+                mine = bitfinex_checksum(st.book, *decimals[names[dec.instrument_id]])
+                if mine == dec.checksum:
+                    report.checksums_verified += 1
+                else:
+                    report.checksums_failed += 1
+                    report.errors.append(f"line {m.line}: checksum {dec.checksum} != book "
+                                         f"{mine} on {names[dec.instrument_id]}")
         if not kind.is_data:
             report.other_messages[name] = report.other_messages.get(name, 0) + 1
             continue
@@ -454,6 +466,37 @@ def verify_messages(venue: str, messages: Iterable[RecordedMessage],
             _apply_span(venue, kind, _Span.of(span), deltas, state, names, report, m)
         del deltas
     return report
+
+
+def _js_number_text(value: int, decimals: int) -> str:
+    """An int count at ``decimals`` as JavaScript prints the number (Bitfinex checksums are
+    computed over that text): no trailing zeros, exponent form below 1e-6 ("1.5e-7")."""
+    d = (Decimal(value).scaleb(-decimals)).normalize()
+    if d == 0:
+        return "0"
+    if abs(d) >= Decimal("1e-6") and abs(d) < Decimal("1e21"):
+        return format(d, "f")
+    sign, digits, exp = d.as_tuple()
+    mant = "".join(map(str, digits))
+    e = int(exp) + len(mant) - 1
+    text = mant[0] + ("." + mant[1:] if len(mant) > 1 else "") + f"e{'+' if e > 0 else ''}{e}"
+    return ("-" if sign else "") + text
+
+
+def bitfinex_checksum(book: Any, price_decimals: int, size_decimals: int) -> int:
+    """Bitfinex's book checksum: the signed CRC32 of "bid price:bid amount:ask price:ask
+    amount:..." over the top 25 levels, interleaved, asks' amounts negative."""
+    bids, asks = book.levels(0, 25), book.levels(1, 25)
+    parts: list[str] = []
+    for i in range(25):
+        if i < len(bids):
+            parts += [_js_number_text(bids[i][0], price_decimals),
+                      _js_number_text(bids[i][1], size_decimals)]
+        if i < len(asks):
+            parts += [_js_number_text(asks[i][0], price_decimals),
+                      _js_number_text(-asks[i][1], size_decimals)]
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
 @dataclass(frozen=True)
