@@ -16,9 +16,9 @@ import argparse
 import json
 import re
 import zlib
-from decimal import Decimal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -443,9 +443,9 @@ def verify_messages(venue: str, messages: Iterable[RecordedMessage],
             continue
         if venue == "bitfinex" and kind == MessageKind.STATUS and dec.checksum is not None:
             # "cs": CRC32 of the book's top 25 levels (conf flag 131072)
-            st = books.get(dec.instrument_id)
-            if st is not None and st.synced:
-                mine = bitfinex_checksum(st.book, *decimals[names[dec.instrument_id]])
+            cs_book = books.get(dec.instrument_id)
+            if cs_book is not None and cs_book.synced:
+                mine = bitfinex_checksum(cs_book.book, *decimals[names[dec.instrument_id]])
                 if mine == dec.checksum:
                     report.checksums_verified += 1
                 else:
