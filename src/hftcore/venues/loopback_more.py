@@ -1,0 +1,458 @@
+"""Loopback servers of HTX, KuCoin, Bitfinex, Deribit and Kraken Futures on 127.0.0.1.
+
+Each speaks its venue's order entry (signed requests checked the venue's way, answers and
+private order/fill updates in the venue's shapes) against the simulated exchange of
+:mod:`hftcore.venues.loopback`, and replays a recording of the venue's public market data byte
+for byte to the clients that subscribe (HTX frames gzip-compressed, as HTX sends them).  The
+matcher trades against the replayed book when this build has the venue's decoder; without it
+orders rest until :meth:`~hftcore.venues.loopback.LoopbackServer.exchange_fill` or a cancel.
+
+Faults (:class:`~hftcore.venues.loopback.Faults`): ``silent``, ``reject_signature``,
+``never_ack``, ``duplicate_fills``, ``ack_delay`` is not used; drop connections with
+:meth:`~hftcore.venues.loopback.LoopbackServer.drop_connections`.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import gzip
+import hashlib
+import hmac
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+from picows import WSListener, WSMsgType
+
+from hftcore._ext.sim import (
+    RSP_ACK,
+    RSP_CANCELED,
+    RSP_EXPIRED,
+    RSP_FILL,
+    SO_FOK,
+    SO_IOC,
+    SO_MARKET,
+    SO_POST_ONLY,
+)
+from hftcore.data.recordings import open_recording
+from hftcore.fixed import format as format_fixed
+from hftcore.model import Instrument
+from hftcore.venues.loopback import LoopbackServer, MarketFrame, _ServerListener, _SOrder
+
+__all__ = [
+    "AccountLoopback",
+    "KrakenFuturesLoopback",
+    "Refused",
+    "recorded_frames",
+]
+
+_OPEN = ("NEW", "PARTIALLY_FILLED")
+
+
+class Refused(Exception):
+    """A request the loopback venue refuses: its code and message."""
+
+    def __init__(self, code: str, msg: str) -> None:
+        super().__init__(f"{code} {msg}")
+        self.code = code
+        self.msg = msg
+
+
+def recorded_frames(paths: str | Path | Sequence[str | Path],
+                    decode: Callable[[bytes], bytes | None] | None = None) -> list[MarketFrame]:
+    """Every received message of recordings (``<ts>: <payload>`` lines), in order, as
+    :class:`~hftcore.venues.loopback.MarketFrame` (``decode`` turns a payload into the bytes to
+    keep, None to drop it)."""
+    plist = [paths] if isinstance(paths, str | Path) else list(paths)
+    out: list[MarketFrame] = []
+    for p in plist:
+        with open_recording(p) as fh:
+            for raw in fh:
+                line = raw.rstrip(b"\r\n")
+                if not line[:1].isdigit():
+                    continue
+                ts_text, _, body = line.partition(b": ")
+                whole, _, frac = ts_text.partition(b".")
+                ts = int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
+                payload = decode(body) if decode is not None else body
+                if payload is not None:
+                    out.append(MarketFrame(ts, "", "md", payload))
+    out.sort(key=lambda f: f.ts)
+    return out
+
+
+def gunzip_literal(body: bytes) -> bytes | None:
+    """An HTX recording line's ``b'...'`` literal, decompressed."""
+    try:
+        data = ast.literal_eval(body.decode("ascii"))
+    except (ValueError, SyntaxError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, bytes):
+        return None
+    return gzip.decompress(data)
+
+
+class _Md(_ServerListener):
+    """A market-data client: gets every replayed frame once it subscribed."""
+
+    server: AccountLoopback
+
+    def __init__(self, server: AccountLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.subscribed = False
+
+    def connected(self) -> None:
+        self.server.md_connected(self)
+
+    def wants(self, frame: MarketFrame) -> bool:
+        return self.subscribed
+
+    def on_text(self, data: bytes) -> None:
+        self.server.md_request(self, data)
+
+    def send_binary(self, data: bytes) -> None:
+        if self.transport is not None and not self.server.faults.silent:
+            self.transport.send(WSMsgType.BINARY, data)
+
+
+class _Private(_ServerListener):
+    """A private (order updates / trading) client."""
+
+    server: AccountLoopback
+
+    def __init__(self, server: AccountLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.authed = False
+        self.subs: set[str] = set()
+        self.state: dict[str, Any] = {}
+
+    def connected(self) -> None:
+        self.server.private_connected(self)
+
+    def on_text(self, data: bytes) -> None:
+        self.server.stats["requests"] += 1
+        self.server.private_request(self, data)
+
+
+class AccountLoopback(LoopbackServer):
+    """Base of the five servers: orders by client id, fills with trade ids, private pushes.
+
+    Parameters
+    ----------
+    instruments : sequence of Instrument
+    recording : path or paths, optional
+        The venue's recorded market data to replay.
+    api_key, api_secret, passphrase : str
+        What signed requests must carry.
+    """
+
+    private_prefix = "/private"
+
+    def __init__(self, instruments: Sequence[Instrument],
+                 recording: str | Path | Sequence[str | Path] | None = None, *,
+                 api_key: str = "loopback", api_secret: str = "loopback-secret",
+                 passphrase: str = "", **kwargs: Any) -> None:
+        frames = self.load_frames(recording) if recording is not None else []
+        super().__init__(instruments, frames, **kwargs)
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.passphrase = passphrase
+        self.requests_seen: list[tuple[str, Any]] = []
+
+    def load_frames(self, recording: str | Path | Sequence[str | Path]) -> list[MarketFrame]:
+        """The market data to replay (subclasses: HTX decompresses)."""
+        return recorded_frames(recording)
+
+    def listener_for(self, path: str) -> WSListener | None:
+        if path.startswith(self.private_prefix):
+            return _Private(self, path)
+        return _Md(self, path)
+
+    # -- market data -----------------------------------------------------------------------------
+    def md_connected(self, conn: _Md) -> None:
+        """A market-data client connected (subclasses: a welcome message)."""
+
+    def md_request(self, conn: _Md, data: bytes) -> None:
+        """A market-data client's message (subclasses answer; default: any subscribes)."""
+        self.subscribe_md(conn)
+
+    def subscribe_md(self, conn: _Md) -> None:
+        """Start sending market data to ``conn``."""
+        conn.subscribed = True
+        if self.start_on_subscribe:
+            self.start_replay()
+
+    # -- private ---------------------------------------------------------------------------------
+    def private_connected(self, conn: _Private) -> None:
+        """A private client connected (subclasses: a welcome or info message)."""
+
+    def private_request(self, conn: _Private, data: bytes) -> None:
+        """A private client's message (subclasses)."""
+
+    def private_clients(self, sub: str = "") -> list[_Private]:
+        """Authenticated private clients (subscribed to ``sub`` when given)."""
+        return [c for c in list(self._clients) if isinstance(c, _Private) and c.authed
+                and (not sub or sub in c.subs)]
+
+    def signature_ok(self, good: str, given: object) -> bool:
+        """Compare a signature (and count a bad one); honours ``reject_signature``."""
+        ok = (not self.faults.reject_signature and isinstance(given, str)
+              and hmac.compare_digest(good.encode(), given.encode()))
+        if not ok:
+            self.stats["bad_signatures"] += 1
+        return ok
+
+    # -- orders ----------------------------------------------------------------------------------
+    def inst(self, symbol: object) -> Instrument:
+        """The instrument of ``symbol`` or a refusal."""
+        i = self.index.get(str(symbol))
+        if i is None:
+            raise Refused("symbol", f"unknown symbol {symbol}")
+        return self.instruments[i]
+
+    def place(self, cid: str, symbol: object, side: int, type_: str, price: int, qty: int,
+              flags: int) -> _SOrder:
+        """A new order in the matcher, or a refusal."""
+        inst = self.inst(symbol)
+        old = self.by_cid.get(cid)
+        if old is not None and old.status in _OPEN:
+            raise Refused("duplicate", f"client order id {cid} is in use")
+        if qty <= 0:
+            raise Refused("size", "size must be > 0")
+        if not flags & SO_MARKET and price <= 0:
+            raise Refused("price", "price must be > 0")
+        if not self._rate_ok():
+            raise Refused("rate", "rate limit exceeded")
+        self.requests_seen.append(("new", cid))
+        o = self.new_order(cid, inst, side, type_, type_, price, qty, flags)
+        if o.status == "REJECTED":
+            raise Refused("post_only", "post-only order would take liquidity")
+        return o
+
+    def find(self, cid: str | None = None, order_id: str | None = None) -> _SOrder:
+        """An open order by client id or venue id, or a refusal."""
+        o = None
+        if cid:
+            o = self.by_cid.get(cid)
+        elif order_id:
+            o = next((x for x in self.by_cid.values() if str(x.order_id) == str(order_id)), None)
+        if o is None or o.status not in _OPEN:
+            raise Refused("not_found", "order not found or not open")
+        return o
+
+    def cancel_open(self, o: _SOrder) -> None:
+        """Cancel an open order."""
+        self.requests_seen.append(("cancel", o.cid))
+        self.cancel_order(o)
+
+    def amend_open(self, o: _SOrder, price: int, qty: int) -> _SOrder:
+        """Replace an open order's price and total size (same ids); a refusal when the size is
+        not above what is filled."""
+        if qty <= o.filled:
+            raise Refused("size", "the new size must exceed the filled size")
+        self.requests_seen.append(("amend", o.cid))
+        self._quiet.add(o.handle)
+        self.matcher.cancel(o.handle, o.slot, o.index)
+        self._quiet.discard(o.handle)
+        del self.orders[o.handle]
+        n = self.new_order(o.cid, o.inst, o.side, o.type, o.tif, price, qty - o.filled, o.flags)
+        n.order_id, n.trades, n.qty, n.filled = o.order_id, o.trades, qty, o.filled
+        if o.filled and n.status == "NEW":
+            n.status = "PARTIALLY_FILLED"
+        return n
+
+    def on_order_event(self, o: _SOrder, kind: int, price: int, qty: int, aux: int,
+                       ts: int) -> None:
+        trade = None
+        if kind == RSP_FILL:
+            inst = o.inst
+            trade = {"id": str(next(self._trade_ids)), "qty": format_fixed(qty, inst.size_decimals),
+                     "price": format_fixed(price, inst.price_decimals), "maker": aux == 0,
+                     "order_id": str(o.order_id)}
+            o.trades.append(trade)
+            for _ in range(2 if self.faults.duplicate_fills else 1):
+                self.push(o, "fill", trade)
+        elif kind == RSP_ACK:
+            if not o.hidden_ack:
+                self.push(o, "new", None)
+        elif kind in (RSP_CANCELED, RSP_EXPIRED):
+            self.push(o, "canceled", None)
+
+    def push(self, o: _SOrder, event: str, trade: dict[str, Any] | None) -> None:
+        """Send a private update of ``o`` (``new``, ``fill``, ``canceled``) in the venue's
+        format (subclasses)."""
+
+    def text(self, o: _SOrder, raw: int, size: bool = False) -> str:
+        """A raw price (or size) of ``o``'s instrument as the venue's decimal text."""
+        return o.inst.format_qty(raw, True) if size else o.inst.format_price(raw, True)
+
+
+def flags_of(type_: str) -> int:
+    """The simulator flags of an order type word (``market``, ``post``, ``ioc``, ``fok``)."""
+    return {"market": SO_MARKET, "post": SO_POST_ONLY, "ioc": SO_IOC, "fok": SO_FOK}.get(type_, 0)
+
+
+# -- Kraken Futures -------------------------------------------------------------------------------
+
+def _kf_authent(secret_b64: str, message: str) -> str:
+    digest = hashlib.sha256(message.encode()).digest()
+    return base64.b64encode(hmac.new(base64.b64decode(secret_b64), digest,
+                                     hashlib.sha512).digest()).decode()
+
+
+class KrakenFuturesLoopback(AccountLoopback):
+    """Kraken Futures: ``/derivatives/api/v3/sendorder|cancelorder|editorder`` (``APIKey``,
+    ``Nonce``, ``Authent`` checked), the websocket ``challenge`` and the private ``open_orders``
+    and ``fills`` feeds, and the public feeds replayed from a recording."""
+
+    venue = "kraken_futures"
+    private_prefix = "/ws/v1/private"
+
+    def rest_routes(self, app: web.Application) -> None:
+        for ep in ("sendorder", "cancelorder", "editorder"):
+            app.router.add_post(f"/derivatives/api/v3/{ep}", self._rest)
+
+    def md_request(self, conn: _Md, data: bytes) -> None:
+        try:
+            req = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            conn.send(b'{"event":"error","message":"Json Error"}')
+            return
+        if req.get("event") == "subscribe":
+            conn.send(orjson.dumps({"event": "subscribed", "feed": req.get("feed"),
+                                    "product_ids": req.get("product_ids")}))
+            if req.get("feed") != "heartbeat":
+                self.subscribe_md(conn)
+
+    def private_request(self, conn: _Private, data: bytes) -> None:
+        try:
+            req = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            conn.send(b'{"event":"error","message":"Json Error"}')
+            return
+        ev = req.get("event")
+        if ev == "challenge":
+            if req.get("api_key") != self.api_key:
+                conn.send(b'{"event":"error","message":"Invalid API key"}')
+                return
+            conn.state["challenge"] = str(uuid.uuid4())
+            conn.send(orjson.dumps({"event": "challenge", "message": conn.state["challenge"]}))
+        elif ev == "subscribe":
+            ch = conn.state.get("challenge")
+            good = _kf_authent(self.api_secret, ch) if ch else ""
+            if (ch is None or req.get("original_challenge") != ch
+                    or not self.signature_ok(good, req.get("signed_challenge"))):
+                conn.send(b'{"event":"error","message":"Invalid challenge"}')
+                return
+            conn.authed = True
+            feed = str(req.get("feed"))
+            conn.subs.add(feed)
+            conn.send(orjson.dumps({"event": "subscribed", "feed": feed}))
+            conn.send(orjson.dumps({"feed": f"{feed}_snapshot", "orders" if feed ==
+                                    "open_orders" else "fills": []}))
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        self.stats["requests"] += 1
+        body = await request.text()
+        path = request.path.removeprefix("/derivatives")
+        h = request.headers
+        if h.get("APIKey") != self.api_key or not self.signature_ok(
+                _kf_authent(self.api_secret, body + h.get("Nonce", "") + path),
+                h.get("Authent")):
+            return web.json_response({"result": "error", "error": "authenticationError",
+                                      "serverTime": _iso_now()})
+        a = dict(urllib.parse.parse_qsl(body))
+        ep = path.rsplit("/", 1)[1]
+        if ep == "sendorder":
+            return web.json_response(self._kf_send(a))
+        if ep == "cancelorder":
+            try:
+                o = self.find(a.get("cliOrdId"), a.get("order_id"))
+            except Refused:
+                return web.json_response({"result": "success", "serverTime": _iso_now(),
+                                          "cancelStatus": {"status": "notFound"}})
+            self.cancel_open(o)
+            return web.json_response({"result": "success", "serverTime": _iso_now(),
+                                      "cancelStatus": {"status": "cancelled",
+                                                       "order_id": str(o.order_id),
+                                                       "cliOrdId": o.cid}})
+        try:
+            o = self.find(a.get("cliOrdId"), a.get("orderId"))
+        except Refused:
+            return web.json_response({"result": "success", "serverTime": _iso_now(),
+                                      "editStatus": {"status": "orderForEditNotFound"}})
+        try:
+            price = o.inst.price(a["limitPrice"]) if "limitPrice" in a else o.price
+            qty = o.inst.qty(a["size"]) if "size" in a else o.qty
+            n = self.amend_open(o, price, qty)
+        except (Refused, ValueError):
+            return web.json_response({"result": "success", "serverTime": _iso_now(),
+                                      "editStatus": {"status": "invalidSize"}})
+        return web.json_response({"result": "success", "serverTime": _iso_now(),
+                                  "editStatus": {"status": "edited",
+                                                 "orderId": str(n.order_id)}})
+
+    def _kf_send(self, a: dict[str, str]) -> dict[str, Any]:
+        ot = a.get("orderType", "lmt")
+        try:
+            inst = self.inst(a.get("symbol"))
+            flags = {"mkt": SO_MARKET, "post": SO_POST_ONLY, "ioc": SO_IOC}.get(ot, 0)
+            price = inst.price(a["limitPrice"]) if "limitPrice" in a else 0
+            o = self.place(a.get("cliOrdId", ""), inst.symbol,
+                           0 if a.get("side") == "buy" else 1, ot, price, inst.qty(a["size"]),
+                           flags)
+        except Refused as exc:
+            status = {"duplicate": "clientOrderIdAlreadyExist", "post_only": "postWouldExecute",
+                      "rate": "apiLimitExceeded"}.get(exc.code, "invalidSize")
+            if exc.code == "rate":
+                return {"result": "error", "error": "apiLimitExceeded",
+                        "serverTime": _iso_now()}
+            return {"result": "success", "serverTime": _iso_now(),
+                    "sendStatus": {"status": status, "cliOrdId": a.get("cliOrdId")}}
+        except (KeyError, ValueError):
+            return {"result": "success", "serverTime": _iso_now(),
+                    "sendStatus": {"status": "invalidSize", "cliOrdId": a.get("cliOrdId")}}
+        status = {"NEW": "placed", "PARTIALLY_FILLED": "partiallyFilled",
+                  "FILLED": "filled"}.get(o.status, "cancelled")
+        if o.hidden_ack:
+            status = "placed"
+        return {"result": "success", "serverTime": _iso_now(),
+                "sendStatus": {"order_id": str(o.order_id), "cliOrdId": o.cid,
+                               "status": status, "receivedTime": _iso_now()}}
+
+    def push(self, o: _SOrder, event: str, trade: dict[str, Any] | None) -> None:
+        # prices and sizes are JSON numbers here, written from the exact decimal text
+        if event == "fill" and trade is not None:
+            msg = (f'{{"feed":"fills","username":"loopback","fills":[{{"instrument":'
+                   f'"{o.inst.symbol}","time":{time.time_ns() // 1_000_000},'
+                   f'"price":{trade["price"]},"seq":{trade["id"]},'
+                   f'"buy":{"true" if o.side == 0 else "false"},"qty":{trade["qty"]},'
+                   f'"order_id":"{o.order_id}","cli_ord_id":"{o.cid}","fill_id":"{trade["id"]}",'
+                   f'"fill_type":"{"maker" if trade["maker"] else "taker"}"}}]}}').encode()
+            for c in self.private_clients("fills"):
+                c.send(msg)
+            return
+        if event == "new":
+            msg = (f'{{"feed":"open_orders","order":{{"instrument":"{o.inst.symbol}",'
+                   f'"time":{o.time_ms},"last_update_time":{o.time_ms},'
+                   f'"qty":{self.text(o, o.qty, True)},"filled":{self.text(o, o.filled, True)},'
+                   f'"limit_price":{self.text(o, o.price)},"stop_price":0.0,"type":"limit",'
+                   f'"order_id":"{o.order_id}","cli_ord_id":"{o.cid}","direction":{o.side},'
+                   f'"reduce_only":false}},"is_cancel":false,'
+                   f'"reason":"new_placed_order_by_user"}}').encode()
+        else:
+            msg = orjson.dumps({"feed": "open_orders", "order_id": str(o.order_id),
+                                "cli_ord_id": o.cid, "is_cancel": True,
+                                "reason": "cancelled_by_user"})
+        for c in self.private_clients("open_orders"):
+            c.send(msg)
+
+
+def _iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
