@@ -49,6 +49,7 @@ __all__ = [
     "AccountLoopback",
     "HtxLoopback",
     "KrakenFuturesLoopback",
+    "KucoinLoopback",
     "Refused",
     "recorded_frames",
 ]
@@ -600,4 +601,171 @@ class HtxLoopback(AccountLoopback):
         ch = f"orders#{o.inst.symbol.lower()}"
         msg = orjson.dumps({"action": "push", "ch": ch, "data": d})
         for c in self.private_clients(ch):
+            c.send(msg)
+
+
+# -- KuCoin ---------------------------------------------------------------------------------------
+
+def _kc_b64(secret: str, msg: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), msg.encode(), hashlib.sha256).digest()
+                            ).decode()
+
+
+class _KcMd(_Md):
+    def connected(self) -> None:
+        self.send(orjson.dumps({"id": "welcome", "type": "welcome"}))
+
+
+class _KcPrivate(_Private):
+    def connected(self) -> None:
+        self.authed = True
+        self.send(orjson.dumps({"id": "welcome", "type": "welcome"}))
+
+
+class KucoinLoopback(AccountLoopback):
+    """KuCoin spot: ``bullet-public``/``bullet-private`` tokens (the private one signed, key
+    version 2: ``KC-API-*`` headers checked), the HF order endpoints, the private
+    ``/spotMarket/tradeOrdersV2`` topic, ``ping`` answered ``pong``, the level-2 REST snapshots
+    of a recording and its stream replayed."""
+
+    venue = "kucoin"
+
+    def __init__(self, instruments: Sequence[Instrument],
+                 recording: str | Path | Sequence[str | Path] | None = None, *,
+                 rest_snapshots: str | Path | None = None, **kwargs: Any) -> None:
+        super().__init__(instruments, recording, **kwargs)
+        self.snapshots: dict[str, bytes] = {}
+        self.tokens: dict[str, bool] = {}            # token -> private
+        if rest_snapshots is not None:
+            with open_recording(rest_snapshots) as fh:
+                for raw in fh:
+                    url, sep, rest = raw.rstrip(b"\r\n").partition(b" -> ")
+                    if not sep:
+                        continue
+                    sym = urllib.parse.parse_qs(urllib.parse.urlsplit(url.decode()).query
+                                                ).get("symbol", [""])[0]
+                    self.snapshots.setdefault(sym, rest.partition(b": ")[2])
+
+    def listener_for(self, path: str) -> WSListener | None:
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        token = q.get("token", [""])[0]
+        if token not in self.tokens:
+            return None
+        return _KcPrivate(self, path) if self.tokens[token] else _KcMd(self, path)
+
+    def _auth_ok(self, request: web.Request, body: str) -> bool:
+        h = request.headers
+        endpoint = request.path + (f"?{request.rel_url.raw_query_string}"
+                                   if request.rel_url.raw_query_string else "")
+        good = _kc_b64(self.api_secret, h.get("KC-API-TIMESTAMP", "") + request.method +
+                       endpoint + body)
+        return (h.get("KC-API-KEY") == self.api_key and h.get("KC-API-KEY-VERSION") == "2"
+                and h.get("KC-API-PASSPHRASE") == _kc_b64(self.api_secret, self.passphrase)
+                and self.signature_ok(good, h.get("KC-API-SIGN")))
+
+    def rest_routes(self, app: web.Application) -> None:
+        app.router.add_post("/api/v1/bullet-public", self._bullet)
+        app.router.add_post("/api/v1/bullet-private", self._bullet)
+        app.router.add_post("/api/v1/hf/orders", self._rest)
+        app.router.add_post("/api/v1/hf/orders/alter", self._rest)
+        app.router.add_delete("/api/v1/hf/orders/client-order/{cid}", self._rest)
+        app.router.add_get("/api/v1/market/orderbook/level2_100", self._snapshot)
+        app.router.add_get("/api/v3/market/orderbook/level2", self._snapshot)
+
+    async def _bullet(self, request: web.Request) -> web.Response:
+        private = request.path.endswith("private")
+        if private and not self._auth_ok(request, await request.text()):
+            return web.json_response({"code": "400005", "msg": "Invalid KC-API-SIGN"},
+                                     status=401)
+        token = f"{'priv' if private else 'pub'}-{uuid.uuid4().hex}"
+        self.tokens[token] = private
+        return web.json_response({"code": "200000", "data": {"token": token, "instanceServers": [
+            {"endpoint": self.ws_url + "/endpoint", "encrypt": False, "protocol": "websocket",
+             "pingInterval": 18000, "pingTimeout": 10000}]}})
+
+    async def _snapshot(self, request: web.Request) -> web.Response:
+        self.stats["snapshots"] += 1
+        body = self.snapshots.get(request.query.get("symbol", ""))
+        if body is None:
+            return web.json_response({"code": "400100", "msg": "symbol not found"})
+        return web.Response(body=body, content_type="application/json")
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        self.stats["requests"] += 1
+        text = await request.text()
+        if not self._auth_ok(request, text):
+            return web.json_response({"code": "400005", "msg": "Invalid KC-API-SIGN"},
+                                     status=401)
+        try:
+            if request.method == "DELETE":
+                o = self.find(urllib.parse.unquote(request.match_info["cid"]))
+                self.cancel_open(o)
+                return web.json_response({"code": "200000", "data": {"clientOid": o.cid}})
+            b = orjson.loads(text or b"{}")
+            inst = self.inst(b.get("symbol"))
+            if request.path.endswith("/alter"):
+                o = self.find(str(b.get("clientOid", "")))
+                n = self.amend_open(o, inst.price(b.get("newPrice")) if "newPrice" in b
+                                    else o.price,
+                                    inst.qty(b.get("newSize")) if "newSize" in b else o.qty)
+                return web.json_response({"code": "200000", "data": {
+                    "newOrderId": str(n.order_id), "clientOid": n.cid}})
+            tif = str(b.get("timeInForce", "GTC"))
+            flags = (flags_of("market") if b.get("type") == "market" else
+                     flags_of("post") if b.get("postOnly") else
+                     flags_of({"IOC": "ioc", "FOK": "fok"}.get(tif, "")))
+            o = self.place(str(b.get("clientOid", "")), inst.symbol,
+                           0 if b.get("side") == "buy" else 1, str(b.get("type", "limit")),
+                           inst.price(b["price"]) if "price" in b else 0, inst.qty(b["size"]),
+                           flags)
+            return web.json_response({"code": "200000", "data": {"orderId": str(o.order_id),
+                                                                 "clientOid": o.cid}})
+        except Refused as exc:
+            code = {"rate": "429000", "not_found": "400100"}.get(exc.code, "400100")
+            return web.json_response({"code": code, "msg": f"{exc.code}: {exc.msg}"})
+        except (KeyError, ValueError, TypeError) as exc:
+            return web.json_response({"code": "400100", "msg": f"bad parameter: {exc}"})
+
+    def _kc_control(self, conn: _ServerListener, data: bytes) -> dict[str, Any] | None:
+        try:
+            req = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return None
+        if req.get("type") == "ping":
+            self.stats["pings"] += 1
+            conn.send(orjson.dumps({"id": req.get("id"), "type": "pong"}))
+            return None
+        if req.get("type") == "subscribe":
+            conn.send(orjson.dumps({"id": req.get("id"), "type": "ack"}))
+            return dict(req)
+        return None
+
+    def md_request(self, conn: _Md, data: bytes) -> None:
+        if self._kc_control(conn, data) is not None:
+            self.subscribe_md(conn)
+
+    def private_request(self, conn: _Private, data: bytes) -> None:
+        req = self._kc_control(conn, data)
+        if req is not None:
+            conn.subs.add(str(req.get("topic")))
+
+    def push(self, o: _SOrder, event: str, trade: dict[str, Any] | None) -> None:
+        d: dict[str, Any] = {"symbol": o.inst.symbol, "orderType": o.type,
+                             "side": "buy" if o.side == 0 else "sell",
+                             "orderId": str(o.order_id), "clientOid": o.cid,
+                             "price": self.text(o, o.price), "size": self.text(o, o.qty, True),
+                             "filledSize": self.text(o, o.filled, True),
+                             "remainSize": self.text(o, o.qty - o.filled, True),
+                             "orderTime": o.time_ms * 1_000_000, "ts": time.time_ns()}
+        if event == "new":
+            d.update(type="open", status="open")
+        elif event == "fill" and trade is not None:
+            d.update(type="match", status="match", matchPrice=trade["price"],
+                     matchSize=trade["qty"], tradeId=trade["id"],
+                     liquidity="maker" if trade["maker"] else "taker")
+        else:
+            d.update(type="canceled", status="done")
+        msg = orjson.dumps({"type": "message", "topic": "/spotMarket/tradeOrdersV2",
+                            "subject": "orderChange", "channelType": "private", "data": d})
+        for c in self.private_clients("/spotMarket/tradeOrdersV2"):
             c.send(msg)

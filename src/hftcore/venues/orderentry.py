@@ -172,11 +172,15 @@ class OrderEntryVenue(LiveVenue):
             await super().connect(timeout)
         if not self.order_entry:
             return
+        await self.prepare_private()
         if self.private is None:
             self.private = self.make_private()
         self.private.start()
         if not await self.private.wait_ready(timeout):
             raise VenueError(f"{self.name}: order entry not ready ({self.block_reason})")
+
+    async def prepare_private(self) -> None:
+        """Before the private connection opens (KuCoin: the token and URL)."""
 
     def make_private(self) -> Connection:
         """The private connection (subclasses: the URL's keep-alive)."""
