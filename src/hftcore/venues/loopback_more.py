@@ -23,6 +23,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,11 @@ from hftcore.data.recordings import open_recording
 from hftcore.fixed import format as format_fixed
 from hftcore.model import Instrument
 from hftcore.venues.loopback import LoopbackServer, MarketFrame, _ServerListener, _SOrder
+from hftcore.venues.orderentry import exact_json
 
 __all__ = [
     "AccountLoopback",
+    "BitfinexLoopback",
     "HtxLoopback",
     "KrakenFuturesLoopback",
     "KucoinLoopback",
@@ -769,3 +772,142 @@ class KucoinLoopback(AccountLoopback):
                             "subject": "orderChange", "channelType": "private", "data": d})
         for c in self.private_clients("/spotMarket/tradeOrdersV2"):
             c.send(msg)
+
+
+# -- Bitfinex -------------------------------------------------------------------------------------
+
+class _Num(str):
+    """Decimal text written as a JSON number."""
+
+
+def _json_numbers(x: Any) -> str:
+    """JSON text where :class:`_Num` strings become numbers (exact, no float)."""
+    if isinstance(x, _Num):
+        return str(x)
+    if isinstance(x, list):
+        return "[" + ",".join(_json_numbers(v) for v in x) + "]"
+    return orjson.dumps(x).decode()
+
+
+class BitfinexLoopback(AccountLoopback):
+    """Bitfinex v2: ``/v2/auth/w/order/submit|cancel|update`` (``bfx-*`` headers checked,
+    HMAC-SHA384), the authenticated websocket (``auth``, account channel 0: ``on``/``ou``/
+    ``oc``/``te``/``tu``, ``ping`` answered ``pong``, heartbeats) under ``/private``, and a
+    recording replayed on the public one."""
+
+    venue = "bitfinex"
+
+    def rest_routes(self, app: web.Application) -> None:
+        for ep in ("submit", "cancel", "update"):
+            app.router.add_post(f"/v2/auth/w/order/{ep}", self._rest)
+
+    def md_request(self, conn: _Md, data: bytes) -> None:
+        if b'"ping"' in data:
+            self.stats["pings"] += 1
+            conn.send(b'{"event":"pong","cid":1}')
+            return
+        if b'"subscribe"' in data:
+            self.subscribe_md(conn)
+
+    def md_connected(self, conn: _Md) -> None:
+        conn.send(b'{"event":"info","version":2,"serverId":"loopback","platform":{"status":1}}')
+
+    def private_connected(self, conn: _Private) -> None:
+        conn.send(b'{"event":"info","version":2,"serverId":"loopback","platform":{"status":1}}')
+
+    def _row(self, o: _SOrder, status: str) -> list[Any]:
+        sign = "" if o.side == 0 else "-"
+        left, qty = self.text(o, o.qty - o.filled, True), self.text(o, o.qty, True)
+        return [o.order_id, None, int(o.cid), o.inst.symbol, o.time_ms, int(time.time() * 1000),
+                _Num(sign + left if left != "0" else "0"), _Num(sign + qty), o.type, None, None,
+                None, 0, status, None, None, _Num(self.text(o, o.price)), _Num("0"), 0, 0, None,
+                None, None, 0, 0, 0, None, None, "API>BFX", None, None, None]
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        self.stats["requests"] += 1
+        text = await request.text()
+        h = request.headers
+        msg = f"/api{request.path}{h.get('bfx-nonce', '')}{text}"
+        good = hmac.new(self.api_secret.encode(), msg.encode(), hashlib.sha384).hexdigest()
+        if h.get("bfx-apikey") != self.api_key or not self.signature_ok(
+                good, h.get("bfx-signature")):
+            return web.json_response(["error", 10100, "apikey: invalid"], status=500)
+        b = exact_json(text or "{}")
+        ep = request.path.rsplit("/", 1)[1]
+        now = int(time.time() * 1000)
+        try:
+            if ep == "submit":
+                inst = self.inst(b.get("symbol"))
+                amount = Decimal(str(b["amount"]))
+                kind = str(b.get("type", "EXCHANGE LIMIT")).replace("EXCHANGE ", "").lower()
+                flags = flags_of("post" if int(b.get("flags", 0)) & 4096 else
+                                 "market" if kind == "market" else kind)
+                o = self.place(str(int(b["cid"])), inst.symbol, 0 if amount > 0 else 1,
+                               str(b.get("type")), inst.price(str(b["price"])) if "price" in b
+                               else 0, inst.qty(abs(amount)), flags)
+                rows: Any = [self._row(o, "ACTIVE")]
+                req, info = "on-req", "Submitting 1 orders."
+            elif ep == "cancel":
+                o = self.find(str(b["cid"])) if "cid" in b else self.find(order_id=str(b["id"]))
+                self.cancel_open(o)
+                rows, req, info = self._row(o, "CANCELED"), "oc-req", "Submitted for cancellation"
+            else:
+                o = self.find(order_id=str(b["id"]))
+                price = o.inst.price(str(b["price"])) if "price" in b else o.price
+                qty = o.inst.qty(abs(Decimal(str(b["amount"])))) if "amount" in b else o.qty
+                o = self.amend_open(o, price, qty)
+                rows, req, info = self._row(o, "ACTIVE"), "ou-req", "Submitting update"
+        except Refused as exc:
+            body = _json_numbers([now, "on-req" if ep == "submit" else f"o{ep[0]}-req", None,
+                                  None, None, None, "ERROR", f"{exc.code}: {exc.msg}"])
+            return web.Response(text=body, content_type="application/json")
+        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+            return web.json_response(["error", 10020, f"invalid parameters: {exc}"], status=500)
+        body = _json_numbers([now, req, None, None, rows, None, "SUCCESS", info])
+        return web.Response(text=body, content_type="application/json")
+
+    def private_request(self, conn: _Private, data: bytes) -> None:
+        try:
+            req = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(req, dict):
+            return
+        ev = req.get("event")
+        if ev == "ping":
+            self.stats["pings"] += 1
+            conn.send(orjson.dumps({"event": "pong", "cid": req.get("cid")}))
+        elif ev == "auth":
+            payload = str(req.get("authPayload", ""))
+            good = hmac.new(self.api_secret.encode(), payload.encode(),
+                            hashlib.sha384).hexdigest()
+            if (req.get("apiKey") != self.api_key or payload != f"AUTH{req.get('authNonce')}"
+                    or not self.signature_ok(good, req.get("authSig"))):
+                conn.send(b'{"event":"auth","status":"FAILED","chanId":0,'
+                          b'"msg":"apikey: invalid","code":10100}')
+                return
+            conn.authed = True
+            conn.subs.add("account")
+            conn.send(b'{"event":"auth","status":"OK","chanId":0,"userId":1}')
+            conn.send(b'[0,"os",[]]')
+            conn.send(b'[0,"hb"]')
+
+    def push(self, o: _SOrder, event: str, trade: dict[str, Any] | None) -> None:
+        if event == "fill" and trade is not None:
+            sign = "" if o.side == 0 else "-"
+            row: Any = [int(trade["id"]), o.inst.symbol, int(time.time() * 1000), o.order_id,
+                        _Num(sign + trade["qty"]), _Num(trade["price"]), o.type,
+                        _Num(self.text(o, o.price)), 1 if trade["maker"] else -1, _Num("0"),
+                        "USD", int(o.cid)]
+            msgs = [_json_numbers([0, "te", [*row[:9], None, None, int(o.cid)]]),
+                    _json_numbers([0, "tu", row])]
+            if o.status == "FILLED":
+                msgs.append(_json_numbers([0, "oc", self._row(o, f"EXECUTED @ {trade['price']}"
+                                                                 f"({trade['qty']})")]))
+        elif event == "new":
+            msgs = [_json_numbers([0, "on", self._row(o, "ACTIVE")])]
+        else:
+            msgs = [_json_numbers([0, "oc", self._row(o, "CANCELED")])]
+        for c in self.private_clients("account"):
+            for m in msgs:
+                c.send(m.encode())
