@@ -50,6 +50,7 @@ from hftcore.venues.orderentry import exact_json
 __all__ = [
     "AccountLoopback",
     "BitfinexLoopback",
+    "DeribitLoopback",
     "HtxLoopback",
     "KrakenFuturesLoopback",
     "KucoinLoopback",
@@ -786,6 +787,9 @@ def _json_numbers(x: Any) -> str:
         return str(x)
     if isinstance(x, list):
         return "[" + ",".join(_json_numbers(v) for v in x) + "]"
+    if isinstance(x, dict):
+        return "{" + ",".join(f"{orjson.dumps(str(k)).decode()}:{_json_numbers(v)}"
+                              for k, v in x.items()) + "}"
     return orjson.dumps(x).decode()
 
 
@@ -911,3 +915,131 @@ class BitfinexLoopback(AccountLoopback):
         for c in self.private_clients("account"):
             for m in msgs:
                 c.send(m.encode())
+
+
+# -- Deribit --------------------------------------------------------------------------------------
+
+class DeribitLoopback(AccountLoopback):
+    """Deribit v2 JSON-RPC: ``public/auth`` (client signature checked), ``public/set_heartbeat``
+    followed by a ``test_request`` that must be answered with ``public/test``,
+    ``private/subscribe`` to ``user.orders``/``user.trades``, ``private/buy|sell|cancel|
+    cancel_by_label|edit``; on the public path, a recording replayed."""
+
+    venue = "deribit"
+
+    def _answer(self, conn: _ServerListener, rid: Any, result: Any = None,
+                error: tuple[int, str] | None = None) -> None:
+        if error is not None:
+            conn.send(orjson.dumps({"jsonrpc": "2.0", "id": rid, "error": {
+                "code": error[0], "message": error[1]}}))
+        else:
+            conn.send(("{" + f'"jsonrpc":"2.0","id":{orjson.dumps(rid).decode()},'
+                       f'"result":{_json_numbers(result)}' + "}").encode())
+
+    def _common(self, conn: _ServerListener, req: dict[str, Any]) -> bool:
+        """The methods of both paths; True when handled."""
+        m, rid, p = req.get("method"), req.get("id"), req.get("params") or {}
+        if m == "public/test":
+            self.stats["pings"] += 1
+            self._answer(conn, rid, {"version": "loopback"})
+        elif m == "public/set_heartbeat":
+            self._answer(conn, rid, "ok")
+            conn.send(b'{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}')
+        elif m == "public/auth":
+            good = hmac.new(self.api_secret.encode(), f"{p.get('timestamp')}\n{p.get('nonce')}\n"
+                            f"{p.get('data', '')}".encode(), hashlib.sha256).hexdigest()
+            if p.get("grant_type") != "client_signature" or p.get("client_id") != \
+                    self.api_key or not self.signature_ok(good, p.get("signature")):
+                self._answer(conn, rid, error=(13004, "invalid_credentials"))
+                return True
+            if isinstance(conn, _Private):
+                conn.authed = True
+            self._answer(conn, rid, {"access_token": "loopback-token", "expires_in": 900,
+                                     "refresh_token": "loopback-refresh", "scope": "trade",
+                                     "token_type": "bearer"})
+        else:
+            return False
+        return True
+
+    def md_request(self, conn: _Md, data: bytes) -> None:
+        try:
+            req = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(req, dict) or self._common(conn, req):
+            return
+        if str(req.get("method", "")).endswith("/subscribe"):
+            self._answer(conn, req.get("id"), (req.get("params") or {}).get("channels", []))
+            self.subscribe_md(conn)
+
+    def _order_json(self, o: _SOrder) -> dict[str, Any]:
+        st = {"NEW": "open", "PARTIALLY_FILLED": "open", "FILLED": "filled",
+              "CANCELED": "cancelled", "EXPIRED": "cancelled"}.get(o.status, "rejected")
+        return {"order_id": str(o.order_id), "label": o.cid, "instrument_name": o.inst.symbol,
+                "direction": "buy" if o.side == 0 else "sell", "order_state": st,
+                "order_type": o.type, "price": _Num(self.text(o, o.price)),
+                "amount": _Num(self.text(o, o.qty, True)),
+                "filled_amount": _Num(self.text(o, o.filled, True)),
+                "creation_timestamp": o.time_ms, "last_update_timestamp": o.time_ms}
+
+    def private_request(self, conn: _Private, data: bytes) -> None:
+        try:
+            req = exact_json(data)
+        except ValueError:
+            return
+        if not isinstance(req, dict) or self._common(conn, req):
+            return
+        m, rid, p = str(req.get("method")), req.get("id"), req.get("params") or {}
+        if not conn.authed:
+            self._answer(conn, rid, error=(13009, "unauthorized"))
+            return
+        try:
+            if m == "private/subscribe":
+                conn.subs.update(p.get("channels") or [])
+                self._answer(conn, rid, list(p.get("channels") or []))
+            elif m in ("private/buy", "private/sell"):
+                inst = self.inst(p.get("instrument_name"))
+                flags = flags_of("market" if p.get("type") == "market" else "post" if
+                                 p.get("post_only") else {"immediate_or_cancel": "ioc",
+                                                          "fill_or_kill": "fok"}.get(
+                                     str(p.get("time_in_force")), ""))
+                o = self.place(str(p.get("label", "")), inst.symbol,
+                               0 if m == "private/buy" else 1, str(p.get("type", "limit")),
+                               inst.price(p["price"]) if "price" in p else 0,
+                               inst.qty(p["amount"]), flags)
+                if not o.hidden_ack:
+                    self._answer(conn, rid, {"order": self._order_json(o), "trades": []})
+            elif m in ("private/cancel", "private/cancel_by_label"):
+                o = (self.find(order_id=str(p.get("order_id"))) if m == "private/cancel"
+                     else self.find(str(p.get("label"))))
+                self.cancel_open(o)
+                self._answer(conn, rid, self._order_json(o) if m == "private/cancel" else 1)
+            elif m == "private/edit":
+                o = self.find(order_id=str(p.get("order_id")))
+                o = self.amend_open(o, o.inst.price(p["price"]) if "price" in p else o.price,
+                                    o.inst.qty(p["amount"]) if "amount" in p else o.qty)
+                self._answer(conn, rid, {"order": self._order_json(o), "trades": []})
+            else:
+                self._answer(conn, rid, error=(-32601, "Method not found"))
+        except Refused as exc:
+            code = {"not_found": 11044, "rate": 10028, "post_only": 11054,
+                    "duplicate": 10001}.get(exc.code, 10001)
+            self._answer(conn, rid, error=(code, exc.msg))
+        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+            self._answer(conn, rid, error=(-32602, f"Invalid params: {exc}"))
+
+    def push(self, o: _SOrder, event: str, trade: dict[str, Any] | None) -> None:
+        if event == "fill" and trade is not None:
+            data: Any = [{"trade_id": f"ETH-{trade['id']}", "order_id": str(o.order_id),
+                          "label": o.cid, "instrument_name": o.inst.symbol,
+                          "direction": "buy" if o.side == 0 else "sell",
+                          "price": _Num(trade["price"]), "amount": _Num(trade["qty"]),
+                          "liquidity": "M" if trade["maker"] else "T",
+                          "timestamp": time.time_ns() // 1_000_000}]
+            ch = "user.trades.any.any.raw"
+        else:
+            data, ch = self._order_json(o), "user.orders.any.any.raw"
+        msg = _json_numbers({"jsonrpc": "2.0", "method": "subscription",
+                             "params": {"channel": ch, "data": data}}).encode()
+        for c in self.private_clients(ch):
+            c.send(msg)
