@@ -203,7 +203,8 @@ class DeribitVenue(OrderEntryVenue):
             if ch.startswith("user.orders"):
                 d = p.get("data")
                 for row in d if isinstance(d, list) else [d]:
-                    self._on_order(row, ts)
+                    if isinstance(row, dict):
+                        self._on_order(row, ts)
             elif ch.startswith("user.trades"):
                 for t in p.get("data") or ():
                     self._on_trade(t, ts)
@@ -247,7 +248,9 @@ class DeribitVenue(OrderEntryVenue):
         err = obj.get("error")
         text = f"{err.get('code')} {err.get('message')}" if isinstance(err, dict) else ""
         res = obj.get("result")
-        order = res.get("order") if isinstance(res, dict) else None
+        if not isinstance(res, dict):
+            res = {}
+        order = res.get("order")
         if kind == "new":
             if err is not None:
                 self.on_new_refused(cid, text, ts)
@@ -265,7 +268,7 @@ class DeribitVenue(OrderEntryVenue):
                 self.on_replace_refused(cid, text, ts)
             else:
                 self.on_replaced(cid, extra[0], extra[1], ts)
-                for t in (res or {}).get("trades") or ():
+                for t in res.get("trades") or ():
                     self._on_trade(t, ts)
 
     def _send(self, kind: str, cid: str, extra: Any, method: str,
