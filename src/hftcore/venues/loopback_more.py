@@ -48,6 +48,7 @@ from hftcore.venues.loopback import LoopbackServer, MarketFrame, _ServerListener
 from hftcore.venues.orderentry import exact_json
 
 __all__ = [
+    "DEMO_VENUES",
     "AccountLoopback",
     "BitfinexLoopback",
     "DeribitLoopback",
@@ -55,7 +56,10 @@ __all__ = [
     "KrakenFuturesLoopback",
     "KucoinLoopback",
     "Refused",
+    "format_order_entry_demo",
+    "order_entry_demo",
     "recorded_frames",
+    "server_cid",
 ]
 
 _OPEN = ("NEW", "PARTIALLY_FILLED")
@@ -1043,3 +1047,104 @@ class DeribitLoopback(AccountLoopback):
                              "params": {"channel": ch, "data": data}}).encode()
         for c in self.private_clients(ch):
             c.send(msg)
+
+
+# -- the order-entry demo -------------------------------------------------------------------------
+
+DEMO_VENUES = ("bitfinex", "deribit", "htx", "kraken_futures", "kucoin")
+
+
+async def order_entry_demo(venue: str) -> dict[str, Any]:
+    """``python -m hftcore demo --live-loopback --venue NAME`` for the venues of issue 13: a
+    throw-away account on NAME's loopback server, the venue module connected to it (order entry
+    over the venue's own protocol and signing), and a strategy that places, amends, cancels and
+    gets a resting order filled by the exchange.  Returns what happened."""
+    import asyncio
+
+    from hftcore.live import LiveEngine, LiveRunner
+    from hftcore.model import OrderStatus
+    from hftcore.strategy import Strategy
+    from hftcore.venues.bitfinex import BitfinexVenue
+    from hftcore.venues.deribit import DeribitVenue
+    from hftcore.venues.htx import HtxVenue
+    from hftcore.venues.keys import Credentials
+    from hftcore.venues.kraken_futures import KrakenFuturesVenue
+    from hftcore.venues.kucoin import KucoinVenue
+    from hftcore.venues.ws import Backoff
+
+    if not isinstance(venue, str) or venue not in DEMO_VENUES:
+        raise ValueError(f"venue: one of {', '.join(DEMO_VENUES)}, got {venue!r}")
+    symbol = {"htx": "btcusdt", "kucoin": "BTC-USDT", "bitfinex": "tBTCUSD",
+              "deribit": "BTC-PERPETUAL", "kraken_futures": "PI_XBTUSD"}[venue]
+    inst = Instrument(venue, symbol, 1, 4)
+    secret = base64.b64encode(uuid.uuid4().bytes * 2).decode()
+    key, passphrase = f"demo-{uuid.uuid4().hex[:8]}", "demo-passphrase"
+    servers: dict[str, type[AccountLoopback]] = {
+        "htx": HtxLoopback, "kucoin": KucoinLoopback, "bitfinex": BitfinexLoopback,
+        "deribit": DeribitLoopback, "kraken_futures": KrakenFuturesLoopback}
+    server = servers[venue]([inst], manual=True, api_key=key, api_secret=secret,
+                            passphrase=passphrase)
+    private_path = {"htx": "/ws/v2", "kraken_futures": "/ws/v1/private"}.get(venue, "/private")
+    log: list[str] = []
+
+    class Demo(Strategy):
+        def on_order(self, order: Any) -> None:
+            log.append(f"{order.client_order_id} {order.status.name}")
+
+    async def until(cond: Callable[[], bool], what: str) -> None:
+        t_end = time.monotonic() + 10.0
+        while not cond():
+            if time.monotonic() > t_end:
+                raise TimeoutError(f"{venue} demo: no answer ({what})")
+            await asyncio.sleep(0.005)
+
+    async with server:
+        creds = Credentials.of(venue, key, api_secret=secret, passphrase=passphrase)
+        classes: dict[str, Any] = {"htx": HtxVenue, "kucoin": KucoinVenue,
+                                   "bitfinex": BitfinexVenue, "deribit": DeribitVenue,
+                                   "kraken_futures": KrakenFuturesVenue}
+        v = classes[venue](credentials=creds, ws_url=server.ws_url, rest_url=server.rest_url,
+                           private_url=server.ws_url + private_path, market_data=False,
+                           backoff=Backoff(0.02, 0.2))
+        engine = LiveEngine([inst], mode="live")
+        st = Demo()
+        engine.add_strategy(st)
+        runner = LiveRunner(engine, [v])
+        t0 = time.perf_counter()
+        try:
+            await runner.start()
+            px = inst.price("30000")
+            o = st.buy(inst, inst.qty("0.5"), px)
+            await until(lambda: o.status == OrderStatus.ACCEPTED, "ack")
+            amended = venue != "htx"
+            if amended:
+                st.amend(o, price=px - inst.price("10"), size=inst.qty("0.75"))
+                await until(lambda: o.status == OrderStatus.ACCEPTED and o.price != px, "amend")
+            st.cancel(o)
+            await until(lambda: o.status == OrderStatus.CANCELED, "cancel")
+            f = st.sell(inst, inst.qty("0.25"), px + inst.price("50"))
+            await until(lambda: f.status == OrderStatus.ACCEPTED, "ack")
+            server.exchange_fill(server_cid(v, f.client_order_id))
+            await until(lambda: f.status == OrderStatus.FILLED, "fill")
+            return {"venue": venue, "orders": len(list(engine.om)),
+                    "fills": len(f.fills), "amend": "replaced" if amended else
+                    "not offered by the venue", "position": inst.format_qty(
+                        engine.position(st, inst), True),
+                    "server_requests": server.stats["requests"],
+                    "bad_signatures": server.stats["bad_signatures"],
+                    "seconds": round(time.perf_counter() - t0, 3), "events": log}
+        finally:
+            await runner.stop()
+
+
+def server_cid(venue: Any, cid: str) -> str:
+    """The id a loopback server files a client order id under (Bitfinex: its integer cid)."""
+    got = getattr(venue, "bfx_cid", {}).get(cid)
+    return str(got[0]) if got else cid
+
+
+def format_order_entry_demo(r: dict[str, Any]) -> str:
+    """The demo's result as text."""
+    lines = [f"  {k:16} {r[k]}" for k in ("venue", "orders", "fills", "amend", "position",
+                                           "server_requests", "bad_signatures", "seconds")]
+    return "\n".join(lines + ["  order updates:"] + [f"    {e}" for e in r["events"]])
