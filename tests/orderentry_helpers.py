@@ -125,3 +125,19 @@ async def refused_signature(s: OeSession, inst: Instrument, price: str,
     assert reason in o.reason, o.reason
     assert s.server.stats["bad_signatures"] >= 1
     s.server.faults.reject_signature = False
+
+
+async def lost_answer(s: OeSession, inst: Instrument, price: str,
+                      server_cid: Callable[[str], str] = str) -> None:
+    """The answer to a new order is lost (the exchange placed it): the venue asks the exchange
+    and acks it; then it cancels normally."""
+    n0, q0 = s.venue.unsettled, s.server.stats.get("queries", 0)
+    s.server.lose_answers = 1
+    o = s.strategy.buy(inst, inst.qty("0.5"), inst.price(price))
+    await wait_for(lambda: o.status == OrderStatus.ACCEPTED and s.venue.unsettled == n0 + 1
+                   and s.venue.trading, what="ack after a lost answer, settled by a query")
+    assert s.server.lose_answers == 0
+    await wait_for(lambda: s.server.stats.get("queries", 0) > q0, what="the order queried")
+    assert o.venue_order_id == str(s.server.by_cid[server_cid(o.client_order_id)].order_id)
+    assert s.strategy.cancel(o)
+    await wait_for(lambda: o.status == OrderStatus.CANCELED, what="cancel")

@@ -8,7 +8,13 @@ import hmac
 
 import pytest
 from loopback_helpers import run, wait_for
-from orderentry_helpers import oe_session, order_round_trip, refused_signature, venue_kw
+from orderentry_helpers import (
+    lost_answer,
+    oe_session,
+    order_round_trip,
+    refused_signature,
+    venue_kw,
+)
 
 from hftcore import Instrument
 from hftcore.venues.bitfinex import BitfinexVenue, sign_rest, sign_ws
@@ -59,6 +65,8 @@ def test_orders_against_the_loopback() -> None:
             await wait_for(lambda: server.stats["pings"] >= 1, what="a ping answered pong")
             await order_round_trip(s, INSTRUMENTS[0], "30000.5",
                                    server_cid=lambda c: str(venue.bfx_cid[c][0]))
+            await lost_answer(s, INSTRUMENTS[1], "2000.25",
+                              server_cid=lambda c: str(venue.bfx_cid[c][0]))
             await refused_signature(s, INSTRUMENTS[0], "30000.5", "10100")
     run(main())
 

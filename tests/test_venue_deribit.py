@@ -8,7 +8,7 @@ import hmac
 
 import pytest
 from loopback_helpers import run, wait_for
-from orderentry_helpers import OeSession, oe_session, order_round_trip, venue_kw
+from orderentry_helpers import OeSession, lost_answer, oe_session, order_round_trip, venue_kw
 
 from hftcore import Instrument, OrderStatus
 from hftcore.venues.deribit import DeribitVenue, auth_params, sign
@@ -56,6 +56,7 @@ def test_orders_against_the_loopback() -> None:
             await wait_for(lambda: venue.test_requests >= 1 and server.stats["pings"] >= 1,
                            what="the heartbeat's test request answered")
             await order_round_trip(s, INSTRUMENTS[0], "30000.5")
+            await lost_answer(s, INSTRUMENTS[0], "29000.5")
             await refused_signature_after_reconnect(s)
     run(main())
 

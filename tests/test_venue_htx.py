@@ -10,7 +10,13 @@ import urllib.parse
 
 import pytest
 from loopback_helpers import run, wait_for
-from orderentry_helpers import oe_session, order_round_trip, refused_signature, venue_kw
+from orderentry_helpers import (
+    lost_answer,
+    oe_session,
+    order_round_trip,
+    refused_signature,
+    venue_kw,
+)
 
 from hftcore import Instrument, OrderStatus
 from hftcore.venues.htx import HtxVenue, canonical_request, sign, signed_query
@@ -64,6 +70,7 @@ def test_orders_against_the_loopback() -> None:
             assert s.venue.trading and s.venue.account_id == server.account_id
             await wait_for(lambda: server.stats["pings"] >= 1, what="pong to the ping action")
             await order_round_trip(s, INSTRUMENTS[0], "30000.5", amend=False)
+            await lost_answer(s, INSTRUMENTS[0], "29000.5")
             # HTX spot has no amend: refused, the order stays as it was
             inst = INSTRUMENTS[1]
             o = s.strategy.buy(inst, inst.qty("1"), inst.price("2000"))

@@ -10,7 +10,13 @@ import hmac
 
 import pytest
 from loopback_helpers import DATA, run
-from orderentry_helpers import oe_session, order_round_trip, refused_signature, venue_kw
+from orderentry_helpers import (
+    lost_answer,
+    oe_session,
+    order_round_trip,
+    refused_signature,
+    venue_kw,
+)
 
 from hftcore import Instrument
 from hftcore.venues.common import VenueError
@@ -71,6 +77,7 @@ def test_orders_against_the_loopback() -> None:
         async with oe_session(INSTRUMENTS, server, _venue) as s:
             assert s.venue.trading
             await order_round_trip(s, INSTRUMENTS[0], "30000.5")
+            await lost_answer(s, INSTRUMENTS[1], "2000.25")
             await refused_signature(s, INSTRUMENTS[0], "30000.5", "authenticationError")
             assert s.server.stats["bad_signatures"] == 1
     run(main())

@@ -9,7 +9,13 @@ import hmac
 
 import pytest
 from loopback_helpers import run, wait_for
-from orderentry_helpers import oe_session, order_round_trip, refused_signature, venue_kw
+from orderentry_helpers import (
+    lost_answer,
+    oe_session,
+    order_round_trip,
+    refused_signature,
+    venue_kw,
+)
 
 from hftcore import Instrument
 from hftcore.venues.keys import Credentials
@@ -63,6 +69,7 @@ def test_orders_against_the_loopback() -> None:
             assert s.venue.trading and "token=priv-" in s.venue.private_url
             await wait_for(lambda: server.stats["pings"] >= 1, what="a ping answered pong")
             await order_round_trip(s, INSTRUMENTS[0], "30000.5")
+            await lost_answer(s, INSTRUMENTS[1], "2000.25")
             await refused_signature(s, INSTRUMENTS[0], "30000.5", "400005")
             # a dropped private connection comes back with a new token
             url = s.venue.private_url

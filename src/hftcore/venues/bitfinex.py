@@ -259,6 +259,33 @@ class BitfinexVenue(OrderEntryVenue):
             rows = [rows]
         return list(rows or [])
 
+    async def read(self, api_path: str) -> list[Any]:
+        """A signed read (``v2/auth/r/...``): the rows."""
+        assert self.rest is not None
+        key, secret, _ = self.creds()
+        nonce = str(next(self._nonce))
+        headers = {"bfx-apikey": key, "bfx-nonce": nonce, "Content-Type": "application/json",
+                   "bfx-signature": sign_rest(secret, api_path, nonce, "{}")}
+        obj = exact_json(await self.rest.request("POST", "/" + api_path, body="{}",
+                                                 headers=headers, cost={"REST": 1},
+                                                 max_wait=5.0, ok=(200, 500)))
+        if not isinstance(obj, list) or (obj and obj[0] == "error"):
+            raise VenueError(f"{api_path}: {obj}")
+        return obj
+
+    async def query_order(self, order: Order) -> tuple[str, str] | None:
+        """The active orders, then the history, by ``cid``."""
+        got = self.bfx_cid.get(order.client_order_id)
+        if got is None:
+            return None
+        for path in ("v2/auth/r/orders", "v2/auth/r/orders/hist"):
+            for row in await self.read(path):
+                if isinstance(row, list) and len(row) > 13 and row[2] == got[0]:
+                    st = str(row[13])
+                    return ("open" if st.startswith(("ACTIVE", "PARTIALLY")) else
+                            "filled" if st.startswith("EXECUTED") else "canceled", str(row[0]))
+        return None
+
     def _assign(self, cid: str) -> tuple[int, str]:
         got = self.bfx_cid.get(cid)
         if got is None:
@@ -288,7 +315,7 @@ class BitfinexVenue(OrderEntryVenue):
         try:
             rows = await self.call("v2/auth/w/order/submit", body)
         except (VenueError, RestError, RateLimitExceeded) as exc:
-            self.on_new_refused(cid, self.error_text(exc))
+            self.new_failed(cid, exc)
             return
         self.on_new_ok(cid, str(rows[0][0]) if rows else "")
 

@@ -48,7 +48,7 @@ __all__ = ["URL", "DeribitVenue", "auth_params", "recording_plan", "sign"]
 log = logging.getLogger("hftcore.venues.deribit")
 URL = "wss://www.deribit.com/ws/api/v2"
 _CHANNELS = ["user.orders.any.any.raw", "user.trades.any.any.raw"]
-_TEST = b'{"jsonrpc":"2.0","id":"hb","method":"public/test","params":{}}'
+_TEST = b'{"jsonrpc":"2.0","id":"test","method":"public/test","params":{}}'
 
 
 def sign(secret: str, timestamp: int, nonce: str, data: str = "") -> str:
@@ -110,6 +110,7 @@ class DeribitVenue(OrderEntryVenue):
         self.test_requests = 0
         self._ids = itertools.count(1)
         self._reqs: dict[int, tuple[str, str, Any]] = {}
+        self._lost_new: list[str] = []
 
     def default_rate_limits(self) -> RateLimiter:
         # Deribit: matching-engine requests (orders, cancels, edits) have a credit pool of
@@ -173,18 +174,44 @@ class DeribitVenue(OrderEntryVenue):
                                                         {"channels": _CHANNELS}, "sub"))
         if "error" in resp or sorted(resp.get("result") or []) != sorted(_CHANNELS):
             raise VenueError(f"deribit: order updates refused: {resp.get('error')}")
+        lost, self._lost_new = self._lost_new, []
+        for cid in lost:
+            self.unsettled += 1
+            self.spawn(self.settle_new(cid, "connection lost before the answer"),
+                       "deribit settle")
 
     def on_private_closed(self) -> None:
-        # answers lost with the connection: nothing may stay pending
+        # answers lost with the connection: new orders are asked about after the next login,
+        # cancels go out again, amends are refused (the order keeps its last known terms)
         reqs, self._reqs = self._reqs, {}
         for kind, cid, _extra in reqs.values():
-            why = "connection lost before the answer"
             if kind == "new":
-                self.on_new_refused(cid, why + " (the order may be live: check the venue)")
+                self._lost_new.append(cid)
             elif kind == "cancel":
-                self.on_cancel_refused(cid, why)
+                o = self.order(cid)
+                if o is not None and o.is_open:
+                    self._cancel_queue[cid] = o
             elif kind == "edit":
-                self.on_replace_refused(cid, why)
+                self.on_replace_refused(cid, "connection lost before the answer")
+
+    async def query_order(self, order: Order) -> tuple[str, str] | None:
+        """``private/get_order_state_by_label``."""
+        if self.private is None:
+            raise VenueError("not connected")
+        rid = f"q{next(self._ids)}"
+        resp = await self.expect(rid, self.private, self._rpc(
+            "private/get_order_state_by_label", {
+                "currency": order.instrument.symbol.split("-")[0],
+                "label": order.client_order_id}, rid))
+        if "error" in resp:
+            raise VenueError(f"{resp['error']}")
+        rows = [r for r in resp.get("result") or () if isinstance(r, dict)
+                and r.get("order_state") != "rejected"]
+        if not rows:
+            return None
+        st = rows[-1].get("order_state")
+        return ("canceled" if st == "cancelled" else "filled" if st == "filled" else "open",
+                str(rows[-1].get("order_id", "")))
 
     def on_private(self, data: bytes, ts: int) -> None:
         obj = exact_json(data)
@@ -210,8 +237,8 @@ class DeribitVenue(OrderEntryVenue):
                     self._on_trade(t, ts)
             return
         rid = obj.get("id")
-        if rid in ("auth", "hb", "sub"):
-            self.answer(str(rid), obj)
+        if isinstance(rid, str):
+            self.answer(rid, obj)
             return
         if isinstance(rid, int):
             req = self._reqs.pop(rid, None)

@@ -300,9 +300,22 @@ class HtxVenue(OrderEntryVenue):
         try:
             oid = await self.call("POST", "/v1/order/orders/place", body)
         except (TimeoutError, VenueError, RestError, RateLimitExceeded) as exc:
-            self.on_new_refused(cid, self.error_text(exc))
+            self.new_failed(cid, exc)
             return
         self.on_new_ok(cid, str(oid))
+
+    async def query_order(self, order: Order) -> tuple[str, str] | None:
+        """``/v1/order/orders/getClientOrder``."""
+        try:
+            d = await self.call("GET", "/v1/order/orders/getClientOrder",
+                                params={"clientOrderId": order.client_order_id}, cost="REST")
+        except VenueError as exc:
+            if "base-record-invalid" in str(exc):
+                return None
+            raise
+        st = str(d.get("state", ""))
+        return ("canceled" if st in ("canceled", "partial-canceled") else
+                "filled" if st == "filled" else "open", str(d.get("id", "")))
 
     def send_cancel(self, order: Order) -> None:
         self.spawn(self._cancel(order.client_order_id), "htx cancel")

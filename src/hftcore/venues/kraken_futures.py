@@ -237,13 +237,24 @@ class KrakenFuturesVenue(OrderEntryVenue):
         try:
             obj = await self.call("sendorder", params)
         except (VenueError, RestError, RateLimitExceeded) as exc:
-            self.on_new_refused(cid, self.error_text(exc))
+            self.new_failed(cid, exc)
             return
         st = obj.get("sendStatus") or {}
         if st.get("status") in _OK_SEND:
             self.on_new_ok(cid, str(st.get("order_id", "")))
         else:
             self.on_new_refused(cid, f"sendorder: {st.get('status')}")
+
+    async def query_order(self, order: Order) -> tuple[str, str] | None:
+        """``/derivatives/api/v3/orders/status`` by ``cliOrdId``."""
+        obj = await self.call("orders/status", {"cliOrdIds": order.client_order_id})
+        rows = obj.get("orders") or []
+        if not rows or rows[0].get("status") == "REJECTED":
+            return None
+        st = str(rows[0].get("status", ""))
+        oid = str((rows[0].get("order") or {}).get("orderId", ""))
+        return ("canceled" if st == "CANCELLED" else "filled" if st == "FULLY_EXECUTED"
+                else "open", oid)
 
     def send_cancel(self, order: Order) -> None:
         self.spawn(self._cancel(order.client_order_id), "kraken_futures cancel")

@@ -327,9 +327,22 @@ class KucoinVenue(OrderEntryVenue):
         try:
             d = await self.call("POST", "/api/v1/hf/orders", body)
         except (VenueError, RestError, RateLimitExceeded) as exc:
-            self.on_new_refused(cid, self.error_text(exc))
+            self.new_failed(cid, exc)
             return
         self.on_new_ok(cid, str((d or {}).get("orderId", "")))
+
+    async def query_order(self, order: Order) -> tuple[str, str] | None:
+        """``GET /api/v1/hf/orders/client-order/{clientOid}``."""
+        cid = order.client_order_id
+        try:
+            d = await self.call("GET", f"/api/v1/hf/orders/client-order/{urllib.parse.quote(cid)}",
+                                query=f"symbol={order.instrument.symbol}")
+        except VenueError as exc:
+            if "not exist" in str(exc):
+                return None
+            raise
+        state = "open" if d.get("active") else "canceled" if d.get("cancelExist") else "filled"
+        return state, str(d.get("id", ""))
 
     def send_cancel(self, order: Order) -> None:
         self.spawn(self._cancel(order.client_order_id, order.instrument.symbol), "kucoin cancel")

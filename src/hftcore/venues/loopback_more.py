@@ -174,6 +174,7 @@ class AccountLoopback(LoopbackServer):
         self.api_secret = api_secret
         self.passphrase = passphrase
         self.requests_seen: list[tuple[str, Any]] = []
+        self.lose_answers = 0      # the next N new-order answers are lost (HTTP 502 / dropped)
 
     def load_frames(self, recording: str | Path | Sequence[str | Path]) -> list[MarketFrame]:
         """The market data to replay (subclasses: HTX decompresses)."""
@@ -244,6 +245,19 @@ class AccountLoopback(LoopbackServer):
         if o.status == "REJECTED":
             raise Refused("post_only", "post-only order would take liquidity")
         return o
+
+    def lost(self) -> bool:
+        """This answer is lost (``lose_answers``: the order was placed all the same)."""
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            return True
+        return False
+
+    def lookup(self, cid: str) -> _SOrder | None:
+        """The last order of client id ``cid`` in any state (None: never placed)."""
+        self.stats["queries"] = self.stats.get("queries", 0) + 1
+        o = self.by_cid.get(cid)
+        return None if o is None or o.status == "REJECTED" else o
 
     def find(self, cid: str | None = None, order_id: str | None = None) -> _SOrder:
         """An open order by client id or venue id, or a refusal."""
@@ -325,7 +339,7 @@ class KrakenFuturesLoopback(AccountLoopback):
     private_prefix = "/ws/v1/private"
 
     def rest_routes(self, app: web.Application) -> None:
-        for ep in ("sendorder", "cancelorder", "editorder"):
+        for ep in ("sendorder", "cancelorder", "editorder", "orders/status"):
             app.router.add_post(f"/derivatives/api/v3/{ep}", self._rest)
 
     def md_request(self, conn: _Md, data: bytes) -> None:
@@ -380,7 +394,18 @@ class KrakenFuturesLoopback(AccountLoopback):
         a = dict(urllib.parse.parse_qsl(body))
         ep = path.rsplit("/", 1)[1]
         if ep == "sendorder":
-            return web.json_response(self._kf_send(a))
+            answer = self._kf_send(a)
+            if self.lost():
+                return web.Response(status=502, text="Bad Gateway")
+            return web.json_response(answer)
+        if ep == "status":
+            o = self.lookup(a.get("cliOrdIds", ""))
+            rows = [] if o is None else [{"order": {"orderId": str(o.order_id),
+                                                    "cliOrdId": o.cid}, "status": {
+                "NEW": "ENTERED_BOOK", "PARTIALLY_FILLED": "ENTERED_BOOK",
+                "FILLED": "FULLY_EXECUTED"}.get(o.status, "CANCELLED")}]
+            return web.json_response({"result": "success", "serverTime": _iso_now(),
+                                      "orders": rows})
         if ep == "cancelorder":
             try:
                 o = self.find(a.get("cliOrdId"), a.get("order_id"))
@@ -514,6 +539,7 @@ class HtxLoopback(AccountLoopback):
         app.router.add_post("/v1/order/orders/place", self._rest)
         app.router.add_post("/v1/order/orders/submitCancelClientOrder", self._rest)
         app.router.add_get("/v1/account/accounts", self._rest)
+        app.router.add_get("/v1/order/orders/getClientOrder", self._rest)
 
     def _signed(self, method: str, host: str, path: str, params: dict[str, str],
                 sig: object) -> bool:
@@ -532,6 +558,15 @@ class HtxLoopback(AccountLoopback):
                 request.method, request.host, request.path, q, sig):
             return web.json_response({"status": "error", "err-code": "api-signature-not-valid",
                                       "err-msg": "Signature not valid", "data": None})
+        if request.path.endswith("/getClientOrder"):
+            o = self.lookup(q.get("clientOrderId", ""))
+            if o is None:
+                return web.json_response({"status": "error", "err-code": "base-record-invalid",
+                                          "err-msg": "record invalid", "data": None})
+            return web.json_response({"status": "ok", "data": {
+                "id": o.order_id, "client-order-id": o.cid, "state": {
+                    "NEW": "submitted", "PARTIALLY_FILLED": "partial-filled",
+                    "FILLED": "filled"}.get(o.status, "canceled")}})
         if request.path == "/v1/account/accounts":
             return web.json_response({"status": "ok", "data": [
                 {"id": int(self.account_id), "type": "spot", "subtype": "", "state": "working"}]})
@@ -548,6 +583,8 @@ class HtxLoopback(AccountLoopback):
                                0 if side_s == "buy" else 1, kind,
                                inst.price(body["price"]) if "price" in body else 0,
                                inst.qty(body["amount"]), flags)
+                if self.lost():
+                    return web.Response(status=502, text="Bad Gateway")
                 return web.json_response({"status": "ok", "data": str(o.order_id)})
             o = self.find(str(body.get("client-order-id", "")))
             self.cancel_open(o)
@@ -677,6 +714,7 @@ class KucoinLoopback(AccountLoopback):
         app.router.add_post("/api/v1/hf/orders", self._rest)
         app.router.add_post("/api/v1/hf/orders/alter", self._rest)
         app.router.add_delete("/api/v1/hf/orders/client-order/{cid}", self._rest)
+        app.router.add_get("/api/v1/hf/orders/client-order/{cid}", self._rest)
         app.router.add_get("/api/v1/market/orderbook/level2_100", self._snapshot)
         app.router.add_get("/api/v3/market/orderbook/level2", self._snapshot)
 
@@ -705,6 +743,14 @@ class KucoinLoopback(AccountLoopback):
             return web.json_response({"code": "400005", "msg": "Invalid KC-API-SIGN"},
                                      status=401)
         try:
+            if request.method == "GET":
+                o = self.lookup(urllib.parse.unquote(request.match_info["cid"]))
+                if o is None:
+                    return web.json_response({"code": "400100", "msg": "order not exist."})
+                return web.json_response({"code": "200000", "data": {
+                    "id": str(o.order_id), "clientOid": o.cid,
+                    "active": o.status in _OPEN, "cancelExist": o.status in ("CANCELED",
+                                                                              "EXPIRED")}})
             if request.method == "DELETE":
                 o = self.find(urllib.parse.unquote(request.match_info["cid"]))
                 self.cancel_open(o)
@@ -726,6 +772,8 @@ class KucoinLoopback(AccountLoopback):
                            0 if b.get("side") == "buy" else 1, str(b.get("type", "limit")),
                            inst.price(b["price"]) if "price" in b else 0, inst.qty(b["size"]),
                            flags)
+            if self.lost():
+                return web.Response(status=502, text="Bad Gateway")
             return web.json_response({"code": "200000", "data": {"orderId": str(o.order_id),
                                                                  "clientOid": o.cid}})
         except Refused as exc:
@@ -808,6 +856,8 @@ class BitfinexLoopback(AccountLoopback):
     def rest_routes(self, app: web.Application) -> None:
         for ep in ("submit", "cancel", "update"):
             app.router.add_post(f"/v2/auth/w/order/{ep}", self._rest)
+        app.router.add_post("/v2/auth/r/orders", self._rest)
+        app.router.add_post("/v2/auth/r/orders/hist", self._rest)
 
     def md_request(self, conn: _Md, data: bytes) -> None:
         if b'"ping"' in data:
@@ -843,6 +893,13 @@ class BitfinexLoopback(AccountLoopback):
         b = exact_json(text or "{}")
         ep = request.path.rsplit("/", 1)[1]
         now = int(time.time() * 1000)
+        if ep in ("orders", "hist"):
+            self.stats["queries"] = self.stats.get("queries", 0) + 1
+            want = _OPEN if ep == "orders" else ("FILLED", "CANCELED", "EXPIRED")
+            found = [self._row(o, "ACTIVE" if o.status in _OPEN else "EXECUTED" if
+                               o.status == "FILLED" else "CANCELED")
+                     for o in self.by_cid.values() if o.status in want]
+            return web.Response(text=_json_numbers(found), content_type="application/json")
         try:
             if ep == "submit":
                 inst = self.inst(b.get("symbol"))
@@ -855,6 +912,8 @@ class BitfinexLoopback(AccountLoopback):
                                else 0, inst.qty(abs(amount)), flags)
                 rows: Any = [self._row(o, "ACTIVE")]
                 req, info = "on-req", "Submitting 1 orders."
+                if self.lost():
+                    return web.Response(status=502, text="Bad Gateway")
             elif ep == "cancel":
                 o = self.find(str(b["cid"])) if "cid" in b else self.find(order_id=str(b["id"]))
                 self.cancel_open(o)
@@ -1011,8 +1070,15 @@ class DeribitLoopback(AccountLoopback):
                                0 if m == "private/buy" else 1, str(p.get("type", "limit")),
                                inst.price(p["price"]) if "price" in p else 0,
                                inst.qty(p["amount"]), flags)
+                if self.lost() and conn.transport is not None:
+                    conn.transport.disconnect(False)        # the answer is lost with it
+                    return
                 if not o.hidden_ack:
                     self._answer(conn, rid, {"order": self._order_json(o), "trades": []})
+            elif m == "private/get_order_state_by_label":
+                self.stats["queries"] = self.stats.get("queries", 0) + 1
+                self._answer(conn, rid, [self._order_json(x) for x in self.by_cid.values()
+                                         if x.cid == p.get("label") and x.status != "REJECTED"])
             elif m in ("private/cancel", "private/cancel_by_label"):
                 o = (self.find(order_id=str(p.get("order_id"))) if m == "private/cancel"
                      else self.find(str(p.get("label"))))

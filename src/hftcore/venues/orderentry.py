@@ -125,6 +125,7 @@ class OrderEntryVenue(LiveVenue):
         self.last_api_error = ""
         self.rate_refused = 0
         self.private_messages = 0
+        self.unsettled = 0
         self._order_cost = self.limiter.prepare(self.order_cost)
         self._cancel_queue: dict[str, Order] = {}
         self._fills_seen: set[tuple[str, str]] = set()
@@ -359,6 +360,53 @@ class OrderEntryVenue(LiveVenue):
         if o is not None and o.is_open and not o.acked:
             self.report(cid, "ack", ts=ts, venue_order_id=venue_order_id)
 
+    # -- orders whose answer was lost ------------------------------------------------------------
+    def uncertain(self, exc: BaseException) -> bool:
+        """``exc`` leaves a request's fate unknown (no answer, a gateway error, a timeout),
+        unlike a refusal."""
+        if isinstance(exc, RestError):
+            return exc.status == 0 or exc.status >= 502
+        return isinstance(exc, TimeoutError)
+
+    async def query_order(self, order: Order) -> tuple[str, str] | None:
+        """The venue's view of ``order``: ``(state, venue order id)`` with state ``open``,
+        ``filled`` or ``canceled``; None when the venue has no such order (subclasses)."""
+        raise VenueError("no order query")
+
+    def new_failed(self, cid: str, exc: BaseException) -> None:
+        """A new order's request failed: refused, or (answer lost) settled by a query."""
+        if self.uncertain(exc):
+            self.unsettled += 1
+            self.spawn(self.settle_new(cid, self.error_text(exc)), f"{self.name} settle")
+        else:
+            self.on_new_refused(cid, self.error_text(exc))
+
+    async def settle_new(self, cid: str, why: str, attempts: int = 4) -> None:
+        """Ask the venue about an order whose answer was lost; report what it says (an ack,
+        then a cancel if it is gone; a reject if it never took it)."""
+        o = self.order(cid)
+        if o is None:
+            return
+        delay = 0.1
+        for _ in range(attempts):
+            try:
+                got = await self.query_order(o)
+            except (VenueError, RestError, RateLimitExceeded, TimeoutError) as exc:
+                log.warning("%s: query of %s failed: %s", self.name, cid, self.error_text(exc))
+                await asyncio.sleep(delay)
+                delay *= 2
+                continue
+            if got is None:
+                self.on_new_refused(cid, f"{why}; the venue has no such order")
+                return
+            state, oid = got
+            self.on_new_ok(cid, oid)
+            if state == "canceled":
+                self.on_canceled(cid)
+            return
+        self.on_new_refused(cid, f"{why}; state unknown after {attempts} queries: check the "
+                                 "venue")
+
     def on_new_refused(self, cid: str, reason: str, ts: int | None = None) -> None:
         """The venue refused the order."""
         o = self.order(cid)
@@ -436,6 +484,7 @@ class OrderEntryVenue(LiveVenue):
         out = super().status()
         out.update(trading=self.trading, block_reason=self.block_reason,
                    rate_refused=self.rate_refused, md_enabled=self.market_data,
+                   unsettled=self.unsettled,
                    private_messages=self.private_messages)
         if self.private is not None:
             out["private"] = self.private.status()
