@@ -141,3 +141,19 @@ async def lost_answer(s: OeSession, inst: Instrument, price: str,
     assert o.venue_order_id == str(s.server.by_cid[server_cid(o.client_order_id)].order_id)
     assert s.strategy.cancel(o)
     await wait_for(lambda: o.status == OrderStatus.CANCELED, what="cancel")
+
+
+async def canceled_while_away(s: OeSession, inst: Instrument, price: str,
+                              server_cid: Callable[[str], str] = str) -> None:
+    """The exchange cancels a resting order while the private stream is down: after the
+    reconnect the venue reconciles its open orders and reports the cancel."""
+    o = s.strategy.buy(inst, inst.qty("0.5"), inst.price(price))
+    await wait_for(lambda: o.status == OrderStatus.ACCEPTED, what="ack")
+    r0 = s.venue.reconciliations
+    s.server.faults.silent = True
+    s.server.exchange_cancel(server_cid(o.client_order_id))
+    s.server.faults.silent = False
+    s.server.drop_connections()
+    await wait_for(lambda: o.status == OrderStatus.CANCELED, what="cancel found by reconciling")
+    assert s.venue.reconciliations > r0
+    await wait_for(lambda: s.venue.trading, what="trading again")

@@ -8,7 +8,14 @@ import hmac
 
 import pytest
 from loopback_helpers import run, wait_for
-from orderentry_helpers import OeSession, lost_answer, oe_session, order_round_trip, venue_kw
+from orderentry_helpers import (
+    OeSession,
+    canceled_while_away,
+    lost_answer,
+    oe_session,
+    order_round_trip,
+    venue_kw,
+)
 
 from hftcore import Instrument, OrderStatus
 from hftcore.venues.deribit import DeribitVenue, auth_params, sign
@@ -57,6 +64,7 @@ def test_orders_against_the_loopback() -> None:
                            what="the heartbeat's test request answered")
             await order_round_trip(s, INSTRUMENTS[0], "30000.5")
             await lost_answer(s, INSTRUMENTS[0], "29000.5")
+            await canceled_while_away(s, INSTRUMENTS[0], "29000.5")
             await refused_signature_after_reconnect(s)
     run(main())
 

@@ -11,6 +11,7 @@ import urllib.parse
 import pytest
 from loopback_helpers import run, wait_for
 from orderentry_helpers import (
+    canceled_while_away,
     lost_answer,
     oe_session,
     order_round_trip,
@@ -71,6 +72,7 @@ def test_orders_against_the_loopback() -> None:
             await wait_for(lambda: server.stats["pings"] >= 1, what="pong to the ping action")
             await order_round_trip(s, INSTRUMENTS[0], "30000.5", amend=False)
             await lost_answer(s, INSTRUMENTS[0], "29000.5")
+            await canceled_while_away(s, INSTRUMENTS[0], "29000.5")
             # HTX spot has no amend: refused, the order stays as it was
             inst = INSTRUMENTS[1]
             o = s.strategy.buy(inst, inst.qty("1"), inst.price("2000"))

@@ -11,6 +11,7 @@ import hmac
 import pytest
 from loopback_helpers import DATA, run
 from orderentry_helpers import (
+    canceled_while_away,
     lost_answer,
     oe_session,
     order_round_trip,
@@ -78,6 +79,7 @@ def test_orders_against_the_loopback() -> None:
             assert s.venue.trading
             await order_round_trip(s, INSTRUMENTS[0], "30000.5")
             await lost_answer(s, INSTRUMENTS[1], "2000.25")
+            await canceled_while_away(s, INSTRUMENTS[1], "2000.5")
             await refused_signature(s, INSTRUMENTS[0], "30000.5", "authenticationError")
             assert s.server.stats["bad_signatures"] == 1
     run(main())

@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -126,6 +127,7 @@ class OrderEntryVenue(LiveVenue):
         self.rate_refused = 0
         self.private_messages = 0
         self.unsettled = 0
+        self.reconciliations = 0
         self._order_cost = self.limiter.prepare(self.order_cost)
         self._cancel_queue: dict[str, Order] = {}
         self._fills_seen: set[tuple[str, str]] = set()
@@ -241,6 +243,9 @@ class OrderEntryVenue(LiveVenue):
             f" (last error: {self.last_api_error})" if self.last_api_error else "")
         try:
             await self.login(conn)
+            if self.open_orders():
+                self.block_reason = "reconciling open orders"
+                await self.reconcile()
         except (VenueError, TimeoutError, RestError, RateLimitExceeded, KeyError,
                 ValueError) as exc:
             self.block_reason = self.last_api_error = redact(str(exc) or type(exc).__name__)
@@ -407,6 +412,43 @@ class OrderEntryVenue(LiveVenue):
         self.on_new_refused(cid, f"{why}; state unknown after {attempts} queries: check the "
                                  "venue")
 
+    async def reconcile(self, orders: Sequence[Order] | None = None) -> dict[str, str]:
+        """Settle ``orders`` (default: every open order of this venue) by asking the venue
+        about each (:meth:`query_order`): acks, cancels and rejects it missed are reported; an
+        UNKNOWN order still open is taken back at its last known terms.  Fills come from the
+        private stream (a fill missed while it was down is not recovered here)."""
+        targets = [o for o in (self.open_orders() if orders is None else orders) if o.is_open]
+        out: dict[str, str] = {}
+        if targets:
+            self.reconciliations += 1
+        for o in targets:
+            cid = o.client_order_id
+            try:
+                got = await self.query_order(o)
+            except (VenueError, RestError, RateLimitExceeded, TimeoutError) as exc:
+                log.warning("%s: reconcile %s: %s", self.name, cid, self.error_text(exc))
+                out[cid] = "unknown"
+                continue
+            if got is None:
+                if o.acked:
+                    self.on_canceled(cid)
+                    out[cid] = "canceled"
+                else:
+                    self.on_new_refused(cid, "not found at the venue")
+                    out[cid] = "reject"
+                continue
+            state, oid = got
+            self.on_new_ok(cid, oid)
+            if state == "canceled":
+                self.on_canceled(cid)
+            elif state == "open":
+                if o.status == OrderStatus.UNKNOWN:
+                    self.report(cid, "replaced", price=o.price, qty=o.size)
+                elif o.status == OrderStatus.PENDING_CANCEL:
+                    self._cancel_queue[cid] = o
+            out[cid] = state
+        return out
+
     def on_new_refused(self, cid: str, reason: str, ts: int | None = None) -> None:
         """The venue refused the order."""
         o = self.order(cid)
@@ -484,7 +526,7 @@ class OrderEntryVenue(LiveVenue):
         out = super().status()
         out.update(trading=self.trading, block_reason=self.block_reason,
                    rate_refused=self.rate_refused, md_enabled=self.market_data,
-                   unsettled=self.unsettled,
+                   unsettled=self.unsettled, reconciliations=self.reconciliations,
                    private_messages=self.private_messages)
         if self.private is not None:
             out["private"] = self.private.status()
