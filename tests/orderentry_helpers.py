@@ -81,6 +81,7 @@ async def order_round_trip(s: OeSession, inst: Instrument, price: str, *,
 
     # the exchange fills a resting sell; the duplicate report is booked once
     server.faults.duplicate_fills = True
+    pos0 = s.engine.position(st, inst)
     r = st.sell(inst, inst.qty("0.25"), px + inst.price("100"))
     await wait_for(lambda: r.status == OrderStatus.ACCEPTED, what="ack 2")
     server.exchange_fill(server_cid(r.client_order_id))
@@ -88,7 +89,7 @@ async def order_round_trip(s: OeSession, inst: Instrument, price: str, *,
     server.faults.duplicate_fills = False
     assert len(r.fills) == 1 and r.fills[0].price == px + inst.price("100")
     assert r.fills[0].qty == inst.qty("0.25")
-    assert s.engine.position(st, inst) == -inst.qty("0.25")
+    assert s.engine.position(st, inst) == pos0 - inst.qty("0.25")
 
     # a cancel of an order that is gone comes back as a cancel reject or a cancel
     n = st.buy(inst, inst.qty("0.5"), px)
@@ -156,4 +157,21 @@ async def canceled_while_away(s: OeSession, inst: Instrument, price: str,
     s.server.drop_connections()
     await wait_for(lambda: o.status == OrderStatus.CANCELED, what="cancel found by reconciling")
     assert s.venue.reconciliations > r0
+    await wait_for(lambda: s.venue.trading, what="trading again")
+
+
+async def filled_while_away(s: OeSession, inst: Instrument, price: str,
+                            server_cid: Callable[[str], str] = str) -> None:
+    """The exchange fills a resting order while the private stream is down: after the
+    reconnect the venue asks for the order's trades and books the fill once."""
+    o = s.strategy.sell(inst, inst.qty("0.5"), inst.price(price))
+    await wait_for(lambda: o.status == OrderStatus.ACCEPTED, what="ack")
+    pos = s.engine.position(s.strategy, inst)
+    s.server.faults.silent = True
+    s.server.exchange_fill(server_cid(o.client_order_id))
+    s.server.faults.silent = False
+    s.server.drop_connections()
+    await wait_for(lambda: o.status == OrderStatus.FILLED, what="fill found by reconciling")
+    assert len(o.fills) == 1 and o.fills[0].price == inst.price(price)
+    assert s.engine.position(s.strategy, inst) == pos - inst.qty("0.5")
     await wait_for(lambda: s.venue.trading, what="trading again")

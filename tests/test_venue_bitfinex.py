@@ -10,6 +10,7 @@ import pytest
 from loopback_helpers import run, wait_for
 from orderentry_helpers import (
     canceled_while_away,
+    filled_while_away,
     lost_answer,
     oe_session,
     order_round_trip,
@@ -70,6 +71,8 @@ def test_orders_against_the_loopback() -> None:
                               server_cid=lambda c: str(venue.bfx_cid[c][0]))
             await canceled_while_away(s, INSTRUMENTS[1], "2000.5",
                                       server_cid=lambda c: str(venue.bfx_cid[c][0]))
+            await filled_while_away(s, INSTRUMENTS[1], "2000.5",
+                                    server_cid=lambda c: str(venue.bfx_cid[c][0]))
             await refused_signature(s, INSTRUMENTS[0], "30000.5", "10100")
     run(main())
 

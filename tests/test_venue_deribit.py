@@ -11,6 +11,7 @@ from loopback_helpers import run, wait_for
 from orderentry_helpers import (
     OeSession,
     canceled_while_away,
+    filled_while_away,
     lost_answer,
     oe_session,
     order_round_trip,
@@ -65,6 +66,7 @@ def test_orders_against_the_loopback() -> None:
             await order_round_trip(s, INSTRUMENTS[0], "30000.5")
             await lost_answer(s, INSTRUMENTS[0], "29000.5")
             await canceled_while_away(s, INSTRUMENTS[0], "29000.5")
+            await filled_while_away(s, INSTRUMENTS[0], "29000.5")
             await refused_signature_after_reconnect(s)
     run(main())
 

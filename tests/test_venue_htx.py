@@ -12,6 +12,7 @@ import pytest
 from loopback_helpers import run, wait_for
 from orderentry_helpers import (
     canceled_while_away,
+    filled_while_away,
     lost_answer,
     oe_session,
     order_round_trip,
@@ -73,6 +74,7 @@ def test_orders_against_the_loopback() -> None:
             await order_round_trip(s, INSTRUMENTS[0], "30000.5", amend=False)
             await lost_answer(s, INSTRUMENTS[0], "29000.5")
             await canceled_while_away(s, INSTRUMENTS[0], "29000.5")
+            await filled_while_away(s, INSTRUMENTS[0], "29000.5")
             # HTX spot has no amend: refused, the order stays as it was
             inst = INSTRUMENTS[1]
             o = s.strategy.buy(inst, inst.qty("1"), inst.price("2000"))

@@ -11,6 +11,7 @@ import pytest
 from loopback_helpers import run, wait_for
 from orderentry_helpers import (
     canceled_while_away,
+    filled_while_away,
     lost_answer,
     oe_session,
     order_round_trip,
@@ -72,6 +73,7 @@ def test_orders_against_the_loopback() -> None:
             await order_round_trip(s, INSTRUMENTS[0], "30000.5")
             await lost_answer(s, INSTRUMENTS[1], "2000.25")
             await canceled_while_away(s, INSTRUMENTS[1], "2000.5")
+            await filled_while_away(s, INSTRUMENTS[1], "2000.5")
             await refused_signature(s, INSTRUMENTS[0], "30000.5", "400005")
             # a dropped private connection comes back with a new token
             url = s.venue.private_url

@@ -286,6 +286,16 @@ class BitfinexVenue(OrderEntryVenue):
                             "filled" if st.startswith("EXECUTED") else "canceled", str(row[0]))
         return None
 
+    async def query_fills(self, order: Order, venue_order_id: str
+                          ) -> list[tuple[str, int, int, bool]]:
+        """``/v2/auth/r/order/{symbol}:{id}/trades``."""
+        if not venue_order_id:
+            return []
+        inst = order.instrument
+        rows = await self.read(f"v2/auth/r/order/{inst.symbol}:{venue_order_id}/trades")
+        return [(str(t[0]), inst.qty(abs(_num(t[4]))), inst.price(_num(t[5])), t[8] == 1)
+                for t in rows if isinstance(t, list) and len(t) > 8]
+
     def _assign(self, cid: str) -> tuple[int, str]:
         got = self.bfx_cid.get(cid)
         if got is None:

@@ -249,6 +249,21 @@ class DeribitVenue(OrderEntryVenue):
         cid = str(d.get("label") or "")
         return cid or self.by_venue_id.get(str(d.get("order_id")), "")
 
+    async def query_fills(self, order: Order, venue_order_id: str
+                          ) -> list[tuple[str, int, int, bool]]:
+        """``private/get_user_trades_by_order``."""
+        if self.private is None or not venue_order_id:
+            return []
+        rid = f"q{next(self._ids)}"
+        resp = await self.expect(rid, self.private, self._rpc(
+            "private/get_user_trades_by_order", {"order_id": venue_order_id}, rid))
+        if "error" in resp:
+            raise VenueError(f"{resp['error']}")
+        inst = order.instrument
+        return [(str(t["trade_id"]), inst.qty(t["amount"]), inst.price(t["price"]),
+                 t.get("liquidity") == "M") for t in resp.get("result") or ()
+                if isinstance(t, dict)]
+
     def _on_order(self, d: dict[str, Any], ts: int) -> None:
         cid = self._cid_of(d)
         if not cid:

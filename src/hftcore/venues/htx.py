@@ -317,6 +317,17 @@ class HtxVenue(OrderEntryVenue):
         return ("canceled" if st in ("canceled", "partial-canceled") else
                 "filled" if st == "filled" else "open", str(d.get("id", "")))
 
+    async def query_fills(self, order: Order, venue_order_id: str
+                          ) -> list[tuple[str, int, int, bool]]:
+        """``/v1/order/orders/{order-id}/matchresults``."""
+        if not venue_order_id:
+            return []
+        rows = await self.call("GET", f"/v1/order/orders/{venue_order_id}/matchresults",
+                               cost="REST")
+        inst = order.instrument
+        return [(str(r["trade-id"]), inst.qty(r["filled-amount"]), inst.price(r["price"]),
+                 r.get("role") == "maker") for r in rows or ()]
+
     def send_cancel(self, order: Order) -> None:
         self.spawn(self._cancel(order.client_order_id), "htx cancel")
 

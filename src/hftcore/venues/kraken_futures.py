@@ -256,6 +256,25 @@ class KrakenFuturesVenue(OrderEntryVenue):
         return ("canceled" if st == "CANCELLED" else "filled" if st == "FULLY_EXECUTED"
                 else "open", oid)
 
+    async def query_fills(self, order: Order, venue_order_id: str
+                          ) -> list[tuple[str, int, int, bool]]:
+        """``GET /derivatives/api/v3/fills`` (the recent fills), this order's."""
+        assert self.rest is not None
+        key, secret, _ = self.creds()
+        nonce = str(next(self._nonce))
+        path = "/api/v3/fills"
+        raw = await self.rest.request("GET", "/derivatives" + path, headers={
+            "APIKey": key, "Nonce": nonce, "Authent": authent(secret, "", nonce, path)},
+            cost={"DERIVATIVES": 2}, max_wait=5.0)
+        obj = exact_json(raw)
+        if obj.get("result") != "success":
+            raise VenueError(f"fills: {obj.get('error')}")
+        inst = order.instrument
+        return [(str(f["fill_id"]), inst.qty(f["size"]), inst.price(f["price"]),
+                 f.get("fillType") == "maker") for f in obj.get("fills") or ()
+                if str(f.get("order_id")) == venue_order_id
+                or f.get("cliOrdId") == order.client_order_id]
+
     def send_cancel(self, order: Order) -> None:
         self.spawn(self._cancel(order.client_order_id), "kraken_futures cancel")
 

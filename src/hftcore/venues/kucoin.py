@@ -344,6 +344,17 @@ class KucoinVenue(OrderEntryVenue):
         state = "open" if d.get("active") else "canceled" if d.get("cancelExist") else "filled"
         return state, str(d.get("id", ""))
 
+    async def query_fills(self, order: Order, venue_order_id: str
+                          ) -> list[tuple[str, int, int, bool]]:
+        """``GET /api/v1/hf/fills?orderId=..&symbol=..``."""
+        if not venue_order_id:
+            return []
+        d = await self.call("GET", "/api/v1/hf/fills",
+                            query=f"orderId={venue_order_id}&symbol={order.instrument.symbol}")
+        inst = order.instrument
+        return [(str(f["tradeId"]), inst.qty(f["size"]), inst.price(f["price"]),
+                 f.get("liquidity") == "maker") for f in (d or {}).get("items") or ()]
+
     def send_cancel(self, order: Order) -> None:
         self.spawn(self._cancel(order.client_order_id, order.instrument.symbol), "kucoin cancel")
 

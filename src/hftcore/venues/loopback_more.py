@@ -246,6 +246,10 @@ class AccountLoopback(LoopbackServer):
             raise Refused("post_only", "post-only order would take liquidity")
         return o
 
+    def find_any(self, order_id: str) -> _SOrder | None:
+        """An order by venue id in any state."""
+        return next((o for o in self.orders.values() if str(o.order_id) == order_id), None)
+
     def lost(self) -> bool:
         """This answer is lost (``lose_answers``: the order was placed all the same)."""
         if self.lose_answers > 0:
@@ -258,6 +262,14 @@ class AccountLoopback(LoopbackServer):
         self.stats["queries"] = self.stats.get("queries", 0) + 1
         o = self.by_cid.get(cid)
         return None if o is None or o.status == "REJECTED" else o
+
+    def trades_of(self, cid: str | None = None, order_id: str | None = None
+                  ) -> list[dict[str, Any]]:
+        """Every trade of an order (by client id or venue id), over amends."""
+        self.stats["queries"] = self.stats.get("queries", 0) + 1
+        return [t for o in self.orders.values()
+                if (cid and o.cid == cid) or (order_id and str(o.order_id) == str(order_id))
+                for t in o.trades]
 
     def find(self, cid: str | None = None, order_id: str | None = None) -> _SOrder:
         """An open order by client id or venue id, or a refusal."""
@@ -341,6 +353,7 @@ class KrakenFuturesLoopback(AccountLoopback):
     def rest_routes(self, app: web.Application) -> None:
         for ep in ("sendorder", "cancelorder", "editorder", "orders/status"):
             app.router.add_post(f"/derivatives/api/v3/{ep}", self._rest)
+        app.router.add_get("/derivatives/api/v3/fills", self._rest)
 
     def md_request(self, conn: _Md, data: bytes) -> None:
         try:
@@ -383,7 +396,8 @@ class KrakenFuturesLoopback(AccountLoopback):
 
     async def _rest(self, request: web.Request) -> web.Response:
         self.stats["requests"] += 1
-        body = await request.text()
+        body = await request.text() if request.method == "POST" else \
+            request.rel_url.raw_query_string
         path = request.path.removeprefix("/derivatives")
         h = request.headers
         if h.get("APIKey") != self.api_key or not self.signature_ok(
@@ -393,6 +407,17 @@ class KrakenFuturesLoopback(AccountLoopback):
                                       "serverTime": _iso_now()})
         a = dict(urllib.parse.parse_qsl(body))
         ep = path.rsplit("/", 1)[1]
+        if ep == "fills":
+            self.stats["queries"] = self.stats.get("queries", 0) + 1
+            trades = {t["id"]: (o, t) for o in list(self.orders.values()) for t in o.trades}
+            rows = [f'{{"fill_id":"{t["id"]}","symbol":"{o.inst.symbol}",'
+                    f'"side":"{"buy" if o.side == 0 else "sell"}","order_id":"{o.order_id}",'
+                    f'"cliOrdId":"{o.cid}","size":{t["qty"]},"price":{t["price"]},'
+                    f'"fillType":"{"maker" if t["maker"] else "taker"}"}}'
+                    for o, t in trades.values()]
+            text = (f'{{"result":"success","serverTime":"{_iso_now()}","fills":['
+                    + ",".join(rows) + "]}")
+            return web.Response(text=text, content_type="application/json")
         if ep == "sendorder":
             answer = self._kf_send(a)
             if self.lost():
@@ -400,12 +425,14 @@ class KrakenFuturesLoopback(AccountLoopback):
             return web.json_response(answer)
         if ep == "status":
             o = self.lookup(a.get("cliOrdIds", ""))
-            rows = [] if o is None else [{"order": {"orderId": str(o.order_id),
-                                                    "cliOrdId": o.cid}, "status": {
-                "NEW": "ENTERED_BOOK", "PARTIALLY_FILLED": "ENTERED_BOOK",
-                "FILLED": "FULLY_EXECUTED"}.get(o.status, "CANCELLED")}]
+            found: list[dict[str, Any]] = []
+            if o is not None:
+                found.append({"order": {"orderId": str(o.order_id), "cliOrdId": o.cid},
+                              "status": {"NEW": "ENTERED_BOOK", "PARTIALLY_FILLED":
+                                         "ENTERED_BOOK", "FILLED": "FULLY_EXECUTED"
+                                         }.get(o.status, "CANCELLED")})
             return web.json_response({"result": "success", "serverTime": _iso_now(),
-                                      "orders": rows})
+                                      "orders": found})
         if ep == "cancelorder":
             try:
                 o = self.find(a.get("cliOrdId"), a.get("order_id"))
@@ -540,6 +567,7 @@ class HtxLoopback(AccountLoopback):
         app.router.add_post("/v1/order/orders/submitCancelClientOrder", self._rest)
         app.router.add_get("/v1/account/accounts", self._rest)
         app.router.add_get("/v1/order/orders/getClientOrder", self._rest)
+        app.router.add_get("/v1/order/orders/{oid}/matchresults", self._rest)
 
     def _signed(self, method: str, host: str, path: str, params: dict[str, str],
                 sig: object) -> bool:
@@ -558,6 +586,12 @@ class HtxLoopback(AccountLoopback):
                 request.method, request.host, request.path, q, sig):
             return web.json_response({"status": "error", "err-code": "api-signature-not-valid",
                                       "err-msg": "Signature not valid", "data": None})
+        if request.path.endswith("/matchresults"):
+            return web.json_response({"status": "ok", "data": [
+                {"id": int(t["id"]), "trade-id": int(t["id"]), "order-id": int(t["order_id"]),
+                 "price": t["price"], "filled-amount": t["qty"],
+                 "role": "maker" if t["maker"] else "taker"}
+                for t in self.trades_of(order_id=request.match_info["oid"])]})
         if request.path.endswith("/getClientOrder"):
             o = self.lookup(q.get("clientOrderId", ""))
             if o is None:
@@ -715,6 +749,7 @@ class KucoinLoopback(AccountLoopback):
         app.router.add_post("/api/v1/hf/orders/alter", self._rest)
         app.router.add_delete("/api/v1/hf/orders/client-order/{cid}", self._rest)
         app.router.add_get("/api/v1/hf/orders/client-order/{cid}", self._rest)
+        app.router.add_get("/api/v1/hf/fills", self._rest)
         app.router.add_get("/api/v1/market/orderbook/level2_100", self._snapshot)
         app.router.add_get("/api/v3/market/orderbook/level2", self._snapshot)
 
@@ -743,6 +778,11 @@ class KucoinLoopback(AccountLoopback):
             return web.json_response({"code": "400005", "msg": "Invalid KC-API-SIGN"},
                                      status=401)
         try:
+            if request.path.endswith("/fills"):
+                return web.json_response({"code": "200000", "data": {"items": [
+                    {"tradeId": t["id"], "orderId": t["order_id"], "price": t["price"],
+                     "size": t["qty"], "liquidity": "maker" if t["maker"] else "taker"}
+                    for t in self.trades_of(order_id=request.query.get("orderId", ""))]}})
             if request.method == "GET":
                 o = self.lookup(urllib.parse.unquote(request.match_info["cid"]))
                 if o is None:
@@ -858,6 +898,7 @@ class BitfinexLoopback(AccountLoopback):
             app.router.add_post(f"/v2/auth/w/order/{ep}", self._rest)
         app.router.add_post("/v2/auth/r/orders", self._rest)
         app.router.add_post("/v2/auth/r/orders/hist", self._rest)
+        app.router.add_post("/v2/auth/r/order/{sym_id}/trades", self._rest)
 
     def md_request(self, conn: _Md, data: bytes) -> None:
         if b'"ping"' in data:
@@ -893,6 +934,15 @@ class BitfinexLoopback(AccountLoopback):
         b = exact_json(text or "{}")
         ep = request.path.rsplit("/", 1)[1]
         now = int(time.time() * 1000)
+        if ep == "trades":
+            oid = request.match_info["sym_id"].rpartition(":")[2]
+            so = self.find_any(oid)
+            sign = "-" if so is not None and so.side == 1 else ""
+            trows = [[int(t["id"]), so.inst.symbol if so else "", now, int(oid),
+                      _Num(sign + t["qty"]), _Num(t["price"]), None, None,
+                      1 if t["maker"] else -1, _Num("0"), "USD", int(so.cid) if so else 0]
+                     for t in self.trades_of(order_id=oid)]
+            return web.Response(text=_json_numbers(trows), content_type="application/json")
         if ep in ("orders", "hist"):
             self.stats["queries"] = self.stats.get("queries", 0) + 1
             want = _OPEN if ep == "orders" else ("FILLED", "CANCELED", "EXPIRED")
@@ -1075,6 +1125,14 @@ class DeribitLoopback(AccountLoopback):
                     return
                 if not o.hidden_ack:
                     self._answer(conn, rid, {"order": self._order_json(o), "trades": []})
+            elif m == "private/get_user_trades_by_order":
+                oid = str(p.get("order_id"))
+                so = self.find_any(oid)
+                self._answer(conn, rid, [
+                    {"trade_id": f"ETH-{t['id']}", "order_id": oid, "label": so.cid if so else "",
+                     "price": _Num(t["price"]), "amount": _Num(t["qty"]),
+                     "liquidity": "M" if t["maker"] else "T"}
+                    for t in self.trades_of(order_id=oid)])
             elif m == "private/get_order_state_by_label":
                 self.stats["queries"] = self.stats.get("queries", 0) + 1
                 self._answer(conn, rid, [self._order_json(x) for x in self.by_cid.values()

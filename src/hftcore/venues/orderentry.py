@@ -378,6 +378,23 @@ class OrderEntryVenue(LiveVenue):
         ``filled`` or ``canceled``; None when the venue has no such order (subclasses)."""
         raise VenueError("no order query")
 
+    async def query_fills(self, order: Order, venue_order_id: str
+                          ) -> list[tuple[str, int, int, bool]]:
+        """The trades of ``order`` at the venue: ``(trade id, qty, price, maker)``
+        (subclasses; the same trade ids as the private stream's)."""
+        return []
+
+    async def _fetch_fills(self, order: Order, venue_order_id: str) -> None:
+        cid = order.client_order_id
+        try:
+            fills = await self.query_fills(order, venue_order_id)
+        except (VenueError, RestError, RateLimitExceeded, TimeoutError, KeyError,
+                ValueError) as exc:
+            log.warning("%s: fills of %s: %s", self.name, cid, self.error_text(exc))
+            return
+        for trade_id, qty, price, maker in fills:
+            self.on_fill(cid, trade_id, qty, price, maker, venue_order_id)
+
     def new_failed(self, cid: str, exc: BaseException) -> None:
         """A new order's request failed: refused, or (answer lost) settled by a query."""
         if self.uncertain(exc):
@@ -406,6 +423,7 @@ class OrderEntryVenue(LiveVenue):
                 return
             state, oid = got
             self.on_new_ok(cid, oid)
+            await self._fetch_fills(o, oid)
             if state == "canceled":
                 self.on_canceled(cid)
             return
@@ -415,8 +433,8 @@ class OrderEntryVenue(LiveVenue):
     async def reconcile(self, orders: Sequence[Order] | None = None) -> dict[str, str]:
         """Settle ``orders`` (default: every open order of this venue) by asking the venue
         about each (:meth:`query_order`): acks, cancels and rejects it missed are reported; an
-        UNKNOWN order still open is taken back at its last known terms.  Fills come from the
-        private stream (a fill missed while it was down is not recovered here)."""
+        UNKNOWN order still open is taken back at its last known terms; its trades are asked for
+        (:meth:`query_fills`) and booked once per trade id."""
         targets = [o for o in (self.open_orders() if orders is None else orders) if o.is_open]
         out: dict[str, str] = {}
         if targets:
@@ -439,6 +457,7 @@ class OrderEntryVenue(LiveVenue):
                 continue
             state, oid = got
             self.on_new_ok(cid, oid)
+            await self._fetch_fills(o, oid)
             if state == "canceled":
                 self.on_canceled(cid)
             elif state == "open":
