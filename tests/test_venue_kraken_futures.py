@@ -100,3 +100,30 @@ def test_refused_challenge_blocks_trading() -> None:
 
 def test_recording_present() -> None:
     assert (DATA / "kraken_futures" / "ws_v1_2021-07-22_part1.txt").exists()
+
+
+def test_rate_limit_refuses_before_sending() -> None:
+    from loopback_helpers import wait_for
+
+    from hftcore import OrderStatus
+    from hftcore.venues.ratelimit import Bucket, RateLimiter
+
+    def venue(server: KrakenFuturesLoopback) -> KrakenFuturesVenue:
+        limits = RateLimiter([Bucket("DERIVATIVES", 500, 10.0), Bucket("ORDERS", 1, 60.0),
+                              Bucket("SUBSCRIPTIONS", 100, 10.0)])
+        return KrakenFuturesVenue(
+            credentials=Credentials.of("kraken_futures", KEY, api_secret=SECRET),
+            private_url=server.ws_url + "/ws/v1/private", connect_timeout=2.0,
+            rate_limits=limits, **venue_kw(server))
+
+    async def main() -> None:
+        server = KrakenFuturesLoopback(INSTRUMENTS, manual=True, api_key=KEY, api_secret=SECRET)
+        async with oe_session(INSTRUMENTS, server, venue) as s:
+            inst = INSTRUMENTS[0]
+            a = s.strategy.buy(inst, inst.qty("1"), inst.price("30000"))
+            b = s.strategy.buy(inst, inst.qty("1"), inst.price("30000"))
+            await wait_for(lambda: a.status == OrderStatus.ACCEPTED and
+                           b.status == OrderStatus.REJECTED, what="one sent, one refused")
+            assert "rate limit ORDERS" in b.reason
+            assert server.stats["orders"] == 1 and s.venue.rate_refused == 1
+    run(main())
