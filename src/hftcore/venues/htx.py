@@ -9,8 +9,9 @@ name, and ``Signature`` = base64 HMAC-SHA256 of it with the secret key.  The pri
 ``/ws/v2`` (https://huobiapi.github.io/docs/spot/v1/en/#websocket-asset-and-order).
 
 :class:`HtxVenue` streams ``depth.step0`` (every message a whole book) and ``trade.detail`` over
-``wss://api.huobi.pro/ws``, whose frames are gzip-compressed binary: each is decompressed and
-run through the engine (:meth:`hftcore.engine.Engine.on_frame`); HTX's ``{"ping": n}`` is
+``wss://api.huobi.pro/ws``, whose frames are gzip-compressed binary: a decoder that inflates
+them itself gets them untouched through the compiled listener, else each is decompressed here
+and run through the engine (:meth:`hftcore.engine.Engine.on_frame`); HTX's ``{"ping": n}`` is
 answered ``{"pong": n}`` (HTX closes the connection after a few unanswered ones).  Orders go to
 ``/v1/order/orders/place`` and ``/v1/order/orders/submitCancelClientOrder`` by
 ``client-order-id``; HTX spot has no amend (amends are refused, the order stays).  Acks, fills
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hftcore._ext.sim import SO_FOK, SO_IOC, SO_MARKET, SO_POST_ONLY
+from hftcore.decoders import decoder_for
 from hftcore.model import OrderType, Side
 from hftcore.venues.common import RecordingPlan, VenueError
 from hftcore.venues.keys import Credentials
@@ -43,6 +45,7 @@ from hftcore.venues.rest import RestError
 from hftcore.venues.ws import Connection
 
 if TYPE_CHECKING:
+    from hftcore.engine import Engine
     from hftcore.model import Order
 
 __all__ = ["PRIVATE_URL", "PUBLIC_URL", "REST_URL", "HtxVenue", "canonical_request",
@@ -136,6 +139,7 @@ class HtxVenue(OrderEntryVenue):
         self.trades = trades
         self.host = urllib.parse.urlsplit(self.rest_url).netloc.lower()
         self.pings_answered = 0
+        self.native_gzip = False
         self._seen: dict[int, int] = {}
 
     def default_rate_limits(self) -> RateLimiter:
@@ -157,8 +161,23 @@ class HtxVenue(OrderEntryVenue):
                 out.append(orjson.dumps({"sub": f"market.{s}.trade.detail", "id": f"{s}-trade"}))
         return out
 
+    def attach(self, engine: Engine) -> None:
+        """As :class:`OrderEntryVenue`; then find whether this build's decoder inflates gzip
+        frames itself (then frames go to it untouched, without a copy)."""
+        super().attach(engine)
+        self.native_gzip = False
+        if self.feed is not None:
+            try:
+                probe = decoder_for("htx")
+                self.native_gzip = int(probe.decode(gzip.compress(b'{"ping":1}'))) >= 0
+            except (ValueError, TypeError, AttributeError):
+                self.native_gzip = False
+
     def md_connection(self) -> Connection:
-        """The market-data connection: gzip frames decompressed here, then decoded."""
+        """The market-data connection: the compiled listener when the decoder inflates gzip
+        itself, else frames decompressed here and run through :meth:`Engine.on_frame`."""
+        if self.md is None and self.native_gzip:
+            return super().md_connection()
         if self.md is None:
             self.md = Connection(self.md_url(), self._on_md_raw, name="htx md",
                                  on_open=self._md_open, on_close=self._md_close,
@@ -167,6 +186,24 @@ class HtxVenue(OrderEntryVenue):
                                  ssl_context=self.ssl_context)
         return self.md
 
+    def _answer_ping(self, data: bytes) -> bool:
+        """Answer ``{"ping": n}`` with ``{"pong": n}``; True when ``data`` was one."""
+        if data[:2] == b"\x1f\x8b":
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError, zlib.error):
+                return False
+        if not data.startswith(b'{"ping"'):
+            return False
+        md = self.md
+        if md is not None:
+            md.send(b'{"pong"' + data[7:])
+            self.pings_answered += 1
+        return True
+
+    def on_md_control(self, kind: int, data: bytes, ts: int) -> None:
+        self._answer_ping(data)
+
     def _on_md_raw(self, data: bytes, ts: int) -> None:
         if data[:2] == b"\x1f\x8b":
             try:
@@ -174,11 +211,7 @@ class HtxVenue(OrderEntryVenue):
             except (OSError, EOFError, zlib.error):
                 self._on_md_control(-1, data[:100], ts)
                 return
-        if data.startswith(b'{"ping"'):
-            md = self.md
-            if md is not None:
-                md.send(b'{"pong"' + data[7:])
-                self.pings_answered += 1
+        if self._answer_ping(data):
             return
         engine, feed = self.engine, self.feed
         assert engine is not None and feed is not None
@@ -191,6 +224,8 @@ class HtxVenue(OrderEntryVenue):
                 self._seen[i] = ts
 
     def _last_seen(self, index: int) -> int:
+        if self.listener is not None:
+            return super()._last_seen(index)
         return self._seen.get(index, 0)
 
     async def resync(self, index: int) -> None:
