@@ -44,6 +44,7 @@ from hftcore._ext.sim import (
 from hftcore.data.recordings import open_recording
 from hftcore.fixed import format as format_fixed
 from hftcore.model import Instrument
+from hftcore.strategy import Strategy
 from hftcore.venues.loopback import LoopbackServer, MarketFrame, _ServerListener, _SOrder
 from hftcore.venues.orderentry import exact_json
 
@@ -1187,7 +1188,6 @@ async def order_entry_demo(venue: str) -> dict[str, Any]:
 
     from hftcore.live import LiveEngine, LiveRunner
     from hftcore.model import OrderStatus
-    from hftcore.strategy import Strategy
     from hftcore.venues.bitfinex import BitfinexVenue
     from hftcore.venues.deribit import DeribitVenue
     from hftcore.venues.htx import HtxVenue
@@ -1209,11 +1209,8 @@ async def order_entry_demo(venue: str) -> dict[str, Any]:
     server = servers[venue]([inst], manual=True, api_key=key, api_secret=secret,
                             passphrase=passphrase)
     private_path = {"htx": "/ws/v2", "kraken_futures": "/ws/v1/private"}.get(venue, "/private")
-    log: list[str] = []
-
-    class Demo(Strategy):
-        def on_order(self, order: Any) -> None:
-            log.append(f"{order.client_order_id} {order.status.name}")
+    st = _DemoStrategy()
+    log = st.log
 
     async def until(cond: Callable[[], bool], what: str) -> None:
         t_end = time.monotonic() + 10.0
@@ -1231,7 +1228,6 @@ async def order_entry_demo(venue: str) -> dict[str, Any]:
                            private_url=server.ws_url + private_path, market_data=False,
                            backoff=Backoff(0.02, 0.2))
         engine = LiveEngine([inst], mode="live")
-        st = Demo()
         engine.add_strategy(st)
         runner = LiveRunner(engine, [v])
         t0 = time.perf_counter()
@@ -1259,6 +1255,17 @@ async def order_entry_demo(venue: str) -> dict[str, Any]:
                     "seconds": round(time.perf_counter() - t0, 3), "events": log}
         finally:
             await runner.stop()
+
+
+class _DemoStrategy(Strategy):
+    """The demo's strategy: notes every order update."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []
+
+    def on_order(self, order: Any) -> None:
+        self.log.append(f"{order.client_order_id} {order.status.name}")
 
 
 def server_cid(venue: Any, cid: str) -> str:
