@@ -29,3 +29,14 @@ def test_demo_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["demo", "--live-loopback", "--venue", "ftx"]) == cli.EXIT_USAGE
     with pytest.raises(ValueError, match="venue"):
         run(order_entry_demo("ftx"))
+
+
+def test_loopback_constructors_refuse_wrong_types() -> None:
+    from hftcore import Instrument
+    from hftcore.venues.loopback_more import DeribitLoopback, KucoinLoopback
+
+    inst = [Instrument("deribit", "BTC-PERPETUAL", 1, 2)]
+    with pytest.raises(TypeError, match="api_secret"):
+        DeribitLoopback(inst, api_secret=b"secret")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="recording"):
+        KucoinLoopback(inst, recording=5)  # type: ignore[arg-type]

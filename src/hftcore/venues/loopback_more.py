@@ -46,7 +46,7 @@ from hftcore.fixed import format as format_fixed
 from hftcore.model import Instrument
 from hftcore.strategy import Strategy
 from hftcore.venues.loopback import LoopbackServer, MarketFrame, _ServerListener, _SOrder
-from hftcore.venues.orderentry import exact_json
+from hftcore.venues.orderentry import check_str, exact_json
 
 __all__ = [
     "DEMO_VENUES",
@@ -169,6 +169,11 @@ class AccountLoopback(LoopbackServer):
                  recording: str | Path | Sequence[str | Path] | None = None, *,
                  api_key: str = "loopback", api_secret: str = "loopback-secret",
                  passphrase: str = "", **kwargs: Any) -> None:
+        for name, v in (("api_key", api_key), ("api_secret", api_secret),
+                        ("passphrase", passphrase)):
+            check_str(type(self).__name__, name, v)
+        if recording is not None and not isinstance(recording, str | Path | list | tuple):
+            raise TypeError(f"{type(self).__name__}: recording must be a path or paths")
         frames = self.load_frames(recording) if recording is not None else []
         super().__init__(instruments, frames, **kwargs)
         self.api_key = api_key
