@@ -182,6 +182,10 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=None, metavar="X",
                    help="with --live-loopback: replay at X times the recorded pace "
                         "(default: as fast as it goes)")
+    p.add_argument("--venue", default="binance", metavar="NAME",
+                   help="with --live-loopback: binance (default: market making on the sample) "
+                        "or bitfinex, deribit, htx, kraken_futures, kucoin (order entry: place, "
+                        "amend, cancel, a fill, over the venue's protocol and signing)")
 
 
 def _fees(text: str | None) -> tuple[str, str] | None:
@@ -212,11 +216,36 @@ def _finish(r: BacktestResult, args: argparse.Namespace, default_plot: str | Non
     return EXIT_OK if not r.failures else EXIT_FAILED
 
 
+def _order_entry_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hftcore.venues.loopback_more import (
+        DEMO_VENUES,
+        format_order_entry_demo,
+        order_entry_demo,
+    )
+
+    if args.venue not in DEMO_VENUES:
+        raise CliError(f"--venue: one of binance, {', '.join(DEMO_VENUES)}; got {args.venue!r}",
+                       EXIT_USAGE)
+    r = asyncio.run(order_entry_demo(args.venue))
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print(f"hftcore demo --live-loopback --venue {args.venue}: order entry against a "
+              f"{args.venue} loopback server on 127.0.0.1 (its protocol and signing, a "
+              "throw-away account, the simulated exchange)")
+        print(format_order_entry_demo(r))
+    return EXIT_OK
+
+
 @command("demo", "market-make the bundled sample recording through the simulated exchange",
          _demo_args)
 def _demo(args: argparse.Namespace) -> int:
     from hftcore.data import sample
 
+    if args.live_loopback and args.venue != "binance":
+        return _order_entry_demo(args)
     if args.live_loopback:
         from hftcore.live import demo_loopback_command
         return demo_loopback_command(args)

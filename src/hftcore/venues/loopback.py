@@ -189,10 +189,15 @@ class _Matcher:
     def __init__(self, venue: str, instruments: Sequence[Instrument],
                  on_response: Callable[[int, int, int, int, int, int], None]) -> None:
         n = len(instruments)
-        dec = decoder_for(venue)
-        for i, inst in enumerate(instruments):
-            dec.add_symbol(inst.symbol, i, inst.price_decimals, inst.size_decimals)
-        self.feed = Feed(dec, venue, n)
+        self.feed: Feed | None = None
+        try:
+            dec = decoder_for(venue)
+        except ValueError:          # no decoder for this venue in this build: orders rest and
+            pass                    # trade only through exchange_fill (no market data here)
+        else:
+            for i, inst in enumerate(instruments):
+                dec.add_symbol(inst.symbol, i, inst.price_decimals, inst.size_decimals)
+            self.feed = Feed(dec, venue, n)
         self.books = [L2Book(inst.price_decimals, inst.size_decimals) for inst in instruments]
         self.sim = SimExchange().make_core(n)
         self.core = EngineCore(self, list(instruments), self.books, self.sim,
@@ -203,11 +208,15 @@ class _Matcher:
         return max(time.time_ns(), int(self.core.now))
 
     def frame(self, payload: bytes, ts: int) -> None:
+        if self.feed is None:
+            return
         self.feed.feed(payload, ts)
         if self.feed.n_events:
             self.core.run_feed(self.feed)
 
     def rest(self, url: str, body: bytes, ts: int) -> None:
+        if self.feed is None:
+            return
         self.feed.feed_rest(url, body, ts)
         if self.feed.n_events:
             self.core.run_feed(self.feed)
