@@ -166,7 +166,8 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-_PLUGINS = ("hftcore.verify", "hftcore.demo", "hftcore.data.convert", "hftcore.bench")
+_PLUGINS = ("hftcore.verify", "hftcore.demo", "hftcore.data.convert", "hftcore.bench",
+            "hftcore.sink.cli")
 
 
 def _parser() -> argparse.ArgumentParser:
