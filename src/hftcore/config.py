@@ -274,8 +274,10 @@ class Secret:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and (self.source, self.name, self.file) == (
-            other.source, other.name, other.file)
+        if not isinstance(other, Secret) or (self.source, self.name) != (other.source,
+                                                                         other.name):
+            return False
+        return self.source == "env" or self.file == other.file
 
     def __hash__(self) -> int:
         return hash((self.source, self.name))
@@ -656,6 +658,13 @@ def _risk(chk: _Check, node: Any, insts: list[Instrument]
                                                 (*p, "self_trade_prevention"))
         if any(v is None for v in kw.values()):
             continue
+        bad = False
+        for lo, hi in (("min_size", "max_size"), ("min_notional", "max_notional")):
+            if kw.get(lo) is not None and kw.get(hi) is not None and kw[lo] > kw[hi]:
+                chk.error((*p, lo), f"{lt[lo]} is above {hi} {lt[hi]}")
+                bad = True
+        if bad:
+            continue
         # the risk engine's own checks (e.g. min above max), against a scratch engine
         try:
             scratch = RiskEngine(nd)
@@ -892,12 +901,15 @@ class ReloadResult:
     restart_required: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     sha256: str = ""
+    restart_changes: list[tuple[str, Any, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The journal's record of this reload (without its time)."""
         return {"result": self.result, "sha256": self.sha256,
                 "changes": [{"key": k, "old": o, "new": n} for k, o, n in self.changes],
-                "restart_required": self.restart_required, "errors": self.errors}
+                "restart_required": [{"key": k, "old": o, "new": n}
+                                     for k, o, n in self.restart_changes],
+                "errors": self.errors}
 
 
 def _reloadable(key: str) -> bool:
@@ -987,7 +999,8 @@ class LiveConfig:
             return None
         diff = self.config.diff(new)
         changes = [d for d in diff if _reloadable(d[0])]
-        restart = [d[0] for d in diff if not _reloadable(d[0])]
+        later = [d for d in diff if not _reloadable(d[0])]
+        restart = [d[0] for d in later]
         problems = self._precheck(new, changes)
         if problems:
             res = ReloadResult("rejected", errors=problems, sha256=new.sha256)
@@ -995,7 +1008,7 @@ class LiveConfig:
             self._report(res)
             return res
         res = ReloadResult("applied" if changes else "unchanged", changes, restart,
-                           sha256=new.sha256)
+                           sha256=new.sha256, restart_changes=later)
         if self.engine is None:
             return self._apply(new, res)
         with self._lock:
@@ -1080,7 +1093,8 @@ class LiveConfig:
                 raise
         except Exception as exc:
             fail = ReloadResult("failed", res.changes, res.restart_required,
-                                [f"{type(exc).__name__}: {exc}"], new.sha256)
+                                [f"{type(exc).__name__}: {exc}"], new.sha256,
+                                res.restart_changes)
             log.error("config reload failed and was rolled back: %s", exc)
             self._report(fail)
             return fail
