@@ -289,3 +289,23 @@ def test_the_engine_keeps_no_order_log_without_a_sink(tmp_path: Path) -> None:
     assert sink.poll() > 0 and eng2.order_log == []      # drained by the sink's polls
     sink.close()
     assert eng2.order_log is None and not eng2._observers
+
+
+def test_a_sink_from_the_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hftcore.config import parse_config
+
+    monkeypatch.setenv("SINK_DSN", "postgresql://u:pw@127.0.0.1:1/db")
+    cfg = parse_config('[[instruments]]\nvenue = "x"\nsymbol = "Y"\nprice_decimals = 2\n'
+                       'size_decimals = 2\n[sinks.postgres]\ndsn = { env = "SINK_DSN" }\n'
+                       'schema = "desk"\nspill_dir = "sp"\nsample_interval_ms = 250\n'
+                       'trades = true\n', "c.toml")
+    sink = DatabaseSink.from_config(cfg, tmp_path, connect_timeout=0.2)
+    try:
+        assert sink.schema == "desk" and sink.spill.path == tmp_path / "sp"
+        assert sink.sample_interval_ns == 250_000_000 and sink.trades
+        assert sink.config_sha256 == cfg.sha256 and "pw" not in repr(sink)
+    finally:
+        sink.close()
+    with pytest.raises(ValueError, match="sinks.postgres"):
+        DatabaseSink.from_config(parse_config('[[instruments]]\nvenue = "x"\nsymbol = "Y"\n'
+                                              'price_decimals = 2\nsize_decimals = 2\n'))

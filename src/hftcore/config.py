@@ -500,6 +500,8 @@ def _float_text(x: float) -> str:
 def _amount(chk: _Check, v: Any, path: Path_, decimals: int, *, positive: bool = True
             ) -> int | None:
     """Decimal text or a whole number of units -> raw int at ``decimals`` (exact)."""
+    if isinstance(v, float):
+        return None                      # reported once, by _no_floats
     if isinstance(v, bool) or not isinstance(v, int | str):
         chk.error(path, f"expected decimal text or a whole number, got {type(v).__name__}")
         return None
@@ -517,6 +519,8 @@ def _amount(chk: _Check, v: Any, path: Path_, decimals: int, *, positive: bool =
 
 def _int(chk: _Check, v: Any, path: Path_, lo: int | None = 0, hi: int | None = None
          ) -> int | None:
+    if isinstance(v, float):
+        return None                      # reported once, by _no_floats
     if isinstance(v, bool) or not isinstance(v, int):
         chk.error(path, f"expected a whole number, got {type(v).__name__} {v!r}")
         return None

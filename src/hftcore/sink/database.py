@@ -170,6 +170,26 @@ class DatabaseSink:
         self._thread = threading.Thread(target=self._run, name="hftcore-db-sink", daemon=True)
         self._thread.start()
 
+    @classmethod
+    def from_config(cls, config: Any, base: str | Path = ".", **overrides: Any) -> DatabaseSink:
+        """A sink from a configuration's ``[sinks.postgres]`` (a
+        :class:`hftcore.config.PostgresSinkConfig`, or a :class:`hftcore.config.Config`);
+        ``spill_dir`` relative to ``base``; keyword arguments override the file's."""
+        pg = config.sinks.get("postgres") if hasattr(config, "sinks") else config
+        if pg is None or getattr(pg, "dsn", None) is None:
+            raise ValueError("the configuration has no [sinks.postgres] dsn")
+        sha = getattr(config, "sha256", "")
+        kw: dict[str, Any] = dict(
+            schema=pg.schema, poll_interval=pg.poll_interval_ms / 1000,
+            sample_interval_ns=pg.sample_interval_ms * 1_000_000,
+            book_samples=pg.book_samples, trades=pg.trades, queue_batches=pg.queue_batches,
+            batch_rows=pg.batch_rows, flush_interval=pg.flush_interval_ms / 1000,
+            spill_max_bytes=pg.spill_max_bytes, create_schema=pg.create_schema,
+            config_sha256=sha)
+        kw.update(overrides)
+        spill = Path(pg.spill_dir)
+        return cls(pg.dsn, spill if spill.is_absolute() else Path(base) / spill, **kw)
+
     def __repr__(self) -> str:
         return (f"DatabaseSink(run={self.run!r}, schema={self.schema!r}, db_up={self._up}, "
                 f"spill={str(self.spill.path)!r})")
