@@ -10,10 +10,11 @@ throughput runs (200,000), ``HFTCORE_BENCH_ROWS`` the synthetic stream of the ti
 1. **COPY throughput** - ``fills`` rows (13 columns, 4 of them numeric; a 4-column key and two
    indexes to keep) in batches of 20,000, one transaction each, three ways interleaved batch by
    batch (so each meets the same table size and machine load): the sink's ``PgWriter.write``
-   (row conversion, COPY into a staging table, ``INSERT ... SELECT ... ON CONFLICT DO
-   NOTHING``), ``executemany`` of the same ``INSERT ... ON CONFLICT``, and a plain COPY into
-   the table (no de-duplication: the floor); then the whole ``DatabaseSink`` (queue -> writer
-   thread -> database, timed until the last row is committed).
+   (COPY of the raw rows into a staging table, ``INSERT ... SELECT <conversions> ... ON
+   CONFLICT DO NOTHING``), ``executemany`` of the same ``INSERT ... ON CONFLICT`` and a plain
+   COPY into the table (no de-duplication) - these two with decimals and timestamps made in
+   Python; then the whole ``DatabaseSink`` (queue -> writer thread -> database, timed until
+   the last row is committed).
 2. **Tick-to-trade** - a market maker re-quoting at the touch on every top-of-book change over
    the synthetic L2 stream, one ``Engine.process`` call per venue message (as the live path
    runs), the engine's own tick-to-trade histogram; the sink attached (polling every 50 ms,
@@ -87,7 +88,7 @@ def test_copy_throughput(server: LocalPostgres) -> None:
             for how in times:
                 rows = fill_rows(BATCH, f"{how}{k}")
                 t0 = time.perf_counter()
-                if how == "copy":            # what the sink does (conversion included)
+                if how == "copy":            # what the sink does
                     await w.write(merge([[("fills", rows)]]))
                 else:
                     recs = to_records(t, rows)
@@ -130,7 +131,7 @@ def test_copy_throughput(server: LocalPostgres) -> None:
           "interleaved; best / median rows/s:")
     for name, key in (("COPY -> staging, INSERT ON CONFLICT (the sink)", "copy"),
                       ("executemany INSERT ON CONFLICT", "many"),
-                      ("COPY straight into the table (no dedup)", "direct")):
+                      ("COPY into the table (no dedup, Python-made values)", "direct")):
         b, m = rate[key]
         print(f"  {name:<48}{b:>10,.0f} {m:>10,.0f}")
     print(f"  {'DatabaseSink end to end (best of ' + str(REPEAT) + ')':<48}"

@@ -309,3 +309,73 @@ def test_a_sink_from_the_configuration(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(ValueError, match="sinks.postgres"):
         DatabaseSink.from_config(parse_config('[[instruments]]\nvenue = "x"\nsymbol = "Y"\n'
                                               'price_decimals = 2\nsize_decimals = 2\n'))
+
+
+def test_kill_switch_breaker_and_state_changes_are_risk_events(pg: LocalPostgres, schema: str,
+                                                               tmp_path: Path) -> None:
+    risk = RiskEngine(limits=RiskLimits(max_errors=2, error_window_ns=10**12))
+    sink = DatabaseSink(pg.dsn, tmp_path / "spill", schema=schema, poll_interval=0.001)
+
+    def trouble(eng: Engine) -> None:
+        sink.poll()
+        for _ in range(3):
+            eng.risk.record_error()        # more than max_errors: the breaker opens
+        sink.poll()
+        eng.risk.kill()                    # halts and cancels everything
+        sink.poll()
+
+    def calm(eng: Engine) -> None:
+        eng.risk.reset_breaker()
+        eng.risk.reset_kill()
+        sink.poll()
+
+    eng = run_sample(sink, risk=risk, middle=trouble, later=calm)
+    st = sink.close()
+    rows = query(pg.dsn, f"SELECT kind, reason, detail FROM {schema}.risk_events "
+                         "WHERE run = $1 AND kind <> 'rejection' ORDER BY seq", st["run"])
+    kinds = [r[0] for r in rows]
+    assert kinds == ["breaker_open", "kill_switch", "state", "kill_reset", "state",
+                     "breaker_closed"], rows
+    assert rows[2][2] == "ACTIVE -> HALTED" and rows[4][2] == "HALTED -> ACTIVE"
+    # orders sent while halted were refused by risk and are there as rejections
+    halted = [o for o in eng.om if o.reason == "risk: KILL_SWITCH"]
+    got = query(pg.dsn, f"SELECT count(*) FROM {schema}.risk_events WHERE run = $1 AND "
+                        "reason = 'risk: KILL_SWITCH'", st["run"])[0][0]
+    assert got == len(halted)
+
+
+def test_a_poll_does_a_bounded_amount_of_work() -> None:
+    from hftcore.sink.collector import Collector
+
+    holder: dict[str, Collector] = {}
+
+    class Late:
+        """Attaches the collector without polling: everything piles up in the order log."""
+
+        def attach(self, eng: Engine) -> None:
+            holder["c"] = Collector(eng, "r", budget=5)
+
+    src = DataSources(sample.paths(), sample.instruments())
+    eng = Engine(src.instruments, sim=SimExchange(), book_depth=src.book_depth)
+    eng.add_strategy(MarketMaker())
+    Late().attach(eng)
+    for ev in src:
+        eng.process(ev)
+    eng.stop()
+    c = holder["c"]
+    orders: dict[str, Any] = {}
+    fills = []
+    polls = 0
+    while True:
+        batch = dict(c.poll())
+        polls += 1
+        assert len({r[1] for r in batch.get("orders", [])} - set(orders)) <= 5
+        assert len(batch.get("fills", [])) <= 5
+        orders.update({r[1]: r for r in batch.get("orders", [])})
+        fills.extend(batch.get("fills", []))
+        if not c.more:
+            break
+    assert polls >= len(eng.om) // 5
+    assert set(orders) == {o.client_order_id for o in eng.om}
+    assert len(fills) == len(eng.om.fills) > 0
+    assert {f[5] for f in fills} == {"MarketMaker"}       # every fill knows its strategy

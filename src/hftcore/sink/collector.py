@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from hftcore._ext.feed import EV_TRADE
-from hftcore.model import OrderStatus
+from hftcore.model import Liquidity, OrderStatus, OrderType, Side, TimeInForce
 from hftcore.risk import TradingState
 from hftcore.sink.spill import Batch
 
@@ -33,6 +33,13 @@ __all__ = ["Collector"]
 _TERMINAL = frozenset((OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED,
                        OrderStatus.EXPIRED))
 _TRADE_SIDES = ("BUY", "SELL", "")
+# names by code, one table per enum (an Enum's .name is a descriptor call, ~1 µs each; and
+# IntEnums of different classes with one value are equal keys)
+_STATUS = {int(e): e.name for e in OrderStatus}
+_TYPE = {int(e): e.name for e in OrderType}
+_SIDE = {int(e): e.name for e in Side}
+_TIF = {int(e): e.name for e in TimeInForce}
+_LIQ = {int(e): e.name for e in Liquidity}
 _CLOSED_KEEP = 100_000     # closed orders remembered for late fills (strategy, instrument)
 
 
@@ -66,16 +73,21 @@ class Collector:
         Also record the public trades of the event batches the engine processes.
     config_sha256 : str
         The configuration's hash, kept in the ``runs`` row.
+    budget : int
+        At most this many new orders and this many new fills per poll (a poll's cost on the
+        engine's thread stays bounded; :attr:`more` says when something is left for the next).
     """
 
     def __init__(self, engine: Engine, run: str, *, sample_interval_ns: int = 1_000_000_000,
                  book_samples: bool = False, trades: bool = False,
-                 config_sha256: str = "") -> None:
+                 config_sha256: str = "", budget: int = 256) -> None:
         self.engine = engine
         self.run = run
         self.sample_interval_ns = sample_interval_ns
         self.book_samples = book_samples
         self.trades = trades
+        self.budget = budget
+        self.more = False
         self._tracked: dict[str, _Tracked] = {}
         self._closed: dict[str, _Tracked] = {}
         self._fill_pos = 0
@@ -135,14 +147,25 @@ class Collector:
 
     # -- one look -----------------------------------------------------------------------------
     def poll(self, final: bool = False) -> Batch:
-        """The rows that are new since the last poll (``final``: also a last sample)."""
+        """The rows that are new since the last poll (``final``: also a last sample, and no
+        budget: everything there is)."""
+        budget = self.budget
+        if final:
+            self.budget = 1 << 62
+        try:
+            return self._poll(final)
+        finally:
+            self.budget = budget
+
+    def _poll(self, final: bool) -> Batch:
         out: Batch = []
         if self._started_rows:
             out.append(("runs", self._started_rows))
             self._started_rows = []
         now = self.engine.now
         orders, events, risk = self._orders()
-        fills = self._fills()
+        # fills once their orders are known (their strategy comes from the order log)
+        fills = self._fills() if not self.more else []
         risk.extend(self._risk(now))
         if orders:
             out.append(("orders", orders))
@@ -165,18 +188,20 @@ class Collector:
         inst = o.instrument
         created = hist[0][0]
         updated = hist[-1][0]
-        return (self.run, o.client_order_id, t.strategy, inst.venue, inst.symbol, o.side.name,
-                o.order_type.name, o.time_in_force.name, o.price, o.size, o.filled,
-                o.status.name, o.reason, o.venue_order_id, created, created, updated, updated,
-                len(hist), t.pdec, t.sdec)
+        return (self.run, o.client_order_id, t.strategy, inst.venue, inst.symbol,
+                _SIDE[o.side], _TYPE[o.order_type], _TIF[o.time_in_force], o.price, o.size,
+                o.filled, _STATUS[o.status], o.reason, o.venue_order_id, created, created, updated,
+                updated, len(hist), t.pdec, t.sdec)
 
     def _orders(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]],
                                list[tuple[Any, ...]]]:
         log = self._log
         tracked = self._tracked
+        more = False
         if log:
-            batch = log[:]
+            batch = log[:self.budget]
             del log[:len(batch)]
+            more = bool(log)
             for order, strategy in batch:
                 tracked[order.client_order_id] = _Tracked(order, strategy)
         orders: list[tuple[Any, ...]] = []
@@ -196,20 +221,21 @@ class Collector:
                 continue
             for seq in range(t.seen, n):
                 ts, status, event = hist[seq]
-                events.append((run, cid, seq, ts, ts, status.name, event, 0, 0))
+                events.append((run, cid, seq, ts, ts, _STATUS[status], event, 0, 0))
                 if event in ("risk_reject", "reject"):
                     inst = o.instrument
                     self._risk_seq += 1
                     risk.append((run, self._risk_seq, ts, ts,
                                  "rejection" if event == "risk_reject" else "venue_reject",
                                  o.reason, cid,
-                                 f"{inst.venue}:{inst.symbol} {o.side.name} "
+                                 f"{inst.venue}:{inst.symbol} {_SIDE[o.side]} "
                                  f"{inst.format_qty(o.size)} @ {inst.format_price(o.price)}",
                                  0, 0))
             t.seen = n
             orders.append(self._order_row(t, hist))
             if o.status in _TERMINAL:
                 done.append(cid)
+        self.more = more
         closed = self._closed
         for cid in done:
             closed[cid] = tracked.pop(cid)
@@ -223,6 +249,9 @@ class Collector:
         n = len(log)
         if n == self._fill_pos:
             return []
+        if n - self._fill_pos > self.budget:
+            n = self._fill_pos + self.budget
+            self.more = True
         new = log[self._fill_pos:n]
         self._fill_pos = n
         om = self.engine.om
@@ -241,7 +270,7 @@ class Collector:
                 inst = o.instrument
                 strategy = ""
             rows.append((run, cid, f.trade_id, f.ts, f.ts, strategy, inst.venue, inst.symbol,
-                         f.side.name, f.qty, f.price, f.liquidity.name, f.fee or 0,
+                         _SIDE[f.side], f.qty, f.price, _LIQ[f.liquidity], f.fee or 0,
                          inst.price_decimals, inst.size_decimals))
         return rows
 

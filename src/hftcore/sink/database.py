@@ -220,7 +220,7 @@ class DatabaseSink:
         if self.trades and events is not None:
             c.note_events(events)
         now = time.monotonic_ns()
-        if now < self._next_poll:
+        if now < self._next_poll and not c.more:
             return
         self._next_poll = now + self._poll_ns
         self.put(c.poll())
