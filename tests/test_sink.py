@@ -16,7 +16,7 @@ import pgtest
 import pytest
 from pgtest import count, need_postgres, query
 
-from hftcore import Engine, RiskEngine, RiskLimits
+from hftcore import Engine, Instrument, RiskEngine, RiskLimits
 from hftcore.data import sample
 from hftcore.data.events import EVENT_LAST
 from hftcore.data.sources import DataSources
@@ -379,3 +379,40 @@ def test_a_poll_does_a_bounded_amount_of_work() -> None:
     assert set(orders) == {o.client_order_id for o in eng.om}
     assert len(fills) == len(eng.om.fills) > 0
     assert {f[5] for f in fills} == {"MarketMaker"}       # every fill knows its strategy
+
+
+def test_engine_observers_run_between_batches(caplog: pytest.LogCaptureFixture) -> None:
+    from hftcore.data.events import delta, make_events
+
+    eng = Engine([Instrument("x", "Y", 2, 2)])
+    calls: list[Any] = []
+
+    def watch(e: Engine, events: Any) -> None:
+        calls.append((e is eng, None if events is None else len(events), e.now))
+
+    def broken(e: Engine, events: Any) -> None:
+        raise RuntimeError("observer bug")
+
+    eng.add_observer(watch)
+    eng.add_observer(broken)
+    ev = make_events([delta(10, 0, 0, 100, 5, snapshot=True), delta(20, 0, 1, 101, 5)])
+    with caplog.at_level("ERROR", "hftcore.engine"):
+        eng.process(ev)
+        eng.advance(50)
+    assert calls == [(True, len(ev), 20), (True, None, 50)]
+    assert "observer bug" in caplog.text and broken in eng._observers   # logged, kept
+    eng.remove_observer(broken)
+    with pytest.raises(ValueError):
+        eng.remove_observer(broken)
+    with pytest.raises(TypeError, match="callable"):
+        eng.add_observer(42)  # type: ignore[arg-type]
+
+
+def test_a_bad_dsn_spills_and_never_shows_its_password(tmp_path: Path) -> None:
+    pytest.importorskip("asyncpg")
+    sink = DatabaseSink("postgresql://trader:hunter2@127.0.0.1:notaport/db", tmp_path,
+                        connect_timeout=0.2)
+    run_sample(sink)
+    st = sink.close()
+    assert st["rows_rejected"] == 0 and st["rows_spilled"] == st["rows_queued"] > 0
+    assert st["last_error"] and "hunter2" not in st["last_error"]

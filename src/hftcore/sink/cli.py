@@ -10,27 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from hftcore.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, command
+from hftcore.sink.writer import mask_dsn
 
 __all__ = ["mask_dsn", "resolve_dsn"]
-
-_PASSWORD = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
-
-
-def mask_dsn(text: str, dsn: str = "") -> str:
-    """``text`` with every password of a URL-style DSN (and of ``dsn``) replaced by ``***``."""
-    out = _PASSWORD.sub(r"\1***\3", text)
-    m = _PASSWORD.search(dsn)
-    if m and m.group(2):
-        out = out.replace(m.group(2), "***")
-    for kv in re.finditer(r"password\s*=\s*(\S+)", dsn):
-        out = out.replace(kv.group(1), "***")
-    return re.sub(r"(password\s*=\s*)\S+", r"\1***", out)
-
 
 def resolve_dsn(args: argparse.Namespace) -> str:
     """The DSN named by the command's options (see the module docstring)."""

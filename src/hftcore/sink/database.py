@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from hftcore.sink.collector import Collector
 from hftcore.sink.spill import Batch, SpillDir, SpillFull
-from hftcore.sink.writer import PgWriter, is_transient, merge
+from hftcore.sink.writer import PgWriter, is_transient, mask_dsn, merge
 
 if TYPE_CHECKING:
     from hftcore.engine import Engine
@@ -392,7 +392,7 @@ class DatabaseSink:
 
     def _failed(self, exc: BaseException) -> None:
         self._counts["db_errors"] += 1
-        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error = mask_dsn(f"{type(exc).__name__}: {exc}", self._writer._dsn)
         if self._up:
             log.warning("database sink: the database is unreachable (%s); rows go to the "
                         "spill until it is back", self.last_error)
@@ -431,7 +431,7 @@ class DatabaseSink:
         for a person to look at, so they do not block the rows behind them."""
         n = sum(_rows(b) for b in batches)
         self._counts["rows_rejected"] += n
-        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error = mask_dsn(f"{type(exc).__name__}: {exc}", self._writer._dsn)
         log.error("database sink: the database refused %d rows (%s); kept in %s", n,
                   self.last_error, self._rejected.path)
         for b in batches:

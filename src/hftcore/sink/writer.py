@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import re
 import time
 from collections.abc import Iterable
 from decimal import Context, Decimal
@@ -23,7 +24,21 @@ from typing import Any
 from hftcore.sink.schema import TABLES, Table, check_schema_name, current_version, migrate
 from hftcore.sink.spill import Batch
 
-__all__ = ["PgWriter", "is_transient", "merge", "to_records"]
+__all__ = ["PgWriter", "insert_sql", "is_transient", "mask_dsn", "merge", "stage_ddl",
+           "to_records"]
+
+_PASSWORD = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
+
+
+def mask_dsn(text: str, dsn: str = "") -> str:
+    """``text`` with every password of a URL-style DSN (and of ``dsn``) replaced by ``***``."""
+    out = _PASSWORD.sub(r"\1***\3", text)
+    m = _PASSWORD.search(dsn)
+    if m and m.group(2):
+        out = out.replace(m.group(2), "***")
+    for kv in re.finditer(r"password\s*=\s*(\S+)", dsn):
+        out = out.replace(kv.group(1), "***")
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", out)
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _EXACT = Context(prec=120)
@@ -179,8 +194,12 @@ class PgWriter:
         import asyncpg
 
         await self.close()
-        conn = await asyncpg.connect(self._dsn, timeout=self.connect_timeout,
-                                     command_timeout=self.command_timeout)
+        try:
+            conn = await asyncpg.connect(self._dsn, timeout=self.connect_timeout,
+                                         command_timeout=self.command_timeout)
+        except Exception as exc:     # whatever it is, the rows are not the problem: retry
+            raise ConnectionError(mask_dsn(f"cannot connect: {type(exc).__name__}: {exc}",
+                                           self._dsn)) from None
         try:
             from hftcore.sink.schema import SCHEMA_VERSION
 
@@ -193,6 +212,9 @@ class PgWriter:
                 await migrate(conn, self.schema)
             for t in TABLES.values():
                 await conn.execute(stage_ddl(self.schema, t))
+        except RuntimeError as exc:   # schema behind and not ours to migrate: wait for it
+            conn.terminate()
+            raise ConnectionError(str(exc)) from None
         except BaseException:
             conn.terminate()
             raise
