@@ -14,8 +14,7 @@ from hftcore.bench import parse_budgets
 from hftcore.demo import MarketMaker
 from hftcore.testing import benchmark_strategy, latency_profile
 
-ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src") + os.pathsep
-       + os.environ.get("PYTHONPATH", "")}
+ENV = dict(os.environ)   # the hftcore this test imports (installed, or PYTHONPATH=src)
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:

@@ -21,8 +21,7 @@ from strategy_process import fills_digest  # noqa: E402
 
 
 def test_two_strategy_processes_trade_like_a_backtest() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep
-           + os.environ.get("PYTHONPATH", "")}
+    env = dict(os.environ)   # the hftcore this test imports (installed, or PYTHONPATH=src)
     r = subprocess.run([sys.executable, str(ROOT / "examples/fanout/run_strategies.py")],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -20,6 +20,8 @@ from hftcore.data import sample
 from hftcore.data.events import EV_TRADE
 from hftcore.venues.replay import Replay
 
+pytestmark = pytest.mark.integration
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "research.ipynb"
 
 

@@ -539,3 +539,17 @@ def test_an_instrument_the_risk_engine_does_not_know_is_rejected() -> None:
     risk.add_instrument(ETH)  # registered later: the next order goes through
     p = om.create(ETH, Side.BUY, 1, 1)
     assert om.submit(p) is Reason.OK
+
+
+def test_a_replace_can_give_the_order_a_new_venue_id() -> None:
+    """Binance's cancel-replace makes a new venue order: the order takes its id."""
+    from hftcore import Instrument, OrderManager, Side
+
+    inst = Instrument("binance", "BTCUSDT", 2, 5)
+    om = OrderManager(session="vid")
+    o = om.create(inst, Side.BUY, 100, 5_000_000)
+    om.submit(o, ts=1)
+    om.on_ack(o.client_order_id, "111", ts=2)
+    om.replace(o.client_order_id, 4_999_000, 100, ts=3)
+    om.on_replaced(o.client_order_id, 4_999_000, 100, "222", ts=4)
+    assert o.venue_order_id == "222" and o.price == 4_999_000

@@ -320,9 +320,7 @@ CHECKS.update({
 })
 
 #: names that later issues build (strict xfail: remove the entry when the name lands)
-LATER = {
-    "hftcore.venues.binance.sign", "hftcore.venues.kraken.sign", "cli record",
-}
+LATER: set[str] = set()
 
 
 def _param(name: str) -> Any:

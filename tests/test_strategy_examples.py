@@ -272,6 +272,7 @@ class PyImbalanceQuoter(Strategy):
         self.quotes += 1
 
 
+@pytest.mark.integration
 def test_cython_strategy_builds_runs_and_matches_its_python_twin(tmp_path: Path) -> None:
     pytest.importorskip("Cython")
     out = run_script("build_cython_strategy.py", "--build-dir", str(tmp_path))

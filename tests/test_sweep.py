@@ -27,6 +27,7 @@ def test_grid_points_order_and_validation() -> None:
         sweep(object, GRID, DATA)
 
 
+@pytest.mark.integration
 def test_sweep_in_process_and_in_worker_processes_agree() -> None:
     insts = infer_instruments(DATA)
     a = sweep(Joiner, GRID, DATA, insts, workers=1, latency=20_000)
@@ -39,6 +40,7 @@ def test_sweep_in_process_and_in_worker_processes_agree() -> None:
     assert a["trades"].nunique() > 1 or a["pnl"].nunique() > 1
 
 
+@pytest.mark.integration
 def test_sweep_on_a_dask_local_cluster_gives_the_same_table() -> None:
     distributed = pytest.importorskip("distributed")
     insts = infer_instruments(DATA)

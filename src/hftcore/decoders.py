@@ -154,13 +154,15 @@ def _seconds_to_ns(text: bytes) -> int:
 
 def read_recording(path: str | Path) -> Iterator[RecordedMessage]:
     """Yield the messages of a recording file (``*.txt``) or a JSON-lines file (``*.jsonl``)."""
+    from hftcore.data.recordings import open_recording  # .gz / .zst too
+
     p = Path(path)
-    with p.open("rb") as fh:
+    with open_recording(p) as fh:
         for no, raw in enumerate(fh, 1):
             line = raw.rstrip(b"\r\n")
             if not line:
                 continue
-            if p.suffix == ".jsonl":
+            if ".jsonl" in p.suffixes:
                 yield RecordedMessage("recv", 0, line, line=no)
                 continue
             m = _RECV.match(line)

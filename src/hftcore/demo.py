@@ -173,6 +173,12 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     _common_args(p)
     p.add_argument("--no-plot", action="store_true",
                    help="do not write hftcore-demo.png even when matplotlib is installed")
+    p.add_argument("--live-loopback", action="store_true",
+                   help="run through the Binance loopback venue over real websockets on "
+                        "127.0.0.1 (no account, no internet)")
+    p.add_argument("--speed", type=float, default=None, metavar="X",
+                   help="with --live-loopback: replay at X times the recorded pace "
+                        "(default: as fast as it goes)")
 
 
 def _fees(text: str | None) -> tuple[str, str] | None:
@@ -208,6 +214,9 @@ def _finish(r: BacktestResult, args: argparse.Namespace, default_plot: str | Non
 def _demo(args: argparse.Namespace) -> int:
     from hftcore.data import sample
 
+    if args.live_loopback:
+        from hftcore.live import demo_loopback_command
+        return demo_loopback_command(args)
     insts = sample.instruments()
     try:
         fees = _fees(args.fees) or ("0.0000", "0.0005")

@@ -13,7 +13,7 @@ next REST snapshot bridged to the buffered diffs.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
-from libc.string cimport memset, memcpy
+from libc.string cimport memset, memcpy, memchr
 from libc.stdint cimport int64_t, uint32_t, uint8_t, INT64_MAX
 
 import re
@@ -469,15 +469,15 @@ cdef class Feed:
         cdef Py_ssize_t n = mv.shape[0], pos = 0, eol, end, i, j, sep
         cdef const char* base
         cdef const char* line
+        cdef const char* nl
         cdef ts_t ts
         cdef int rc
         if n == 0:
             return 0, None
         base = <const char*>&mv[0]
         while pos < n:
-            eol = pos
-            while eol < n and base[eol] != 10:
-                eol += 1
+            nl = <const char*>memchr(base + pos, 10, <size_t>(n - pos))
+            eol = n if nl == NULL else nl - base
             if eol == n and not final:
                 break
             end = eol

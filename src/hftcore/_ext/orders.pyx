@@ -1130,7 +1130,8 @@ cdef class OrderCore:
         cdef int st = r.status, new
         cdef bint closed
         cdef int64_t f[4]
-        cdef bint set_vid = vid is not None and len(<str>vid) > 0 and r.vid == NULL
+        # a cancel-replace may give the order a new venue id (Binance): the order takes it
+        cdef bint set_vid = vid is not None and len(<str>vid) > 0
         if not (_live(st) or st == ST_PENDING_REPLACE or st == ST_UNKNOWN):
             self._anomaly("illegal_replaced", r, <object>r.cid, ts, _STATUS_NAMES[st])
             return 0
@@ -1150,6 +1151,7 @@ cdef class OrderCore:
         r.flags |= FL_ACKED
         if set_vid:
             Py_INCREF(vid)
+            Py_XDECREF(r.vid)
             r.vid = <PyObject*>vid
         new = ST_FILLED if r.filled == size else (
             ST_PARTIALLY_FILLED if r.filled else ST_ACCEPTED)
