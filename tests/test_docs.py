@@ -191,3 +191,16 @@ def test_documented_benchmark_command_collects_benchmarks() -> None:
     # exit 5 is "no tests collected": the command as once documented
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert re.search(r"^(\d+) tests? collected", proc.stdout, re.M), proc.stdout[-500:]
+
+
+def unlinked(index_text: str, pages: list[str]) -> list[str]:
+    """The pages that ``index_text`` does not link to (``](page.md)``)."""
+    return [p for p in pages if f"]({p})" not in index_text and f"]({p}#" not in index_text]
+
+
+def test_the_index_links_every_page() -> None:
+    pages = sorted(p.name for p in (ROOT / "docs").glob("*.md") if p.name != "index.md")
+    assert {"persistence.md", "config.md", "venues.md"} <= set(pages)
+    text = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    assert unlinked(text, pages) == []
+    assert unlinked(text.replace("](config.md)", "]"), pages) == ["config.md"]

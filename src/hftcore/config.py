@@ -42,6 +42,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hftcore import fixed
+from hftcore._args import (
+    check_bool,
+    check_callable,
+    check_path,
+    check_positive_seconds,
+    check_text,
+)
 from hftcore.model import Instrument
 from hftcore.risk import InstrumentLimits, RiskEngine, RiskLimits, VenueRateLimit
 
@@ -826,13 +833,19 @@ def _dashboard(chk: _Check, node: Any) -> dict[str, Any]:
     return dict(t)
 
 
-def parse_config(text: str, path: str = "<config>", base: Path | None = None, *,
+def parse_config(text: str, path: str = "<config>",
+                 base: str | os.PathLike[str] | None = None, *,
                  check_secrets: bool = True) -> Config:
     """Validate a configuration's TOML text; raises :class:`ConfigError` listing every error.
 
     ``base``: the folder relative secret files are in; ``check_secrets``: every secret must be
     readable now (its variable set, its file there and not empty).
     """
+    check_text(text, "text")
+    check_text(path, "path")
+    check_path(base, "base", optional=True)
+    check_bool(check_secrets, "check_secrets")
+    folder = Path(base) if base is not None else Path(".")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -843,11 +856,10 @@ def parse_config(text: str, path: str = "<config>", base: Path | None = None, *,
                 line = int(msg.split("line ", 1)[1].split(",")[0].split(")")[0])
         raise ConfigError(path, [(line, "(syntax)", msg)]) from None
     chk = _Check(path, key_lines(text))
-    base = base if base is not None else Path(".")
     for k in raw:
         if k not in _SECTIONS:
             chk.error((k,), f"unknown section; expected one of {sorted(_SECTIONS)}")
-    resolved = _resolve_secrets(chk, raw, (), base, check_secrets)
+    resolved = _resolve_secrets(chk, raw, (), folder, check_secrets)
     for sec in ("engine", "instruments", "risk", "strategies", "sinks", "dashboard"):
         _no_floats(chk, raw.get(sec), (sec,))
     eng = _table(chk, resolved.get("engine"), ("engine",))
@@ -888,6 +900,8 @@ def parse_config(text: str, path: str = "<config>", base: Path | None = None, *,
 def load_config(path: str | os.PathLike[str], *, check_secrets: bool = True) -> Config:
     """Read and validate a configuration file (``ConfigError`` names each bad key and line;
     ``OSError`` when the file cannot be read).  See :func:`parse_config`."""
+    check_path(path, "path")
+    check_bool(check_secrets, "check_secrets")
     p = Path(path)
     text = p.read_text(encoding="utf-8")
     return parse_config(text, str(p), p.resolve().parent, check_secrets=check_secrets)
@@ -952,6 +966,17 @@ class LiveConfig:
                  strategies: Mapping[str, Any] | None = None,
                  journal: str | os.PathLike[str] | None = None,
                  on_reload: Callable[[ReloadResult], None] | None = None) -> None:
+        from hftcore.engine import Engine
+
+        check_path(path, "path")
+        if engine is not None and not isinstance(engine, Engine):
+            raise TypeError(f"engine must be an hftcore.Engine or None, got "
+                            f"{type(engine).__name__}")
+        if strategies is not None and not isinstance(strategies, Mapping):
+            raise TypeError(f"strategies must be a mapping {{name: strategy}} or None, got "
+                            f"{type(strategies).__name__}")
+        check_path(journal, "journal", optional=True)
+        check_callable(on_reload, "on_reload")
         self.path = Path(path)
         self.config = load_config(self.path)
         self.engine = engine
@@ -1177,6 +1202,7 @@ class LiveConfig:
     def watch(self, interval: float = 1.0) -> None:
         """Check the file every ``interval`` seconds in a background thread and stage each
         change (the engine applies it between two batches)."""
+        check_positive_seconds(interval, "interval")
         if self._thread is not None:
             return
         self._stop.clear()
@@ -1198,6 +1224,10 @@ class LiveConfig:
     def install_signal(self, signum: int = getattr(signal, "SIGHUP", 1)) -> None:
         """Reload on a signal (SIGHUP by default): the handler only sets a flag; the watcher
         thread or the engine's next batch does the work."""
+        if isinstance(signum, bool) or not isinstance(signum, int):
+            raise TypeError(f"signum must be an int (a signal number), got "
+                            f"{type(signum).__name__}")
+
         def handler(sig: int, frame: FrameType | None) -> None:
             self._requested = True
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from hftcore._args import check_path, check_positive_int, check_text
 from hftcore._ext.feed import EVENT_DTYPE
 from hftcore.model import Instrument
 
@@ -38,6 +39,18 @@ __all__ = ["archive_equity", "archive_event_file", "archive_events", "archive_fi
            "archive_recordings", "archive_result", "read_instrument"]
 
 _DAY_NS = 86_400_000_000_000
+
+
+def _check_instruments(instruments: object) -> None:
+    if instruments is None:
+        return
+    if isinstance(instruments, str) or not isinstance(instruments, Sequence):
+        raise TypeError(f"instruments must be a sequence of Instrument or None, got "
+                        f"{type(instruments).__name__}")
+    for k, inst in enumerate(instruments):
+        if not isinstance(inst, Instrument):
+            raise TypeError(f"instruments[{k}] must be an Instrument, got "
+                            f"{type(inst).__name__}")
 
 
 def _pa() -> tuple[Any, Any]:
@@ -97,6 +110,8 @@ def archive_events(events: Any, root: str | os.PathLike[str],
     """Write event records (``EVENT_DTYPE``; an :class:`~hftcore.data.Events` knows its
     instruments, else give ``instruments``) under ``root/events``, one file per instrument and
     UTC day of ``local_ts``; returns the files."""
+    check_path(root, "root")
+    _check_instruments(instruments)
     insts = list(instruments if instruments is not None else getattr(events, "instruments", []))
     arr = np.asarray(events)
     if arr.dtype != EVENT_DTYPE:
@@ -134,6 +149,10 @@ def archive_event_file(path: str | os.PathLike[str], root: str | os.PathLike[str
     memory)."""
     from hftcore.data.eventfile import EventFile, iter_chunks
 
+    check_path(path, "path")
+    check_path(root, "root")
+    check_positive_int(chunk, "chunk")
+
     insts = EventFile(path).instruments
     out: list[Path] = []
     for arr in iter_chunks(path, chunk):
@@ -148,6 +167,19 @@ def archive_recordings(recordings: str | Path | Sequence[str | Path],
     """Decode recordings (through the same decoders and book sync as a backtest) and archive
     their events; returns the files."""
     from hftcore.data.sources import DataSources
+
+    if isinstance(recordings, str | os.PathLike):
+        check_path(recordings, "recordings")
+    elif not isinstance(recordings, Sequence) or not recordings:
+        raise TypeError(f"recordings must be a path or a non-empty sequence of paths, got "
+                        f"{type(recordings).__name__}")
+    else:
+        for k, r in enumerate(recordings):
+            check_path(r, f"recordings[{k}]")
+    check_path(root, "root")
+    _check_instruments(instruments)
+    if venue is not None:
+        check_text(venue, "venue", empty=False)
 
     src = DataSources(recordings, instruments, venue=venue)
     out: list[Path] = []
@@ -165,7 +197,7 @@ def _engine_of(result: Any) -> Any:
     eng = getattr(result, "engine", None)
     if isinstance(eng, Engine):
         return eng
-    raise TypeError(f"expected a BacktestResult or an Engine, got {type(result).__name__}")
+    raise TypeError(f"result must be a BacktestResult or an Engine, got {type(result).__name__}")
 
 
 _SIDES = np.array(["BUY", "SELL"])
@@ -176,6 +208,8 @@ def archive_fills(result: Any, root: str | os.PathLike[str], run: str = "") -> l
     """Write a run's fills (a :class:`~hftcore.BacktestResult` or an :class:`~hftcore.Engine`)
     under ``root/fills``, one file per instrument and UTC day; ``run`` is kept in a column."""
     eng = _engine_of(result)
+    check_path(root, "root")
+    check_text(run, "run")
     rows = eng.fills     # (ts, strategy, cid, side, qty, price, liquidity, fee, index)
     if not rows:
         return []
@@ -218,6 +252,8 @@ def archive_equity(result: Any, root: str | os.PathLike[str], run: str = "") -> 
     ``realized``, ``unrealized`` as raw int64 at ``pnl_decimals`` = 8) and each instrument's
     inventory under ``root/inventory`` (by venue, instrument and day: ``ts``, ``net`` raw)."""
     eng = _engine_of(result)
+    check_path(root, "root")
+    check_text(run, "run")
     eq = eng.equity
     if not len(eq):
         return []
@@ -250,11 +286,15 @@ def archive_equity(result: Any, root: str | os.PathLike[str], run: str = "") -> 
 
 def archive_result(result: Any, root: str | os.PathLike[str], run: str = "") -> list[Path]:
     """Fills, equity curve and inventories of a backtest (or an engine) in one call."""
+    _engine_of(result)
+    check_path(root, "root")
+    check_text(run, "run")
     return archive_fills(result, root, run) + archive_equity(result, root, run)
 
 
 def read_instrument(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The instrument a file of the archive holds (from its metadata)."""
+    check_path(path, "path")
     _, pq = _pa()
     meta = pq.read_schema(str(path)).metadata or {}
     return dict(orjson.loads(meta[b"hftcore.instrument"]))

@@ -28,7 +28,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hftcore._args import (
+    check_bool,
+    check_path,
+    check_positive_int,
+    check_positive_seconds,
+    check_text,
+)
 from hftcore.sink.collector import Collector
+from hftcore.sink.schema import check_schema_name
 from hftcore.sink.spill import Batch, SpillDir, SpillFull
 from hftcore.sink.writer import PgWriter, is_transient, mask_dsn, merge
 
@@ -123,19 +131,27 @@ class DatabaseSink:
         config_sha256: str = "",
     ) -> None:
         text = _secret_text(dsn)
+        # every argument is checked before anything is made (no thread, no spill directory)
+        check_path(spill_dir, "spill_dir")
         for name, v in (("poll_interval", poll_interval), ("flush_interval", flush_interval),
                         ("connect_timeout", connect_timeout),
                         ("command_timeout", command_timeout), ("retry_max", retry_max)):
-            if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-                raise ValueError(f"{name} must be a positive number of seconds, got {v!r}")
-        for name, n in (("queue_batches", queue_batches), ("batch_rows", batch_rows)):
-            if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-                raise ValueError(f"{name} must be a positive int, got {n!r}")
-        if isinstance(sample_interval_ns, bool) or not isinstance(sample_interval_ns, int) \
-                or sample_interval_ns < 0:
-            raise ValueError(f"sample_interval_ns must be an int >= 0, got {sample_interval_ns!r}")
-        if run is not None and (not isinstance(run, str) or not run):
-            raise ValueError(f"run must be non-empty text, got {run!r}")
+            check_positive_seconds(v, name)
+        for name, n in (("queue_batches", queue_batches), ("batch_rows", batch_rows),
+                        ("spill_max_bytes", spill_max_bytes)):
+            check_positive_int(n, name)
+        for name, b in (("book_samples", book_samples), ("trades", trades),
+                        ("create_schema", create_schema), ("spill_fsync", spill_fsync)):
+            check_bool(b, name)
+        if isinstance(sample_interval_ns, bool) or not isinstance(sample_interval_ns, int):
+            raise TypeError(f"sample_interval_ns must be an int, got "
+                            f"{type(sample_interval_ns).__name__} {sample_interval_ns!r}")
+        if sample_interval_ns < 0:
+            raise ValueError(f"sample_interval_ns must be >= 0, got {sample_interval_ns!r}")
+        if run is not None:
+            check_text(run, "run", empty=False)
+        check_text(config_sha256, "config_sha256")
+        check_schema_name(schema)
         self._writer = PgWriter(text, schema, create_schema=create_schema,
                                 connect_timeout=connect_timeout, command_timeout=command_timeout)
         self.schema = self._writer.schema
@@ -175,7 +191,13 @@ class DatabaseSink:
         """A sink from a configuration's ``[sinks.postgres]`` (a
         :class:`hftcore.config.PostgresSinkConfig`, or a :class:`hftcore.config.Config`);
         ``spill_dir`` relative to ``base``; keyword arguments override the file's."""
-        pg = config.sinks.get("postgres") if hasattr(config, "sinks") else config
+        from hftcore.config import Config, PostgresSinkConfig
+
+        if not isinstance(config, Config | PostgresSinkConfig):
+            raise TypeError(f"config must be a hftcore.config.Config or PostgresSinkConfig, "
+                            f"got {type(config).__name__}")
+        check_path(base, "base")
+        pg = config.sinks.get("postgres") if isinstance(config, Config) else config
         if pg is None or getattr(pg, "dsn", None) is None:
             raise ValueError("the configuration has no [sinks.postgres] dsn")
         sha = getattr(config, "sha256", "")

@@ -20,6 +20,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from hftcore._args import check_bool, check_path
+
 __all__ = ["LocalPostgres", "find_bin_dir"]
 
 
@@ -64,6 +66,12 @@ class LocalPostgres:
 
     def __init__(self, port: int | None = None, bin_dir: str | Path | None = None,
                  durable: bool = False) -> None:
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
+            raise TypeError(f"port must be an int or None, got {type(port).__name__}")
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"port must be in 1..65535, got {port}")
+        check_path(bin_dir, "bin_dir", optional=True)
+        check_bool(durable, "durable")
         b = Path(bin_dir) if bin_dir is not None else find_bin_dir()
         if b is None:
             raise FileNotFoundError("PostgreSQL server binaries not found (install the "
@@ -105,6 +113,8 @@ class LocalPostgres:
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``mode``: ``smart``, ``fast`` or ``immediate``)."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"mode must be 'smart', 'fast' or 'immediate', got {mode!r}")
         if not self.running:
             return
         self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w",

@@ -126,7 +126,9 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 def check_schema_name(schema: str) -> str:
     """``schema`` if it is a plain lower-case SQL identifier (it is put into SQL text)."""
-    if not isinstance(schema, str) or not _NAME.match(schema):
+    if not isinstance(schema, str):
+        raise TypeError(f"schema must be a str, got {type(schema).__name__}")
+    if not _NAME.match(schema):
         raise ValueError(f"schema must be a lower-case SQL identifier, got {schema!r}")
     return schema
 
@@ -202,6 +204,10 @@ async def migrate(conn: Any, schema: str = "hftcore", target: int | None = None,
     applied.  A database at a newer version than this hftcore knows raises ``RuntimeError``.
     """
     check_schema_name(schema)
+    if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
+        raise TypeError(f"target must be an int or None, got {type(target).__name__}")
+    if timescale is not None and not isinstance(timescale, bool):
+        raise TypeError(f"timescale must be a bool or None, got {type(timescale).__name__}")
     target = SCHEMA_VERSION if target is None else target
     if target not in MIGRATIONS:
         raise ValueError(f"target must be one of {sorted(MIGRATIONS)}, got {target}")

@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hftcore._args import check_bool, check_path, check_positive_int
+
 __all__ = ["Batch", "SpillDir", "SpillFull"]
 
 #: rows by table: ``[(table name, [row tuple, ...]), ...]``
@@ -88,9 +90,10 @@ class SpillDir:
 
     def __init__(self, path: str | os.PathLike[str], max_bytes: int = 1 << 30,
                  segment_bytes: int = 8 << 20, fsync: bool = False) -> None:
+        check_path(path, "path")
         for name, v in (("max_bytes", max_bytes), ("segment_bytes", segment_bytes)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            check_positive_int(v, name)
+        check_bool(fsync, "fsync")
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
