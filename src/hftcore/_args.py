@@ -4,6 +4,7 @@ archives: each names the parameter, and runs before the call changes anything.""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 __all__ = ["check_bool", "check_callable", "check_path", "check_positive_int",
            "check_positive_seconds", "check_text"]
@@ -52,7 +53,7 @@ def check_positive_seconds(v: object, name: str) -> None:
         raise ValueError(f"{name} must be a finite number of seconds > 0, got {v!r}")
 
 
-def check_callable(v: object, name: str) -> None:
+def check_callable(v: Any, name: str) -> None:
     """``v`` must be callable or None."""
     if v is not None and not callable(v):
         raise TypeError(f"{name} must be callable or None, got {_type(v)} {v!r}")
