@@ -92,3 +92,21 @@ def test_live_config_triggers_check_their_arguments(tmp_path: Path) -> None:
         live.install_signal("HUP")  # type: ignore[arg-type]
     assert live._thread is None
     live.stop()
+
+
+def test_sink_calls_check_their_arguments(tmp_path: Path) -> None:
+    s = sink(tmp_path)
+    try:
+        for call, name in ((lambda: s.flush("1"), "timeout"),
+                           (lambda: s.wait_replayed(-1), "timeout"),
+                           (lambda: s.close(None), "timeout"),
+                           (lambda: s.poll(1), "final"),
+                           (lambda: s.put({"fills": []}), "batch")):
+            with pytest.raises((TypeError, ValueError)) as info:
+                call()
+            assert str(info.value).startswith(name), str(info.value)
+        assert s.stats()["rows_queued"] == 0 and s._thread.is_alive()
+    finally:
+        s.close()
+    with pytest.raises(TypeError, match="^key"):
+        parse_config(CONFIG, "c.toml").instrument(("binance", "BTCUSDT"))  # type: ignore[arg-type]

@@ -414,6 +414,7 @@ class Config:
 
     def instrument(self, key: str) -> Instrument:
         """An instrument by ``"venue:symbol"``."""
+        check_text(key, "key")
         for inst in self.instruments:
             if f"{inst.venue}:{inst.symbol}" == key:
                 return inst

@@ -249,6 +249,7 @@ class DatabaseSink:
 
     def poll(self, final: bool = False) -> int:
         """Look at the engine now (on its thread) and queue what is new; returns the rows."""
+        check_bool(final, "final")
         if self._collector is None:
             return 0
         batch = self._collector.poll(final)
@@ -258,6 +259,11 @@ class DatabaseSink:
     def put(self, batch: Batch) -> None:
         """Queue rows for the writer (``[(table, [row, ...]), ...]``, rows as the collector
         makes them); never blocks: with the queue full they go to the spill directly."""
+        if not isinstance(batch, list) or not all(
+                isinstance(b, tuple) and len(b) == 2 and isinstance(b[0], str)
+                and isinstance(b[1], list) for b in batch):
+            raise TypeError("batch must be a list of (table, [row, ...]) tuples, got "
+                            f"{type(batch).__name__}")
         if not batch:
             return
         n = _rows(batch)
@@ -274,6 +280,7 @@ class DatabaseSink:
     def flush(self, timeout: float = 30.0) -> bool:
         """Poll the engine, then wait until the writer has written or spilled every batch
         queued so far.  False on timeout."""
+        check_positive_seconds(timeout, "timeout")
         self.poll()
         with self._cond:
             target = self._put
@@ -289,6 +296,7 @@ class DatabaseSink:
 
     def wait_replayed(self, timeout: float = 30.0) -> bool:
         """Wait until the spill is empty (every spilled row written).  False on timeout."""
+        check_positive_seconds(timeout, "timeout")
         deadline = time.monotonic() + timeout
         while self.spill.bytes > 0:
             if time.monotonic() > deadline or not self._thread.is_alive():
@@ -301,6 +309,7 @@ class DatabaseSink:
         """Take a last sample, stop watching the engine, write or spill everything, stop the
         writer thread; returns :meth:`stats`.  Rows still unwritten stay in the spill (a later
         sink, or ``python -m hftcore db replay``, writes them)."""
+        check_positive_seconds(timeout, "timeout")
         if self._engine is not None and self._collector is not None:
             with contextlib.suppress(ValueError):
                 self._engine.remove_observer(self)
