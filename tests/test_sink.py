@@ -416,3 +416,34 @@ def test_a_bad_dsn_spills_and_never_shows_its_password(tmp_path: Path) -> None:
     st = sink.close()
     assert st["rows_rejected"] == 0 and st["rows_spilled"] == st["rows_queued"] > 0
     assert st["last_error"] and "hunter2" not in st["last_error"]
+
+
+def test_the_server_runs_under_a_sanitizer_run(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """.ci/sanitizers preloads libasan and points its reports at a directory of its own: the
+    PostgreSQL server the fixtures start must not get either (initdb hung with them)."""
+    need_postgres()
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to find libasan with")
+    lib = subprocess.run([cc, "-print-file-name=libasan.so"], capture_output=True,
+                         text=True).stdout.strip()
+    if not lib or not Path(lib).exists():
+        pytest.skip("no libasan")
+    logs = tmp_path / "san"
+    logs.mkdir(mode=0o700)
+    monkeypatch.setenv("LD_PRELOAD", str(Path(lib).resolve()))
+    monkeypatch.setenv("ASAN_OPTIONS", f"detect_leaks=0:log_path={logs}/asan")
+    monkeypatch.setenv("PYTHONMALLOC", "malloc")
+    server = LocalPostgres()
+    try:
+        server.start()
+        assert query(server.dsn, "SELECT 41 + 1")[0][0] == 42
+        server.restart()
+        assert query(server.dsn, "SELECT 2 * 21")[0][0] == 42
+    finally:
+        server.cleanup()
+    assert not list(logs.iterdir())

@@ -44,6 +44,17 @@ def find_bin_dir() -> Path | None:
     return None
 
 
+#: variables of a sanitizer run (.ci/sanitizers) that must not reach the server: a preloaded
+#: libasan in initdb / postgres (run as another user, its log directory unwritable) hangs them
+_NOT_FOR_THE_SERVER = ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+                       "PYTHONMALLOC")
+
+
+def _server_env() -> dict[str, str]:
+    """This process's environment without what is meant for the Python under test only."""
+    return {k: v for k, v in os.environ.items() if k not in _NOT_FOR_THE_SERVER}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -97,7 +108,7 @@ class LocalPostgres:
     def _run(self, cmd: list[str]) -> None:
         if self._as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=_server_env())
         if r.returncode:
             raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): "
                                f"{(r.stderr or r.stdout).strip()[-2000:]}")
