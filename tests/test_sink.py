@@ -447,3 +447,27 @@ def test_the_server_runs_under_a_sanitizer_run(tmp_path: Path,
     finally:
         server.cleanup()
     assert not list(logs.iterdir())
+
+
+def test_a_server_command_that_hangs_is_ended_with_what_it_started(tmp_path: Path) -> None:
+    need_postgres()
+    import os
+    import time
+
+    server = LocalPostgres()
+    server.command_timeout = 1.0
+    pidfile = server.root / "child.pid"
+    try:
+        with pytest.raises(RuntimeError, match="did not finish in 1.0 s"):
+            server._run(["sh", "-c", f"sleep 600 & echo $! > {pidfile}; wait"])
+        pid = int(pidfile.read_text())
+        for _ in range(100):                 # reaped by init once killed
+            state = Path(f"/proc/{pid}/stat")
+            if not state.exists() or state.read_text().split(") ")[1][0] == "Z":
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            raise AssertionError(f"process {pid} left running")
+    finally:
+        server.cleanup()

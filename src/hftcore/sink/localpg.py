@@ -15,6 +15,7 @@ import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -75,6 +76,9 @@ class LocalPostgres:
         suits a throw-away test cluster.
     """
 
+    #: seconds one server command (initdb, pg_ctl) may take
+    command_timeout: float = 120.0
+
     def __init__(self, port: int | None = None, bin_dir: str | Path | None = None,
                  durable: bool = False) -> None:
         if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
@@ -108,10 +112,20 @@ class LocalPostgres:
     def _run(self, cmd: list[str]) -> None:
         if self._as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=_server_env())
-        if r.returncode:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): "
-                               f"{(r.stderr or r.stdout).strip()[-2000:]}")
+        # a process group of its own: a command that hangs is ended with everything it started
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=_server_env(), start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=self.command_timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise RuntimeError(f"{' '.join(cmd)} did not finish in {self.command_timeout} s "
+                               "(ended, with what it started)") from None
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): "
+                               f"{(err or out).strip()[-2000:]}")
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
