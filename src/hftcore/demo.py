@@ -170,6 +170,9 @@ def _common_args(p: argparse.ArgumentParser) -> None:
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
+    from hftcore.dashboard.demo import add_arguments as _dashboard_args
+
+    _dashboard_args(p)
     _common_args(p)
     p.add_argument("--no-plot", action="store_true",
                    help="do not write hftcore-demo.png even when matplotlib is installed")
@@ -230,8 +233,16 @@ def _demo(args: argparse.Namespace) -> int:
               f"{sample.paths()[0].name} (bundled sample, see its NOTICE)")
         print(f"simulated exchange: {latency / 1000:g} µs latency each way, fees maker "
               f"{fees[0]} / taker {fees[1]}")
-    r = backtest(MarketMaker(), sample.paths(), insts, latency=latency, fees=fees,
-                 seed=args.seed)
+    if args.dashboard:         # paced on an event loop, with a live dashboard (issue 14)
+        from hftcore.dashboard import demo as dashboard_demo
+
+        try:
+            r = dashboard_demo.run(args, fees, latency)
+        except (ValueError, ImportError, OSError) as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+    else:
+        r = backtest(MarketMaker(), sample.paths(), insts, latency=latency, fees=fees,
+                     seed=args.seed)
     default_plot = None
     if not args.no_plot and not args.plot:
         try:
