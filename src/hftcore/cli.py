@@ -167,7 +167,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 _PLUGINS = ("hftcore.verify", "hftcore.demo", "hftcore.data.convert", "hftcore.bench",
-            "hftcore.record")
+            "hftcore.record", "hftcore.sink.cli")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -257,6 +257,11 @@ class Engine:
         # (ts, strategy, cid, side, qty, price, liquidity, fee, index)
         self.fills: list[tuple[Any, ...]] = []
         self.venues: dict[str, Any] = {}
+        # called between two event batches / venue messages, never inside one (sinks, config
+        # reloads); see add_observer.  order_log: (order, strategy name) of each order created,
+        # kept only while an observer asks for it (None: off, one attribute test per order)
+        self._observers: list[Callable[[Engine, Any], None]] = []
+        self.order_log: list[tuple[Order, str]] | None = None
 
     # -- set-up ---------------------------------------------------------------------------------
     def add_venue(self, venue: Any) -> None:
@@ -266,11 +271,39 @@ class Engine:
         self.venues[venue.name] = venue
         venue.attach(self)
 
+    def add_observer(self, observer: Callable[[Engine, Any], None]) -> None:
+        """Call ``observer(engine, events)`` after each batch of events (``events`` is the
+        array given to :meth:`process`, ``None`` after a venue message or :meth:`advance`).
+
+        Observers run between two events, never inside one: what they change (risk limits,
+        strategy parameters) takes effect at once for the next event.  An observer that raises
+        is logged and kept; keep them cheap (a sink polls at its own low rate).
+        """
+        if not callable(observer):
+            raise TypeError(f"observer must be callable, got {type(observer).__name__}")
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Callable[[Engine, Any], None]) -> None:
+        """Stop calling ``observer`` (``ValueError`` if it is not one)."""
+        self._observers.remove(observer)
+
+    def _observe(self, events: Any) -> None:
+        for fn in list(self._observers):
+            try:
+                fn(self, events)
+            except Exception:
+                log.exception("engine observer %r raised; it stays registered", fn)
+
     def _messages_by_venue(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for i, inst in enumerate(self.instruments):
             out[inst.venue] = out.get(inst.venue, 0) + int(self.core.counters(i)["messages"])
         return out
+
+    def limits_changed(self) -> None:
+        """Re-read what the engine keeps of the risk limits (which instruments have a price
+        band, hence need a reference price) after they changed at run time."""
+        self._banded = [self._has_band(inst) for inst in self.instruments]
 
     def _has_band(self, inst: Instrument) -> bool:
         try:
@@ -383,6 +416,8 @@ class Engine:
             self._processing -= 1
         if self.core.now >= self._next_equity:
             self._sample_equity()
+        if self._observers:
+            self._observe(events)
         return n
 
     def on_frame(self, feed: Feed, data: bytes | bytearray | memoryview, recv_ts: int) -> int:
@@ -394,10 +429,13 @@ class Engine:
         core = self.core
         self._processing += 1
         try:
-            return self._on_frame(core, feed, data, recv_ts)
+            kind = self._on_frame(core, feed, data, recv_ts)
         finally:
             self._processing -= 1
             core.frame_wall_ns = 0
+        if self._observers:
+            self._observe(None)
+        return kind
 
     def _on_frame(self, core: EngineCore, feed: Feed, data: bytes | bytearray | memoryview,
                   recv_ts: int) -> int:
@@ -420,6 +458,8 @@ class Engine:
             self._processing -= 1
         if self.core.now >= self._next_equity:
             self._sample_equity()
+        if self._observers:
+            self._observe(None)
 
     def stop(self) -> None:
         """Call every running strategy's ``on_stop`` (once) and sample equity a last time."""
@@ -565,6 +605,8 @@ class Engine:
             if ref is not None:
                 self.risk.set_reference(inst, ref)
         order = self.om.create(inst, _SIDES[side], size, px, order_type, tif, ts=now)
+        if self.order_log is not None:
+            self.order_log.append((order, st.strategy.name))
         reason = self.om.submit(order, ts=now)
         rec = _Ord(order, strategy, i, self._next_handle)
         self._next_handle += 1
