@@ -258,8 +258,19 @@ def bybit(msg: dict[str, Any], dec: int | None) -> Ref:
     return Ref("other")
 
 
-REFERENCE = {"binance": binance, "coinbase": coinbase, "kraken": kraken, "okx": okx,
-             "bybit": bybit}
+def binance_futures(msg: dict[str, Any], dec: int | None) -> Ref:
+    """USDⓈ-M futures: the spot shapes, and bookTicker with "e", "E" and "T" (its time)."""
+    d = msg.get("data", msg)
+    if d.get("e") == "bookTicker":
+        ref = Ref("bbo", d["s"])
+        ref.bbos.append((fx(d["b"], dec), fx(d["B"], dec), fx(d["a"], dec), fx(d["A"], dec),
+                         d["u"], d["T"] * 10**6))
+        return ref
+    return binance(msg, dec)
+
+
+REFERENCE = {"binance": binance, "binance_futures": binance_futures, "coinbase": coinbase,
+             "kraken": kraken, "okx": okx, "bybit": bybit}
 
 
 def reference(venue: str, data: bytes, dec: int | None = None) -> Ref:

@@ -102,6 +102,7 @@ def test_unknown_symbol_is_reported_not_guessed() -> None:
 
 VENUE_SAMPLES = {
     "binance": ["binance/spot_ws_2021-10-12.txt"],
+    "binance_futures": ["binance/futures_ws_2021-07-22.txt"],
     "coinbase": ["coinbase/exchange_ws_2021-04-17.txt"],
     "kraken": ["kraken/ws_v1_book_2021-04-17.txt", "kraken/ws_v1_trade_2021-04-17.txt"],
     "okx": ["okx/ws_v5_public_2022-05-13_part1.txt"],
@@ -125,7 +126,8 @@ def _decoder(venue: str) -> hftcore.Decoder:
             "SKL-USD", "SKL-BTC", "BAND-GBP", "NMR-EUR", "BAND-BTC", "YFI-BTC", "DASH-BTC",
             "NU-GBP", "CRV-EUR", "SKL-GBP", "BTC-USD", "WAVES/EUR", "XMR/USD", "KSM/XBT",
             "GRT/ETH", "SC/EUR", "ETH/CHF", "OCEAN/XBT", "OMG/USD", "XBT/CHF", "ADA/XBT",
-            "BTC/USD", "BTC-USD-220527", "UNI-USD-SWAP", "BTC-USDT", "BTC-USDT-SWAP"]
+            "BTC/USD", "BTC-USD-220527", "UNI-USD-SWAP", "BTC-USDT", "BTC-USDT-SWAP",
+            "SUSHIUSDT", "AKROUSDT", "KEEPUSDT", "CTKUSDT"]
     return decoder_for(venue, [hftcore.Instrument(venue, s, 9, 8, instrument_id=i)
                                for i, s in enumerate(syms, 1)])
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from hftcore._ext import decode as _decode
 from hftcore._ext.decode import (
     BinanceDecoder,
+    BinanceFuturesDecoder,
     BybitDecoder,
     CoinbaseDecoder,
     Decoder,
@@ -78,6 +79,7 @@ __all__ = [
     "VENUES",
     "BboFlag",
     "BinanceDecoder",
+    "BinanceFuturesDecoder",
     "BybitDecoder",
     "CoinbaseDecoder",
     "DecodeError",

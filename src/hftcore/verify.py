@@ -218,12 +218,18 @@ def _book_class() -> Any:
     return L2Book
 
 
+#: the Binance markets: a REST depth snapshot bridged to the buffered depth diffs
+_BINANCE = ("binance", "binance_futures")
+
+
 @dataclass
 class _BookState:
     book: Any
     synced: bool
     last_seq: int = -1
     snapshot_seq: int = -1
+    # Binance USDⓈ-M futures: diffs kept while waiting for a (new) REST snapshot
+    pending: list[tuple[_Span, Any, RecordedMessage]] = field(default_factory=list)
 
 
 def verify_messages(venue: str, messages: Iterable[RecordedMessage],
@@ -243,7 +249,7 @@ def verify_messages(venue: str, messages: Iterable[RecordedMessage],
         st = books.get(iid)
         if st is None:
             p, q = decimals[names[iid]]
-            st = _BookState(L2Book(p, q, max_depth=depth), synced=venue != "binance")
+            st = _BookState(L2Book(p, q, max_depth=depth), synced=venue not in _BINANCE)
             books[iid] = st
         return st
 
@@ -253,7 +259,7 @@ def verify_messages(venue: str, messages: Iterable[RecordedMessage],
         report.messages += 1
         try:
             if m.kind == "rest":
-                if venue != "binance" or "depth" not in m.url:
+                if venue not in _BINANCE or "depth" not in m.url:
                     report.other_messages["rest"] = report.other_messages.get("rest", 0) + 1
                     continue
                 sym = re.search(r"symbol=([^&]+)", m.url)
@@ -314,6 +320,10 @@ def _apply_span(venue: str, kind: MessageKind, sp: _Span, deltas: Any,
                 report: VerifyReport, m: RecordedMessage) -> None:
     """Sequence check, book update, crossed-book and checksum check for one instrument."""
     symbol = names.get(sp.iid, str(sp.iid))
+    if venue == "binance_futures":
+        _futures_span(kind, sp, deltas[sp.first:sp.first + sp.count], state(sp.iid), symbol,
+                      report, m)
+        return
     if not _sequence_ok(venue, kind, sp, report):
         report.sequence_gaps += 1
         report.errors.append(f"line {m.line}: sequence gap on {symbol}")
@@ -341,6 +351,65 @@ def _apply_span(venue: str, kind: MessageKind, sp: _Span, deltas: Any,
         else:
             report.checksums_failed += 1
             report.errors.append(f"line {m.line}: checksum {cs} != book {mine} on {symbol}")
+
+
+#: diffs kept per symbol while it waits for a Binance futures REST snapshot (oldest dropped)
+_MAX_PENDING = 100_000
+
+
+def _futures_span(kind: MessageKind, sp: _Span, part: Any, st: _BookState, symbol: str,
+                  report: VerifyReport, m: RecordedMessage) -> None:
+    """Binance USDⓈ-M futures book sync, per symbol, as documented: diffs are buffered until a
+    REST snapshot; then diffs with ``u < lastUpdateId`` are dropped, the first applied one has
+    ``U <= lastUpdateId <= u`` and every next one ``pu == previous u``.  A gap is counted once;
+    the symbol then waits (its book unchecked) for its next snapshot, bridged to the diffs
+    buffered meanwhile (which are still chained to each other)."""
+    if kind == MessageKind.BOOK_SNAPSHOT:
+        st.book.apply_deltas(part)                     # the snapshot clears the book first
+        st.snapshot_seq = sp.last_seq
+        st.synced = False
+        st.last_seq = -1
+        pending, st.pending = st.pending, []
+        for psp, ppart, pm in pending:
+            _futures_diff(psp, ppart, st, symbol, report, pm)
+        return
+    _futures_diff(sp, part, st, symbol, report, m)
+
+
+def _futures_diff(sp: _Span, part: Any, st: _BookState, symbol: str, report: VerifyReport,
+                  m: RecordedMessage) -> None:
+    gap = False
+    if st.snapshot_seq < 0:                            # waiting for a snapshot: buffer
+        if st.pending and sp.prev_seq != st.pending[-1][0].last_seq:
+            gap = True
+            st.pending.clear()
+        elif len(st.pending) >= _MAX_PENDING:
+            del st.pending[0]
+        st.pending.append((sp, part.copy(), m))
+    elif not st.synced:                                # bridging onto the snapshot
+        if sp.last_seq < st.snapshot_seq:
+            return                                     # older than the snapshot: dropped
+        if sp.first_seq > st.snapshot_seq:
+            gap = True                                 # events between were missed
+        else:
+            st.synced = True
+    elif sp.prev_seq != st.last_seq:
+        gap = True
+    if gap:
+        report.sequence_gaps += 1
+        report.errors.append(f"line {m.line}: sequence gap on {symbol}")
+        if st.snapshot_seq >= 0:                       # resync: wait for the next snapshot
+            st.snapshot_seq = -1
+            st.synced = False
+            st.pending = [(sp, part.copy(), m)]
+        return
+    if not st.synced:
+        return
+    st.last_seq = sp.last_seq
+    st.book.apply_deltas(part)
+    if st.book.is_crossed:
+        report.crossed_books += 1
+        report.errors.append(f"line {m.line}: crossed book on {symbol}")
 
 
 def _sequence_ok(venue: str, kind: MessageKind, sp: _Span, report: VerifyReport) -> bool:
@@ -463,19 +532,19 @@ def _add_notes(report: VerifyReport, messages: Sequence[RecordedMessage]) -> Non
     if report.unknown_symbols:
         report.notes.append("symbols whose decimals could not be inferred: give them with "
                             "--decimals SYM=P,S")
-    if venue == "binance":
+    if venue in _BINANCE:
         rest = sum(1 for m in messages if m.kind == "rest" and "depth" in m.url)
         stream = sum(1 for m in messages if m.kind == "recv")
         if rest and not stream:
             report.notes.append(
                 "only REST depth snapshots: the snapshots decode and build books, but with no "
                 "depth stream nothing chains onto them; pass the websocket recording with it: "
-                "hftcore verify STREAM.txt SNAPSHOTS.txt --venue binance")
+                f"hftcore verify STREAM.txt SNAPSHOTS.txt --venue {venue}")
         elif report.data_messages.get("book_update") and not rest:
             report.notes.append(
                 "no REST depth snapshot: depth updates were sequence-checked but not applied "
                 "to books (Binance diffs start from a snapshot); pass the snapshot recording "
-                "with it: hftcore verify STREAM.txt SNAPSHOTS.txt --venue binance")
+                f"with it: hftcore verify STREAM.txt SNAPSHOTS.txt --venue {venue}")
 
 
 @command("verify", "replay a recording through decoders and books and report problems", _args)

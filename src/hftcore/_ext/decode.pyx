@@ -284,6 +284,7 @@ cdef class Decoder:
             d.info.symbol_len = <int>symbol_len
         if sym == NULL:
             d.info.flags |= INFO_UNKNOWN_SYMBOL
+            sc.p = sc.end                                 # the body is not read
             return message_end(d, &sc, K_UNKNOWN_SYMBOL)
         d.info.instrument_id = sym.instrument_id
         d.info.flags |= INFO_HAS_INSTRUMENT

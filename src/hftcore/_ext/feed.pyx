@@ -353,7 +353,10 @@ cdef class Feed:
             if s.state != BOOK_SYNCED:
                 buffer_it = not replay
             elif not s.bridged:
-                if last <= s.snapshot_seq:
+                # spot drops u <= lastUpdateId; futures only u < lastUpdateId (its first
+                # applied event has U <= lastUpdateId <= u)
+                if last < s.snapshot_seq or (self.rule == SYNC_BINANCE
+                                             and last == s.snapshot_seq):
                     self.stale_dropped += 1
                 elif ((self.rule == SYNC_BINANCE and first - 1 <= s.snapshot_seq)
                       or (self.rule == SYNC_BINANCE_FUTURES and first <= s.snapshot_seq)):
