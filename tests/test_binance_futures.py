@@ -445,3 +445,21 @@ def test_verify_messages_api_on_the_recording() -> None:
     # stream only: still chain-checked, a note says what to pass
     report = verify_messages("binance_futures", [m for m in msgs if m.kind != "rest"], decs)
     assert report.ok and report.sequence_gaps == 0 and report.book_updates > 700
+
+
+def test_recordings_are_told_apart(tmp_path: Path) -> None:
+    """A futures recording is ``binance_futures`` by its hosts, by a ``/fapi/v1/`` REST path on
+    any host, or by its diffs' ``pu``; spot stays ``binance``."""
+    from hftcore.data.recordings import detect_venue
+
+    assert detect_venue(FUT_WS) == detect_venue(FUT_REST) == "binance_futures"
+    assert detect_venue(DATA / "spot_ws_2021-10-12.txt") == "binance"
+    fut = tmp_path / "fut.jsonl"
+    fut.write_bytes(DEPTH + b"\n")
+    spot = tmp_path / "spot.jsonl"
+    spot.write_bytes(DEPTH.replace(b',"pu":149', b"") + b"\n")
+    assert (detect_venue(fut), detect_venue(spot)) == ("binance_futures", "binance")
+    loop = tmp_path / "loop.txt"
+    loop.write_text("http://127.0.0.1:5/fapi/v1/depth?symbol=BTCUSDT&limit=5 -> 1.5: "
+                    + SNAPSHOT.decode() + "\n")
+    assert detect_venue(loop) == "binance_futures"

@@ -6,7 +6,13 @@ signed REST after a reconnect; the published futures signing examples; the futur
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gzip
+import json
+import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +33,8 @@ from loopback_helpers import (
     wait_for,
 )
 
-from hftcore import Instrument, OrderStatus, TimeInForce
+from hftcore import Instrument, OrderStatus, TimeInForce, backtest
+from hftcore.data.recordings import detect_venue
 from hftcore.live import LiveEngine, LiveRunner
 from hftcore.venues.binance import (
     FUTURES_API_URL,
@@ -324,3 +331,40 @@ def test_without_credentials_orders_are_refused() -> None:
             assert "no order entry" in o.reason
             assert s.server.stats["listen_keys"] == 0
     run(main())
+
+
+def test_record_then_verify_and_backtest(tmp_path: Path) -> None:
+    """``hftcore record --venue binance_futures`` against the loopback: the futures stream and
+    one ``/fapi/v1/depth`` snapshot per symbol; the file verifies with 0 gaps under the futures
+    rule and backtests with every book valid."""
+    out = tmp_path / "futures.txt"
+    n = 400
+
+    async def main() -> None:
+        server = BinanceFuturesLoopback(INSTRUMENTS, RECORDING, speed=100.0)
+        async with server:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "hftcore", "record", "--venue", "binance_futures",
+                "--symbols", ",".join(i.symbol for i in INSTRUMENTS), "--out", str(out),
+                "--compress", "--messages", str(n), "--streams", "depth@100ms,aggTrade",
+                "--ws-url", server.ws_url, "--rest-url", server.rest_url,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            so, se = await asyncio.wait_for(proc.communicate(), 60)
+            assert proc.returncode == 0, se.decode()
+            got = re.search(rb"(\d+) messages, 4 snapshots", so)
+            assert got is not None and int(got.group(1)) >= n, so
+
+    run(main(), 90)
+    path = out.with_name(out.name + ".gz")
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    assert sum(1 for x in lines if " -> " in x and "/fapi/v1/depth?symbol=" in x) == 4
+    assert detect_venue(path) == "binance_futures"
+    proc = subprocess.run([sys.executable, "-m", "hftcore", "verify", str(path), "--venue",
+                           "binance_futures", "--json"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["sequence_gaps"] == 0 and report["data_messages"]["book_snapshot"] == 4
+    assert report["data_messages"]["book_update"] > 100
+    r = backtest(Probe(), [path], INSTRUMENTS)
+    assert not r.stats["invalid_books"] and r.stats["gaps"] == 0
