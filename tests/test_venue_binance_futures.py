@@ -143,8 +143,16 @@ def test_futures_hosts_limits_and_weights() -> None:
 def test_futures_venue_refuses_bad_configuration() -> None:
     with pytest.raises(ValueError, match="snapshot_limit"):
         BinanceFuturesVenue(snapshot_limit=5000)          # a spot limit, not a futures one
-    with pytest.raises(ValueError, match="snapshot_limit"):
+    with pytest.raises(TypeError, match="snapshot_limit"):
         BinanceFuturesVenue(snapshot_limit="1000")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="streams"):
+        BinanceFuturesVenue(streams="depth@100ms")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="symbols"):
+        futures_recording_plan("BTCUSDT")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="streams"):
+        futures_recording_plan(["BTCUSDT"], streams=[1])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="ws_url"):
+        futures_recording_plan(["BTCUSDT"], ws_url=b"wss://x")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="listen_key_keepalive"):
         BinanceFuturesVenue(listen_key_keepalive="30")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="listen_key_keepalive"):
@@ -368,3 +376,29 @@ def test_record_then_verify_and_backtest(tmp_path: Path) -> None:
     assert report["data_messages"]["book_update"] > 100
     r = backtest(Probe(), [path], INSTRUMENTS)
     assert not r.stats["invalid_books"] and r.stats["gaps"] == 0
+
+
+def test_bad_private_updates_are_counted_not_fatal() -> None:
+    """Malformed or foreign user-stream events are counted; the session goes on trading."""
+    async def main() -> None:
+        async with futures_session() as s:
+            await sync_all(s)
+            v = s.venue
+            assert isinstance(v, BinanceFuturesVenue)
+            bad0, foreign0 = v.bad_api_messages, v.foreign_reports
+            for data in (b"{", b"[1,2]", b'{"e":"ORDER_TRADE_UPDATE","E":1,"o":5}',
+                         b'{"e":"ORDER_TRADE_UPDATE","E":1,"o":{"x":"TRADE"}}'):
+                assert s.server.send_user(data) == 1
+            foreign = (b'{"e":"ORDER_TRADE_UPDATE","E":1,"T":1,"o":{"s":"SUSHIUSDT",'
+                       b'"c":"not-ours","S":"BUY","o":"LIMIT","x":"NEW","X":"NEW","i":1}}')
+            assert s.server.send_user(foreign) == 1
+            await wait_for(lambda: v.bad_api_messages - bad0 == 4
+                           and v.foreign_reports - foreign0 == 1, what="counted")
+            inst = INSTRUMENTS[SUSHI]
+            bid = s.engine.books[SUSHI].best_bid
+            assert bid is not None
+            o = s.strategy.buy(inst, inst.qty("5"), bid - 100)
+            await wait_for(lambda: o.status == OrderStatus.ACCEPTED, what="still trading")
+            with pytest.raises(TypeError, match="data"):
+                s.server.send_user("text")  # type: ignore[arg-type]
+    run(main())

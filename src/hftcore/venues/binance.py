@@ -867,12 +867,24 @@ def futures_snapshot_weight(limit: int) -> int:
     return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
 
 
+def _str_list(name: str, value: object) -> list[str]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or \
+            not all(isinstance(x, str) for x in value):
+        raise TypeError(f"{name} must be a sequence of str, not {type(value).__name__}")
+    return list(value)
+
+
 def futures_recording_plan(symbols: Sequence[str], ws_url: str | None = None,
                            rest_url: str | None = None, streams: Sequence[str] | None = None
                            ) -> RecordingPlan:
     """What to record for Binance USDⓈ-M futures: the combined stream of ``symbols`` on
     ``fstream.binance.com`` and one ``GET /fapi/v1/depth`` snapshot per symbol."""
-    syms = [s.upper() for s in symbols]
+    syms = [s.upper() for s in _str_list("symbols", symbols)]
+    if streams is not None:
+        _str_list("streams", streams)
+    for name, url in (("ws_url", ws_url), ("rest_url", rest_url)):
+        if url is not None and not isinstance(url, str):
+            raise TypeError(f"{name} must be a str, not {type(url).__name__}")
     names = stream_names(syms, tuple(streams or ("depth@100ms", "aggTrade")))
     base = (ws_url or FUTURES_STREAM_URL).rstrip("/")
     return RecordingPlan("binance_futures", f"{base}/stream?streams={'/'.join(names)}",
@@ -927,8 +939,8 @@ class BinanceFuturesVenue(BinanceVenue):
         if not 0 < listen_key_keepalive < 3600:
             raise ValueError("listen_key_keepalive must be 0..3600 s (a key lives 60 minutes), "
                              f"got {listen_key_keepalive!r}")
-        super().__init__(credentials=credentials, streams=streams, snapshot_limit=snapshot_limit,
-                         **kwargs)
+        super().__init__(credentials=credentials, streams=_str_list("streams", streams),
+                         snapshot_limit=snapshot_limit, **kwargs)
         self.listen_key_keepalive = float(listen_key_keepalive)
         self.listen_key = ""
         self.user_conn: Connection | None = None
@@ -937,7 +949,7 @@ class BinanceFuturesVenue(BinanceVenue):
     @staticmethod
     def _check_snapshot_limit(limit: object) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int):
-            raise ValueError(f"snapshot_limit must be an int, got {limit!r}")
+            raise TypeError(f"snapshot_limit must be an int, not {type(limit).__name__}")
         if limit not in FUTURES_DEPTH_LIMITS:
             raise ValueError(f"snapshot_limit must be one of {FUTURES_DEPTH_LIMITS}, "
                              f"got {limit!r}")

@@ -1404,6 +1404,16 @@ class BinanceFuturesLoopback(BinanceLoopback):
             return web.json_response({})
         return web.json_response({"code": -1000, "msg": _BN_ERRORS[-1000]}, status=400)
 
+    def send_user(self, data: bytes) -> int:
+        """Send ``data`` as is on every user data stream (a test's own event); returns how
+        many streams got it."""
+        if not isinstance(data, bytes):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        streams = [c for c in self._clients if isinstance(c, _BnUserStream)]
+        for c in streams:
+            c.send(data)
+        return len(streams)
+
     def expire_listen_keys(self) -> int:
         """Expire every listen key: ``listenKeyExpired`` on their streams, which then close."""
         now = time.time_ns() // 1_000_000
