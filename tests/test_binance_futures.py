@@ -463,3 +463,107 @@ def test_recordings_are_told_apart(tmp_path: Path) -> None:
     loop.write_text("http://127.0.0.1:5/fapi/v1/depth?symbol=BTCUSDT&limit=5 -> 1.5: "
                     + SNAPSHOT.decode() + "\n")
     assert detect_venue(loop) == "binance_futures"
+
+
+# the USDⓈ-M user data stream's ORDER_TRADE_UPDATE, as documented (a NEW trailing stop), and a
+# fill of a limit order in the same shape
+ORDER_NEW = (b'{"e":"ORDER_TRADE_UPDATE","E":1568879465651,"T":1568879465650,"o":{"s":"BTCUSDT",'
+             b'"c":"TEST","S":"SELL","o":"TRAILING_STOP_MARKET","f":"GTC","q":"0.001","p":"0",'
+             b'"ap":"0","sp":"7103.04","x":"NEW","X":"NEW","i":8886774,"l":"0","z":"0","L":"0",'
+             b'"N":"USDT","n":"0","T":1568879465651,"t":0,"b":"0","a":"9.91","m":false,'
+             b'"R":false,"wt":"CONTRACT_PRICE","ot":"TRAILING_STOP_MARKET","ps":"LONG",'
+             b'"cp":false,"AP":"7476.89","cr":"5.0","rp":"0"}}')
+ORDER_FILL = (b'{"e":"ORDER_TRADE_UPDATE","T":1699564800000,"E":1699564800001,"o":{"s":"BTCUSDT",'
+              b'"c":"mm-17","S":"BUY","o":"LIMIT","f":"GTX","q":"0.010","p":"45000.10",'
+              b'"ap":"45000.10","sp":"0","x":"TRADE","X":"PARTIALLY_FILLED","i":123456789,'
+              b'"l":"0.004","z":"0.004","L":"45000.10","n":"0.0072","N":"USDT",'
+              b'"T":1699564800000,"t":987654321,"b":"0","a":"0","m":true,"R":false,'
+              b'"wt":"CONTRACT_PRICE","ot":"LIMIT","ps":"BOTH","cp":false,"rp":"0","pP":false,'
+              b'"si":0,"ss":0,"V":"NONE","pm":"NONE","gtd":0,"er":"0"}}')
+
+
+def test_order_trade_update_is_an_order_record() -> None:
+    from hftcore.decoders import OrderFlag
+
+    dec = futures(2, 3)
+    for msg in _variants(ORDER_NEW)[:3]:
+        assert dec.decode(msg, 9) == MessageKind.ORDER and dec.n_orders == 1
+        o = dec.orders[0]
+        assert (int(o["side"]), int(o["size"]), int(o["price"]), int(o["filled_size"])) == \
+            (1, 1, 0, 0)
+        assert (o["client_order_id"], int(o["venue_order_id"])) == (b"TEST", 8886774)
+        assert int(o["exchange_ts"]) == 1568879465651 * 10**6 == dec.exchange_ts
+        assert int(o["transact_ts"]) == 1568879465651 * 10**6
+        assert not int(o["flags"]) & OrderFlag.IS_FILL and o["fee_asset"] == b"USDT"
+        del o
+    fee_dec = 10
+    for msg in _variants(ORDER_FILL)[:3]:
+        assert dec.decode(msg) == MessageKind.ORDER
+        o = dec.orders[0]
+        src = orjson.loads(msg)["o"]
+        assert int(o["side"]) == 0 and int(o["trade_id"]) == src["t"]
+        assert int(o["last_fill_price"]) == int(Decimal(src["L"]).scaleb(2))
+        assert int(o["last_fill_size"]) == int(Decimal(src["l"]).scaleb(3))
+        assert int(o["size"]) == int(Decimal(src["q"]).scaleb(3))
+        assert int(o["fee"]) == int(Decimal(src["n"]).scaleb(fee_dec))
+        flags = OrderFlag(int(o["flags"]))
+        assert OrderFlag.IS_FILL in flags and OrderFlag.IS_MAKER in flags
+        assert int(o["exchange_ts"]) == 1699564800001 * 10**6
+        del o
+    # the spot decoder does not read it; bad or partial ones are refused, nothing kept
+    spot = decoder_for("binance", [hftcore.Instrument("binance", "BTCUSDT", 2, 3)])
+    assert spot.decode(ORDER_FILL) == MessageKind.OTHER and spot.n_orders == 0
+    for bad in (ORDER_FILL.replace(b'"E":1699564800001,', b""),
+                ORDER_FILL.replace(b'"i":123456789,', b""),
+                ORDER_FILL.replace(b'"l":"0.004"', b'"l":0.004'),
+                ORDER_FILL.replace(b'"S":"BUY"', b'"S":"UP"'),
+                ORDER_FILL[:ORDER_FILL.index(b',"o":{')] + b"}",
+                ORDER_FILL.replace(b'"E":1699564800001', b'"E":1699564800001,"E":1')):
+        with pytest.raises(hftcore.DecodeError):
+            dec.decode(bad)
+        assert dec.n_orders == 0
+    for n in range(0, len(ORDER_FILL), 7):
+        with pytest.raises(hftcore.DecodeError):
+            dec.decode(ORDER_FILL[:n])
+    assert dec.decode(ORDER_FILL.replace(b"BTCUSDT", b"ETHUSDT")) == MessageKind.UNKNOWN_SYMBOL
+    assert dec.n_orders == 0 and dec.symbol == "ETHUSDT"
+
+
+def test_mutated_futures_messages_never_crash_or_half_fill() -> None:
+    """Random byte edits of every futures shape here: each is refused with nothing kept, or
+    accepted only when it is still valid JSON."""
+    import random
+
+    rng = random.Random(13)
+    dec = futures(2, 3)
+    msgs = [DEPTH, AGG_TRADE, BOOK_TICKER, ORDER_NEW, ORDER_FILL]
+    accepted = refused = 0
+    for _ in range(4000):
+        b = bytearray(rng.choice(msgs))
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(b))
+            op = rng.randrange(4)
+            if op == 0:
+                b[i] = rng.randrange(256)
+            elif op == 1:
+                del b[i]
+            elif op == 2:
+                b.insert(i, rng.choice(b'{}[]",:0123456789-.eE tfn\\'))
+            else:
+                del b[i:]
+            if not b:
+                b = bytearray(b"{")
+        data = bytes(b)
+        try:
+            dec.decode(data)
+        except hftcore.DecodeError as exc:
+            assert 0 <= exc.offset <= len(data)
+            assert dec.n_deltas == dec.n_trades == dec.n_bbos == dec.n_orders == 0
+            refused += 1
+            continue
+        try:
+            orjson.loads(data)
+        except orjson.JSONDecodeError:
+            json.loads(data)                        # numbers orjson refuses (past a double)
+        accepted += 1
+    assert refused > 1000 and accepted > 100

@@ -270,7 +270,9 @@ cdef int binance_book_ticker(DecState* d, Scan* sc) noexcept nogil:
     return K_BBO
 
 
-cdef int binance_execution_report(DecState* d, Scan* sc) noexcept nogil:
+cdef int binance_execution_report(DecState* d, Scan* sc, bint futures) noexcept nogil:
+    """executionReport; with ``futures`` the order object "o" of a USDⓈ-M ORDER_TRADE_UPDATE
+    (the same letters; its event time "E" is outside, set by the caller)."""
     cdef int st = 0, r, i
     cdef const char* k
     cdef Py_ssize_t kn
@@ -341,8 +343,8 @@ cdef int binance_execution_report(DecState* d, Scan* sc) noexcept nogil:
                 continue
         if scan_skip_value(sc, 1) < 0:                    # many optional fields: skipped
             return -1
-    # required: s c S o q p x X l z L, E i
-    if (seen & 0x7FF) != 0x7FF or not (seen >> 20) & 1 or not (seen >> 22) & 1:
+    # required: s c S o q p x X l z L, E (spot) i
+    if (seen & 0x7FF) != 0x7FF or not (futures or (seen >> 20) & 1) or not (seen >> 22) & 1:
         return fail_missing(sc)
     sym = symbol_lookup(d, v[0].s, v[0].n)
     if sym == NULL:
@@ -387,6 +389,52 @@ cdef int binance_execution_report(DecState* d, Scan* sc) noexcept nogil:
     return K_ORDER
 
 
+cdef int binance_order_trade_update(DecState* d, Scan* sc) noexcept nogil:
+    """USDⓈ-M futures ORDER_TRADE_UPDATE: {"e","E","T","o":{order}} in any key order."""
+    cdef int st = 0, r, kind = -2
+    cdef const char* k
+    cdef Py_ssize_t kn, at = -1
+    cdef uint64_t seen = 0
+    cdef int64_t E = 0, T = 0
+    cdef Field f
+    if scan_object_open(sc) < 0:
+        return -1
+    while True:
+        d.info.what = b"ORDER_TRADE_UPDATE"
+        r = scan_object_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if text_is(k, kn, b"e"):
+            if scan_seen_once(sc, &seen, 0, k) < 0 or scan_string_field(sc, &f) < 0:
+                return -1
+        elif text_is(k, kn, b"E"):
+            if scan_seen_once(sc, &seen, 1, k) < 0 or scan_ms(sc, &E) < 0:
+                return -1
+        elif text_is(k, kn, b"T"):
+            if scan_seen_once(sc, &seen, 2, k) < 0 or scan_ms(sc, &T) < 0:
+                return -1
+        elif text_is(k, kn, b"o"):
+            if scan_seen_once(sc, &seen, 3, k) < 0:
+                return -1
+            at = d.info.n_orders
+            kind = binance_execution_report(d, sc, True)
+            if kind < 0:
+                return -1
+        elif skip_unknown_key(d, sc, k) < 0:
+            return -1
+    d.info.what = b"ORDER_TRADE_UPDATE"
+    if (seen & 0xB) != 0xB:                               # e E o
+        return fail_missing(sc)
+    if kind == K_ORDER:
+        d.orders[at].exchange_ts = E
+        if d.orders[at].transact_ts == 0:
+            d.orders[at].transact_ts = T
+    d.info.exchange_ts = E
+    return kind
+
+
 cdef int binance_event(DecState* d, Scan* sc, bint futures) noexcept nogil:
     """One Binance event object (bare, or the value of "data" / "event")."""
     cdef const char* names[7]
@@ -428,7 +476,9 @@ cdef int binance_event(DecState* d, Scan* sc, bint futures) noexcept nogil:
         if text_is(e.s, e.n, b"bookTicker"):
             return binance_book_ticker(d, sc)
         if text_is(e.s, e.n, b"executionReport"):
-            return binance_execution_report(d, sc)
+            return binance_execution_report(d, sc, False)
+        if futures and text_is(e.s, e.n, b"ORDER_TRADE_UPDATE"):
+            return binance_order_trade_update(d, sc)
         d.info.what = b"event"
         return finish_other(sc, K_OTHER)                  # kline, 24hrTicker, account events...
     if (found & 2) and (found & 64):
@@ -770,7 +820,8 @@ cdef class BinanceDecoder(Decoder):
 cdef class BinanceFuturesDecoder(BinanceDecoder):
     """Binance USDⓈ-M futures (``fstream.binance.com``): the spot messages in their futures
     form -- ``depthUpdate`` with ``T`` and ``pu`` (required: the chain is ``pu == previous u``),
-    ``aggTrade``, ``trade``, ``bookTicker`` -- and the REST ``GET /fapi/v1/depth`` snapshot via
+    ``aggTrade``, ``trade``, ``bookTicker`` --, the private ``ORDER_TRADE_UPDATE`` (an
+    ORDER record) and the REST ``GET /fapi/v1/depth`` snapshot via
     :meth:`decode_depth_snapshot` (its ``E`` is the records' exchange_ts)."""
 
     VENUE = "binance_futures"
