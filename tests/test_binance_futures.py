@@ -279,6 +279,30 @@ def test_feed_follows_the_futures_snapshot_rule() -> None:
     assert spot.gaps > 0
 
 
+def test_feed_keeps_its_chain_over_an_older_snapshot() -> None:
+    """A REST snapshot that is no newer than the synced book (its answer came after diffs past
+    its lastUpdateId) is dropped: no reset, no status change, the pu chain goes on; a newer one
+    resyncs."""
+    url = "https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000"
+    fut = _feed("binance_futures", BinanceFuturesDecoder())
+    fut.feed_rest(url, _snapshot(100, [["10.0", "5"]], [["11.5", "7"]]), 1)
+    fut.feed(_depth(96, 104, 95, [["10.5", "2"]], []), 2)
+    fut.feed(_depth(108, 112, 104, [["9.5", "3"]], []), 3)
+    books: dict[int, dict[int, dict[int, int]]] = {}
+    assert _apply(fut.take(), books) == [(0, 1)]
+    dropped = fut.stale_dropped
+    fut.feed_rest(url, _snapshot(104, [["1.0", "1"]], [["99.0", "1"]]), 4)   # older: dropped
+    fut.feed(_depth(113, 118, 112, [["9.9", "1"]], []), 5)
+    assert _apply(fut.take(), books) == []
+    assert books[0] == {0: {100: 5, 105: 2, 95: 3, 99: 1}, 1: {115: 7}}
+    assert fut.gaps == 0 and fut.stale_dropped == dropped + 1
+    fut.feed_rest(url, _snapshot(130, [["9.0", "4"]], [["11.0", "4"]]), 6)   # newer: resync
+    fut.feed(_depth(125, 133, 118, [["9.1", "1"]], []), 7)
+    assert _apply(fut.take(), books) == [(0, 1)]
+    assert books[0] == {0: {90: 4, 91: 1}, 1: {110: 4}}
+    assert fut.gaps == 0 and fut.state(0)["last_seq"] == 133
+
+
 def test_feed_refuses_an_unknown_rule_by_name() -> None:
     with pytest.raises(ValueError, match="rule"):
         Feed(BinanceFuturesDecoder(), "binance_perp", 1)
@@ -567,3 +591,28 @@ def test_mutated_futures_messages_never_crash_or_half_fill() -> None:
             json.loads(data)                        # numbers orjson refuses (past a double)
         accepted += 1
     assert refused > 1000 and accepted > 100
+
+
+def test_a_late_snapshot_of_a_synced_symbol_is_no_gap(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A second REST snapshot whose answer arrives after diffs past its lastUpdateId (taken at
+    diff j, recorded after diff j+3): the synced chain goes on, no false gap; a newer snapshot
+    (recorded before its diffs) resyncs the book and the chain continues from it."""
+    rest, ws = _lines(FUT_REST), _lines(FUT_WS)
+    symbol = "SUSHIUSDT"
+    diffs = [i for i, ln in enumerate(ws) if '"depthUpdate"' in ln and f'"s":"{symbol}"' in ln]
+    j = diffs[40]
+    book_j = _true_books(rest, ws, j + 1)[symbol]
+    u_j = orjson.loads(ws[j].split(": ", 1)[1])["data"]["u"]
+    late = _snapshot_line(symbol, book_j, u_j, _ts(ws[diffs[43]]))
+    k = diffs[80]
+    book_k = _true_books(rest, ws, k + 1)[symbol]
+    u_k = orjson.loads(ws[k].split(": ", 1)[1])["data"]["u"]
+    # newer than the book when it arrives: recorded before diff k (whose U <= u_k <= u)
+    early = _snapshot_line(symbol, book_k, u_k, _ts(ws[k - 1]))
+    (tmp_path / "rest.txt").write_text("\n".join([*rest, late, early]) + "\n")
+    rc = main(["verify", str(tmp_path / "rest.txt"), str(FUT_WS), "--venue", "binance_futures",
+               "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == EXIT_OK and report["sequence_gaps"] == 0, report["errors"]
+    assert report["data_messages"]["book_snapshot"] == 6 and report["crossed_books"] == 0

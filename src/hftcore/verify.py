@@ -363,8 +363,12 @@ def _futures_span(kind: MessageKind, sp: _Span, part: Any, st: _BookState, symbo
     REST snapshot; then diffs with ``u < lastUpdateId`` are dropped, the first applied one has
     ``U <= lastUpdateId <= u`` and every next one ``pu == previous u``.  A gap is counted once;
     the symbol then waits (its book unchecked) for its next snapshot, bridged to the diffs
-    buffered meanwhile (which are still chained to each other)."""
+    buffered meanwhile (which are still chained to each other).  A snapshot no newer than a
+    synced book (its answer came after diffs past its ``lastUpdateId``) is not needed: the
+    chain goes on."""
     if kind == MessageKind.BOOK_SNAPSHOT:
+        if st.synced and sp.last_seq <= st.last_seq:
+            return
         st.book.apply_deltas(part)                     # the snapshot clears the book first
         st.snapshot_seq = sp.last_seq
         st.synced = False
