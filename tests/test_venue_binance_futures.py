@@ -140,6 +140,19 @@ def test_futures_hosts_limits_and_weights() -> None:
     assert plan.snapshots == {"BTCUSDT": "/fapi/v1/depth?symbol=BTCUSDT&limit=1000"}
 
 
+def test_futures_keys_load_under_their_own_name() -> None:
+    from hftcore.venues import keys
+
+    env = {"HFTCORE_BINANCE_FUTURES_API_KEY": API_KEY,
+           "HFTCORE_BINANCE_FUTURES_API_SECRET": API_SECRET,
+           "HFTCORE_BINANCE_API_KEY": "the-spot-key"}
+    creds = keys.load("binance_futures", environ=env)
+    assert creds.venue == "binance_futures" and creds.api_key.reveal() == API_KEY
+    assert BinanceFuturesVenue(credentials=creds).auth == "hmac"
+    with pytest.raises(keys.MissingCredentials):
+        keys.load("binance_futures", environ={"HFTCORE_BINANCE_API_KEY": "the-spot-key"})
+
+
 def test_futures_venue_refuses_bad_configuration() -> None:
     with pytest.raises(ValueError, match="snapshot_limit"):
         BinanceFuturesVenue(snapshot_limit=5000)          # a spot limit, not a futures one
