@@ -415,3 +415,57 @@ def test_bad_private_updates_are_counted_not_fatal() -> None:
             with pytest.raises(TypeError, match="data"):
                 s.server.send_user("text")  # type: ignore[arg-type]
     run(main())
+
+
+def test_orders_over_the_futures_order_limit_are_refused_unsent() -> None:
+    """The futures order buckets: with 2 orders per 10 s the third is refused at once with the
+    bucket's name, and never reaches the server."""
+    from hftcore.venues.binance import ORDERS_10S, ORDERS_MINUTE, WEIGHT
+    from hftcore.venues.ratelimit import Bucket, RateLimiter
+
+    limits = RateLimiter([Bucket(WEIGHT, 2400, 60.0), Bucket(ORDERS_10S, 2, 10.0),
+                          Bucket(ORDERS_MINUTE, 1200, 60.0)])
+
+    async def main() -> None:
+        async with futures_session(venue_kw={"rate_limits": limits}) as s:
+            await sync_all(s)
+            inst = INSTRUMENTS[SUSHI]
+            bid = s.engine.books[SUSHI].best_bid
+            assert bid is not None
+            sent0 = s.server.stats["orders"]
+            a = s.strategy.buy(inst, inst.qty("1"), bid - 100)
+            b = s.strategy.buy(inst, inst.qty("1"), bid - 200)
+            c = s.strategy.buy(inst, inst.qty("1"), bid - 300)
+            await wait_for(lambda: c.status == OrderStatus.REJECTED, what="refusal")
+            assert "ORDERS:SECOND:10" in c.reason
+            await wait_for(lambda: a.status == b.status == OrderStatus.ACCEPTED, what="acks")
+            assert s.server.stats["orders"] - sent0 == 2
+            assert c.client_order_id not in s.server.by_cid
+            for o in (a, b):
+                assert s.strategy.cancel(o)
+            await wait_for(lambda: a.status == b.status == OrderStatus.CANCELED, what="cancels")
+    run(main())
+
+
+def test_rest_cancel_while_order_entry_is_down() -> None:
+    """DELETE /fapi/v1/order, signed, while the WebSocket API is away."""
+    async def main() -> None:
+        async with futures_session() as s:
+            await sync_all(s)
+            inst = INSTRUMENTS[SUSHI]
+            bid = s.engine.books[SUSHI].best_bid
+            assert bid is not None
+            o = s.strategy.buy(inst, inst.qty("100"), bid - 100)
+            await wait_for(lambda: o.status == OrderStatus.ACCEPTED, what="ack")
+            api = s.venue.api
+            assert api is not None
+            await api.stop()
+            s.venue.trading = False
+            assert s.strategy.cancel(o)
+            await wait_for(lambda: o.status == OrderStatus.CANCELED, what="REST cancel")
+            assert s.server.by_cid[o.client_order_id].status == "CANCELED"
+            assert s.server.stats["bad_signatures"] == 0
+            n = s.strategy.buy(inst, inst.qty("1"), bid - 100)
+            await wait_for(lambda: n.status == OrderStatus.REJECTED, what="refusal")
+            assert "not ready" in n.reason
+    run(main())
