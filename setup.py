@@ -60,6 +60,8 @@ extensions = [
         define_macros=macros,
         extra_compile_args=cflags,
         extra_link_args=ldflags,
+        # decode inflates HTX's gzip frames with zlib
+        libraries=["z"] if pyx.stem == "decode" else [],
     )
     for pyx in sorted(EXT_DIR.glob("*.pyx"))
 ]

@@ -9,7 +9,9 @@ CLEAR on the first record of each snapshot, LAST on the last record of each span
 from __future__ import annotations
 
 import calendar
+import json
 import re
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -19,11 +21,17 @@ SNAP, CLEAR, LAST, REPUB = 1, 2, 4, 16
 BID, ASK, NONE = 0, 1, 2
 
 
-def fx(text: str | float | int, dec: int | None) -> Any:
+def _decimal(text: str | float | int | Decimal) -> Decimal:
+    if isinstance(text, Decimal):
+        return text
+    return Decimal(text if isinstance(text, str) else repr(text))
+
+
+def fx(text: str | float | int | Decimal, dec: int | None) -> Any:
     """Exact value: a Decimal when dec is None, else an int count at dec decimals."""
     if dec is None:
-        return Decimal(text if isinstance(text, str) else repr(text))
-    d = Decimal(text if isinstance(text, str) else repr(text)) * (Decimal(10) ** dec)
+        return _decimal(text)
+    d = _decimal(text) * (Decimal(10) ** dec)
     if d != d.to_integral_value():
         raise ValueError("precision")
     return int(d)
@@ -60,7 +68,7 @@ def _book(ref: Ref, levels: list[tuple[int, Any, Any, int, int]], dec: int | Non
         f = flags | (SNAP if snap else 0)
         ref.deltas.append((side, fx(px, dec), fx(sz, dec), f, seq, lts or ets))
     if snap and len(ref.deltas) == start:
-        ref.deltas.append((NONE, 0, 0, SNAP | CLEAR, seq, ets))
+        ref.deltas.append((NONE, fx(0, dec), fx(0, dec), SNAP | CLEAR, seq, ets))
     if snap:
         d = ref.deltas[start]
         ref.deltas[start] = (*d[:3], d[3] | CLEAR, *d[4:])
@@ -269,9 +277,169 @@ def binance_futures(msg: dict[str, Any], dec: int | None) -> Ref:
     return binance(msg, dec)
 
 
+
+def kucoin(msg: dict[str, Any], dec: int | None) -> Ref:
+    t, subject = msg.get("type"), msg.get("subject")
+    if t != "message":
+        return Ref({"welcome": "status", "ack": "subscribed", "pong": "heartbeat",
+                    "error": "venue_error"}.get(t, "other"))
+    d = msg["data"]
+    if subject == "trade.l2update":
+        ref = Ref("book_update", d["symbol"])
+        ets = d["time"] * 10**6 if "time" in d else 0
+        for key, rows in d["changes"].items():      # in message order
+            for p, q, seq in rows:
+                if p != "0":                         # a change that only moves the sequence
+                    ref.deltas.append((ASK if key == "asks" else BID, fx(p, dec), fx(q, dec), 0,
+                                       int(seq), ets))
+        _last(ref)
+        return ref
+    if subject == "trade.l3match":
+        ref = Ref("trade", d["symbol"])
+        tid = int(d["tradeId"]) if d["tradeId"].isdigit() else -1
+        ref.trades.append((side_of(d["side"]), fx(d["price"], dec), fx(d["size"], dec), tid,
+                           int(d["time"])))
+        return ref
+    if subject == "trade.ticker":
+        ref = Ref("bbo", msg["topic"].partition(":")[2])
+        ref.bbos.append((fx(d["bestBid"], dec), fx(d["bestBidSize"], dec), fx(d["bestAsk"], dec),
+                         fx(d["bestAskSize"], dec), int(d["sequence"]), d["time"] * 10**6))
+        return ref
+    return Ref("other")
+
+
+def deribit(msg: dict[str, Any], dec: int | None) -> Ref:
+    if msg.get("method") == "heartbeat":
+        return Ref("heartbeat")
+    if "result" in msg:
+        return Ref("subscribed")
+    if msg.get("method") != "subscription":
+        return Ref("other")
+    channel, d = msg["params"]["channel"], msg["params"]["data"]
+    if channel.startswith("book."):
+        grouped = channel.count(".") >= 4
+        snap = grouped or d["type"] == "snapshot"
+        ref = Ref("book_snapshot" if snap else "book_update", d["instrument_name"])
+        lv = []
+        for key in ("bids", "asks"):
+            for level in d[key]:
+                if grouped:
+                    p, q = level
+                else:
+                    action, p, q = level
+                    q = Decimal(0) if action == "delete" else q
+                lv.append((BID if key == "bids" else ASK, p, q, 0, 0))
+        _book(ref, lv, dec, snap, d["change_id"], d["timestamp"] * 10**6)
+        _last(ref)
+        return ref
+    if channel.startswith("trades."):
+        ref = Ref("trade", d[0]["instrument_name"])
+        for t in d:
+            tid = int(t["trade_id"]) if t["trade_id"].isdigit() else -1
+            ref.trades.append((side_of(t["direction"]), fx(t["price"], dec), fx(t["amount"], dec),
+                               tid, t["timestamp"] * 10**6))
+        return ref
+    if channel.startswith(("ticker.", "quote.")):
+        ref = Ref("bbo", d["instrument_name"])
+        bid, ask = d["best_bid_price"] or 0, d["best_ask_price"] or 0
+        ref.bbos.append((fx(bid, dec), fx(d["best_bid_amount"] if bid else 0, dec), fx(ask, dec),
+                         fx(d["best_ask_amount"] if ask else 0, dec), 0, d["timestamp"] * 10**6))
+        return ref
+    return Ref("other")
+
+
+def kraken_futures(msg: dict[str, Any], dec: int | None) -> Ref:
+    if "event" in msg:
+        return Ref({"subscribed": "subscribed", "info": "status", "error": "venue_error"}.get(
+            msg["event"], "other"))
+    feed = msg.get("feed")
+    if feed == "book_snapshot":
+        ref = Ref("book_snapshot", msg["product_id"])
+        lv = [(BID if k == "bids" else ASK, lvl["price"], lvl["qty"], 0, 0) for k in msg
+              if k in ("bids", "asks") for lvl in msg[k]]
+        _book(ref, lv, dec, True, msg["seq"], msg["timestamp"] * 10**6)
+        _last(ref)
+        return ref
+    if feed == "book":
+        ref = Ref("book_update", msg["product_id"])
+        _book(ref, [(side_of(msg["side"]), msg["price"], msg["qty"], 0, 0)], dec, False,
+              msg["seq"], msg["timestamp"] * 10**6)
+        _last(ref)
+        return ref
+    if feed in ("trade", "trade_snapshot"):
+        ref = Ref("trade", msg["product_id"])
+        for t in msg["trades"] if feed == "trade_snapshot" else [msg]:
+            ref.trades.append((side_of(t["side"]), fx(t["price"], dec), fx(t["qty"], dec), -1,
+                               t["time"] * 10**6))
+        return ref
+    if feed in ("ticker", "ticker_lite"):
+        ref = Ref("bbo", msg["product_id"])
+        lite = feed == "ticker_lite"
+        ref.bbos.append((fx(msg["bid"], dec), fx(0 if lite else msg["bid_size"], dec),
+                         fx(msg["ask"], dec), fx(0 if lite else msg["ask_size"], dec), 0,
+                         msg.get("time", 0) * 10**6))
+        return ref
+    if feed == "heartbeat":
+        return Ref("heartbeat")
+    return Ref("other")
+
+
+def htx(msg: dict[str, Any], dec: int | None) -> Ref:
+    if "ping" in msg or "pong" in msg:
+        return Ref("heartbeat")
+    if "status" in msg and "ch" not in msg and "rep" not in msg:
+        return Ref("subscribed" if msg["status"] == "ok" else "venue_error")
+    ch = msg.get("ch") or ""
+    parts = ch.split(".")
+    if len(parts) < 3 or parts[0] != "market":
+        return Ref("other")
+    sym, channel, tick = parts[1], ".".join(parts[2:]), msg["tick"]
+    if channel.startswith("depth.step") or channel.startswith("mbp."):
+        snap = not (channel.startswith("mbp.") and not channel.startswith("mbp.refresh."))
+        ref = Ref("book_snapshot" if snap else "book_update", sym)
+        lv = [(BID if k == "bids" else ASK, p, q, 0, 0) for k in ("bids", "asks")
+              for p, q in tick.get(k, [])]
+        seq = tick.get("version", tick.get("seqNum", 0))
+        _book(ref, lv, dec, snap, seq, tick.get("ts", msg["ts"]) * 10**6)
+        _last(ref)
+        return ref
+    if channel == "trade.detail":
+        ref = Ref("trade", sym)
+        for t in tick["data"]:
+            ref.trades.append((side_of(t["direction"]), fx(t["price"], dec),
+                               fx(t["amount"], dec), t["tradeId"], t["ts"] * 10**6))
+        return ref
+    if channel == "bbo":
+        ref = Ref("bbo", sym)
+        ref.bbos.append((fx(tick["bid"], dec), fx(tick["bidSize"], dec), fx(tick["ask"], dec),
+                         fx(tick["askSize"], dec), 0, tick.get("quoteTime", 0) * 10**6))
+        return ref
+    return Ref("other")
+
+
 REFERENCE = {"binance": binance, "binance_futures": binance_futures, "coinbase": coinbase,
-             "kraken": kraken, "okx": okx, "bybit": bybit}
+             "kraken": kraken, "okx": okx, "bybit": bybit, "kucoin": kucoin, "deribit": deribit,
+             "kraken_futures": kraken_futures, "htx": htx}
+#: venues whose prices are JSON numbers: read as Decimal, never through float
+NUMBER_VENUES = frozenset({"bitfinex", "deribit", "kraken_futures", "htx"})
 
 
 def reference(venue: str, data: bytes, dec: int | None = None) -> Ref:
+    if venue in NUMBER_VENUES:
+        if data[:2] == b"\x1f\x8b":
+            data = zlib.decompress(data, 47)
+        return REFERENCE[venue](json.loads(data, parse_float=Decimal), dec)
     return REFERENCE[venue](orjson.loads(data), dec)
+
+
+def unrepresentable(venue: str, data: bytes, decimals: dict[str, tuple[int, int]]) -> bool:
+    """True when a data message has a price or size that is past int64 at its symbol's
+    decimals (HTX sends sizes like 3307.9982700421942 beside 5993289.85 for one symbol): the
+    decoders refuse such a message rather than round it."""
+    ref = reference(venue, data)
+    if not ref.symbol or ref.symbol not in decimals:
+        return False
+    pd, sd = decimals[ref.symbol]
+    values = [(r[1], pd) for r in ref.deltas + ref.trades] + \
+        [(r[2], sd) for r in ref.deltas + ref.trades]
+    return any(abs(fx(v, d)) >= 2**63 for v, d in values)

@@ -51,7 +51,14 @@ FILES = [
     ("okx", ["okx/ws_v5_public_2022-05-13_part1.txt"]),
     ("coinbase", ["coinbase/exchange_ws_2021-04-17.txt"]),
     ("bybit", ["bybit/v5_linear_orderbook500_XRPUSDT_2024-12-01.jsonl"]),
+    ("kucoin", ["kucoin/rest_level2_2021-04-25.txt", "kucoin/ws_2021-04-25_part1.txt"]),
+    ("deribit", ["deribit/ws_v2_2021-07-22.txt"]),
+    ("kraken_futures", ["kraken_futures/ws_v1_2021-07-22_part1.txt"]),
 ]
+
+#: book updates whose sequence chain is checked: every update but each symbol's first (the chain
+#: starts there) and those dropped as older than the symbol's REST snapshot
+SEQUENCE_CHECKS = {"kucoin": 2208, "bybit": 49, "deribit": 36, "kraken_futures": 4163}
 
 
 @pytest.mark.parametrize(("venue", "names"), FILES)
@@ -64,6 +71,9 @@ def test_verify_recordings_ok(venue: str, names: list[str], capsys: pytest.Captu
     assert sum(report["data_messages"].values()) > 0
     if (venue in ("kraken", "okx") and "book" in names[0]) or venue == "okx":
         assert report["checksums_verified"] > 0 and report["checksums_failed"] == 0
+    if venue in SEQUENCE_CHECKS:
+        assert report["sequence_checks"] == SEQUENCE_CHECKS[venue]
+        assert report["sequence_gaps"] == 0
 
 
 def _damaged(tmp_path: Path, name: str, fn: object) -> Path:

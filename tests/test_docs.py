@@ -191,3 +191,12 @@ def test_documented_benchmark_command_collects_benchmarks() -> None:
     # exit 5 is "no tests collected": the command as once documented
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert re.search(r"^(\d+) tests? collected", proc.stdout, re.M), proc.stdout[-500:]
+
+
+def test_index_links_every_page() -> None:
+    text = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(([\w.-]+\.md)\)", text))
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")} - {"index.md"}
+    assert pages, "no pages found"
+    assert pages - linked == set(), f"docs/index.md does not link {sorted(pages - linked)}"
+    assert linked - pages == set(), f"docs/index.md links missing {sorted(linked - pages)}"

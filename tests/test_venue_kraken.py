@@ -1,6 +1,7 @@
 """Kraken websocket v1 market data against its loopback server: books synced from the snapshot
 sent on subscribe, every recorded checksum verified by the engine, a wrong checksum resyncing
-that pair only (a fresh subscription), orders refused (no order entry for Kraken yet)."""
+that pair only (a fresh subscription), orders refused without credentials (order entry:
+test_venue_kraken_orders.py)."""
 
 from __future__ import annotations
 

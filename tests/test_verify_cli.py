@@ -16,7 +16,7 @@ import pytest
 
 import hftcore
 from hftcore.cli import EXIT_FAILED, EXIT_NOTHING, EXIT_OK, main
-from hftcore.decoders import MessageKind, decoder_for, read_recording
+from hftcore.decoders import MessageKind, decoder_for, message_text, read_recording
 from hftcore.verify import VerifyReport, infer_decimals
 
 DATA = Path(__file__).parent / "data"
@@ -188,3 +188,130 @@ def test_a_symbol_the_decoder_refuses_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == EXIT_FAILED and "Traceback" not in proc.stderr
     [line] = proc.stderr.splitlines()
     assert line.startswith("hftcore verify: error: cannot replay the recording: symbol")
+
+
+def _chained_updates(venue: str) -> int:
+    """The book updates whose sequence chain verify must check, counted from the raw JSON
+    (independently of the decoders): every update after its book's snapshot (KuCoin: every
+    diff newer than the symbol's REST snapshot)."""
+    n = 0
+    if venue == "kucoin":
+        snap = {m.url.split("symbol=")[1]: int(orjson.loads(m.data)["data"]["sequence"])
+                for m in read_recording(DATA / "kucoin/rest_level2_2021-04-25.txt")
+                if m.kind == "rest"}
+        for m in read_recording(DATA / "kucoin/ws_2021-04-25_part1.txt"):
+            j = orjson.loads(m.data) if m.kind == "recv" else {}
+            if j.get("subject") == "trade.l2update":
+                d = j["data"]
+                n += d["symbol"] in snap and d["sequenceEnd"] > snap[d["symbol"]]
+        return n
+    if venue == "bitfinex":
+        # one sequence over the connection: every channel message after the first
+        msgs = [m for m in read_recording(DATA / "bitfinex/ws_v2_2021-04-17.txt")
+                if m.kind == "recv"]
+        return sum(m.data.startswith(b"[") for m in msgs) - 1
+    seen: set[str] = set()
+    path = {"deribit": "deribit/ws_v2_2021-07-22.txt",
+            "kraken_futures": "kraken_futures/ws_v1_2021-07-22_part1.txt"}[venue]
+    for m in read_recording(DATA / path):
+        j = orjson.loads(m.data) if m.kind == "recv" else {}
+        if venue == "deribit":
+            p = j.get("params") or {}
+            d = p.get("data")
+            if isinstance(d, dict) and "change_id" in d and p["channel"].startswith("book."):
+                n += d.get("type") == "change" and p["channel"] in seen
+                seen.add(p["channel"])
+        elif j.get("feed") == "book_snapshot":
+            seen.add(j["product_id"])
+        elif j.get("feed") == "book" and "event" not in j:
+            n += j["product_id"] in seen
+    return n
+
+
+@pytest.mark.parametrize(("venue", "files"), [
+    ("kucoin", ["kucoin/rest_level2_2021-04-25.txt", "kucoin/ws_2021-04-25_part1.txt"]),
+    ("deribit", ["deribit/ws_v2_2021-07-22.txt"]),
+    ("kraken_futures", ["kraken_futures/ws_v1_2021-07-22_part1.txt"]),
+    ("bitfinex", ["bitfinex/ws_v2_2021-04-17.txt"]),
+])
+def test_new_venue_recordings_verify_with_every_chain_checked(
+        venue: str, files: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    rc, report = verify(capsys, *(DATA / f for f in files), "--venue", venue)
+    assert rc == EXIT_OK and report["ok"], report
+    assert report["sequence_gaps"] == 0 and report["decode_errors"] == 0
+    assert report["books_checked"] and report["crossed_books"] == 0
+    expected = _chained_updates(venue)
+    assert expected > 0 and report["sequence_checks"] == expected
+
+
+def test_new_venue_gap_is_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One Kraken Futures book update taken out of the recording: verify reports the gap."""
+    src = (DATA / "kraken_futures/ws_v1_2021-07-22_part1.txt").read_bytes().splitlines(True)
+    i = next(i for i, line in enumerate(src) if b'"feed":"book","product_id"' in line
+             and any(b'"feed":"book_snapshot"' in x for x in src[:i]))
+    rec = tmp_path / "kf_gap.txt"
+    rec.write_bytes(b"".join(src[:i] + src[i + 1:]))
+    rc, report = verify(capsys, rec, "--venue", "kraken_futures")
+    assert rc == EXIT_FAILED and report["sequence_gaps"] >= 1, report
+
+
+def test_htx_recording_verifies_without_gaps(capsys: pytest.CaptureFixture[str]) -> None:
+    """HTX depth.step0: every message a snapshot (no chain to check), gzip frames inflated, pings
+    counted; the messages whose sizes are past int64 at the symbol's decimals are refused (and
+    named), every other one decodes."""
+    from decode_reference import unrepresentable
+
+    path = DATA / "htx/ws_spot_gzip_2021-04-17.txt"
+    rc, report = verify(capsys, path, "--venue", "htx")
+    msgs = list(read_recording(path))
+    decs = infer_decimals("htx", msgs)
+    refused = sum(unrepresentable("htx", m.data, decs) for m in msgs if m.kind == "recv")
+    assert report["sequence_gaps"] == 0 and report["books_checked"], report
+    assert report["decode_errors"] == refused
+    assert report["other_messages"]["heartbeat"] == sum(
+        b'"ping"' in message_text(m.data) for m in msgs if m.kind == "recv") > 0
+    assert report["data_messages"]["book_snapshot"] + refused == sum(
+        message_text(m.data).startswith(b'{"ch":"market.') and
+        b".depth.step0" in message_text(m.data)[:60] for m in msgs if m.kind == "recv")
+    assert rc == (EXIT_FAILED if refused else EXIT_OK)
+
+
+def test_bitfinex_connection_gap_is_found(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A heartbeat taken out of the Bitfinex recording: its sequence number is missing, verify
+    reports the gap (the conf flag 65536 numbers every channel message of the connection)."""
+    src = (DATA / "bitfinex/ws_v2_2021-04-17.txt").read_bytes().splitlines(True)
+    i = next(i for i, line in enumerate(src) if b',"hb",' in line and i > 200)
+    rec = tmp_path / "bfx_gap.txt"
+    rec.write_bytes(b"".join(src[:i] + src[i + 1:]))
+    rc, report = verify(capsys, rec, "--venue", "bitfinex")
+    assert rc == EXIT_FAILED and report["sequence_gaps"] == 1, report
+
+
+def _bfx_recording(tmp_path: Path, checksum: int) -> Path:
+    rec = tmp_path / "bfx_cs.txt"
+    rec.write_text(
+        '1.0: {"event":"conf","status":"OK","flags":196608}\n'
+        '1.1: {"event":"subscribed","channel":"book","chanId":9,"symbol":"tBTCUSD",'
+        '"prec":"P0","freq":"F0","len":"25","pair":"BTCUSD"}\n'
+        "1.2: [9,[[60000.5,1,1.25],[60000,2,0.00000015],[60001,1,-2],[60002.5,3,-0.5]],1]\n"
+        "1.3: [9,[60000.5,0,1],2]\n"
+        f'1.4: [9,"cs",{checksum},3]\n')
+    return rec
+
+
+def test_bitfinex_checksums_are_verified(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import zlib
+
+    # after the update the book is: bid 60000 x 0.00000015; asks 60001 x 2, 60002.5 x 0.5;
+    # the text as JavaScript prints the numbers, bid and ask interleaved, asks negative
+    text = "60000:1.5e-7:60001:-2:60002.5:-0.5"
+    crc = zlib.crc32(text.encode())
+    good = crc - (1 << 32) if crc >= 1 << 31 else crc
+    rc, report = verify(capsys, _bfx_recording(tmp_path, good), "--venue", "bitfinex",
+                        "--decimals", "tBTCUSD=1,8")
+    assert rc == EXIT_OK and report["checksums_verified"] == 1, report
+    rc, report = verify(capsys, _bfx_recording(tmp_path, good ^ 1), "--venue", "bitfinex",
+                        "--decimals", "tBTCUSD=1,8")
+    assert rc == EXIT_FAILED and report["checksums_failed"] == 1, report

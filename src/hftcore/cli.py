@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     See ``EXIT_CODES`` for what each status means.
     """
-    for plugin in _PLUGINS:
+    for plugin in (*_PLUGINS, "hftcore.top"):      # top: issue 14
         try:
             importlib.import_module(plugin)
         except ModuleNotFoundError as exc:

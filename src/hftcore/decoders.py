@@ -9,6 +9,7 @@ instrument's decimals, parsed from the wire text (never through float).  See doc
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,15 @@ from hftcore._ext import decode as _decode
 from hftcore._ext.decode import (
     BinanceDecoder,
     BinanceFuturesDecoder,
+    BitfinexDecoder,
     BybitDecoder,
     CoinbaseDecoder,
     Decoder,
+    DeribitDecoder,
+    HtxDecoder,
     KrakenDecoder,
+    KrakenFuturesDecoder,
+    KucoinDecoder,
     OkxDecoder,
 )
 from hftcore._ext.records import (
@@ -35,6 +41,7 @@ from hftcore._ext.records import (
     DELTA_LAST,
     DELTA_REPUBLISH,
     DELTA_SNAPSHOT,
+    NO_INSTRUMENT_ID,
     ORDER_HAS_FEE,
     ORDER_IS_FILL,
     ORDER_IS_MAKER,
@@ -44,6 +51,7 @@ from hftcore._ext.records import (
     ORDER_UPDATE_DTYPE,
     TRADE_DTYPE,
     TRADE_ID_TEXT,
+    TRADE_SNAPSHOT,
     BboFlag,
     DecodeError,
     DecodeErrorCode,
@@ -67,6 +75,7 @@ __all__ = [
     "DELTA_LAST",
     "DELTA_REPUBLISH",
     "DELTA_SNAPSHOT",
+    "NO_INSTRUMENT_ID",
     "ORDER_HAS_FEE",
     "ORDER_IS_FILL",
     "ORDER_IS_MAKER",
@@ -76,24 +85,33 @@ __all__ = [
     "ORDER_UPDATE_DTYPE",
     "TRADE_DTYPE",
     "TRADE_ID_TEXT",
+    "TRADE_SNAPSHOT",
     "VENUES",
+    "VENUE_ALIASES",
     "BboFlag",
     "BinanceDecoder",
     "BinanceFuturesDecoder",
+    "BitfinexDecoder",
     "BybitDecoder",
     "CoinbaseDecoder",
     "DecodeError",
     "DecodeErrorCode",
     "Decoder",
     "DeltaFlag",
+    "DeribitDecoder",
+    "HtxDecoder",
     "KrakenDecoder",
+    "KrakenFuturesDecoder",
+    "KucoinDecoder",
     "MessageKind",
     "OkxDecoder",
     "OrderFlag",
     "RecordedMessage",
     "SpanFlag",
     "TradeFlag",
+    "bytes_literal",
     "decoder_for",
+    "message_text",
     "read_recording",
 ]
 
@@ -117,16 +135,22 @@ def _venue_decoders() -> dict[str, type[Decoder]]:
 #: venue name -> decoder class
 VENUES: dict[str, type[Decoder]] = _venue_decoders()
 
+#: markets of a venue that have their own name (hosts, book-sync rule) but the venue's decoder
+#: (none now: Binance USDⓈ-M futures has its own, ``BinanceFuturesDecoder``)
+VENUE_ALIASES: dict[str, str] = {}
+
 
 def decoder_for(venue: str, instruments: Iterable[Instrument] = (), **options: object) -> Decoder:
-    """A decoder for ``venue`` (binance, bybit, okx, kraken, coinbase) filled with instruments.
+    """A decoder for ``venue`` (a name of `VENUES` or `VENUE_ALIASES`) filled with instruments.
 
     ``options`` go to the decoder (``strict``, ``fee_decimals``, ``capacity``).
     """
+    name = venue.lower()
     try:
-        cls = VENUES[venue.lower()]
+        cls = VENUES[VENUE_ALIASES.get(name, name)]
     except KeyError:
-        raise ValueError(f"unknown venue {venue!r}; one of {sorted(VENUES)}") from None
+        raise ValueError(f"unknown venue {venue!r}; one of "
+                         f"{sorted([*VENUES, *VENUE_ALIASES])}") from None
     return cls(instruments, **options)  # type: ignore[arg-type]
 
 
@@ -154,8 +178,46 @@ def _seconds_to_ns(text: bytes) -> int:
     return int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
 
 
+_ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|[\\'\"tnr])")
+_SIMPLE_ESCAPES = {b"\\": b"\\", b"'": b"'", b'"': b'"', b"t": b"\t", b"n": b"\n", b"r": b"\r"}
+
+
+def _unescape(m: re.Match[bytes]) -> bytes:
+    e = m.group(1)
+    return bytes([int(e[1:], 16)]) if e[:1] == b"x" else _SIMPLE_ESCAPES[e]
+
+
+def bytes_literal(text: bytes) -> bytes:
+    """A binary frame written as a Python bytes literal (``b'\\x1f\\x8b...'``, as the HTX
+    recordings keep their gzip frames) -> its bytes.  Only what ``repr(bytes)`` writes is
+    accepted (printable ASCII and the escapes ``\\\\ \\' \\" \\t \\n \\r \\xHH``);
+    anything else is a ``ValueError``."""
+    if len(text) < 3 or text[:1] != b"b" or text[1:2] not in (b"'", b'"') or \
+            text[-1:] != text[1:2]:
+        raise ValueError("not a bytes literal")
+    quote, body = text[1:2], text[2:-1]
+    rest = _ESCAPE.sub(b"", body)
+    if b"\\" in rest or quote in rest or any(c < 32 or c > 126 for c in rest):
+        raise ValueError("bad character or escape in a bytes literal")
+    return _ESCAPE.sub(_unescape, body)
+
+
+def message_text(data: bytes) -> bytes:
+    """A message's JSON text: gzip frames (HTX) inflated, others as they are."""
+    if data[:2] == b"\x1f\x8b":
+        return zlib.decompress(data, 47)
+    return data
+
+
+def _payload(body: bytes) -> bytes:
+    return bytes_literal(body) if body[:2] in (b"b'", b'b"') else body
+
+
 def read_recording(path: str | Path) -> Iterator[RecordedMessage]:
-    """Yield the messages of a recording file (``*.txt``) or a JSON-lines file (``*.jsonl``)."""
+    """Yield the messages of a recording file (``*.txt``) or a JSON-lines file (``*.jsonl``).
+
+    A binary frame written as a Python bytes literal (``b'\\x1f\\x8b...'``: HTX gzip frames) is
+    given as its bytes."""
     from hftcore.data.recordings import open_recording  # .gz / .zst too
 
     p = Path(path)
@@ -169,7 +231,11 @@ def read_recording(path: str | Path) -> Iterator[RecordedMessage]:
                 continue
             m = _RECV.match(line)
             if m:
-                yield RecordedMessage("recv", _seconds_to_ns(m.group(1)), line[m.end():], line=no)
+                try:
+                    body = _payload(line[m.end():])
+                except ValueError as exc:
+                    raise ValueError(f"{p}:{no}: {exc}") from None
+                yield RecordedMessage("recv", _seconds_to_ns(m.group(1)), body, line=no)
                 continue
             m = _URL.match(line)
             if m is None:

@@ -170,6 +170,9 @@ def _common_args(p: argparse.ArgumentParser) -> None:
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
+    from hftcore.dashboard.demo import add_arguments as _dashboard_args
+
+    _dashboard_args(p)
     _common_args(p)
     p.add_argument("--no-plot", action="store_true",
                    help="do not write hftcore-demo.png even when matplotlib is installed")
@@ -179,6 +182,10 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=None, metavar="X",
                    help="with --live-loopback: replay at X times the recorded pace "
                         "(default: as fast as it goes)")
+    p.add_argument("--venue", default="binance", metavar="NAME",
+                   help="with --live-loopback: binance (default: market making on the sample) "
+                        "or bitfinex, deribit, htx, kraken_futures, kucoin (order entry: place, "
+                        "amend, cancel, a fill, over the venue's protocol and signing)")
 
 
 def _fees(text: str | None) -> tuple[str, str] | None:
@@ -209,11 +216,36 @@ def _finish(r: BacktestResult, args: argparse.Namespace, default_plot: str | Non
     return EXIT_OK if not r.failures else EXIT_FAILED
 
 
+def _order_entry_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hftcore.venues.loopback_more import (
+        DEMO_VENUES,
+        format_order_entry_demo,
+        order_entry_demo,
+    )
+
+    if args.venue not in DEMO_VENUES:
+        raise CliError(f"--venue: one of binance, {', '.join(DEMO_VENUES)}; got {args.venue!r}",
+                       EXIT_USAGE)
+    r = asyncio.run(order_entry_demo(args.venue))
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print(f"hftcore demo --live-loopback --venue {args.venue}: order entry against a "
+              f"{args.venue} loopback server on 127.0.0.1 (its protocol and signing, a "
+              "throw-away account, the simulated exchange)")
+        print(format_order_entry_demo(r))
+    return EXIT_OK
+
+
 @command("demo", "market-make the bundled sample recording through the simulated exchange",
          _demo_args)
 def _demo(args: argparse.Namespace) -> int:
     from hftcore.data import sample
 
+    if args.live_loopback and args.venue != "binance":
+        return _order_entry_demo(args)
     if args.live_loopback:
         from hftcore.live import demo_loopback_command
         return demo_loopback_command(args)
@@ -230,8 +262,16 @@ def _demo(args: argparse.Namespace) -> int:
               f"{sample.paths()[0].name} (bundled sample, see its NOTICE)")
         print(f"simulated exchange: {latency / 1000:g} µs latency each way, fees maker "
               f"{fees[0]} / taker {fees[1]}")
-    r = backtest(MarketMaker(), sample.paths(), insts, latency=latency, fees=fees,
-                 seed=args.seed)
+    if args.dashboard:         # paced on an event loop, with a live dashboard (issue 14)
+        from hftcore.dashboard import demo as dashboard_demo
+
+        try:
+            r = dashboard_demo.run(args, fees, latency)
+        except (ValueError, ImportError, OSError) as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+    else:
+        r = backtest(MarketMaker(), sample.paths(), insts, latency=latency, fees=fees,
+                     seed=args.seed)
     default_plot = None
     if not args.no_plot and not args.plot:
         try:

@@ -25,12 +25,15 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hftcore.engine import Engine
 from hftcore.model import Order, OrderStatus
 from hftcore.venues.common import LiveVenue
+
+if TYPE_CHECKING:
+    from hftcore.dashboard.server import Dashboard
 
 __all__ = ["LiveEngine", "LiveRunner", "new_event_loop", "run"]
 
@@ -128,13 +131,31 @@ class LiveRunner:
     reconcile_interval : float
         Orders still UNKNOWN (a reconciliation that could not settle them) are reconciled
         again this often.
+    dashboard : bool or mapping, optional
+        Serve a live dashboard of the engine (:func:`hftcore.dashboard.serve`, needs aiohttp)
+        on the same loop from :meth:`start` to :meth:`stop`: ``True`` for its defaults
+        (127.0.0.1, a free port, a random token), or a mapping of ``serve``'s keyword arguments
+        (``host``, ``port``, ``token``, ``allow_viewers``, ``rate``, ``control_journal``...).
+        The running server is :attr:`dashboard` (``url``, ``token``), None before the start.
     """
 
     def __init__(self, engine: Engine, venues: Sequence[LiveVenue], *,
                  interval: float | None = None, cancel_on_stop: bool = True,
-                 stop_timeout: float = 5.0, reconcile_interval: float = 5.0) -> None:
+                 stop_timeout: float = 5.0, reconcile_interval: float = 5.0,
+                 dashboard: bool | Mapping[str, Any] | None = None) -> None:
         if engine.mode not in ("live", "paper", "observe"):
             raise ValueError(f"engine mode must be live, paper or observe, got {engine.mode!r}")
+        if dashboard is None or dashboard is False:
+            self._dashboard_options: dict[str, Any] | None = None
+        elif dashboard is True:
+            self._dashboard_options = {}
+        elif isinstance(dashboard, Mapping) and all(isinstance(k, str) for k in dashboard):
+            self._dashboard_options = dict(dashboard)
+        else:
+            raise TypeError("dashboard: expected None, a bool or a mapping of "
+                            "hftcore.dashboard.serve options, got "
+                            f"{type(dashboard).__name__} {dashboard!r}")
+        self.dashboard: Dashboard | None = None
         self.engine = engine
         self.venues = list(venues)
         for v in self.venues:
@@ -165,6 +186,10 @@ class LiveRunner:
         self.engine.core.set_now(now)
         if not self.engine._started:
             self.engine.start(now)
+        if self._dashboard_options is not None and self.dashboard is None:
+            from hftcore.dashboard import serve  # the page shows the venues connecting
+
+            self.dashboard = await serve(self.engine, **self._dashboard_options)
         await asyncio.gather(*(v.connect(timeout) for v in self.venues))
         self._task = asyncio.get_running_loop().create_task(self._housekeeping())
 
@@ -244,7 +269,16 @@ class LiveRunner:
             await self.stop()
 
     async def stop(self) -> None:
-        """Cancel open orders (and wait for the answers), stop the strategies, close."""
+        """Cancel open orders (and wait for the answers), stop the strategies, close (the
+        dashboard last: it shows the cancels)."""
+        try:
+            await self._stop_engine()
+        finally:
+            if self.dashboard is not None:
+                dash, self.dashboard = self.dashboard, None
+                await dash.stop()
+
+    async def _stop_engine(self) -> None:
         engine = self.engine
         if self.cancel_on_stop and engine.mode == "live":
             for st in list(engine._strategies):
@@ -291,11 +325,17 @@ def _sample_as_binance() -> tuple[list[Any], list[Any]]:
 
 
 async def demo_loopback(speed: float | None = None, *, strategy: Any = None,
-                        order_limit: int = 10_000, fees: tuple[str, str] | None = None
-                        ) -> dict[str, Any]:
+                        order_limit: int = 10_000, fees: tuple[str, str] | None = None,
+                        dashboard: Mapping[str, Any] | None = None,
+                        duration: float | None = None,
+                        say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the demo market maker through a Binance loopback server over real websockets on
     127.0.0.1: market data, Ed25519 session logon, ``order.place`` / ``order.cancelReplace``,
-    private execution reports, the simulated exchange's fills.  Returns the run's figures."""
+    private execution reports, the simulated exchange's fills.  Returns the run's figures.
+
+    With ``dashboard`` (:func:`hftcore.dashboard.serve` options) the run is served in the
+    browser (its address and token are passed to ``say``) and goes on after the recording
+    ends, until SIGINT/SIGTERM or ``duration`` seconds from the start."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import (
         Encoding,
@@ -324,16 +364,23 @@ async def demo_loopback(speed: float | None = None, *, strategy: Any = None,
     venue = BinanceVenue(credentials=Credentials.of("binance", "demo-loopback", private_key=pem),
                          ws_url=server.ws_url, rest_url=server.rest_url,
                          api_url=server.ws_url + "/ws-api/v3", rate_limits=limits)
-    runner = LiveRunner(engine, [venue])
+    runner = LiveRunner(engine, [venue], dashboard=dashboard)
     t0 = time.perf_counter()
     try:
         await runner.start()
+        if runner.dashboard is not None:
+            from hftcore.dashboard.demo import announce
+
+            announce(runner.dashboard, dict(dashboard or {}), say)
         # the replay begins once the books are synced and order entry is logged on
         deadline = time.monotonic() + 10
         while not all(venue.synced(i) for i in venue.indices) and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
         server.start_replay()
-        await server.done.wait()
+        if dashboard is None:
+            await server.done.wait()
+        else:
+            await _serve_until_stopped(duration)
         await asyncio.sleep(0.05)
     finally:
         await runner.stop()
@@ -355,6 +402,23 @@ async def demo_loopback(speed: float | None = None, *, strategy: Any = None,
         "order_status": dict(sorted(Counter(o.status.name for o in engine.om).items())),
     }
     return out
+
+
+async def _serve_until_stopped(duration: float | None) -> None:
+    """Wait for SIGINT/SIGTERM or ``duration`` seconds."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), duration)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def format_demo(r: dict[str, Any]) -> str:
@@ -402,11 +466,25 @@ def demo_loopback_command(args: Any) -> int:
             print("hftcore demo: --fees: expected MAKER,TAKER", file=sys.stderr)
             return 2
         fees = (maker.strip(), taker.strip())
+    dashboard = None
+    speed = args.speed
+    if getattr(args, "dashboard", False):
+        from hftcore.dashboard.demo import serve_options
+
+        try:
+            dashboard = serve_options(args)
+        except (ValueError, ImportError) as exc:
+            print(f"hftcore demo: {exc}", file=sys.stderr)
+            return 2
+        if speed is None:
+            speed = args.pace      # watched: the recorded pace (--pace, 1 by default)
     if not args.json:
         print("hftcore demo --live-loopback: MarketMaker on the bundled sample re-encoded as "
               "Binance market data, served by a Binance loopback server on 127.0.0.1 "
               "(websocket stream + REST snapshots + WebSocket API orders, Ed25519 logon)")
-    r = run(demo_loopback(args.speed, fees=fees))
+    r = run(demo_loopback(speed, fees=fees, dashboard=dashboard,
+                          duration=getattr(args, "duration", None),
+                          say=(lambda _s: None) if args.json else print))
     if args.json:
         print(json.dumps(r, indent=2, default=str))
     else:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,14 @@ import orjson
 
 from hftcore.cli import EXIT_FAILED, EXIT_NOTHING, EXIT_OK, CliError, command
 from hftcore.decoders import (
+    VENUE_ALIASES,
     VENUES,
-    BinanceDecoder,
     Decoder,
     MessageKind,
     RecordedMessage,
     SpanFlag,
     decoder_for,
+    message_text,
     read_recording,
 )
 from hftcore.errors import DecodeError
@@ -51,6 +54,7 @@ class VerifyReport:
     checksums_verified: int = 0
     checksums_failed: int = 0
     sequence_gaps: int = 0
+    sequence_checks: int = 0
     crossed_books: int = 0
     decode_errors: int = 0
     unknown_symbols: int = 0
@@ -96,7 +100,8 @@ class VerifyReport:
             "data_messages": self.data_messages, "other_messages": self.other_messages,
             "book_updates": self.book_updates, "checksums_verified": self.checksums_verified,
             "checksums_failed": self.checksums_failed, "sequence_gaps": self.sequence_gaps,
-            "crossed_books": self.crossed_books, "decode_errors": self.decode_errors,
+            "sequence_checks": self.sequence_checks, "crossed_books": self.crossed_books,
+            "decode_errors": self.decode_errors,
             "unknown_symbols": self.unknown_symbols, "books_checked": self.books_checked,
             "decimals": {k: list(v) for k, v in self.decimals.items()},
             "errors": self.errors[:20], "notes": self.notes,
@@ -106,11 +111,17 @@ class VerifyReport:
 # -- decimals inference (slow path, plain Python) ------------------------------------------
 
 def _frac(x: Any) -> int:
+    """Fractional digits a number is written with: "0.3513" 4, "9.121E-7" 10, "4.0E7" 0."""
     text = x if isinstance(x, str) else repr(x)
-    if "e" in text or "E" in text:
-        return 0
-    _, dot, frac = text.partition(".")
-    return len(frac) if dot else 0
+    mantissa, e, exponent = text.lower().partition("e")
+    _, dot, frac = mantissa.partition(".")
+    n = len(frac) if dot else 0
+    if e:
+        try:
+            n -= int(exponent)
+        except ValueError:
+            return 0
+    return max(n, 0)
 
 
 def _levels(rows: Any) -> Iterator[tuple[Any, Any]]:
@@ -125,12 +136,143 @@ def _levels(rows: Any) -> Iterator[tuple[Any, Any]]:
                 yield r[0], r[1]
 
 
-def _texts(venue: str, msg: Any, default_symbol: str = "") -> Iterator[tuple[str, Any, Any]]:
+def _kucoin_texts(msg: Any, default_symbol: str) -> Iterator[tuple[str, Any, Any]]:
+    if not isinstance(msg, dict) or not isinstance(msg.get("data"), dict):
+        return
+    d = msg["data"]
+    subject = msg.get("subject")
+    if default_symbol:                                  # REST level-2 snapshot
+        for key in ("bids", "asks"):
+            for p, q in _levels(d.get(key)):
+                yield default_symbol, p, q
+    elif subject == "trade.l2update":
+        for rows in (d.get("changes") or {}).values():
+            for p, q in _levels(rows):
+                if p != "0":                            # a sequence-only change
+                    yield d.get("symbol", ""), p, q
+    elif subject == "trade.l3match":
+        yield d.get("symbol", ""), d.get("price", "0"), d.get("size", "0")
+    elif subject == "trade.ticker":
+        sym = str(msg.get("topic", "")).partition(":")[2]
+        yield sym, d.get("bestBid") or "0", d.get("bestBidSize") or "0"
+        yield sym, d.get("bestAsk") or "0", d.get("bestAskSize") or "0"
+    elif subject == "orderChange":
+        yield d.get("symbol", ""), d.get("price") or "0", d.get("size") or "0"
+
+
+def _deribit_texts(msg: Any) -> Iterator[tuple[str, Any, Any]]:
+    if not isinstance(msg, dict) or msg.get("method") != "subscription":
+        return
+    params = msg.get("params") or {}
+    channel, data = str(params.get("channel", "")), params.get("data")
+    if isinstance(data, dict) and channel.startswith("book."):
+        sym = data.get("instrument_name", "")
+        for key in ("bids", "asks"):
+            for lv in data.get(key) or ():
+                if isinstance(lv, list) and len(lv) >= 2:
+                    yield sym, *(lv[1:3] if isinstance(lv[0], str) else lv[0:2])
+    elif isinstance(data, dict) and channel.startswith(("ticker.", "quote.")):
+        sym = data.get("instrument_name", "")
+        for pk, qk in (("best_bid_price", "best_bid_amount"), ("best_ask_price",
+                                                              "best_ask_amount")):
+            if data.get(pk) is not None:
+                yield sym, data[pk], data.get(qk) or "0"
+    elif channel.startswith("trades."):
+        for t in data if isinstance(data, list) else ():
+            yield t.get("instrument_name", ""), t.get("price", "0"), t.get("amount", "0")
+
+
+def _kraken_futures_texts(msg: Any) -> Iterator[tuple[str, Any, Any]]:
+    if not isinstance(msg, dict):
+        return
+    feed, sym = msg.get("feed"), msg.get("product_id", "")
+    if feed == "book_snapshot":
+        for key in ("bids", "asks"):
+            for p, q in _levels(msg.get(key)):
+                yield sym, p, q
+    elif feed in ("book", "trade"):
+        yield sym, msg.get("price", "0"), msg.get("qty", "0")
+    elif feed == "trade_snapshot":
+        for t in msg.get("trades") or ():
+            yield sym, t.get("price", "0"), t.get("qty", "0")
+    elif feed in ("ticker", "ticker_lite"):
+        for pk, qk in (("bid", "bid_size"), ("ask", "ask_size")):
+            if msg.get(pk) is not None:
+                yield sym, msg[pk], msg.get(qk) or "0"
+
+
+def _htx_texts(msg: Any) -> Iterator[tuple[str, Any, Any]]:
+    if not isinstance(msg, dict) or not isinstance(msg.get("tick"), dict):
+        return
+    ch, tick = str(msg.get("ch") or msg.get("rep") or ""), msg["tick"]
+    parts = ch.split(".")
+    sym = parts[1] if len(parts) > 2 else ""
+    if ".depth." in ch or ".mbp." in ch:
+        for key in ("bids", "asks"):
+            for p, q in _levels(tick.get(key)):
+                yield sym, p, q
+    elif ch.endswith(".trade.detail"):
+        for t in tick.get("data") or ():
+            yield sym, t.get("price", "0"), t.get("amount", "0")
+    elif ch.endswith(".bbo"):
+        yield sym, tick.get("bid", "0"), tick.get("bidSize", "0")
+        yield sym, tick.get("ask", "0"), tick.get("askSize", "0")
+
+
+def _unsigned(x: Any) -> Any:
+    return x[1:] if isinstance(x, str) and x.startswith("-") else x
+
+
+def _bitfinex_texts(msg: Any, channels: dict[int, tuple[str, str]]
+                    ) -> Iterator[tuple[str, Any, Any]]:
+    """Bitfinex arrays name a channel id, not a symbol: the subscribe acks seen so far map
+    them.  Tickers give only their prices (BID_SIZE / ASK_SIZE are sums over 25 levels)."""
+    if isinstance(msg, dict):
+        if msg.get("event") == "subscribed" and isinstance(msg.get("chanId"), int):
+            channels[msg["chanId"]] = (str(msg.get("channel")), str(msg.get("symbol", "")))
+        return
+    if not isinstance(msg, list) or len(msg) < 2 or msg[0] not in channels:
+        return
+    channel, sym = channels[msg[0]]
+    payload = msg[1]
+    if payload == "te" and len(msg) > 2 and isinstance(msg[2], list) and len(msg[2]) >= 4:
+        yield sym, msg[2][3], _unsigned(msg[2][2])
+    if not isinstance(payload, list) or not payload:
+        return
+    rows = payload if isinstance(payload[0], list) else [payload]
+    for r in rows:
+        if channel == "book" and len(r) >= 3:
+            yield sym, r[0], _unsigned(r[2])
+        elif channel == "trades" and len(r) >= 4:
+            yield sym, r[3], _unsigned(r[2])
+        elif channel == "ticker" and len(r) >= 3:
+            yield sym, r[0], "0"
+            yield sym, r[2], "0"
+
+
+def _texts(venue: str, msg: Any, default_symbol: str = "",
+           state: dict[int, tuple[str, str]] | None = None) -> Iterator[tuple[str, Any, Any]]:
     """(symbol, price text, size text) for the levels / trades / quotes of a message.
 
-    ``default_symbol`` names the instrument of a message that carries none (a Binance REST
-    depth snapshot: the symbol is in the request's URL).
+    ``default_symbol`` names the instrument of a message that carries none (a Binance or KuCoin
+    REST snapshot: the symbol is in the request's URL); ``state`` keeps what a venue's earlier
+    messages said (Bitfinex: channel id -> symbol).
     """
+    if venue == "kucoin":
+        yield from _kucoin_texts(msg, default_symbol)
+        return
+    if venue == "deribit":
+        yield from _deribit_texts(msg)
+        return
+    if venue == "kraken_futures":
+        yield from _kraken_futures_texts(msg)
+        return
+    if venue == "htx":
+        yield from _htx_texts(msg)
+        return
+    if venue == "bitfinex":
+        yield from _bitfinex_texts(msg, state if state is not None else {})
+        return
     if venue == "kraken" and isinstance(msg, list) and len(msg) >= 4:
         pair, name = msg[-1], msg[-2]
         for payload in msg[1:-2]:
@@ -178,6 +320,15 @@ def _texts(venue: str, msg: Any, default_symbol: str = "") -> Iterator[tuple[str
 
 
 _URL_SYMBOL = re.compile(r"[?&]symbol=([^&]+)")
+#: venues that send prices as JSON numbers: read with their exact text
+_NUMBER_VENUES = frozenset({"bitfinex", "deribit", "kraken_futures", "htx"})
+
+
+def _load(venue: str, data: bytes) -> Any:
+    text = message_text(data)
+    if venue in _NUMBER_VENUES:
+        return json.loads(text, parse_float=str)
+    return orjson.loads(text)
 
 
 def infer_decimals(venue: str, messages: Iterable[bytes | RecordedMessage]
@@ -185,10 +336,13 @@ def infer_decimals(venue: str, messages: Iterable[bytes | RecordedMessage]
     """symbol -> (price_decimals, size_decimals): the most fractional digits in the recording.
 
     ``messages`` are message bytes or `RecordedMessage` lines; a REST response among the latter
-    takes its symbol from the request URL (``...depth?symbol=BTCUSDT``).
+    takes its symbol from the request URL (``...depth?symbol=BTCUSDT``).  Messages are read in
+    order (Bitfinex data names the channels its subscribe acks opened).
     """
     venue = venue.lower()
+    venue = VENUE_ALIASES.get(venue, venue)
     out: dict[str, list[int]] = {}
+    state: dict[int, tuple[str, str]] = {}
     for item in messages:
         default = ""
         if isinstance(item, RecordedMessage):
@@ -198,10 +352,10 @@ def infer_decimals(venue: str, messages: Iterable[bytes | RecordedMessage]
             default = found.group(1) if found else ""
             item = item.data
         try:
-            msg = orjson.loads(item)
-        except orjson.JSONDecodeError:
+            msg = _load(venue, item)
+        except (ValueError, zlib.error):
             continue
-        for sym, p, q in _texts(venue, msg, default):
+        for sym, p, q in _texts(venue, msg, default, state):
             if not isinstance(sym, str) or not sym:
                 continue
             cur = out.setdefault(sym, [0, 0])
@@ -218,10 +372,6 @@ def _book_class() -> Any:
     return L2Book
 
 
-#: the Binance markets: a REST depth snapshot bridged to the buffered depth diffs
-_BINANCE = ("binance", "binance_futures")
-
-
 @dataclass
 class _BookState:
     book: Any
@@ -230,6 +380,11 @@ class _BookState:
     snapshot_seq: int = -1
     # Binance USDⓈ-M futures: diffs kept while waiting for a (new) REST snapshot
     pending: list[tuple[_Span, Any, RecordedMessage]] = field(default_factory=list)
+
+
+#: venues whose books start from a REST snapshot bridged to the buffered stream, and the URL
+#: part that tells the snapshot requests
+_REST_SNAPSHOTS = {"binance": "depth", "binance_futures": "depth", "kucoin": "level2"}
 
 
 def verify_messages(venue: str, messages: Iterable[RecordedMessage],
@@ -244,39 +399,61 @@ def verify_messages(venue: str, messages: Iterable[RecordedMessage],
     L2Book = _book_class()
     report.books_checked = L2Book is not None
     books: dict[int, _BookState] = {}
+    rest_path = _REST_SNAPSHOTS.get(venue)
 
     def state(iid: int) -> _BookState:
         st = books.get(iid)
         if st is None:
             p, q = decimals[names[iid]]
-            st = _BookState(L2Book(p, q, max_depth=depth), synced=venue not in _BINANCE)
+            st = _BookState(L2Book(p, q, max_depth=depth), synced=rest_path is None)
             books[iid] = st
         return st
 
+    conn_seq = -1
     for m in messages:
         if m.kind == "sent":
             continue
         report.messages += 1
         try:
             if m.kind == "rest":
-                if venue not in _BINANCE or "depth" not in m.url:
+                if rest_path is None or rest_path not in m.url:
                     report.other_messages["rest"] = report.other_messages.get("rest", 0) + 1
                     continue
                 sym = re.search(r"symbol=([^&]+)", m.url)
-                assert isinstance(dec, BinanceDecoder)
-                kind = MessageKind(dec.decode_depth_snapshot(m.data, sym.group(1) if sym else "",
-                                                             m.ts_ns))
+                kind = MessageKind(dec.decode_snapshot(m.data, sym.group(1) if sym else "",
+                                                       m.ts_ns))
             else:
                 kind = MessageKind(dec.decode(m.data, m.ts_ns))
         except DecodeError as exc:
             report.decode_errors += 1
             report.errors.append(f"line {m.line}: {exc}")
             continue
+        if venue == "bitfinex" and dec.has_seq:
+            # one sequence for every message of the connection (conf flag 65536)
+            report.sequence_checks += conn_seq >= 0
+            if conn_seq >= 0 and dec.last_seq != conn_seq + 1:
+                report.sequence_gaps += 1
+                report.errors.append(f"line {m.line}: connection sequence {dec.last_seq} "
+                                     f"after {conn_seq}")
+                for st in books.values():          # no book of the connection can be trusted
+                    st.synced = False
+            conn_seq = dec.last_seq
         name = kind.name.lower()
         if kind == MessageKind.UNKNOWN_SYMBOL:
             report.unknown_symbols += 1
             report.errors.append(f"line {m.line}: unknown symbol {dec.symbol!r}")
             continue
+        if venue == "bitfinex" and kind == MessageKind.STATUS and dec.checksum is not None:
+            # "cs": CRC32 of the book's top 25 levels (conf flag 131072)
+            cs_book = books.get(dec.instrument_id)
+            if cs_book is not None and cs_book.synced:
+                mine = bitfinex_checksum(cs_book.book, *decimals[names[dec.instrument_id]])
+                if mine == dec.checksum:
+                    report.checksums_verified += 1
+                else:
+                    report.checksums_failed += 1
+                    report.errors.append(f"line {m.line}: checksum {dec.checksum} != book "
+                                         f"{mine} on {names[dec.instrument_id]}")
         if not kind.is_data:
             report.other_messages[name] = report.other_messages.get(name, 0) + 1
             continue
@@ -291,6 +468,37 @@ def verify_messages(venue: str, messages: Iterable[RecordedMessage],
             _apply_span(venue, kind, _Span.of(span), deltas, state, names, report, m)
         del deltas
     return report
+
+
+def _js_number_text(value: int, decimals: int) -> str:
+    """An int count at ``decimals`` as JavaScript prints the number (Bitfinex checksums are
+    computed over that text): no trailing zeros, exponent form below 1e-6 ("1.5e-7")."""
+    d = (Decimal(value).scaleb(-decimals)).normalize()
+    if d == 0:
+        return "0"
+    if abs(d) >= Decimal("1e-6") and abs(d) < Decimal("1e21"):
+        return format(d, "f")
+    sign, digits, exp = d.as_tuple()
+    mant = "".join(map(str, digits))
+    e = int(exp) + len(mant) - 1
+    text = mant[0] + ("." + mant[1:] if len(mant) > 1 else "") + f"e{'+' if e > 0 else ''}{e}"
+    return ("-" if sign else "") + text
+
+
+def bitfinex_checksum(book: Any, price_decimals: int, size_decimals: int) -> int:
+    """Bitfinex's book checksum: the signed CRC32 of "bid price:bid amount:ask price:ask
+    amount:..." over the top 25 levels, interleaved, asks' amounts negative."""
+    bids, asks = book.levels(0, 25), book.levels(1, 25)
+    parts: list[str] = []
+    for i in range(25):
+        if i < len(bids):
+            parts += [_js_number_text(bids[i][0], price_decimals),
+                      _js_number_text(bids[i][1], size_decimals)]
+        if i < len(asks):
+            parts += [_js_number_text(asks[i][0], price_decimals),
+                      _js_number_text(-asks[i][1], size_decimals)]
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
 @dataclass(frozen=True)
@@ -329,16 +537,28 @@ def _apply_span(venue: str, kind: MessageKind, sp: _Span, deltas: Any,
         report.errors.append(f"line {m.line}: sequence gap on {symbol}")
     st = state(sp.iid)
     part = deltas[sp.first:sp.first + sp.count]
-    if venue == "binance":
+    if venue in _REST_SNAPSHOTS:
         if kind == MessageKind.BOOK_SNAPSHOT:
             st.book.apply_deltas(part)
             st.snapshot_seq = sp.last_seq
             st.synced = False
             st.last_seq = -1
             return
-        if st.snapshot_seq < 0 or sp.last_seq <= st.snapshot_seq:
-            return                                     # before the snapshot: dropped
+        if st.snapshot_seq < 0:
+            return                                     # no snapshot yet: nothing to apply to
+        if venue == "binance_futures":
+            if sp.last_seq < st.snapshot_seq:
+                return                                 # before the snapshot: dropped
+        elif sp.last_seq <= st.snapshot_seq:
+            return
+        if not st.synced and venue == "kucoin":
+            # the diff that bridges the snapshot: only its changes after the snapshot
+            part = part[part["sequence"] > st.snapshot_seq]
         st.synced = True
+    elif kind == MessageKind.BOOK_SNAPSHOT:
+        st.synced = True
+    elif not st.synced:
+        return                                         # Bitfinex after a connection gap
     st.book.apply_deltas(part)
     if st.synced and st.book.is_crossed:
         report.crossed_books += 1
@@ -384,6 +604,7 @@ def _futures_diff(sp: _Span, part: Any, st: _BookState, symbol: str, report: Ver
                   m: RecordedMessage) -> None:
     gap = False
     if st.snapshot_seq < 0:                            # waiting for a snapshot: buffer
+        report.sequence_checks += bool(st.pending)
         if st.pending and sp.prev_seq != st.pending[-1][0].last_seq:
             gap = True
             st.pending.clear()
@@ -393,12 +614,14 @@ def _futures_diff(sp: _Span, part: Any, st: _BookState, symbol: str, report: Ver
     elif not st.synced:                                # bridging onto the snapshot
         if sp.last_seq < st.snapshot_seq:
             return                                     # older than the snapshot: dropped
+        report.sequence_checks += 1
         if sp.first_seq > st.snapshot_seq:
             gap = True                                 # events between were missed
         else:
             st.synced = True
-    elif sp.prev_seq != st.last_seq:
-        gap = True
+    else:
+        report.sequence_checks += 1
+        gap = sp.prev_seq != st.last_seq
     if gap:
         report.sequence_gaps += 1
         report.errors.append(f"line {m.line}: sequence gap on {symbol}")
@@ -417,30 +640,41 @@ def _futures_diff(sp: _Span, part: Any, st: _BookState, symbol: str, report: Ver
 
 
 def _sequence_ok(venue: str, kind: MessageKind, sp: _Span, report: VerifyReport) -> bool:
-    """Per-venue sequence rules; remembers the last sequence per instrument."""
+    """Per-venue sequence rules; remembers the last sequence per instrument and counts the
+    checks made (``sequence_checks``)."""
     seqs = report.__dict__.setdefault("_last", {})
     key = sp.iid
     last = seqs.get(key)
     ok = True
-    if venue == "binance":
+    checked = False
+    if venue in _REST_SNAPSHOTS:
+        # spot / KuCoin: the first diff after the snapshot has first <= id + 1 <= last, then
+        # first == previous last + 1; USDⓈ-M futures: first <= id <= last, then pu == previous u
+        futures = venue == "binance_futures"
         if kind == MessageKind.BOOK_SNAPSHOT:
             seqs[key] = ("snap", sp.last_seq)
             return True
         if last is not None and last[0] == "snap":
-            if sp.last_seq <= last[1]:
-                return True
-            ok = sp.first_seq <= last[1] + 1 <= sp.last_seq
+            if sp.last_seq < last[1] or (sp.last_seq == last[1] and not futures):
+                return True                        # older than the snapshot: dropped
+            ok = sp.first_seq <= last[1] + (0 if futures else 1) <= sp.last_seq
+            checked = True
         elif last is not None:
-            ok = sp.first_seq == last[1] + 1
-        seqs[key] = ("diff", sp.last_seq)
-    elif venue == "bybit":
+            ok = sp.prev_seq == last[1] if futures else sp.first_seq == last[1] + 1
+            checked = True
+        seqs[key] = ("diff", sp.last_seq)   # (a stream without its snapshot: chained from
+                                            # its first diff on)
+    elif venue in ("bybit", "kraken_futures"):
         if kind == MessageKind.BOOK_UPDATE and last is not None:
             ok = sp.last_seq == last[1] + 1
+            checked = True
         seqs[key] = ("u", sp.last_seq)
-    elif venue == "okx" and sp.has_seq:
+    elif venue in ("okx", "deribit", "htx") and sp.has_seq:
         if kind == MessageKind.BOOK_UPDATE and last is not None:
             ok = sp.prev_seq == last[1]
+            checked = True
         seqs[key] = ("seq", sp.last_seq)
+    report.sequence_checks += checked
     return ok
 
 
@@ -452,11 +686,14 @@ def _kraken_depth(messages: Sequence[RecordedMessage]) -> int:
     return 0
 
 
+_VERIFY_VENUES = sorted([*VENUES, *VENUE_ALIASES])
+
+
 def _venue_arg(text: str) -> str:
     venue = text.strip().lower()
-    if venue not in VENUES:
+    if venue not in _VERIFY_VENUES:
         raise argparse.ArgumentTypeError(
-            f"unknown venue {text!r}; one of {', '.join(sorted(VENUES))}")
+            f"unknown venue {text!r}; one of {', '.join(_VERIFY_VENUES)}")
     return venue
 
 
@@ -489,7 +726,7 @@ def _depth_arg(text: str) -> int:
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="recording(s) (*.txt / *.jsonl)")
     p.add_argument("--venue", required=True, type=_venue_arg,
-                   help=f"{' | '.join(VENUES)} (any case)")
+                   help=f"{' | '.join(_VERIFY_VENUES)} (any case)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--decimals", action="append", default=[], metavar="SYM=P,S",
                    type=_decimals_arg,
@@ -536,9 +773,11 @@ def _add_notes(report: VerifyReport, messages: Sequence[RecordedMessage]) -> Non
     if report.unknown_symbols:
         report.notes.append("symbols whose decimals could not be inferred: give them with "
                             "--decimals SYM=P,S")
-    if venue in _BINANCE:
-        rest = sum(1 for m in messages if m.kind == "rest" and "depth" in m.url)
+    if venue in _REST_SNAPSHOTS:
+        path = _REST_SNAPSHOTS[venue]
+        rest = sum(1 for m in messages if m.kind == "rest" and path in m.url)
         stream = sum(1 for m in messages if m.kind == "recv")
+        who = "KuCoin" if venue == "kucoin" else "Binance"
         if rest and not stream:
             report.notes.append(
                 "only REST depth snapshots: the snapshots decode and build books, but with no "
@@ -547,7 +786,7 @@ def _add_notes(report: VerifyReport, messages: Sequence[RecordedMessage]) -> Non
         elif report.data_messages.get("book_update") and not rest:
             report.notes.append(
                 "no REST depth snapshot: depth updates were sequence-checked but not applied "
-                "to books (Binance diffs start from a snapshot); pass the snapshot recording "
+                f"to books ({who} diffs start from a snapshot); pass the snapshot recording "
                 f"with it: hftcore verify STREAM.txt SNAPSHOTS.txt --venue {venue}")
 
 
@@ -574,7 +813,8 @@ def _verify(args: argparse.Namespace) -> int:
         d = report.as_dict()
         print(f"{report.status.upper()}: {venue} {' '.join(map(str, args.files))}")
         for k in ("messages", "data_messages", "other_messages", "book_updates",
-                  "checksums_verified", "checksums_failed", "sequence_gaps", "crossed_books",
+                  "checksums_verified", "checksums_failed", "sequence_gaps", "sequence_checks",
+                  "crossed_books",
                   "decode_errors", "unknown_symbols", "books_checked"):
             print(f"  {k:20} {d[k]}")
         for e in d["errors"]:

@@ -15,15 +15,17 @@
 #
 # decode_c returns the message kind (K_*, >= 0) or minus an E_* code; on error every count is 0.
 # The records and codes are defined in records.pxd / types.pxd.
+from libc.stdint cimport int64_t
 from hftcore._ext.types cimport ts_t, BookDelta, TradeRecord, BBORecord, OrderUpdate
 from hftcore._ext.records cimport (
     DecState, MsgInfo, BookSpan, Scan, SymbolEntry, SymbolTable,
     K_NONE, K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_TRADE, K_BBO, K_ORDER, K_UNKNOWN_SYMBOL,
     K_HEARTBEAT, K_SUBSCRIBED, K_VENUE_ERROR, K_STATUS, K_OTHER, K_COUNT,
     E_OK, E_TRUNCATED, E_SYNTAX, E_UTF8, E_ESCAPE, E_DEPTH, E_TYPE, E_MISSING, E_EXTRA,
-    E_NUMBER, E_PRECISION, E_SHAPE, E_CAPACITY, E_TOO_LONG, E_NEEDS_SYMBOL, E_TIME, E_COUNT,
+    E_NUMBER, E_PRECISION, E_SHAPE, E_CAPACITY, E_TOO_LONG, E_NEEDS_SYMBOL, E_TIME, E_COMPRESSED,
+    E_COUNT,
     INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_REPUBLISH, INFO_SNAPSHOT, INFO_UNKNOWN_SYMBOL,
-    INFO_HAS_INSTRUMENT,
+    INFO_HAS_INSTRUMENT, INFO_PING, INFO_PING_V2,
 )
 
 
@@ -60,3 +62,35 @@ cdef class KrakenDecoder(Decoder):
 
 cdef class CoinbaseDecoder(Decoder):
     pass
+
+cdef class KucoinDecoder(Decoder):
+    pass
+
+cdef class DeribitDecoder(Decoder):
+    pass
+
+cdef class KrakenFuturesDecoder(Decoder):
+    pass
+
+cdef enum:
+    BFX_CHANNELS_MAX = 256      # Bitfinex channels one decoder remembers (a connection has <= 30)
+
+ctypedef struct BfxChannel:
+    int64_t id
+    int kind
+    int sym_len
+    char sym[48]
+
+ctypedef struct BfxChannels:
+    int count
+    BfxChannel items[256]       # BFX_CHANNELS_MAX
+
+cdef class BitfinexDecoder(Decoder):
+    cdef BfxChannels chans
+
+cdef class HtxDecoder(Decoder):
+    # gzip frames are inflated into ztext (grown as needed, up to 16 MiB); zs: the z_stream
+    cdef void* zs
+    cdef char* ztext
+    cdef Py_ssize_t zcap
+    cdef int _inflate(self, Scan* sc) noexcept nogil

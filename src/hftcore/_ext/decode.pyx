@@ -23,8 +23,10 @@ from hftcore._ext.records cimport (
     symbol_find, free_retired, clear_batches, SYMBOL_CONFLICT, SYMBOL_MAX, K_NONE,
     K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_UNKNOWN_SYMBOL, K_COUNT, E_EXTRA, E_SHAPE, E_CAPACITY,
     E_COUNT, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_REPUBLISH, INFO_UNKNOWN_SYMBOL,
-    INFO_HAS_INSTRUMENT,
+    INFO_HAS_INSTRUMENT, INFO_PING,
 )
+
+from hftcore._ext.jsonscan cimport scan_skip_value
 
 cdef extern from "<time.h>" nogil:
     enum: CLOCK_THREAD_CPUTIME_ID
@@ -284,8 +286,8 @@ cdef class Decoder:
             d.info.symbol_len = <int>symbol_len
         if sym == NULL:
             d.info.flags |= INFO_UNKNOWN_SYMBOL
-            sc.p = sc.end                                 # the body is not read
-            return message_end(d, &sc, K_UNKNOWN_SYMBOL)
+            # validated all the same: a damaged body is an error, whoever it was for
+            return message_end(d, &sc, K_UNKNOWN_SYMBOL if scan_skip_value(&sc, 0) == 0 else -1)
         d.info.instrument_id = sym.instrument_id
         d.info.flags |= INFO_HAS_INSTRUMENT
         return message_end(d, &sc, self._decode_snapshot(d, &sc, sym))
@@ -500,6 +502,14 @@ cdef class Decoder:
         return self.st.info.cross_seq
 
     @property
+    def ping(self):
+        """The number the venue's keep-alive of the last message asks to have echoed (HTX
+        ``{"ping": n}``: answer ``{"pong": n}``), or None when it was no such ping."""
+        if self.st.info.flags & INFO_PING:
+            return self.st.info.ping
+        return None
+
+    @property
     def has_seq(self):
         """True when the last message carried sequence numbers."""
         return bool(self.st.info.flags & INFO_HAS_SEQ)
@@ -545,3 +555,8 @@ include "decode_bybit.pxi"
 include "decode_okx.pxi"
 include "decode_kraken.pxi"
 include "decode_coinbase.pxi"
+include "decode_kucoin.pxi"
+include "decode_deribit.pxi"
+include "decode_kraken_futures.pxi"
+include "decode_htx.pxi"
+include "decode_bitfinex.pxi"

@@ -65,6 +65,8 @@ ctypedef struct LevelFormat:
     int side_at                 # element holding a side word; -1: the caller's side
     int time_at                 # element holding the level's time; -1: none
     int flag_at                 # optional element that may only be "r" (Kraken republish); -1
+    int action_at               # element holding "new" / "change" / "delete" (Deribit; delete
+                                # makes the size 0); -1
     int values                  # LEVEL_STRINGS / LEVEL_NUMBERS / LEVEL_EITHER
     int time_kind               # LEVEL_TIME_*
     const char* price_key       # object form: every key given is required
@@ -184,6 +186,7 @@ cdef inline LevelFormat level_array(int min_fields, int max_fields, int price_at
     f.side_at = -1
     f.time_at = -1
     f.flag_at = -1
+    f.action_at = -1
     f.values = values
     f.time_kind = LEVEL_TIME_NONE
     f.price_key = NULL
@@ -254,6 +257,7 @@ cdef inline int read_level_array(DecState* d, Scan* sc, SymbolEntry* sym, const 
     cdef int st = 0, r, i = 0
     cdef const char* s
     cdef Py_ssize_t n
+    cdef bint delete = False
     if scan_array_open(sc) < 0:
         return -1
     while True:
@@ -279,6 +283,13 @@ cdef inline int read_level_array(DecState* d, Scan* sc, SymbolEntry* sym, const 
                     return scan_fail(sc, E_SHAPE, s)
                 flags[0] |= DELTA_REPUBLISH
                 d.info.flags |= INFO_REPUBLISH
+        elif i == f.action_at:
+            r = scan_string(sc, &s, &n)
+            if r == 0:
+                if text_is(s, n, b"delete"):
+                    delete = True
+                elif not (text_is(s, n, b"new") or text_is(s, n, b"change")):
+                    return scan_fail(sc, E_SHAPE, s)
         else:
             r = scan_skip_value(sc, 2)
         if r < 0:
@@ -286,6 +297,8 @@ cdef inline int read_level_array(DecState* d, Scan* sc, SymbolEntry* sym, const 
         i += 1
     if i < f.min_fields:
         return scan_fail(sc, E_MISSING, sc.p - 1)
+    if delete:
+        sz[0] = 0                                         # the level goes, whatever size is sent
     return 0
 
 
@@ -541,8 +554,8 @@ cdef inline Py_ssize_t span_open(DecState* d, Scan* sc, SymbolEntry* sym) noexce
 
 cdef inline BookSpan* span_close(DecState* d, Scan* sc, Py_ssize_t index, ts_t exchange_ts,
                                  int64_t sequence, bint snapshot) noexcept nogil:
-    """Finish a span: every record gets the sequence, exchange_ts where its level had none and
-    SNAPSHOT in a snapshot; the first record of a snapshot CLEAR (a snapshot without levels is
+    """Finish a span: every record gets the sequence (where the venue gave it none of its own:
+    KuCoin's per-change sequence), exchange_ts where its level had none and SNAPSHOT in a snapshot; the first record of a snapshot CLEAR (a snapshot without levels is
     one clearing record of side SIDE_NONE and size 0), the last one LAST.  Returns the span for
     the venue to add sequence numbers and checksum, NULL on error."""
     cdef BookSpan* s = &d.spans[index]
@@ -561,7 +574,8 @@ cdef inline BookSpan* span_close(DecState* d, Scan* sc, Py_ssize_t index, ts_t e
         r = &d.deltas[i]
         if r.exchange_ts == 0:
             r.exchange_ts = exchange_ts
-        r.sequence = sequence
+        if r.sequence == 0:
+            r.sequence = sequence
         if snapshot:
             r.flags |= DELTA_SNAPSHOT
     if d.info.n_deltas > first:
@@ -682,6 +696,15 @@ cdef inline int field_ms(Scan* sc, const Field* f, int64_t* out) noexcept nogil:
     return ms_to_ns(sc, ms, f.s, out)
 
 
+cdef inline int field_ns(Scan* sc, const Field* f, int64_t* out) noexcept nogil:
+    """A required time in nanoseconds (a JSON integer or an integer string: KuCoin)."""
+    if field_int(sc, f, out) < 0:
+        return -1
+    if out[0] < 0:
+        return scan_fail(sc, E_TIME, f.s)
+    return 0
+
+
 cdef inline int field_iso_time(Scan* sc, const Field* f, int64_t* out) noexcept nogil:
     """A required RFC 3339 time -> ns."""
     if f.type == JSON_ABSENT:
@@ -768,7 +791,8 @@ cdef inline uint8_t order_status_from_field(const Field* v) noexcept nogil:
         return ORDER_STATUS_UNKNOWN
     if (field_is(v, b"NEW") or field_is(v, b"New") or field_is(v, b"live")
             or field_is(v, b"OPEN") or field_is(v, b"Untriggered") or field_is(v, b"Triggered")
-            or field_is(v, b"open")):
+            or field_is(v, b"open") or field_is(v, b"untriggered") or field_is(v, b"triggered")
+            or field_is(v, b"submitted")):
         return ORDER_STATUS_ACCEPTED
     if field_is(v, b"PENDING_NEW") or field_is(v, b"PENDING") or field_is(v, b"pending"):
         return ORDER_STATUS_PENDING_NEW
@@ -782,7 +806,8 @@ cdef inline uint8_t order_status_from_field(const Field* v) noexcept nogil:
         return ORDER_STATUS_PENDING_CANCEL
     if (field_is(v, b"CANCELED") or field_is(v, b"Cancelled") or field_is(v, b"canceled")
             or field_is(v, b"CANCELLED") or field_is(v, b"PartiallyFilledCanceled")
-            or field_is(v, b"Deactivated") or field_is(v, b"mmp_canceled")):
+            or field_is(v, b"Deactivated") or field_is(v, b"mmp_canceled")
+            or field_is(v, b"cancelled")):
         return ORDER_STATUS_CANCELED
     if (field_is(v, b"REJECTED") or field_is(v, b"Rejected") or field_is(v, b"FAILED")
             or field_is(v, b"rejected")):
@@ -801,10 +826,12 @@ cdef inline uint8_t order_type_from_field(const Field* v) noexcept nogil:
         return ORDER_TYPE_LIMIT
     if field_is(v, b"MARKET") or field_is(v, b"Market") or field_is(v, b"market"):
         return ORDER_TYPE_MARKET
-    if field_is(v, b"STOP_LOSS") or field_is(v, b"TAKE_PROFIT") or field_is(v, b"STOP"):
+    if (field_is(v, b"STOP_LOSS") or field_is(v, b"TAKE_PROFIT") or field_is(v, b"STOP")
+            or field_is(v, b"stop_market") or field_is(v, b"take_market")):
         return ORDER_TYPE_STOP_MARKET
     if (field_is(v, b"STOP_LOSS_LIMIT") or field_is(v, b"TAKE_PROFIT_LIMIT")
-            or field_is(v, b"STOP_LIMIT")):
+            or field_is(v, b"STOP_LIMIT") or field_is(v, b"stop_limit")
+            or field_is(v, b"take_limit")):
         return ORDER_TYPE_STOP_LIMIT
     if field_is(v, b"LIMIT_MAKER") or field_is(v, b"post_only"):
         return ORDER_TYPE_LIMIT_MAKER

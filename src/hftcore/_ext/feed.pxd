@@ -12,6 +12,12 @@ cdef enum:
     SYNC_BYBIT = 3           # snapshot resets; u == previous u + 1
     SYNC_OKX = 4             # snapshot; prevSeqId == previous seqId; CRC32 when sent
     SYNC_KRAKEN = 5          # snapshot; CRC32 after every update
+    SYNC_KUCOIN = 6          # REST snapshot (sequence) + buffered diffs, sequenceStart/End chain
+    SYNC_DERIBIT = 7         # snapshot; prev_change_id == previous change_id
+    SYNC_KRAKEN_FUTURES = 8  # snapshot; seq == previous seq + 1
+    SYNC_HTX = 9             # depth.stepN: every message a snapshot; mbp: prevSeqNum == seqNum
+    SYNC_BITFINEX = 10       # snapshot; one sequence per connection (conf flag 65536): a gap
+                             # resyncs every book of the connection
 
 # InstSync.state
 cdef enum:
@@ -52,6 +58,8 @@ cdef class Feed:
     cdef readonly int64_t lines
     cdef readonly ts_t last_ts
     cdef readonly list sent         # the lines we sent (subscriptions): depth hints live there
+    cdef readonly int64_t conn_seq  # Bitfinex: the connection's last sequence number (-1 none)
+    cdef readonly int64_t conn_gaps # Bitfinex: gaps in the connection's sequence
     cdef int _reserve(self, Py_ssize_t extra) except -1
     cdef int _feed_c(self, const char* data, Py_ssize_t n, ts_t recv_ts, int replay) except -2
     cdef int _emit(self, ts_t recv_ts, int replay) except -1
@@ -61,3 +69,5 @@ cdef class Feed:
     cdef void _bbo_side(self, BBORecord* b, int side, ts_t recv_ts) noexcept
     cdef _bridge(self, uint32_t inst, ts_t recv_ts)
     cdef int _book_span(self, BookSpan* sp, int kind, ts_t recv_ts, int replay) except -1
+    cdef int _connection_gap(self, ts_t recv_ts) except -1
+    cdef bint _rest_rule(self) noexcept

@@ -43,6 +43,8 @@ class Feed:
     lines: int
     last_ts: int
     sent: list[bytes]
+    conn_seq: int
+    conn_gaps: int
     def __init__(self, decoder: Decoder, rule: str, n_instruments: int, *, strict: bool = False,
                  max_buffered: int = 100000) -> None: ...
     def feed(self, data: bytes | bytearray | memoryview, recv_ts: int = 0) -> int: ...

@@ -6,8 +6,10 @@ A :class:`Feed` owns one venue decoder.  ``feed(frame, recv_ts)`` decodes one me
 appends its events; sequence chains are checked here (no book needed), checksums are verified by
 the engine against its book (an ``EV_CHECKSUM`` event follows the message's levels).  A gap makes
 the instrument's book invalid (an ``EV_STATUS`` event with size 0) until the venue's procedure
-makes it valid again (an ``EV_STATUS`` event with size 1): the next snapshot, or for Binance the
-next REST snapshot bridged to the buffered diffs.
+makes it valid again (an ``EV_STATUS`` event with size 1): the next snapshot, or for Binance and
+KuCoin the next REST snapshot bridged to the buffered diffs.  Bitfinex numbers the messages of a
+connection (conf flag 65536), not of a book: a gap there cannot be pinned on one symbol, so every
+book of the connection waits for a new snapshot.
 """
 
 cimport cython
@@ -22,13 +24,13 @@ import numpy as np
 
 from hftcore._ext.types cimport (
     BookDelta, TradeRecord, BBORecord, ts_t, SIDE_BID, SIDE_ASK, DELTA_CLEAR, DELTA_CLEAR_SIDE,
-    DELTA_SNAPSHOT, DELTA_REPUBLISH, BBO_NO_SIZE, BBO_NO_BID, BBO_NO_ASK,
+    DELTA_SNAPSHOT, DELTA_REPUBLISH, BBO_NO_SIZE, BBO_NO_BID, BBO_NO_ASK, TRADE_SNAPSHOT,
 )
 from hftcore._ext.events cimport (
     Event, EV_DELTA, EV_TRADE, EV_STATUS, EV_CHECKSUM, EVENT_LAST, CHECKSUM_KRAKEN, CHECKSUM_OKX,
 )
 from hftcore._ext.decode cimport (
-    Decoder, BinanceDecoder, MsgInfo, BookSpan, K_BOOK_SNAPSHOT, K_BOOK_UPDATE,
+    Decoder, MsgInfo, BookSpan, K_BOOK_SNAPSHOT, K_BOOK_UPDATE,
     K_UNKNOWN_SYMBOL, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_SNAPSHOT,
 )
 
@@ -56,9 +58,70 @@ SYNC_RULES = {
     "okx": SYNC_OKX,
     "kraken": SYNC_KRAKEN,
     "coinbase": SYNC_SNAPSHOT,
+    "kucoin": SYNC_KUCOIN,
+    "deribit": SYNC_DERIBIT,
+    "kraken_futures": SYNC_KRAKEN_FUTURES,
+    "htx": SYNC_HTX,
+    "bitfinex": SYNC_BITFINEX,
 }
 STATE_NAMES = ("no_data", "waiting", "synced", "bbo_only")
 _SYMBOL_IN_URL = re.compile(r"[?&]symbol=([^&]+)")
+
+
+cdef bytes bytes_literal(const char* p, Py_ssize_t n, Py_ssize_t line):
+    """A frame written as a Python bytes literal (``b'\\x1f\\x8b...'``: the HTX recordings of
+    gzip frames) -> its bytes.  Only what ``repr(bytes)`` writes is accepted: printable ASCII,
+    ``\\\\``, ``\\'``, ``\\"``, ``\\t``, ``\\n``, ``\\r`` and ``\\xHH``."""
+    cdef bytearray out = bytearray()
+    cdef Py_ssize_t i = 2
+    cdef char q, c
+    cdef int hi, lo
+    if n < 3 or p[0] != 98 or (p[1] != 39 and p[1] != 34) or p[n - 1] != p[1]:
+        raise ValueError(f"line {line}: not a bytes literal")
+    q = p[1]
+    while i < n - 1:
+        c = p[i]
+        if c == 92:
+            if i + 1 >= n - 1:
+                raise ValueError(f"line {line}: bad escape in a bytes literal")
+            c = p[i + 1]
+            if c == 120:
+                if i + 3 > n - 2:
+                    raise ValueError(f"line {line}: bad escape in a bytes literal")
+                hi = _hex_value(p[i + 2])
+                lo = _hex_value(p[i + 3])
+                if hi < 0 or lo < 0:
+                    raise ValueError(f"line {line}: bad escape in a bytes literal")
+                out.append(hi * 16 + lo)
+                i += 4
+                continue
+            if c == 92 or c == 39 or c == 34:
+                out.append(c)
+            elif c == 116:
+                out.append(9)
+            elif c == 110:
+                out.append(10)
+            elif c == 114:
+                out.append(13)
+            else:
+                raise ValueError(f"line {line}: bad escape in a bytes literal")
+            i += 2
+            continue
+        if c < 32 or c > 126 or c == q:
+            raise ValueError(f"line {line}: bad character in a bytes literal")
+        out.append(c)
+        i += 1
+    return bytes(out)
+
+
+cdef inline int _hex_value(char c) noexcept:
+    if 48 <= c <= 57:
+        return c - 48
+    if 97 <= c <= 102:
+        return c - 87
+    if 65 <= c <= 70:
+        return c - 55
+    return -1
 
 
 cdef Py_ssize_t parse_seconds(const char* p, Py_ssize_t n, ts_t* out) noexcept nogil:
@@ -136,6 +199,8 @@ cdef class Feed:
             self.sync[i].last_seq = -1
             self.sync[i].snapshot_seq = -1
         self._pending = [None] * n_instruments
+        self.conn_seq = -1
+        self.conn_gaps = 0
         self.errors = []
         self.sent = []
         self._reserve(1024)
@@ -192,21 +257,22 @@ cdef class Feed:
         return self._feed_c(<const char*>&mv[0], mv.shape[0], recv_ts, 0)
 
     def feed_rest(self, str url, data, long long recv_ts=0):
-        """A REST response of the recording (Binance ``/depth`` snapshots); others are ignored.
+        """A REST response of the recording (Binance ``/depth``, KuCoin ``/level2`` book
+        snapshots); others are ignored.
 
         Returns the message kind, or 0 when the response is not a book snapshot this venue uses.
         """
         cdef bytes body = bytes(data)
         cdef bytes sym
         cdef int kind
-        if self.rule not in (SYNC_BINANCE, SYNC_BINANCE_FUTURES) or "depth" not in url:
+        if not self._rest_rule() or ("level2" if self.rule == SYNC_KUCOIN else "depth") not in url:
             return 0
         m = _SYMBOL_IN_URL.search(url)
         if m is None:
             return 0
         sym = m.group(1).upper().encode()
-        kind = (<BinanceDecoder?>self.dec).decode_depth_snapshot_c(
-            PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), recv_ts, sym, len(sym))
+        kind = self.dec.decode_snapshot_c(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body),
+                                          recv_ts, sym, len(sym))
         self.messages += 1
         if kind < 0:
             self._bad(kind, body)
@@ -214,8 +280,14 @@ cdef class Feed:
         if kind == K_UNKNOWN_SYMBOL:
             self.unknown_symbols += 1
             return kind
-        self._emit(recv_ts, 0)
+        if kind == K_BOOK_SNAPSHOT:
+            self._emit(recv_ts, 0)
         return kind
+
+    cdef bint _rest_rule(self) noexcept:
+        # books that start from a REST snapshot bridged to buffered diffs
+        return self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES or \
+            self.rule == SYNC_KUCOIN
 
     cdef _bad(self, int kind, object data):
         self.decode_errors += 1
@@ -241,15 +313,33 @@ cdef class Feed:
         if kind < 0:
             self._bad(kind, None)
             return kind
+        if self.rule == SYNC_BITFINEX and (self.dec.st.info.flags & INFO_HAS_SEQ) and not replay:
+            # the connection's sequence: every message carries it (heartbeats too)
+            if self.conn_seq >= 0 and self.dec.st.info.last_seq != self.conn_seq + 1:
+                self._connection_gap(recv_ts)
+            self.conn_seq = self.dec.st.info.last_seq
         if kind == K_UNKNOWN_SYMBOL:
             self.unknown_symbols += 1
             return kind
         if self.dec.st.info.n_deltas or self.dec.st.info.n_trades or \
-                self.dec.st.info.n_bbos:
+                self.dec.st.info.n_bbos or self.dec.st.info.n_spans:
             if self._emit(recv_ts, replay) == 1:
                 # Binance diff arriving before its snapshot: keep a copy to bridge later
                 self._buffer(data, n, recv_ts)
         return kind
+
+    cdef int _connection_gap(self, ts_t recv_ts) except -1:
+        """A message of the connection is missing: no book of it can be trusted."""
+        cdef Py_ssize_t i
+        self.conn_gaps += 1
+        self._reserve(self.n_inst)
+        for i in range(self.n_inst):
+            if self.sync[i].state == BOOK_SYNCED:
+                self.sync[i].state = BOOK_WAITING
+                self.sync[i].resyncs += 1
+                self._status(<uint32_t>i, 0, recv_ts, 0)
+                self.events[self.count - 1].flags |= EVENT_LAST
+        return 0
 
     cdef _buffer(self, const char* data, Py_ssize_t n, ts_t recv_ts):
         cdef uint32_t inst = self.dec.st.info.instrument_id
@@ -283,6 +373,8 @@ cdef class Feed:
         if nt:
             t = self.dec.st.trades
             for i in range(nt):
+                if t[i].flags & TRADE_SNAPSHOT:
+                    continue           # history sent on subscription: not a trade of now
                 e = &self.events[self.count]
                 self.count += 1
                 e.local_ts = recv_ts
@@ -312,8 +404,7 @@ cdef class Feed:
         for i in range(start, self.count):
             if i + 1 == self.count or self.events[i + 1].instrument != self.events[i].instrument:
                 self.events[i].flags |= EVENT_LAST
-        if (info.kind == K_BOOK_SNAPSHOT and nd and
-                (self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES)):
+        if info.kind == K_BOOK_SNAPSHOT and nd and self._rest_rule():
             self._bridge(inst, recv_ts)
         return buffer_it
 
@@ -326,12 +417,15 @@ cdef class Feed:
         cdef Py_ssize_t i
         cdef int apply_depth = 0, status = -1, buffer_it = 0
         cdef int64_t first = sp.first_seq, last = sp.last_seq, prev = sp.prev_seq
+        cdef int64_t min_seq = -1        # KuCoin's first diff after a snapshot: newer changes only
         cdef bint has_seq = (sp.flags & INFO_HAS_SEQ) != 0
         cdef bint snapshot = (sp.flags & INFO_SNAPSHOT) != 0 or kind == K_BOOK_SNAPSHOT
+        cdef bint rest = self._rest_rule()
+        cdef bint futures = self.rule == SYNC_BINANCE_FUTURES
         if inst >= <uint32_t>self.n_inst:
             raise ValueError(f"{self.venue}: instrument id {inst} outside the feed's table")
-        if sp.n_deltas == 0 and not snapshot:
-            return 0
+        if sp.n_deltas == 0 and not snapshot and not has_seq:
+            return 0            # (an empty update with a sequence still moves the chain)
         s = &self.sync[inst]
         s.seen_depth = 1
         if s.state == BOOK_BBO_ONLY:
@@ -346,30 +440,28 @@ cdef class Feed:
             if s.state != BOOK_SYNCED:
                 status = 1
             s.state = BOOK_SYNCED
-            s.last_seq = last if has_seq or self.rule in (SYNC_BINANCE, SYNC_BINANCE_FUTURES,
-                                                         SYNC_BYBIT) else -1
+            s.last_seq = last if has_seq or rest or self.rule == SYNC_BYBIT else -1
             s.snapshot_seq = last
             s.bridged = 0
             apply_depth = 1
-            if self.rule in (SYNC_BINANCE, SYNC_BINANCE_FUTURES):
+            if rest:
                 status = 1  # a REST snapshot always restarts the bridge
-        elif self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES:
+        elif rest:
+            # Binance spot / KuCoin: the first diff after the snapshot has U <= id + 1 <= u, then
+            # U == previous u + 1.  Binance USDⓈ-M futures: U <= id <= u, then pu == previous u.
             if s.state != BOOK_SYNCED:
                 buffer_it = not replay
             elif not s.bridged:
-                # spot drops u <= lastUpdateId; futures only u < lastUpdateId (its first
-                # applied event has U <= lastUpdateId <= u)
-                if last < s.snapshot_seq or (self.rule == SYNC_BINANCE
-                                             and last == s.snapshot_seq):
+                if (last < s.snapshot_seq) if futures else (last <= s.snapshot_seq):
                     self.stale_dropped += 1
-                elif ((self.rule == SYNC_BINANCE and first - 1 <= s.snapshot_seq)
-                      or (self.rule == SYNC_BINANCE_FUTURES and first <= s.snapshot_seq)):
+                elif first - (0 if futures else 1) <= s.snapshot_seq:
                     s.bridged = 1
                     apply_depth = 1
+                    if self.rule == SYNC_KUCOIN:
+                        min_seq = s.snapshot_seq
                 else:
                     status = 0
-            elif ((self.rule == SYNC_BINANCE and first - 1 == s.last_seq)
-                  or (self.rule == SYNC_BINANCE_FUTURES and prev == s.last_seq)):
+            elif (prev == s.last_seq) if futures else (first - 1 == s.last_seq):
                 apply_depth = 1
             else:
                 status = 0
@@ -377,13 +469,14 @@ cdef class Feed:
                 s.last_seq = last
         elif s.state != BOOK_SYNCED:
             self.stale_dropped += 1          # an update before (re)sync: its snapshot follows
-        elif self.rule == SYNC_BYBIT:
+        elif self.rule == SYNC_BYBIT or self.rule == SYNC_KRAKEN_FUTURES:
             if s.last_seq < 0 or last - 1 == s.last_seq:
                 apply_depth = 1
                 s.last_seq = last
             else:
                 status = 0
-        elif self.rule == SYNC_OKX and has_seq:
+        elif (self.rule == SYNC_OKX or self.rule == SYNC_DERIBIT or self.rule == SYNC_HTX) \
+                and has_seq:
             if s.last_seq < 0 or prev == s.last_seq:
                 apply_depth = 1
                 s.last_seq = last
@@ -398,12 +491,14 @@ cdef class Feed:
             s.state = BOOK_WAITING
             s.bridged = 0
             self._status(inst, 0, recv_ts, sp.exchange_ts)
-            if self.rule == SYNC_BINANCE or self.rule == SYNC_BINANCE_FUTURES:
+            if rest:
                 self._pending[inst] = None
                 buffer_it = 1     # keep this diff: the next snapshot may bridge it
         if apply_depth:
             d = self.dec.st.deltas + sp.first_delta
             for i in range(sp.n_deltas):
+                if d[i].sequence <= min_seq:
+                    continue      # already in the snapshot (KuCoin: per change)
                 e = &self.events[self.count]
                 self.count += 1
                 e.local_ts = recv_ts
@@ -479,6 +574,7 @@ cdef class Feed:
         cdef const char* nl
         cdef ts_t ts
         cdef int rc
+        cdef bytes frame
         if n == 0:
             return 0, None
         base = <const char*>&mv[0]
@@ -507,7 +603,13 @@ cdef class Feed:
                                      f"{line[:min(end - pos, 80)]!r}")
                 if ts > until_ts:
                     return pos, ts
-                self._feed_c(line + i + 2, end - pos - i - 2, ts, 0)
+                if end - pos - i - 2 >= 2 and line[i + 2] == 98 and (line[i + 3] == 39
+                                                                     or line[i + 3] == 34):
+                    # a binary frame (HTX gzip) written as a Python bytes literal
+                    frame = bytes_literal(line + i + 2, end - pos - i - 2, self.lines + 1)
+                    self._feed_c(PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame), ts, 0)
+                else:
+                    self._feed_c(line + i + 2, end - pos - i - 2, ts, 0)
             else:
                 # "<url> <arrow> <ts>[: <json>]"
                 sep = 0
@@ -579,8 +681,8 @@ cdef class Feed:
 
     @property
     def gaps(self):
-        """Sequence gaps found, all instruments."""
-        return sum(self.sync[i].gaps for i in range(self.n_inst))
+        """Sequence gaps found, all instruments (and, for Bitfinex, the connection's)."""
+        return sum(self.sync[i].gaps for i in range(self.n_inst)) + self.conn_gaps
 
     @property
     def decoder(self):

@@ -45,12 +45,21 @@ cdef enum:
     E_TOO_LONG = 13        # an id or symbol longer than its fixed-size field
     E_NEEDS_SYMBOL = 14    # a REST depth snapshot (no symbol inside): use decode_snapshot
     E_TIME = 15            # an impossible date or time, or one outside 1970..2262 (int64 ns)
-    E_COUNT = 16
+    E_COMPRESSED = 16      # a compressed frame (HTX gzip) that does not inflate
+    E_COUNT = 17
 
 cdef enum:
     MAX_DEPTH = 64         # JSON nesting limit
     SYMBOL_MAX = 47        # symbol text bytes (SymbolEntry.name and MsgInfo.symbol hold 48)
     RETIRED_MAX = 32       # old record buffers kept alive for numpy views
+
+cdef extern from *:
+    """
+    #define HFT_NO_INSTRUMENT 0xFFFFFFFFu
+    """
+    # OrderUpdate.instrument_id when the venue's message names no instrument (a Kraken Futures
+    # cancel notice carries only the order id): find the order by its venue order id
+    const uint32_t NO_INSTRUMENT "HFT_NO_INSTRUMENT"
 
 # MsgInfo.flags and BookSpan.flags
 cdef enum:
@@ -60,6 +69,8 @@ cdef enum:
     INFO_SNAPSHOT = 8       # (span) the instrument's records are a snapshot
     INFO_UNKNOWN_SYMBOL = 16  # a symbol of the message is not in the table (MsgInfo.symbol)
     INFO_HAS_INSTRUMENT = 32  # MsgInfo.instrument_id is set
+    INFO_PING = 64          # the venue asked for an answer: MsgInfo.ping is the number to echo
+    INFO_PING_V2 = 128      # (HTX) the ping came in the v2 account form
 
 
 ctypedef struct Scan:
@@ -94,6 +105,7 @@ ctypedef struct MsgInfo:
     int64_t prev_seq        # -1 when not sent
     int64_t cross_seq
     int64_t checksum
+    int64_t ping            # INFO_PING: the number the answer must echo (HTX {"ping": n})
     uint32_t instrument_id  # the (first) instrument of the message
     uint32_t flags          # INFO_*
     int kind                # K_*

@@ -11,6 +11,7 @@ DELTA_LAST: int
 DELTA_CLEAR_SIDE: int
 DELTA_REPUBLISH: int
 TRADE_ID_TEXT: int
+TRADE_SNAPSHOT: int
 BBO_NO_SIZE: int
 BBO_NO_BID: int
 BBO_NO_ASK: int
@@ -21,6 +22,7 @@ ORDER_TRADE_ID_TEXT: int
 ORDER_STATUS_UNKNOWN: int
 ORDER_TYPE_UNKNOWN: int
 SYMBOL_MAX_BYTES: int
+NO_INSTRUMENT_ID: int
 
 class DeltaFlag(IntFlag):
     SNAPSHOT = 1
@@ -31,6 +33,7 @@ class DeltaFlag(IntFlag):
 
 class TradeFlag(IntFlag):
     ID_TEXT = 1
+    SNAPSHOT = 2
 
 class BboFlag(IntFlag):
     NO_SIZE = 1
@@ -80,6 +83,7 @@ class DecodeErrorCode(IntEnum):
     TOO_LONG = 13
     NEEDS_SYMBOL = 14
     TIME = 15
+    COMPRESSED = 16
 
 KIND_NAMES: tuple[str, ...]
 ERROR_NAMES: tuple[str, ...]

@@ -29,6 +29,7 @@ DELTA_LAST = T.DELTA_LAST
 DELTA_CLEAR_SIDE = T.DELTA_CLEAR_SIDE
 DELTA_REPUBLISH = T.DELTA_REPUBLISH
 TRADE_ID_TEXT = T.TRADE_ID_TEXT
+TRADE_SNAPSHOT = T.TRADE_SNAPSHOT
 BBO_NO_SIZE = T.BBO_NO_SIZE
 BBO_NO_BID = T.BBO_NO_BID
 BBO_NO_ASK = T.BBO_NO_ASK
@@ -39,6 +40,7 @@ ORDER_TRADE_ID_TEXT = T.ORDER_TRADE_ID_TEXT
 ORDER_STATUS_UNKNOWN = T.ORDER_STATUS_UNKNOWN
 ORDER_TYPE_UNKNOWN = T.ORDER_TYPE_UNKNOWN
 SYMBOL_MAX_BYTES = SYMBOL_MAX
+NO_INSTRUMENT_ID = NO_INSTRUMENT
 
 
 class DeltaFlag(IntFlag):
@@ -55,6 +57,7 @@ class TradeFlag(IntFlag):
     """``TradeRecord.flags``."""
 
     ID_TEXT = T.TRADE_ID_TEXT            # the venue's trade id is not numeric: trade_id is -1
+    SNAPSHOT = T.TRADE_SNAPSHOT          # history sent on subscription, not a new trade
 
 
 class BboFlag(IntFlag):
@@ -122,6 +125,7 @@ class DecodeErrorCode(IntEnum):
     TOO_LONG = E_TOO_LONG
     NEEDS_SYMBOL = E_NEEDS_SYMBOL
     TIME = E_TIME
+    COMPRESSED = E_COMPRESSED
 
 
 cdef tuple _KINDS = tuple(MessageKind)
@@ -146,6 +150,7 @@ _ERROR_TEXT = {
     E_TOO_LONG: "text too long",
     E_NEEDS_SYMBOL: "REST depth snapshot needs its symbol: use decode_snapshot",
     E_TIME: "impossible or out-of-range time (1970..2262)",
+    E_COMPRESSED: "compressed frame does not inflate",
 }
 ERROR_NAMES = tuple(_ERROR_TEXT[i] for i in range(E_COUNT))
 

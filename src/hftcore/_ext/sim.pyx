@@ -179,6 +179,7 @@ cdef class SimCore:
         self.heap[i] = m
         return 0
 
+    @cython.nonecheck(False)   # self is never None here; debug builds check None elsewhere
     cdef void pop(self, Msg* out) noexcept nogil:
         cdef Py_ssize_t i = 0, child, n
         cdef Msg last
@@ -346,6 +347,7 @@ cdef class SimCore:
         self.consumed_n[inst] += 1
         return 0
 
+    @cython.nonecheck(False)   # self is never None here; debug builds check None elsewhere
     cdef void clear_consumed(self, uint32_t inst, int side, px_t price) noexcept nogil:
         cdef Py_ssize_t i
         if self.consumed_n[inst] == 0:
@@ -358,6 +360,7 @@ cdef class SimCore:
                 self.consumed_n[inst] -= 1
                 return
 
+    @cython.nonecheck(False)   # self is never None here; debug builds check None elsewhere
     cdef void clear_consumed_all(self, uint32_t inst) noexcept nogil:
         cdef Py_ssize_t i = 0
         if self.consumed_n[inst] == 0:

@@ -61,6 +61,7 @@ cdef enum:
 # TradeRecord.flags
 cdef enum:
     TRADE_ID_TEXT = 1      # the venue's trade id is not numeric (e.g. a UUID): trade_id is -1
+    TRADE_SNAPSHOT = 2     # history sent on subscription (Bitfinex, Kraken Futures): not a new trade
 
 # BBORecord.flags
 cdef enum:

@@ -173,7 +173,10 @@ def infer_instruments(paths: str | Path | list[str | Path], venue: str | None = 
 
 def read_messages(path: str | Path) -> Iterator[tuple[str, int, bytes, str]]:
     """``(kind, receive_ns, raw_json, url)`` for every message line of a recording, plain or
-    compressed; kind ``"recv"``, ``"rest"`` or ``"sent"`` (JSON lines: ``"recv"`` with time 0)."""
+    compressed; kind ``"recv"``, ``"rest"`` or ``"sent"`` (JSON lines: ``"recv"`` with time 0).
+    A binary frame written as a bytes literal (HTX gzip frames) is given as its bytes."""
+    from hftcore.decoders import bytes_literal
+
     jsonl = is_jsonl(path)
     with open_recording(path) as fh:
         for no, raw in enumerate(fh, 1):
@@ -185,6 +188,11 @@ def read_messages(path: str | Path) -> Iterator[tuple[str, int, bytes, str]]:
                 continue
             head, sep, rest = line.partition(b": ")
             if sep and head[:1].isdigit() and b" " not in head:
+                if rest[:2] in (b"b'", b'b"'):
+                    try:
+                        rest = bytes_literal(rest)
+                    except ValueError as exc:
+                        raise ValueError(f"{path}:{no}: {exc}") from None
                 yield ("recv", _seconds_ns(head), rest, "")
                 continue
             m = _URL_ARROW.match(line)

@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import hmac
 import itertools
+import json
 import logging
 import re
 import time
@@ -37,7 +38,11 @@ import numpy as np
 import orjson
 from aiohttp import web
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest, ws_create_server
 
 from hftcore._ext.book import L2Book
@@ -185,10 +190,15 @@ class _Matcher:
     def __init__(self, venue: str, instruments: Sequence[Instrument],
                  on_response: Callable[[int, int, int, int, int, int], None]) -> None:
         n = len(instruments)
-        dec = decoder_for(venue)
-        for i, inst in enumerate(instruments):
-            dec.add_symbol(inst.symbol, i, inst.price_decimals, inst.size_decimals)
-        self.feed = Feed(dec, venue, n)
+        self.feed: Feed | None = None
+        try:
+            dec = decoder_for(venue)
+        except ValueError:          # no decoder for this venue in this build: orders rest and
+            pass                    # trade only through exchange_fill (no market data here)
+        else:
+            for i, inst in enumerate(instruments):
+                dec.add_symbol(inst.symbol, i, inst.price_decimals, inst.size_decimals)
+            self.feed = Feed(dec, venue, n)
         self.books = [L2Book(inst.price_decimals, inst.size_decimals) for inst in instruments]
         self.sim = SimExchange().make_core(n)
         self.core = EngineCore(self, list(instruments), self.books, self.sim,
@@ -199,11 +209,15 @@ class _Matcher:
         return max(time.time_ns(), int(self.core.now))
 
     def frame(self, payload: bytes, ts: int) -> None:
+        if self.feed is None:
+            return
         self.feed.feed(payload, ts)
         if self.feed.n_events:
             self.core.run_feed(self.feed)
 
     def rest(self, url: str, body: bytes, ts: int) -> None:
+        if self.feed is None:
+            return
         self.feed.feed_rest(url, body, ts)
         if self.feed.n_events:
             self.core.run_feed(self.feed)
@@ -1688,9 +1702,50 @@ class _KrMarket(_ServerListener):
             self.server.start_replay()
 
 
+class _KrPrivate(_ServerListener):
+    """A client of the authenticated websocket v2 (``/v2``): orders and ``executions``."""
+
+    server: KrakenLoopback
+
+    def __init__(self, server: KrakenLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.executions = False
+        self.seq = itertools.count(1)
+
+    def on_text(self, data: bytes) -> None:
+        self.server._kr_private(self, data)
+
+    def executions_message(self, kind: str, rows: list[dict[str, Any]]) -> bytes:
+        if self.server._kr_skip_seq:
+            self.server._kr_skip_seq = False
+            next(self.seq)
+        return orjson.dumps({"channel": "executions", "type": kind, "data": rows,
+                             "sequence": next(self.seq)})
+
+
+_KR_V2_ASSETS = {"XBT": "BTC", "XDG": "DOGE"}
+
+
+def _kr_num(raw: int, decimals: int) -> orjson.Fragment:
+    """An exact decimal JSON number (Kraken v2 sends prices and quantities as numbers)."""
+    return orjson.Fragment(format_fixed(raw, decimals).encode())
+
+
+def _kr_time() -> str:
+    t = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 1_000_000_000)) + \
+        f".{t // 1000 % 1_000_000:06d}Z"
+
+
 class KrakenLoopback(LoopbackServer):
-    """Kraken websocket v1 market data on 127.0.0.1: ``book`` (snapshot on subscribe, recorded
-    updates with their checksums) and ``trade``, replayed from a recording.
+    """Kraken on 127.0.0.1: websocket v1 market data - ``book`` (snapshot on subscribe,
+    recorded updates with their checksums) and ``trade``, replayed from a recording - and, with
+    ``api_secret``, spot order entry: the authenticated websocket v2 on path ``/v2``
+    (``add_order`` / ``cancel_order`` / ``amend_order`` with a token, the ``executions``
+    channel numbered by ``sequence``, ``ping``) and the signed REST endpoints
+    ``/0/private/GetWebSocketsToken``, ``OpenOrders``, ``ClosedOrders`` and ``QueryTrades``,
+    checked the way Kraken does (``API-Key``, ``API-Sign``, a growing nonce);
+    :meth:`skip_executions_sequence` makes a gap.
 
     ``faults.corrupt_checksum`` changes the next checksum of a pair; ``faults.skip`` drops its
     next update (the next checksum then fails on the client, as Kraken has no sequence).
@@ -1699,11 +1754,29 @@ class KrakenLoopback(LoopbackServer):
     venue = "kraken"
 
     def __init__(self, instruments: Sequence[Instrument],
-                 recording: str | Path | Sequence[str | Path], **kwargs: Any) -> None:
+                 recording: str | Path | Sequence[str | Path], *, api_key: str = "loopback",
+                 api_secret: str | None = None, **kwargs: Any) -> None:
+        if not isinstance(api_key, str):
+            raise TypeError("api_key must be str")
+        if api_secret is not None and not isinstance(api_secret, str):
+            raise TypeError("api_secret must be str (base64) or None")
         frames, snaps = kraken_frames_from_recording(recording)
         super().__init__(instruments, frames, **kwargs)
         self.initial = snaps
         self._channels: dict[str, int] = {}
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.tokens: set[str] = set()
+        self._kr_nonce = 0
+        self._kr_skip_seq = False
+        self.requests: list[bytes] = []             # the private websocket's, as received
+        self._kr_amending = False
+        self._kr_v2 = {self._kr_symbol(i.symbol): i.symbol for i in self.instruments}
+
+    @staticmethod
+    def _kr_symbol(pair: str) -> str:
+        base, sep, quote = pair.partition("/")
+        return f"{_KR_V2_ASSETS.get(base, base)}{sep}{_KR_V2_ASSETS.get(quote, quote)}"
 
     def channel_id(self, pair: str) -> int:
         """The channel id of ``pair``'s book (stable for the server's life)."""
@@ -1717,6 +1790,8 @@ class KrakenLoopback(LoopbackServer):
                 self.matcher.frame(f.payload, ts)
 
     def listener_for(self, path: str) -> WSListener | None:
+        if path.startswith("/v2"):
+            return _KrPrivate(self, path)
         return _KrMarket(self, path)
 
     def snapshot(self, pair: str, depth: int) -> bytes:
@@ -1748,6 +1823,279 @@ class KrakenLoopback(LoopbackServer):
 
     def malformed_frame(self, f: MarketFrame) -> bytes:
         return f.payload[: max(1, len(f.payload) // 2)]
+
+    # -- order entry: websocket v2 ---------------------------------------------------------------
+    @staticmethod
+    def kr_order_id(o: _SOrder) -> str:
+        """The Kraken-style order id (txid) of a loopback order."""
+        return f"O{o.order_id:05d}-LOOPB-ACKSRV"
+
+    def _kr_answer(self, conn: _KrPrivate, method: str, rid: Any, result: dict[str, Any] | None,
+                   error: str = "") -> None:
+        msg: dict[str, Any] = {"method": method}
+        if rid is not None:
+            msg["req_id"] = rid
+        if error:
+            msg["error"] = error
+            msg["success"] = False
+        else:
+            msg["result"] = result or {}
+            msg["success"] = True
+        msg["time_in"] = msg["time_out"] = _kr_time()
+        conn.send(orjson.dumps(msg))
+
+    def _kr_private(self, conn: _KrPrivate, data: bytes) -> None:
+        self.stats["requests"] += 1
+        self.requests = [*self.requests[-99:], data]
+        try:
+            req = json.loads(data, parse_float=Decimal)
+            method = req["method"]
+            params = req.get("params") or {}
+            rid = req.get("req_id")
+            if not isinstance(params, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            conn.send(b'{"error":"EGeneral:Invalid arguments","success":false}')
+            return
+        if method == "ping":
+            self.stats["pings"] += 1
+            msg: dict[str, Any] = {"method": "pong", "time_in": _kr_time(),
+                                   "time_out": _kr_time()}
+            if rid is not None:
+                msg["req_id"] = rid
+            conn.send(orjson.dumps(msg))
+            return
+        if params.get("token") not in self.tokens or self.faults.reject_signature:
+            self.stats["bad_signatures"] += 1
+            self._kr_answer(conn, method, rid, None, "EAccount:Invalid permissions")
+            return
+        try:
+            if method == "subscribe":
+                if params.get("channel") != "executions":
+                    raise ValueError("EGeneral:Invalid arguments:channel")
+                conn.executions = True
+                self._kr_answer(conn, method, rid, {"channel": "executions", "snapshot": True})
+                rows = [self._kr_exec(o, "new") for o in self.open_orders()] \
+                    if params.get("snap_orders", True) else []
+                conn.send(conn.executions_message("snapshot", rows))
+                return
+            if method == "add_order":
+                result = self._kr_add(params)
+                if result is None:
+                    return                   # never acknowledged (fault)
+            elif method == "cancel_order":
+                result = self._kr_cancel(params)
+            elif method == "amend_order":
+                result = self._kr_amend(params)
+            else:
+                raise ValueError(f"EGeneral:Unknown method {method}")
+        except (ValueError, KeyError, ArithmeticError) as exc:
+            text = str(exc).strip("'")
+            self._kr_answer(conn, method, rid, None,
+                            text if text.startswith("E") else f"EGeneral:Invalid arguments:{text}")
+            return
+        self._kr_answer(conn, method, rid, result)
+
+    def _kr_find(self, params: dict[str, Any]) -> _SOrder:
+        ids = params.get("cl_ord_id")
+        oids = params.get("order_id")
+        o = None
+        if ids:
+            o = self.by_cid.get(str(ids[0] if isinstance(ids, list) else ids))
+        elif oids:
+            want = str(oids[0] if isinstance(oids, list) else oids)
+            o = next((x for x in self.by_cid.values() if self.kr_order_id(x) == want), None)
+        if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise ValueError("EOrder:Unknown order")
+        return o
+
+    def _kr_add(self, p: dict[str, Any]) -> dict[str, Any] | None:
+        pair = self._kr_v2.get(str(p.get("symbol")))
+        if pair is None:
+            raise ValueError("EQuery:Unknown asset pair")
+        inst = self.instruments[self.index[pair]]
+        cl = str(p.get("cl_ord_id", ""))
+        old = self.by_cid.get(cl)
+        if old is not None and old.status in ("NEW", "PARTIALLY_FILLED"):
+            raise ValueError("EOrder:Duplicate cl_ord_id")
+        if not self._rate_ok():
+            raise ValueError("EOrder:Rate limit exceeded")
+        ot = p.get("order_type")
+        if ot not in ("limit", "market"):
+            raise ValueError("EOrder:Order type not supported here")
+        if p.get("side") not in ("buy", "sell"):
+            raise ValueError("EGeneral:Invalid arguments:side")
+        tif = str(p.get("time_in_force", "gtc"))
+        flags = (SO_MARKET if ot == "market" else SO_POST_ONLY if p.get("post_only")
+                 else SO_IOC if tif == "ioc" else 0)
+        price = inst.price(p["limit_price"]) if ot == "limit" else 0
+        o = self.new_order(cl, inst, 0 if p["side"] == "buy" else 1, ot, tif, price,
+                           inst.qty(p["order_qty"]), flags)
+        if o.status == "REJECTED":
+            raise ValueError("EOrder:Post only order")
+        if o.hidden_ack:
+            return None
+        return {"order_id": self.kr_order_id(o), "cl_ord_id": cl}
+
+    def _kr_cancel(self, p: dict[str, Any]) -> dict[str, Any]:
+        o = self._kr_find(p)
+        self.cancel_order(o)
+        return {"order_id": self.kr_order_id(o), "cl_ord_id": o.cid}
+
+    def _kr_amend(self, p: dict[str, Any]) -> dict[str, Any]:
+        o = self._kr_find(p)
+        inst = o.inst
+        price = inst.price(p["limit_price"]) if "limit_price" in p else o.price
+        qty = inst.qty(p["order_qty"]) if "order_qty" in p else o.qty
+        if qty <= o.filled:                   # Kraken cancels what is left
+            self.cancel_order(o)
+            return {"amend_id": f"A{o.order_id}", "cl_ord_id": o.cid}
+        self._quiet.add(o.handle)
+        self.matcher.cancel(o.handle, o.slot, o.index)
+        self._quiet.discard(o.handle)
+        del self.orders[o.handle]
+        self._kr_amending = True
+        try:
+            n = self.new_order(o.cid, inst, o.side, o.type, o.tif, price, qty - o.filled,
+                               o.flags)
+        finally:
+            self._kr_amending = False
+        n.order_id = o.order_id                # the same order, amended in place
+        for t in n.trades:                     # fills of the amended price, if it crossed
+            t["ordertxid"] = self.kr_order_id(n)
+        n.trades = o.trades + n.trades
+        n.qty, n.filled, n.quote = qty, n.filled + o.filled, n.quote + o.quote
+        if n.status in ("NEW", "PARTIALLY_FILLED"):
+            n.status = "PARTIALLY_FILLED" if n.filled else "NEW"
+        self._kr_push(self._kr_exec(n, "amended"))
+        return {"amend_id": f"A{n.order_id}-{len(n.trades)}", "cl_ord_id": n.cid}
+
+    def _kr_exec(self, o: _SOrder, exec_type: str, fill: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+        st = {"NEW": "new", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled",
+              "CANCELED": "canceled", "EXPIRED": "expired", "REJECTED": "canceled"}
+        inst = o.inst
+        d: dict[str, Any] = {
+            "order_id": self.kr_order_id(o), "cl_ord_id": o.cid, "exec_type": exec_type,
+            "order_status": st.get(o.status, "new"), "symbol": self._kr_symbol(inst.symbol),
+            "side": "buy" if o.side == 0 else "sell", "order_type": o.type,
+            "order_qty": _kr_num(o.qty, inst.size_decimals),
+            "cum_qty": _kr_num(o.filled, inst.size_decimals), "time_in_force": o.tif.upper(),
+            "timestamp": _kr_time()}
+        if o.type == "limit":
+            d["limit_price"] = _kr_num(o.price, inst.price_decimals)
+        if fill is not None:
+            d.update(fill)
+        return d
+
+    def _kr_push(self, d: dict[str, Any], times: int = 1) -> None:
+        for c in list(self._clients):
+            if isinstance(c, _KrPrivate) and c.executions:
+                for _ in range(times):
+                    c.send(c.executions_message("update", [d]))
+
+    def skip_executions_sequence(self) -> None:
+        """The next ``executions`` message skips a ``sequence`` number (a lost message)."""
+        self._kr_skip_seq = True
+
+    def on_order_event(self, o: _SOrder, kind: int, price: int, qty: int, aux: int,
+                       ts: int) -> None:
+        inst = o.inst
+        if kind == RSP_ACK:
+            if not o.hidden_ack and not self._kr_amending:
+                self._kr_push(self._kr_exec(o, "new"))
+        elif kind == RSP_FILL:
+            tid = f"T{next(self._trade_ids)}-LOOPB-ACKTRD"
+            px, q = format_fixed(price, inst.price_decimals), format_fixed(qty, inst.size_decimals)
+            o.trades.append({"id": tid, "ordertxid": self.kr_order_id(o), "postxid": "",
+                             "pair": inst.symbol.replace("/", ""), "time": time.time(),
+                             "type": "buy" if o.side == 0 else "sell", "ordertype": o.type,
+                             "price": px, "vol": q, "cost": str(Decimal(px) * Decimal(q)),
+                             "fee": "0", "margin": "0", "misc": "", "maker": aux == 0})
+            fill = {"exec_id": tid, "trade_id": len(o.trades),
+                    "last_qty": _kr_num(qty, inst.size_decimals),
+                    "last_price": _kr_num(price, inst.price_decimals),
+                    "liquidity_ind": "m" if aux == 0 else "t",
+                    "cost": orjson.Fragment(str(Decimal(px) * Decimal(q)).encode())}
+            self._kr_push(self._kr_exec(o, "trade", fill),
+                          2 if self.faults.duplicate_fills else 1)
+            if o.status == "FILLED":
+                self._kr_push(self._kr_exec(o, "filled"))
+        elif kind == RSP_CANCELED:
+            self._kr_push(self._kr_exec(o, "canceled", {"reason": "User requested"}))
+        elif kind == RSP_EXPIRED:
+            self._kr_push(self._kr_exec(o, "expired"))
+
+    # -- order entry: signed REST ----------------------------------------------------------------
+    def rest_routes(self, app: web.Application) -> None:
+        app.router.add_post("/0/private/{method}", self._kr_rest)
+
+    def _kr_rest_json(self, o: _SOrder) -> dict[str, Any]:
+        st = {"NEW": "open", "PARTIALLY_FILLED": "open", "FILLED": "closed",
+              "CANCELED": "canceled", "EXPIRED": "expired", "REJECTED": "canceled"}
+        inst = o.inst
+        avg = (o.quote / Decimal(format_fixed(o.filled, inst.size_decimals))) if o.filled \
+            else Decimal(0)
+        return {"refid": None, "userref": 0, "cl_ord_id": o.cid, "status": st[o.status],
+                "opentm": o.time_ms / 1000,
+                "descr": {"pair": inst.symbol.replace("/", ""),
+                          "type": "buy" if o.side == 0 else "sell", "ordertype": o.type,
+                          "price": format_fixed(o.price, inst.price_decimals),
+                          "price2": "0", "leverage": "none", "close": ""},
+                "vol": format_fixed(o.qty, inst.size_decimals),
+                "vol_exec": format_fixed(o.filled, inst.size_decimals),
+                "cost": str(o.quote), "fee": "0", "price": str(avg), "misc": "",
+                "oflags": "post" if o.flags & SO_POST_ONLY else "",
+                "trades": [t["id"] for t in o.trades]}
+
+    def _kr_check(self, request: web.Request, body: str) -> str:
+        """'' when the request is signed right, else Kraken's error."""
+        form = urllib.parse.parse_qs(body, keep_blank_values=True)
+        nonce = (form.get("nonce") or [""])[0]
+        if self.api_secret is None or request.headers.get("API-Key") != self.api_key:
+            return "EAPI:Invalid key"
+        key = base64.b64decode(self.api_secret)
+        mac = hmac.new(key, request.rel_url.path.encode()
+                       + hashlib.sha256((nonce + body).encode()).digest(), hashlib.sha512)
+        want = base64.b64encode(mac.digest()).decode()
+        if self.faults.reject_signature or not hmac.compare_digest(
+                want, request.headers.get("API-Sign", "")):
+            return "EAPI:Invalid signature"
+        if not nonce.isdigit() or int(nonce) <= self._kr_nonce:
+            return "EAPI:Invalid nonce"
+        self._kr_nonce = int(nonce)
+        return ""
+
+    async def _kr_rest(self, request: web.Request) -> web.Response:
+        body = (await request.read()).decode()
+        err = self._kr_check(request, body)
+        if err:
+            self.stats["bad_signatures"] += 1
+            return web.json_response({"error": [err]})
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body).items()}
+        method = request.match_info["method"]
+        self.stats["requests"] += 1
+        if method == "GetWebSocketsToken":
+            tok = base64.b64encode(hashlib.sha256(f"{time.time_ns()}{len(self.tokens)}"
+                                                  .encode()).digest()).decode()
+            self.tokens.add(tok)
+            return web.json_response({"error": [], "result": {"token": tok, "expires": 900}})
+        if method in ("OpenOrders", "ClosedOrders"):
+            want_open = method == "OpenOrders"
+            cl = form.get("cl_ord_id")
+            rows = {self.kr_order_id(o): self._kr_rest_json(o)
+                    for o in self.by_cid.values()
+                    if (o.status in ("NEW", "PARTIALLY_FILLED")) is want_open
+                    and o.status != "REJECTED" and (cl is None or o.cid == cl)}
+            result: dict[str, Any] = {"open": rows} if want_open else \
+                {"closed": rows, "count": len(rows)}
+            return web.json_response({"error": [], "result": result})
+        if method == "QueryTrades":
+            want = set(form.get("txid", "").split(","))
+            trades = {t["id"]: {k: v for k, v in t.items() if k != "id"}
+                      for o in self.by_cid.values() for t in o.trades if t["id"] in want}
+            return web.json_response({"error": [], "result": trades})
+        return web.json_response({"error": ["EGeneral:Unknown method"]})
 
 
 # -- Bybit ----------------------------------------------------------------------------------------
@@ -2536,19 +2884,78 @@ class _CbMarket(_ServerListener):
             self.server.start_replay()
 
 
+class _CbUser(_ServerListener):
+    """A client of the Advanced Trade user websocket (path ``/ws-user``): the ``user`` and
+    ``heartbeats`` channels, every message numbered by ``sequence_num``."""
+
+    server: CoinbaseLoopback
+
+    def __init__(self, server: CoinbaseLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.channels: dict[str, list[str]] = {}
+        self.seq = itertools.count(0)
+
+    def on_text(self, data: bytes) -> None:
+        self.server._cb_user_request(self, data)
+
+    def push(self, channel: str, events: list[dict[str, Any]]) -> None:
+        if self.server._cb_skip_seq:
+            self.server._cb_skip_seq = False
+            next(self.seq)
+        self.send(orjson.dumps({"channel": channel, "client_id": "",
+                                "timestamp": _kr_time(), "sequence_num": next(self.seq),
+                                "events": events}))
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_CB_STATUS = {"NEW": "OPEN", "PARTIALLY_FILLED": "OPEN", "FILLED": "FILLED",
+              "CANCELED": "CANCELLED", "EXPIRED": "EXPIRED", "REJECTED": "FAILED"}
+_CB_TIF = {"limit_limit_gtc": "GOOD_UNTIL_CANCELLED", "sor_limit_ioc": "IMMEDIATE_OR_CANCEL",
+           "limit_limit_fok": "FILL_OR_KILL", "market_market_ioc": "IMMEDIATE_OR_CANCEL"}
+
+
 class CoinbaseLoopback(LoopbackServer):
-    """Coinbase Exchange public feed on 127.0.0.1: a ``snapshot`` of the current book on each
-    ``level2`` / ``level2_batch`` subscription, the recorded ``l2update`` and ``match``
-    messages, and ``heartbeat`` messages (``heartbeat()`` sends one to every subscriber)."""
+    """Coinbase on 127.0.0.1: the Exchange public feed - a ``snapshot`` of the current book on
+    each ``level2`` / ``level2_batch`` subscription, the recorded ``l2update`` and ``match``
+    messages, and ``heartbeat`` messages (``heartbeat()`` sends one to every subscriber) - and,
+    with ``public_key``, Advanced Trade order entry: ``POST /api/v3/brokerage/orders``,
+    ``orders/batch_cancel``, ``orders/edit``, ``orders/historical/batch``,
+    ``orders/historical/fills`` and ``orders/historical/{order_id}``, each checked for an ES256
+    JWT of ``key_name`` naming that request (``uri``, ``nbf``/``exp``, a fresh nonce), and the
+    user websocket on path ``/ws-user`` (``user`` channel snapshot and updates, ``heartbeats``,
+    ``sequence_num``; :meth:`skip_user_sequence` makes a gap).  A never-acknowledged order
+    (``faults.never_ack``) is answered ``503`` (the answer lost) and reported nowhere."""
 
     venue = "coinbase"
 
     def __init__(self, instruments: Sequence[Instrument],
-                 recording: str | Path | Sequence[str | Path], **kwargs: Any) -> None:
+                 recording: str | Path | Sequence[str | Path], *, key_name: str = "loopback",
+                 public_key: ec.EllipticCurvePublicKey | bytes | str | None = None,
+                 **kwargs: Any) -> None:
+        if not isinstance(key_name, str):
+            raise TypeError("key_name must be str")
         frames, snaps = coinbase_frames_from_recording(recording)
         super().__init__(instruments, frames, **kwargs)
         self.initial = snaps
         self._hb_seq = itertools.count(1)
+        self.key_name = key_name
+        if isinstance(public_key, str | bytes):
+            loaded = load_pem_public_key(public_key.encode() if isinstance(public_key, str)
+                                         else public_key)
+            if not isinstance(loaded, ec.EllipticCurvePublicKey):
+                raise TypeError("public_key must be an EC P-256 public key")
+            public_key = loaded
+        elif public_key is not None and not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise TypeError("public_key must be an EC P-256 public key (object or PEM)")
+        self.public_key = public_key
+        self._cb_nonces: set[str] = set()
+        self._cb_amending = False
+        self._cb_skip_seq = False
+        self._cb_trade_seq = itertools.count(1)
+        self.requests: list[bytes] = []             # order, cancel and edit bodies, as received
 
     def on_start(self) -> None:
         ts = time.time_ns()
@@ -2558,6 +2965,8 @@ class CoinbaseLoopback(LoopbackServer):
                 self.matcher.frame(f.payload, ts)
 
     def listener_for(self, path: str) -> WSListener | None:
+        if path.startswith("/ws-user"):
+            return _CbUser(self, path)
         return _CbMarket(self, path)
 
     def snapshot(self, product: str) -> bytes:
@@ -2593,6 +3002,326 @@ class CoinbaseLoopback(LoopbackServer):
             self.faults.skip.discard(f.symbol)
             return None
         return f.payload
+
+    def skip_user_sequence(self) -> None:
+        """The next user-websocket message skips a ``sequence_num`` (a lost message)."""
+        self._cb_skip_seq = True
+
+    # -- authentication --------------------------------------------------------------------------
+    def _cb_verify(self, token: str, uri: str | None) -> str:
+        """'' when ``token`` is a valid JWT of this key (for ``uri``), else why not."""
+        if self.public_key is None or self.faults.reject_signature:
+            return "invalid signature"
+        try:
+            h, c, sig = token.split(".")
+            header = json.loads(_b64url_decode(h))
+            claims = json.loads(_b64url_decode(c))
+            raw = _b64url_decode(sig)
+        except (ValueError, TypeError):
+            return "malformed token"
+        if header.get("alg") != "ES256" or header.get("kid") != self.key_name:
+            return "wrong algorithm or key"
+        if claims.get("iss") != "cdp" or claims.get("sub") != self.key_name:
+            return "wrong issuer or subject"
+        now = time.time()
+        if not (int(claims.get("nbf", 0)) - 5 <= now <= int(claims.get("exp", 0))):
+            return "token expired"
+        if uri is not None and claims.get("uri") != uri:
+            return "token for another request"
+        if len(raw) != 64:
+            return "bad signature length"
+        der = encode_dss_signature(int.from_bytes(raw[:32], "big"),
+                                   int.from_bytes(raw[32:], "big"))
+        try:
+            self.public_key.verify(der, f"{h}.{c}".encode(), ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return "invalid signature"
+        nonce = str(header.get("nonce", ""))
+        if not nonce or nonce in self._cb_nonces:
+            return "token replayed"
+        self._cb_nonces.add(nonce)
+        return ""
+
+    def _cb_auth(self, request: web.Request) -> web.Response | None:
+        auth = request.headers.get("Authorization", "")
+        why = "no bearer token" if not auth.startswith("Bearer ") else self._cb_verify(
+            auth[7:], f"{request.method} {request.host}{request.rel_url.path}")
+        self.stats["requests"] += 1
+        if not why:
+            return None
+        self.stats["bad_signatures"] += 1
+        return web.json_response({"error": "UNAUTHENTICATED", "message": why}, status=401)
+
+    # -- the user websocket ---------------------------------------------------------------------
+    def _cb_user_request(self, conn: _CbUser, data: bytes) -> None:
+        try:
+            req = json.loads(data)
+            op, channel = req["type"], req["channel"]
+        except (ValueError, KeyError, TypeError):
+            conn.send(b'{"type":"error","message":"failure to parse message"}')
+            return
+        if op not in ("subscribe", "unsubscribe") or channel not in ("user", "heartbeats"):
+            conn.send(orjson.dumps({"type": "error", "message": f"unknown channel {channel}"}))
+            return
+        why = self._cb_verify(str(req.get("jwt", "")), None)
+        if why:
+            self.stats["bad_signatures"] += 1
+            conn.send(orjson.dumps({"type": "error", "message": f"authentication failure: "
+                                                                f"{why}"}))
+            return
+        if op == "unsubscribe":
+            conn.channels.pop(channel, None)
+        else:
+            conn.channels[channel] = [str(p) for p in req.get("product_ids") or ()]
+        conn.push("subscriptions", [{"subscriptions": dict(conn.channels)}])
+        if op == "subscribe" and channel == "user":
+            conn.push("user", [{"type": "snapshot", "orders": [
+                self._cb_user_json(o) for o in self.open_orders()
+                if not conn.channels["user"] or o.inst.symbol in conn.channels["user"]]}])
+
+    @staticmethod
+    def cb_order_id(o: _SOrder) -> str:
+        """The UUID-style Coinbase order id of a loopback order."""
+        return f"00000000-0000-4000-8000-{o.order_id:012d}"
+
+    def _cb_user_json(self, o: _SOrder) -> dict[str, Any]:
+        inst = o.inst
+        filled = Decimal(format_fixed(o.filled, inst.size_decimals))
+        avg = o.quote / filled if o.filled else Decimal(0)
+        return {"order_id": self.cb_order_id(o), "client_order_id": o.cid,
+                "cumulative_quantity": format_fixed(o.filled, inst.size_decimals),
+                "leaves_quantity": format_fixed(max(0, o.qty - o.filled) if o.status in
+                                                ("NEW", "PARTIALLY_FILLED") else 0,
+                                                inst.size_decimals),
+                "avg_price": str(avg), "total_fees": "0", "status": _CB_STATUS[o.status],
+                "product_id": inst.symbol, "product_type": "SPOT",
+                "creation_time": _kr_time(), "order_side": "BUY" if o.side == 0 else "SELL",
+                "order_type": "Market" if o.type == "market_market_ioc" else "Limit",
+                "limit_price": format_fixed(o.price, inst.price_decimals) if o.price else "",
+                "number_of_fills": str(len(o.trades)), "filled_value": str(o.quote),
+                "time_in_force": _CB_TIF.get(o.type, ""), "reject_reason": "",
+                "cancel_reason": ""}
+
+    def _cb_push(self, o: _SOrder, times: int = 1) -> None:
+        ev = [{"type": "update", "orders": [self._cb_user_json(o)]}]
+        for c in list(self._clients):
+            if isinstance(c, _CbUser) and "user" in c.channels and (
+                    not c.channels["user"] or o.inst.symbol in c.channels["user"]):
+                for _ in range(times):
+                    c.push("user", ev)
+
+    def on_order_event(self, o: _SOrder, kind: int, price: int, qty: int, aux: int,
+                       ts: int) -> None:
+        inst = o.inst
+        if kind == RSP_ACK:
+            if not o.hidden_ack and not self._cb_amending:
+                self._cb_push(o)
+        elif kind == RSP_FILL:
+            n = next(self._cb_trade_seq)
+            o.trades.append({
+                "entry_id": f"e{n:011d}", "trade_id": f"t{n:011d}",
+                "order_id": self.cb_order_id(o), "trade_time": _kr_time(), "trade_type": "FILL",
+                "price": format_fixed(price, inst.price_decimals),
+                "size": format_fixed(qty, inst.size_decimals), "commission": "0",
+                "product_id": inst.symbol, "sequence_timestamp": _kr_time(),
+                "liquidity_indicator": "MAKER" if aux == 0 else "TAKER",
+                "size_in_quote": False, "user_id": "loopback",
+                "side": "BUY" if o.side == 0 else "SELL"})
+            self._cb_push(o, 2 if self.faults.duplicate_fills else 1)
+        elif kind in (RSP_CANCELED, RSP_EXPIRED):
+            self._cb_push(o)
+
+    # -- REST ------------------------------------------------------------------------------------
+    def rest_routes(self, app: web.Application) -> None:
+        api = "/api/v3/brokerage"
+        app.router.add_post(f"{api}/orders", self._cb_create)
+        app.router.add_post(f"{api}/orders/batch_cancel", self._cb_cancel)
+        app.router.add_post(f"{api}/orders/edit", self._cb_edit)
+        app.router.add_get(f"{api}/orders/historical/batch", self._cb_list)
+        app.router.add_get(f"{api}/orders/historical/fills", self._cb_fills)
+        app.router.add_get(f"{api}/orders/historical/{{order_id}}", self._cb_get)
+
+    def _cb_by_id(self, oid: str) -> _SOrder | None:
+        return next((o for o in self.by_cid.values() if self.cb_order_id(o) == oid), None)
+
+    def _cb_order_json(self, o: _SOrder) -> dict[str, Any]:
+        inst = o.inst
+        conf: dict[str, Any] = {"base_size": format_fixed(o.qty, inst.size_decimals)}
+        if o.type != "market_market_ioc":
+            conf["limit_price"] = format_fixed(o.price, inst.price_decimals)
+        if o.type == "limit_limit_gtc":
+            conf["post_only"] = bool(o.flags & SO_POST_ONLY)
+        filled = Decimal(format_fixed(o.filled, inst.size_decimals))
+        return {"order_id": self.cb_order_id(o), "product_id": inst.symbol,
+                "user_id": "loopback", "order_configuration": {o.type: conf},
+                "side": "BUY" if o.side == 0 else "SELL", "client_order_id": o.cid,
+                "status": _CB_STATUS[o.status], "time_in_force": _CB_TIF.get(o.type, ""),
+                "created_time": _kr_time(), "filled_size": str(filled),
+                "average_filled_price": str(o.quote / filled if o.filled else Decimal(0)),
+                "number_of_fills": str(len(o.trades)), "filled_value": str(o.quote),
+                "pending_cancel": False, "size_in_quote": False, "total_fees": "0",
+                "order_type": "MARKET" if o.type == "market_market_ioc" else "LIMIT",
+                "reject_reason": "", "product_type": "SPOT"}
+
+    async def _cb_body(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        self.requests = [*self.requests[-99:], raw]
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            raise web.HTTPBadRequest(text='{"error":"INVALID_ARGUMENT","message":"bad json"}',
+                                     content_type="application/json") from None
+        if not isinstance(obj, dict):
+            raise web.HTTPBadRequest(text='{"error":"INVALID_ARGUMENT","message":"bad json"}',
+                                     content_type="application/json")
+        return obj
+
+    async def _cb_create(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        body = await self._cb_body(request)
+
+        def failure(reason: str, message: str) -> web.Response:
+            return web.json_response({"success": False, "failure_reason": "UNKNOWN_FAILURE_REASON",
+                                      "order_id": "", "error_response": {
+                                          "error": reason, "message": message,
+                                          "error_details": message,
+                                          "new_order_failure_reason": reason}})
+        cid = str(body.get("client_order_id", ""))
+        product = str(body.get("product_id", ""))
+        confs = body.get("order_configuration")
+        if product not in self.index:
+            return failure("INVALID_PRODUCT_ID", f"unknown product {product}")
+        if not cid or not isinstance(confs, dict) or len(confs) != 1:
+            return failure("INVALID_ARGUMENT", "client_order_id and one order_configuration")
+        old = self.by_cid.get(cid)
+        if old is not None:                              # idempotent on client_order_id
+            return web.json_response({"success": True, "success_response": {
+                "order_id": self.cb_order_id(old), "product_id": product,
+                "side": body.get("side"), "client_order_id": cid}})
+        if not self._rate_ok():
+            return web.json_response({"error": "RATE_LIMIT_EXCEEDED",
+                                      "message": "Too many requests"}, status=429,
+                                     headers={"Retry-After": "1"})
+        kind, conf = next(iter(confs.items()))
+        flags = {"market_market_ioc": SO_MARKET, "sor_limit_ioc": SO_IOC,
+                 "limit_limit_fok": SO_FOK, "limit_limit_gtc": 0}.get(kind)
+        if flags is None or body.get("side") not in ("BUY", "SELL"):
+            return failure("UNSUPPORTED_ORDER_CONFIGURATION", f"{kind} {body.get('side')}")
+        if kind == "limit_limit_gtc" and conf.get("post_only"):
+            flags = SO_POST_ONLY
+        inst = self.instruments[self.index[product]]
+        try:
+            price = inst.price(conf["limit_price"]) if kind != "market_market_ioc" else 0
+            qty = inst.qty(conf["base_size"])
+        except (KeyError, ValueError, TypeError):
+            return failure("INVALID_ARGUMENT", "base_size / limit_price")
+        o = self.new_order(cid, inst, 0 if body["side"] == "BUY" else 1, kind,
+                           _CB_TIF[kind], price, qty, flags)
+        if o.status == "REJECTED":
+            return failure("INVALID_LIMIT_PRICE_POST_ONLY",
+                           "Invalid limit price for post only order")
+        if o.hidden_ack:
+            return web.json_response({"error": "INTERNAL", "message": "no answer"},
+                                     status=503)
+        return web.json_response({"success": True, "success_response": {
+            "order_id": self.cb_order_id(o), "product_id": product, "side": body["side"],
+            "client_order_id": cid}, "order_configuration": confs})
+
+    async def _cb_cancel(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        body = await self._cb_body(request)
+        results = []
+        for oid in body.get("order_ids") or ():
+            o = self._cb_by_id(str(oid))
+            if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+                results.append({"success": False, "failure_reason": "UNKNOWN_CANCEL_ORDER",
+                                "order_id": str(oid)})
+                continue
+            self.cancel_order(o)
+            results.append({"success": True,
+                            "failure_reason": "UNKNOWN_CANCEL_FAILURE_REASON",
+                            "order_id": str(oid)})
+        return web.json_response({"results": results})
+
+    async def _cb_edit(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        body = await self._cb_body(request)
+
+        def failure(reason: str) -> web.Response:
+            return web.json_response({"success": False, "errors": [
+                {"edit_failure_reason": reason, "preview_failure_reason": ""}]})
+        o = self._cb_by_id(str(body.get("order_id", "")))
+        if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+            return failure("ORDER_NOT_FOUND")
+        if o.type != "limit_limit_gtc":
+            return failure("ONLY_GTC_LIMIT_ORDERS_CAN_BE_EDITED")
+        inst = o.inst
+        try:
+            price = inst.price(body["price"])
+            qty = inst.qty(body["size"])
+        except (KeyError, ValueError, TypeError):
+            return failure("INVALID_EDITED_PRICE_OR_SIZE")
+        if qty <= o.filled:
+            return failure("CANNOT_EDIT_TO_BELOW_FILLED_SIZE")
+        self._quiet.add(o.handle)
+        self.matcher.cancel(o.handle, o.slot, o.index)
+        self._quiet.discard(o.handle)
+        del self.orders[o.handle]
+        self._cb_amending = True
+        try:
+            n = self.new_order(o.cid, inst, o.side, o.type, o.tif, price, qty - o.filled,
+                               o.flags)
+        finally:
+            self._cb_amending = False
+        n.order_id = o.order_id
+        for t in n.trades:
+            t["order_id"] = self.cb_order_id(n)
+        n.trades = o.trades + n.trades
+        n.qty, n.filled, n.quote = qty, n.filled + o.filled, n.quote + o.quote
+        if n.status in ("NEW", "PARTIALLY_FILLED"):
+            n.status = "PARTIALLY_FILLED" if n.filled else "NEW"
+        self._cb_push(n)
+        return web.json_response({"success": True, "errors": []})
+
+    async def _cb_list(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        q = request.rel_url.query
+        statuses = set(q.getall("order_status", []))
+        products = set(q.getall("product_ids", []))
+        rows = [self._cb_order_json(o) for o in self.by_cid.values()
+                if (not products or o.inst.symbol in products)]
+        rows = [r for r in rows if not statuses or r["status"] in statuses]
+        return web.json_response({"orders": rows, "sequence": "0", "has_next": False,
+                                  "cursor": ""})
+
+    async def _cb_fills(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        q = request.rel_url.query
+        want = set(q.getall("order_ids", [])) | set(q.getall("order_id", []))
+        fills = [t for o in self.by_cid.values() if self.cb_order_id(o) in want
+                 for t in o.trades]
+        return web.json_response({"fills": fills, "cursor": ""})
+
+    async def _cb_get(self, request: web.Request) -> web.Response:
+        refused = self._cb_auth(request)
+        if refused is not None:
+            return refused
+        o = self._cb_by_id(request.match_info["order_id"])
+        if o is None:
+            return web.json_response({"error": "NOT_FOUND",
+                                      "message": "order with this orderID was not found"},
+                                     status=404)
+        return web.json_response({"order": self._cb_order_json(o)})
 
 
 def sign_request_text(secret: str, ts: str, key: str, window: str, payload: str) -> str:

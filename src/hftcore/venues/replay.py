@@ -18,7 +18,7 @@ import numpy as np
 
 from hftcore._ext.feed import EVENT_DTYPE, SYNC_RULES, Feed
 from hftcore.data.recordings import RecordingInfo, open_recording, recording_info
-from hftcore.decoders import VENUES, decoder_for
+from hftcore.decoders import VENUE_ALIASES, VENUES, decoder_for
 from hftcore.model import Instrument
 
 __all__ = ["Replay", "ReplayStats", "merge_streams"]
@@ -119,8 +119,9 @@ class _VenueGroup:
 
     def __init__(self, venue: str, files: list[RecordingInfo], instruments: list[Instrument],
                  indices: list[int], n_inst: int, strict: bool) -> None:
-        if venue not in VENUES:
-            raise ValueError(f"venue {venue!r}: no decoder (known: {sorted(VENUES)})")
+        if venue not in VENUES and venue not in VENUE_ALIASES:
+            raise ValueError(f"venue {venue!r}: no decoder (known: "
+                             f"{sorted([*VENUES, *VENUE_ALIASES])})")
         if venue not in SYNC_RULES:
             raise ValueError(f"venue {venue!r}: no book-sync rule")
         self.venue = venue
