@@ -266,6 +266,18 @@ def bybit(msg: dict[str, Any], dec: int | None) -> Ref:
     return Ref("other")
 
 
+def binance_futures(msg: dict[str, Any], dec: int | None) -> Ref:
+    """USDⓈ-M futures: the spot shapes, and bookTicker with "e", "E" and "T" (its time)."""
+    d = msg.get("data", msg)
+    if d.get("e") == "bookTicker":
+        ref = Ref("bbo", d["s"])
+        ref.bbos.append((fx(d["b"], dec), fx(d["B"], dec), fx(d["a"], dec), fx(d["A"], dec),
+                         d["u"], d["T"] * 10**6))
+        return ref
+    return binance(msg, dec)
+
+
+
 def kucoin(msg: dict[str, Any], dec: int | None) -> Ref:
     t, subject = msg.get("type"), msg.get("subject")
     if t != "message":
@@ -405,8 +417,8 @@ def htx(msg: dict[str, Any], dec: int | None) -> Ref:
     return Ref("other")
 
 
-REFERENCE = {"binance": binance, "coinbase": coinbase, "kraken": kraken, "okx": okx,
-             "bybit": bybit, "kucoin": kucoin, "deribit": deribit,
+REFERENCE = {"binance": binance, "binance_futures": binance_futures, "coinbase": coinbase,
+             "kraken": kraken, "okx": okx, "bybit": bybit, "kucoin": kucoin, "deribit": deribit,
              "kraken_futures": kraken_futures, "htx": htx}
 #: venues whose prices are JSON numbers: read as Decimal, never through float
 NUMBER_VENUES = frozenset({"bitfinex", "deribit", "kraken_futures", "htx"})

@@ -14,6 +14,8 @@ DATA = Path(__file__).parent / "data"
 
 RECORDINGS = {
     "binance": ["binance/spot_rest_depth_2021-10-12.txt", "binance/spot_ws_2021-10-12.txt"],
+    "binance_futures": ["binance/futures_rest_depth_2021-07-22.txt",
+                        "binance/futures_ws_2021-07-22.txt"],
     "bybit": ["bybit/v5_linear_orderbook500_XRPUSDT_2024-12-01.jsonl"],
     "coinbase": ["coinbase/exchange_ws_2021-04-17.txt"],
     "kraken_book": ["kraken/ws_v1_book_2021-04-17.txt"],

@@ -103,6 +103,7 @@ def test_unknown_symbol_is_reported_not_guessed() -> None:
 
 VENUE_SAMPLES = {
     "binance": ["binance/spot_ws_2021-10-12.txt"],
+    "binance_futures": ["binance/futures_ws_2021-07-22.txt"],
     "coinbase": ["coinbase/exchange_ws_2021-04-17.txt"],
     "kraken": ["kraken/ws_v1_book_2021-04-17.txt", "kraken/ws_v1_trade_2021-04-17.txt"],
     "okx": ["okx/ws_v5_public_2022-05-13_part1.txt"],
@@ -144,7 +145,7 @@ def _decoder(venue: str) -> hftcore.Decoder:
             "FI_XBTUSD_210730", "FI_XBTUSD_200925", "btcusdt", "trioeth", "borusdt", "omgbtc",
             "xvgeth", "yfihusd", "zeneth", "dogeeth", "fil3susdt", "propyeth", "nesteth",
             "tBFTUSD", "tIOTETH", "tDOGUSD", "tMNABTC", "tODEUSD", "tTESTBTC:TESTUSD", "tSNGUSD",
-            "tETHUSD"]
+            "tETHUSD", "SUSHIUSDT", "AKROUSDT", "KEEPUSDT", "CTKUSDT"]
     pd, sd = _DECIMALS.get(venue, (9, 8))
     d = decoder_for(venue, [hftcore.Instrument(venue, s, pd, sd, instrument_id=i)
                             for i, s in enumerate(syms, 1)],

@@ -16,6 +16,7 @@ from hftcore.decoders import MessageKind, decoder_for, read_recording
 
 RECORDINGS = [
     ("binance", "binance/spot_ws_2021-10-12.txt"),
+    ("binance_futures", "binance/futures_ws_2021-07-22.txt"),
     ("coinbase", "coinbase/exchange_ws_2021-04-17.txt"),
     ("kraken", "kraken/ws_v1_book_2021-04-17.txt"),
     ("kraken", "kraken/ws_v1_trade_2021-04-17.txt"),

@@ -376,8 +376,8 @@ def test_one_definition_of_every_constant() -> None:
 def test_venues_are_found_by_name() -> None:
     from hftcore.decoders import VENUES
 
-    assert sorted(VENUES) == ["binance", "bitfinex", "bybit", "coinbase", "deribit", "htx",
-                              "kraken", "kraken_futures", "kucoin", "okx"]
+    assert sorted(VENUES) == ["binance", "binance_futures", "bitfinex", "bybit", "coinbase",
+                              "deribit", "htx", "kraken", "kraken_futures", "kucoin", "okx"]
     assert all(name == cls.VENUE == cls(()).venue for name, cls in VENUES.items())
     with pytest.raises(TypeError):
         hftcore.Decoder()

@@ -17,6 +17,7 @@ from pathlib import Path
 from hftcore._ext import decode as _decode
 from hftcore._ext.decode import (
     BinanceDecoder,
+    BinanceFuturesDecoder,
     BitfinexDecoder,
     BybitDecoder,
     CoinbaseDecoder,
@@ -89,6 +90,7 @@ __all__ = [
     "VENUE_ALIASES",
     "BboFlag",
     "BinanceDecoder",
+    "BinanceFuturesDecoder",
     "BitfinexDecoder",
     "BybitDecoder",
     "CoinbaseDecoder",
@@ -133,9 +135,9 @@ def _venue_decoders() -> dict[str, type[Decoder]]:
 #: venue name -> decoder class
 VENUES: dict[str, type[Decoder]] = _venue_decoders()
 
-#: markets of a venue that have their own name (hosts, book-sync rule) but the venue's messages:
-#: Binance USDⓈ-M futures send the spot events plus ``pu`` and ``T``
-VENUE_ALIASES: dict[str, str] = {"binance_futures": "binance"}
+#: markets of a venue that have their own name (hosts, book-sync rule) but the venue's decoder
+#: (none now: Binance USDⓈ-M futures has its own, ``BinanceFuturesDecoder``)
+VENUE_ALIASES: dict[str, str] = {}
 
 
 def decoder_for(venue: str, instruments: Iterable[Instrument] = (), **options: object) -> Decoder:

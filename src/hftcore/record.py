@@ -52,10 +52,11 @@ def plan(venue: str, symbols: Sequence[str], ws_url: str | None = None,
     syms = [s.strip() for s in symbols if s.strip()]
     if not syms:
         raise ValueError("--symbols: at least one symbol")
-    if venue not in ("binance", "bybit", "okx", "kraken", "coinbase"):
+    if venue not in ("binance", "binance_futures", "bybit", "okx", "kraken", "coinbase"):
         raise ValueError(f"--venue: unknown venue {venue!r}")
-    mod = importlib.import_module(f"hftcore.venues.{venue}")
-    fn = getattr(mod, "recording_plan", None)
+    futures = venue == "binance_futures"            # the futures market of the Binance module
+    mod = importlib.import_module(f"hftcore.venues.{'binance' if futures else venue}")
+    fn = getattr(mod, "futures_recording_plan" if futures else "recording_plan", None)
     if fn is None:
         raise ValueError(f"--venue: recording {venue} is not supported yet")
     p: RecordingPlan = fn(syms, ws_url, rest_url, streams)
@@ -134,7 +135,7 @@ class Recorder:
             data = data.replace(b"\r", b" ").replace(b"\n", b" ")
         self._write(_ts(ts).encode() + b": " + data + b"\n")
         self.messages += 1
-        if self.plan.venue == "binance" and b'"depthUpdate"' in data:
+        if self.plan.venue in ("binance", "binance_futures") and b'"depthUpdate"' in data:
             try:
                 ev = orjson.loads(data)
                 ev = ev.get("data", ev)
@@ -172,7 +173,7 @@ class Recorder:
             return
 
     def _older_than_recorded(self, sym: str, body: bytes) -> bool:
-        if self.plan.venue != "binance":
+        if self.plan.venue not in ("binance", "binance_futures"):
             return False
         try:
             last = int(orjson.loads(body)["lastUpdateId"])
@@ -217,7 +218,8 @@ async def record(venue: str, symbols: Sequence[str], out: str | Path, *, compres
 
 
 def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--venue", required=True, help="binance | bybit | okx | kraken | coinbase")
+    p.add_argument("--venue", required=True,
+                   help="binance | binance_futures | bybit | okx | kraken | coinbase")
     p.add_argument("--symbols", required=True, help="comma-separated venue symbols")
     p.add_argument("--out", required=True, metavar="FILE", help="the recording to write")
     p.add_argument("--compress", action="store_true", help="gzip the file (.gz)")

@@ -378,6 +378,8 @@ class _BookState:
     synced: bool
     last_seq: int = -1
     snapshot_seq: int = -1
+    # Binance USDⓈ-M futures: diffs kept while waiting for a (new) REST snapshot
+    pending: list[tuple[_Span, Any, RecordedMessage]] = field(default_factory=list)
 
 
 #: venues whose books start from a REST snapshot bridged to the buffered stream, and the URL
@@ -526,6 +528,10 @@ def _apply_span(venue: str, kind: MessageKind, sp: _Span, deltas: Any,
                 report: VerifyReport, m: RecordedMessage) -> None:
     """Sequence check, book update, crossed-book and checksum check for one instrument."""
     symbol = names.get(sp.iid, str(sp.iid))
+    if venue == "binance_futures":
+        _futures_span(kind, sp, deltas[sp.first:sp.first + sp.count], state(sp.iid), symbol,
+                      report, m)
+        return
     if not _sequence_ok(venue, kind, sp, report):
         report.sequence_gaps += 1
         report.errors.append(f"line {m.line}: sequence gap on {symbol}")
@@ -565,6 +571,72 @@ def _apply_span(venue: str, kind: MessageKind, sp: _Span, deltas: Any,
         else:
             report.checksums_failed += 1
             report.errors.append(f"line {m.line}: checksum {cs} != book {mine} on {symbol}")
+
+
+#: diffs kept per symbol while it waits for a Binance futures REST snapshot (oldest dropped)
+_MAX_PENDING = 100_000
+
+
+def _futures_span(kind: MessageKind, sp: _Span, part: Any, st: _BookState, symbol: str,
+                  report: VerifyReport, m: RecordedMessage) -> None:
+    """Binance USDⓈ-M futures book sync, per symbol, as documented: diffs are buffered until a
+    REST snapshot; then diffs with ``u < lastUpdateId`` are dropped, the first applied one has
+    ``U <= lastUpdateId <= u`` and every next one ``pu == previous u``.  A gap is counted once;
+    the symbol then waits (its book unchecked) for its next snapshot, bridged to the diffs
+    buffered meanwhile (which are still chained to each other).  A snapshot no newer than a
+    synced book (its answer came after diffs past its ``lastUpdateId``) is not needed: the
+    chain goes on."""
+    if kind == MessageKind.BOOK_SNAPSHOT:
+        if st.synced and sp.last_seq <= st.last_seq:
+            return
+        st.book.apply_deltas(part)                     # the snapshot clears the book first
+        st.snapshot_seq = sp.last_seq
+        st.synced = False
+        st.last_seq = -1
+        pending, st.pending = st.pending, []
+        for psp, ppart, pm in pending:
+            _futures_diff(psp, ppart, st, symbol, report, pm)
+        return
+    _futures_diff(sp, part, st, symbol, report, m)
+
+
+def _futures_diff(sp: _Span, part: Any, st: _BookState, symbol: str, report: VerifyReport,
+                  m: RecordedMessage) -> None:
+    gap = False
+    if st.snapshot_seq < 0:                            # waiting for a snapshot: buffer
+        report.sequence_checks += bool(st.pending)
+        if st.pending and sp.prev_seq != st.pending[-1][0].last_seq:
+            gap = True
+            st.pending.clear()
+        elif len(st.pending) >= _MAX_PENDING:
+            del st.pending[0]
+        st.pending.append((sp, part.copy(), m))
+    elif not st.synced:                                # bridging onto the snapshot
+        if sp.last_seq < st.snapshot_seq:
+            return                                     # older than the snapshot: dropped
+        report.sequence_checks += 1
+        if sp.first_seq > st.snapshot_seq:
+            gap = True                                 # events between were missed
+        else:
+            st.synced = True
+    else:
+        report.sequence_checks += 1
+        gap = sp.prev_seq != st.last_seq
+    if gap:
+        report.sequence_gaps += 1
+        report.errors.append(f"line {m.line}: sequence gap on {symbol}")
+        if st.snapshot_seq >= 0:                       # resync: wait for the next snapshot
+            st.snapshot_seq = -1
+            st.synced = False
+            st.pending = [(sp, part.copy(), m)]
+        return
+    if not st.synced:
+        return
+    st.last_seq = sp.last_seq
+    st.book.apply_deltas(part)
+    if st.book.is_crossed:
+        report.crossed_books += 1
+        report.errors.append(f"line {m.line}: crossed book on {symbol}")
 
 
 def _sequence_ok(venue: str, kind: MessageKind, sp: _Span, report: VerifyReport) -> bool:

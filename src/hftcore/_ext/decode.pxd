@@ -48,6 +48,9 @@ cdef class BinanceDecoder(Decoder):
     cdef int decode_depth_snapshot_c(self, const char* data, Py_ssize_t n, ts_t recv_ts,
                                      const char* symbol, Py_ssize_t symbol_len) noexcept nogil
 
+cdef class BinanceFuturesDecoder(BinanceDecoder):
+    pass
+
 cdef class BybitDecoder(Decoder):
     pass
 

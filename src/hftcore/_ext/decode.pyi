@@ -106,11 +106,13 @@ class Decoder:
     @property
     def busy(self) -> bool: ...
 
-@final
 class BinanceDecoder(Decoder):
     def decode_depth_snapshot(
         self, data: Buffer, symbol: str | bytes, recv_ts: int = 0
     ) -> MessageKind: ...
+
+@final
+class BinanceFuturesDecoder(BinanceDecoder): ...
 
 @final
 class BybitDecoder(Decoder): ...

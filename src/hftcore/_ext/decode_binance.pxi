@@ -39,8 +39,9 @@ cdef LevelFormat BINANCE_PAIRS = level_array(2, 2, 0, 1, LEVEL_STRINGS)
 # The order-independent path
 # ---------------------------------------------------------------------------------------------
 
-cdef int binance_depth(DecState* d, Scan* sc) noexcept nogil:
-    """depthUpdate: keys in any order; level arrays before "s" are read once it is known."""
+cdef int binance_depth(DecState* d, Scan* sc, bint futures) noexcept nogil:
+    """depthUpdate: keys in any order; level arrays before "s" are read once it is known.
+    USDⓈ-M futures (``futures``): ``pu`` is required (the chain is ``pu == previous u``)."""
     cdef int st = 0, r
     cdef const char* k
     cdef Py_ssize_t kn
@@ -103,7 +104,7 @@ cdef int binance_depth(DecState* d, Scan* sc) noexcept nogil:
             continue
         if skip_unknown_key(d, sc, k) < 0:
             return -1
-    if (seen & 0x3F) != 0x3F:
+    if (seen & 0x3F) != 0x3F or (futures and not (seen >> 8) & 1):
         return fail_missing(sc)
     if sym == NULL:
         return K_UNKNOWN_SYMBOL
@@ -269,7 +270,9 @@ cdef int binance_book_ticker(DecState* d, Scan* sc) noexcept nogil:
     return K_BBO
 
 
-cdef int binance_execution_report(DecState* d, Scan* sc) noexcept nogil:
+cdef int binance_execution_report(DecState* d, Scan* sc, bint futures) noexcept nogil:
+    """executionReport; with ``futures`` the order object "o" of a USDⓈ-M ORDER_TRADE_UPDATE
+    (the same letters; its event time "E" is outside, set by the caller)."""
     cdef int st = 0, r, i
     cdef const char* k
     cdef Py_ssize_t kn
@@ -340,8 +343,8 @@ cdef int binance_execution_report(DecState* d, Scan* sc) noexcept nogil:
                 continue
         if scan_skip_value(sc, 1) < 0:                    # many optional fields: skipped
             return -1
-    # required: s c S o q p x X l z L, E i
-    if (seen & 0x7FF) != 0x7FF or not (seen >> 20) & 1 or not (seen >> 22) & 1:
+    # required: s c S o q p x X l z L, E (spot) i
+    if (seen & 0x7FF) != 0x7FF or not (futures or (seen >> 20) & 1) or not (seen >> 22) & 1:
         return fail_missing(sc)
     sym = symbol_lookup(d, v[0].s, v[0].n)
     if sym == NULL:
@@ -386,7 +389,53 @@ cdef int binance_execution_report(DecState* d, Scan* sc) noexcept nogil:
     return K_ORDER
 
 
-cdef int binance_event(DecState* d, Scan* sc) noexcept nogil:
+cdef int binance_order_trade_update(DecState* d, Scan* sc) noexcept nogil:
+    """USDⓈ-M futures ORDER_TRADE_UPDATE: {"e","E","T","o":{order}} in any key order."""
+    cdef int st = 0, r, kind = -2
+    cdef const char* k
+    cdef Py_ssize_t kn, at = -1
+    cdef uint64_t seen = 0
+    cdef int64_t E = 0, T = 0
+    cdef Field f
+    if scan_object_open(sc) < 0:
+        return -1
+    while True:
+        d.info.what = b"ORDER_TRADE_UPDATE"
+        r = scan_object_key(sc, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return -1
+        if text_is(k, kn, b"e"):
+            if scan_seen_once(sc, &seen, 0, k) < 0 or scan_string_field(sc, &f) < 0:
+                return -1
+        elif text_is(k, kn, b"E"):
+            if scan_seen_once(sc, &seen, 1, k) < 0 or scan_ms(sc, &E) < 0:
+                return -1
+        elif text_is(k, kn, b"T"):
+            if scan_seen_once(sc, &seen, 2, k) < 0 or scan_ms(sc, &T) < 0:
+                return -1
+        elif text_is(k, kn, b"o"):
+            if scan_seen_once(sc, &seen, 3, k) < 0:
+                return -1
+            at = d.info.n_orders
+            kind = binance_execution_report(d, sc, True)
+            if kind < 0:
+                return -1
+        elif skip_unknown_key(d, sc, k) < 0:
+            return -1
+    d.info.what = b"ORDER_TRADE_UPDATE"
+    if (seen & 0xB) != 0xB:                               # e E o
+        return fail_missing(sc)
+    if kind == K_ORDER:
+        d.orders[at].exchange_ts = E
+        if d.orders[at].transact_ts == 0:
+            d.orders[at].transact_ts = T
+    d.info.exchange_ts = E
+    return kind
+
+
+cdef int binance_event(DecState* d, Scan* sc, bint futures) noexcept nogil:
     """One Binance event object (bare, or the value of "data" / "event")."""
     cdef const char* names[7]
     cdef Field vals[7]
@@ -419,7 +468,7 @@ cdef int binance_event(DecState* d, Scan* sc) noexcept nogil:
         return -1
     if found & 1:
         if text_is(e.s, e.n, b"depthUpdate"):
-            return binance_depth(d, sc)
+            return binance_depth(d, sc, futures)
         if text_is(e.s, e.n, b"trade"):
             return binance_trade(d, sc, False)
         if text_is(e.s, e.n, b"aggTrade"):
@@ -427,7 +476,9 @@ cdef int binance_event(DecState* d, Scan* sc) noexcept nogil:
         if text_is(e.s, e.n, b"bookTicker"):
             return binance_book_ticker(d, sc)
         if text_is(e.s, e.n, b"executionReport"):
-            return binance_execution_report(d, sc)
+            return binance_execution_report(d, sc, False)
+        if futures and text_is(e.s, e.n, b"ORDER_TRADE_UPDATE"):
+            return binance_order_trade_update(d, sc)
         d.info.what = b"event"
         return finish_other(sc, K_OTHER)                  # kline, 24hrTicker, account events...
     if (found & 2) and (found & 64):
@@ -507,19 +558,28 @@ cdef int binance_fast_trade(DecState* d, Scan* sc, const char** pp, bint agg) no
     return K_TRADE
 
 
-cdef int binance_fast_depth(DecState* d, Scan* sc, const char** pp) noexcept nogil:
+cdef int binance_fast_depth(DecState* d, Scan* sc, const char** pp,
+                            bint futures) noexcept nogil:
+    """Spot: E s U u b a.  USDⓈ-M futures: E T s U u pu b a."""
     cdef const char* p = pp[0]
     cdef const char* end = sc.end
     cdef const char* s
     cdef Py_ssize_t n, span
-    cdef int64_t E, U, u
+    cdef int64_t E, T, U, u, pu = -1
     cdef SymbolEntry* sym
     cdef BookSpan* sp
-    if (not fast_ms(&p, end, &E) or not fast_literal(&p, end, b',"s":"', 6)
+    if not fast_ms(&p, end, &E):
+        return -2
+    if futures and (not fast_literal(&p, end, b',"T":', 5) or not fast_int(&p, end, &T)):
+        return -2
+    if (not fast_literal(&p, end, b',"s":"', 6)
             or not fast_string(&p, end, &s, &n)
             or not fast_literal(&p, end, b',"U":', 5) or not fast_int(&p, end, &U)
-            or not fast_literal(&p, end, b',"u":', 5) or not fast_int(&p, end, &u)
-            or not fast_literal(&p, end, b',"b":', 5)):
+            or not fast_literal(&p, end, b',"u":', 5) or not fast_int(&p, end, &u)):
+        return -2
+    if futures and (not fast_literal(&p, end, b',"pu":', 6) or not fast_int(&p, end, &pu)):
+        return -2
+    if not fast_literal(&p, end, b',"b":', 5):
         return -2
     sym = symbol_find(&d.symbols, s, n)
     if sym == NULL:
@@ -545,6 +605,7 @@ cdef int binance_fast_depth(DecState* d, Scan* sc, const char** pp) noexcept nog
     if sp == NULL:
         return -1
     sp.first_seq = U
+    sp.prev_seq = pu
     sp.flags |= INFO_HAS_SEQ
     pp[0] = p
     return K_BOOK_UPDATE
@@ -594,9 +655,10 @@ cdef int binance_fast_book_ticker(DecState* d, Scan* sc, const char** pp) noexce
     return K_BBO
 
 
-cdef int binance_fast_event(DecState* d, Scan* sc, const char** pp) noexcept nogil:
+cdef int binance_fast_event(DecState* d, Scan* sc, const char** pp,
+                            bint futures) noexcept nogil:
     if fast_literal(pp, sc.end, b'{"e":"depthUpdate","E":', 23):
-        return binance_fast_depth(d, sc, pp)
+        return binance_fast_depth(d, sc, pp, futures)
     if fast_literal(pp, sc.end, b'{"e":"trade","E":', 17):
         return binance_fast_trade(d, sc, pp, False)
     if fast_literal(pp, sc.end, b'{"e":"aggTrade","E":', 20):
@@ -606,7 +668,7 @@ cdef int binance_fast_event(DecState* d, Scan* sc, const char** pp) noexcept nog
     return -2
 
 
-cdef int binance_fast(DecState* d, Scan* sc) noexcept nogil:
+cdef int binance_fast(DecState* d, Scan* sc, bint futures) noexcept nogil:
     """Templates for bare events and the combined-stream wrapper."""
     cdef const char* p = sc.p
     cdef const char* s
@@ -615,13 +677,13 @@ cdef int binance_fast(DecState* d, Scan* sc) noexcept nogil:
     if fast_literal(&p, sc.end, b'{"stream":"', 11):
         if not fast_string(&p, sc.end, &s, &n) or not fast_literal(&p, sc.end, b',"data":', 8):
             return -2
-        r = binance_fast_event(d, sc, &p)
+        r = binance_fast_event(d, sc, &p, futures)
         if r < 0:
             return r
         if not fast_literal(&p, sc.end, b"}", 1):
             return -2
     else:
-        r = binance_fast_event(d, sc, &p)
+        r = binance_fast_event(d, sc, &p, futures)
         if r < 0:
             return r
     sc.p = p
@@ -632,7 +694,7 @@ cdef int binance_fast(DecState* d, Scan* sc) noexcept nogil:
 # Entry points
 # ---------------------------------------------------------------------------------------------
 
-cdef int binance_decode(DecState* d, Scan* sc) noexcept nogil:
+cdef int binance_decode(DecState* d, Scan* sc, bint futures) noexcept nogil:
     cdef const char* obj
     cdef const char* k
     cdef Py_ssize_t kn
@@ -640,7 +702,7 @@ cdef int binance_decode(DecState* d, Scan* sc) noexcept nogil:
     cdef uint64_t seen = 0
     cdef Field f
     cdef int64_t sid
-    r = binance_fast(d, sc)
+    r = binance_fast(d, sc, futures)
     if r >= 0 or r == -1:
         return r
     message_restart(d)
@@ -657,7 +719,7 @@ cdef int binance_decode(DecState* d, Scan* sc) noexcept nogil:
     if r == 0 or not (text_is(k, kn, b"stream") or text_is(k, kn, b"data")
                       or text_is(k, kn, b"subscriptionId") or text_is(k, kn, b"event")):
         sc.p = obj
-        return binance_event(d, sc)
+        return binance_event(d, sc, futures)
     while True:                                           # {"stream":..,"data":..} wrappers
         if text_is(k, kn, b"stream"):
             if scan_seen_once(sc, &seen, 0, k) < 0 or scan_string_field(sc, &f) < 0:
@@ -668,7 +730,7 @@ cdef int binance_decode(DecState* d, Scan* sc) noexcept nogil:
         elif text_is(k, kn, b"data") or text_is(k, kn, b"event"):
             if scan_seen_once(sc, &seen, 2, k) < 0:
                 return -1
-            kind = binance_event(d, sc)
+            kind = binance_event(d, sc, futures)
             if kind < 0:
                 return -1
         elif skip_unknown_key(d, sc, k) < 0:
@@ -684,13 +746,15 @@ cdef int binance_decode(DecState* d, Scan* sc) noexcept nogil:
     return kind
 
 
-cdef int binance_depth_snapshot(DecState* d, Scan* sc, SymbolEntry* sym) noexcept nogil:
-    """REST GET /api/v3/depth: {"lastUpdateId":..,"bids":[..],"asks":[..]}."""
+cdef int binance_depth_snapshot(DecState* d, Scan* sc, SymbolEntry* sym,
+                                bint futures) noexcept nogil:
+    """REST GET /api/v3/depth: {"lastUpdateId":..,"bids":[..],"asks":[..]}; USDⓈ-M futures
+    GET /fapi/v1/depth adds the message time "E" (the records' exchange_ts) and "T"."""
     cdef int st = 0, r
     cdef const char* k
     cdef Py_ssize_t kn
     cdef uint64_t seen = 0
-    cdef int64_t last = 0
+    cdef int64_t last = 0, E = 0, T
     cdef Py_ssize_t span
     cdef BookSpan* s
     d.info.what = b"depth snapshot"
@@ -711,18 +775,23 @@ cdef int binance_depth_snapshot(DecState* d, Scan* sc, SymbolEntry* sym) noexcep
                     or read_levels(d, sc, sym, SIDE_BID if k[0] == b'b' else SIDE_ASK,
                                    &BINANCE_PAIRS, NULL) < 0):
                 return -1
+        elif futures and text_is(k, kn, b"E"):
+            if scan_seen_once(sc, &seen, 3, k) < 0 or scan_ms(sc, &E) < 0:
+                return -1
+        elif futures and text_is(k, kn, b"T"):
+            if scan_seen_once(sc, &seen, 4, k) < 0 or scan_ms(sc, &T) < 0:
+                return -1
         elif skip_unknown_key(d, sc, k) < 0:
             return -1
-    if seen != 7:
+    if (seen & 7) != 7:
         return fail_missing(sc)
-    s = span_close(d, sc, span, 0, last, True)
+    s = span_close(d, sc, span, E, last, True)
     if s == NULL:
         return -1
     s.flags |= INFO_HAS_SEQ
     return K_BOOK_SNAPSHOT
 
 
-@cython.final
 cdef class BinanceDecoder(Decoder):
     """Binance spot: depthUpdate, trade, aggTrade, bookTicker, executionReport (bare, in the
     combined-stream ``{"stream","data"}`` or WebSocket-API ``{"subscriptionId","event"}``
@@ -732,10 +801,10 @@ cdef class BinanceDecoder(Decoder):
     VENUE = "binance"
 
     cdef int _decode(self, DecState* d, Scan* sc) noexcept nogil:
-        return binance_decode(d, sc)
+        return binance_decode(d, sc, False)
 
     cdef int _decode_snapshot(self, DecState* d, Scan* sc, SymbolEntry* sym) noexcept nogil:
-        return binance_depth_snapshot(d, sc, sym)
+        return binance_depth_snapshot(d, sc, sym, False)
 
     cdef int decode_depth_snapshot_c(self, const char* data, Py_ssize_t n, ts_t recv_ts,
                                      const char* symbol, Py_ssize_t symbol_len) noexcept nogil:
@@ -745,3 +814,20 @@ cdef class BinanceDecoder(Decoder):
         """Decode a REST ``GET /api/v3/depth`` body for ``symbol``: BOOK_SNAPSHOT deltas whose
         sequence is ``lastUpdateId`` (the same as ``decode_snapshot``)."""
         return self.decode_snapshot(data, symbol, recv_ts)
+
+
+@cython.final
+cdef class BinanceFuturesDecoder(BinanceDecoder):
+    """Binance USDⓈ-M futures (``fstream.binance.com``): the spot messages in their futures
+    form -- ``depthUpdate`` with ``T`` and ``pu`` (required: the chain is ``pu == previous u``),
+    ``aggTrade``, ``trade``, ``bookTicker`` --, the private ``ORDER_TRADE_UPDATE`` (an
+    ORDER record) and the REST ``GET /fapi/v1/depth`` snapshot via
+    :meth:`decode_depth_snapshot` (its ``E`` is the records' exchange_ts)."""
+
+    VENUE = "binance_futures"
+
+    cdef int _decode(self, DecState* d, Scan* sc) noexcept nogil:
+        return binance_decode(d, sc, True)
+
+    cdef int _decode_snapshot(self, DecState* d, Scan* sc, SymbolEntry* sym) noexcept nogil:
+        return binance_depth_snapshot(d, sc, sym, True)

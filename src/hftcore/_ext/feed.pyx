@@ -433,6 +433,10 @@ cdef class Feed:
             s.state = BOOK_NO_DATA
             self._status(inst, 0, recv_ts, sp.exchange_ts)
         if snapshot:
+            if (self.rule == SYNC_BINANCE_FUTURES and s.state == BOOK_SYNCED and s.bridged
+                    and last <= s.last_seq):
+                self.stale_dropped += 1      # a REST snapshot no newer than the synced book
+                return 0
             if s.state != BOOK_SYNCED:
                 status = 1
             s.state = BOOK_SYNCED

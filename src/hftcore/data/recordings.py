@@ -36,6 +36,7 @@ __all__ = [
 VENUE_HOSTS: tuple[tuple[str, str], ...] = (
     ("fstream.binance", "binance_futures"),
     ("fapi.binance", "binance_futures"),
+    ("/fapi/v1/", "binance_futures"),          # a futures REST path on any host (loopback)
     ("binance", "binance"),
     ("bybit", "bybit"),
     ("okx.com", "okx"),
@@ -115,6 +116,8 @@ def detect_venue(path: str | Path) -> str | None:
         return "bybit"
     if b'"arg":{"channel"' in text or b'"arg": {"channel"' in text:
         return "okx"
+    if b'"e":"depthUpdate"' in text and b'"pu":' in text:
+        return "binance_futures"
     if b'"e":"depthUpdate"' in text or b'"lastUpdateId"' in text:
         return "binance"
     if b'"type":"l2update"' in text or b'"type":"snapshot"' in text:

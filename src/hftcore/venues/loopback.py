@@ -69,6 +69,7 @@ from hftcore.venues.sim import SimExchange
 from hftcore.venues.ws import RedactingLogger
 
 __all__ = [
+    "BinanceFuturesLoopback",
     "BinanceLoopback",
     "BybitLoopback",
     "CoinbaseLoopback",
@@ -1301,6 +1302,295 @@ class _NoAnswer:
 
 
 _NO_ANSWER: Any = _NoAnswer()
+
+
+# -- Binance USDⓈ-M futures ---------------------------------------------------------------------
+
+_BN_ERRORS.update({
+    -1125: "This listenKey does not exist.",
+    -5022: "Due to the order could not be executed as maker, the Post Only order will be "
+           "rejected.",
+    -4028: "Quantity is less than or equal to the executed quantity.",
+})
+
+
+class _BnUserStream(_ServerListener):
+    """A futures user data stream (``/ws/<listenKey>``): ORDER_TRADE_UPDATE events."""
+
+    def __init__(self, server: BinanceFuturesLoopback, path: str, key: str) -> None:
+        super().__init__(server, path)
+        self.key = key
+
+
+class BinanceFuturesLoopback(BinanceLoopback):
+    """Binance USDⓈ-M futures on 127.0.0.1: the combined stream (``/stream?streams=``, futures
+    ``depthUpdate`` with ``pu``), the futures WebSocket API (``/ws-fapi/v1``:
+    ``session.logon``, ``order.place`` (``GTX`` = post-only), ``order.cancel``,
+    ``order.modify``, ``order.status``), user data streams (``POST/PUT/DELETE
+    /fapi/v1/listenKey``, then ``/ws/<listenKey>`` with ``ORDER_TRADE_UPDATE``) and signed REST
+    (``/fapi/v1/depth``, ``/fapi/v1/order``, ``/fapi/v1/openOrders``, ``/fapi/v1/userTrades``).
+    Parameters as :class:`BinanceLoopback` (``recording``: futures recordings).
+
+    With no recorded snapshot, a symbol's first REST snapshot says ``lastUpdateId`` = the
+    first diff's ``U`` (the futures bridge needs ``U <= lastUpdateId <= u``)."""
+
+    venue = "binance_futures"
+
+    def __init__(self, instruments: Sequence[Instrument],
+                 recording: str | Path | Sequence[str | Path] | None = None,
+                 frames: Sequence[MarketFrame] | None = None, **kwargs: Any) -> None:
+        super().__init__(instruments, recording, frames, **kwargs)
+        self.listen_keys: dict[str, int] = {}          # key -> keep-alives
+        self._amending: set[int] = set()               # handles re-placed by order.modify
+        self.stats.update(listen_keys=0, keepalives=0, modifies=0)
+
+    def on_start(self) -> None:
+        first: dict[str, int] = {}
+        for f in self.frames:
+            if f.bids is not None and f.symbol not in first:
+                first[f.symbol] = f.first
+        ts = time.time_ns()
+        for inst in self.instruments:
+            sym = inst.symbol
+            body = self.snapshots.get(sym)
+            book = self.books[sym]
+            if body is not None:
+                snap = orjson.loads(body)
+                book.set(snap["bids"], snap["asks"], int(snap["lastUpdateId"]))
+            else:
+                book.set((), (), first.get(sym, 1))
+                body = self.snapshot(sym)
+                self.stats["snapshots"] -= 1
+            self.matcher.rest(f"{self.rest_url}/fapi/v1/depth?symbol={sym}", body, ts)
+
+    def listener_for(self, path: str) -> WSListener | None:
+        if path.startswith("/ws/"):
+            key = path[4:].split("?", 1)[0]
+            if key in self.listen_keys:
+                return _BnUserStream(self, path, key)
+        if path.startswith("/ws-fapi/v1"):
+            return _BnApi(self, path)
+        if path.startswith("/ws-api"):
+            return None
+        return super().listener_for(path)
+
+    def malformed_frame(self, f: MarketFrame) -> bytes:
+        return b'{"stream":"' + f.stream.encode() + b'","data":{"e":"depthUpdate","E":1,"T":'
+
+    # -- REST ------------------------------------------------------------------------------------
+    def rest_routes(self, app: web.Application) -> None:
+        app.router.add_get("/fapi/v1/depth", self._rest_depth)
+        app.router.add_get("/fapi/v1/time", self._rest_time)
+        app.router.add_route("*", "/fapi/v1/order", self._rest_order)
+        app.router.add_route("*", "/fapi/v1/listenKey", self._rest_listen_key)
+        app.router.add_get("/fapi/v1/openOrders", self._rest_open_orders)
+        app.router.add_get("/fapi/v1/userTrades", self._rest_user_trades)
+
+    def snapshot(self, symbol: str, limit: int = 1000) -> bytes:
+        """The ``GET /fapi/v1/depth`` body of ``symbol`` as the stream has left it."""
+        book = self.books[symbol]
+        bids, asks = book.top(limit)
+        self.stats["snapshots"] += 1
+        now = time.time_ns() // 1_000_000
+        return orjson.dumps({"lastUpdateId": book.last, "E": now, "T": now, "bids": bids,
+                             "asks": asks})
+
+    async def _rest_listen_key(self, request: web.Request) -> web.Response:
+        self.stats["requests"] += 1
+        if request.headers.get("X-MBX-APIKEY") != self.api_key:
+            return web.json_response({"code": -2015, "msg": _BN_ERRORS[-2015]}, status=401)
+        if request.method == "POST":
+            key = next(iter(self.listen_keys), "") or base64.b32encode(
+                hashlib.sha256(f"{self.api_key}{time.time_ns()}".encode()).digest()
+            ).decode().rstrip("=")
+            self.listen_keys.setdefault(key, 0)
+            self.stats["listen_keys"] += 1
+            return web.json_response({"listenKey": key})
+        if request.method == "PUT":
+            if not self.listen_keys:
+                return web.json_response({"code": -1125, "msg": _BN_ERRORS[-1125]}, status=400)
+            for k in self.listen_keys:
+                self.listen_keys[k] += 1
+            self.stats["keepalives"] += 1
+            return web.json_response({})
+        if request.method == "DELETE":
+            self.expire_listen_keys()
+            return web.json_response({})
+        return web.json_response({"code": -1000, "msg": _BN_ERRORS[-1000]}, status=400)
+
+    def send_user(self, data: bytes) -> int:
+        """Send ``data`` as is on every user data stream (a test's own event); returns how
+        many streams got it."""
+        if not isinstance(data, bytes):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        streams = [c for c in self._clients if isinstance(c, _BnUserStream)]
+        for c in streams:
+            c.send(data)
+        return len(streams)
+
+    def expire_listen_keys(self) -> int:
+        """Expire every listen key: ``listenKeyExpired`` on their streams, which then close."""
+        now = time.time_ns() // 1_000_000
+        n = 0
+        for c in list(self._clients):
+            if isinstance(c, _BnUserStream):
+                c.send(orjson.dumps({"e": "listenKeyExpired", "E": now, "listenKey": c.key}))
+                if c.transport is not None:
+                    c.transport.disconnect(False)
+                n += 1
+        self.listen_keys.clear()
+        return n
+
+    async def _rest_signed_params(self, request: web.Request) -> dict[str, Any]:
+        query = request.rel_url.raw_query_string
+        body = (await request.read()).decode()
+        signed = query + body
+        params = dict(urllib.parse.parse_qsl(signed, keep_blank_values=True))
+        sig = params.pop("signature", "")
+        payload = signed.rsplit("&signature=", 1)[0] if "&signature=" in signed else signed
+        self.stats["requests"] += 1
+        if request.headers.get("X-MBX-APIKEY") != self.api_key:
+            raise _BnError(-2015, 401)
+        self._check_signature(payload, urllib.parse.unquote(sig), params)
+        return params
+
+    async def _rest_open_orders(self, request: web.Request) -> web.Response:
+        try:
+            params = await self._rest_signed_params(request)
+            if "symbol" in params:
+                self._inst(params)
+        except _BnError as exc:
+            return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
+        return web.json_response([self._order_json(o)
+                                  for o in self.open_orders(params.get("symbol"))])
+
+    async def _rest_user_trades(self, request: web.Request) -> web.Response:
+        try:
+            params = await self._rest_signed_params(request)
+            if "orderId" in params:
+                params["orderId"] = int(params["orderId"])
+            trades = self._my_trades(params)
+        except ValueError:
+            return web.json_response({"code": -1102, "msg": "orderId"}, status=400)
+        except _BnError as exc:
+            return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
+        # the futures shape: "maker" / "buyer" (spot says "isMaker" / "isBuyer")
+        out = [{"symbol": t["symbol"], "id": t["id"], "orderId": t["orderId"],
+                "side": "BUY" if t["isBuyer"] else "SELL", "price": t["price"], "qty": t["qty"],
+                "realizedPnl": "0", "quoteQty": t["quoteQty"], "commission": t["commission"],
+                "commissionAsset": t["commissionAsset"], "time": t["time"],
+                "positionSide": "BOTH", "buyer": t["isBuyer"], "maker": t["isMaker"]}
+               for t in trades]
+        return web.json_response(out)
+
+    # -- the WebSocket API -----------------------------------------------------------------------
+    def _rate_limits(self) -> list[dict[str, Any]]:
+        limit, window = self.order_limit
+        return [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": int(window),
+                 "limit": limit, "count": self.orders_in_window()}]
+
+    def _dispatch(self, conn: _BnApi, method: str, params: dict[str, Any]) -> Any:
+        if method in ("order.cancelReplace", "userDataStream.subscribe",
+                      "userDataStream.subscribe.signature", "openOrders.status", "myTrades"):
+            raise _BnError(-1000)                       # spot methods
+        if method == "order.modify":
+            self._authorized(conn, params, method)
+            return self._modify(params)
+        return super()._dispatch(conn, method, params)
+
+    def _place(self, params: dict[str, Any]) -> Any:
+        p = dict(params)
+        if p.get("type") == "LIMIT_MAKER":
+            raise _BnError(-1102, name="type")
+        if p.get("type") == "LIMIT" and p.get("timeInForce") == "GTX":
+            p["type"] = "LIMIT_MAKER"                   # post-only in the shared matcher
+            p.pop("timeInForce")
+        try:
+            res = super()._place(p)
+        except _BnError as exc:
+            if exc.code == -2010:
+                raise _BnError(-5022) from None
+            raise
+        if res is _NO_ANSWER:
+            return res
+        return self._order_json(self.by_cid[res["clientOrderId"]])
+
+    def _modify(self, params: dict[str, Any]) -> Any:
+        inst = self._inst(params)
+        o = self._find(params)
+        if o.status not in ("NEW", "PARTIALLY_FILLED") or o.type not in ("LIMIT", "LIMIT_MAKER"):
+            raise _BnError(-2013)
+        if params.get("side") != ("BUY" if o.side == 0 else "SELL"):
+            raise _BnError(-1102, name="side")
+        try:
+            qty = inst.qty(str(params.get("quantity", "")))
+            price = inst.price(str(params["price"]))
+        except (ValueError, KeyError):
+            raise _BnError(-1013, name="LOT_SIZE/PRICE_FILTER") from None
+        if price <= 0:
+            raise _BnError(-1013, name="PRICE_FILTER")
+        if qty <= o.filled:
+            raise _BnError(-4028)
+        if not self._rate_ok():
+            limit, window = self.order_limit
+            raise _BnError(-1015, 429, limit=limit, window=int(window))
+        self.stats["modifies"] += 1
+        # the same order, re-placed in the matcher with its new price and what is left
+        self._quiet.add(o.handle)
+        self.matcher.cancel(o.handle, o.slot, o.index)
+        self._quiet.discard(o.handle)
+        del self.orders[o.handle]
+        o.handle = next(self._handles)
+        o.price, o.qty = price, qty
+        self.orders[o.handle] = o
+        self._amending.add(o.handle)
+        o.slot = self.matcher.submit(o.handle, o.index, o.side, price, qty - o.filled, o.flags)
+        return self._order_json(o)
+
+    def _order_json(self, o: _SOrder) -> dict[str, Any]:
+        out = super()._order_json(o)
+        if o.type == "LIMIT_MAKER":
+            out["type"], out["timeInForce"] = "LIMIT", "GTX"
+        out.pop("orderListId", None)
+        out.pop("cummulativeQuoteQty", None)
+        out.pop("isWorking", None)
+        out.update(avgPrice="0", cumQuote=str(o.quote), reduceOnly=False, positionSide="BOTH",
+                   origType=out["type"])
+        return out
+
+    # -- private reports -------------------------------------------------------------------------
+    def _report(self, o: _SOrder, x: str, *, last_qty: int = 0, last_px: int = 0,
+                trade_id: int = -1, maker: bool = False) -> None:
+        inst = o.inst
+        now = time.time_ns() // 1_000_000
+        typ, tif = ("LIMIT", "GTX") if o.type == "LIMIT_MAKER" else (o.type, o.tif or "GTC")
+        ev = {"e": "ORDER_TRADE_UPDATE", "E": now, "T": now, "o": {
+            "s": inst.symbol, "c": o.cid, "S": "BUY" if o.side == 0 else "SELL", "o": typ,
+            "f": tif, "q": format_fixed(o.qty, inst.size_decimals),
+            "p": format_fixed(o.price, inst.price_decimals), "ap": "0", "sp": "0", "x": x,
+            "X": o.status, "i": o.order_id, "l": format_fixed(last_qty, inst.size_decimals),
+            "z": format_fixed(o.filled, inst.size_decimals),
+            "L": format_fixed(last_px, inst.price_decimals), "N": inst.quote or "USDT",
+            "n": "0", "T": now, "t": trade_id if x == "TRADE" else 0, "b": "0", "a": "0",
+            "m": maker, "R": False, "wt": "CONTRACT_PRICE", "ot": typ, "ps": "BOTH",
+            "cp": False, "rp": "0", "pP": False, "si": 0, "ss": 0, "V": "NONE", "pm": "NONE",
+            "gtd": 0}}
+        msg = orjson.dumps(ev)
+        n = 2 if x == "TRADE" and self.faults.duplicate_fills else 1
+        for c in [c for c in self._clients if isinstance(c, _BnUserStream)]:
+            for _ in range(n):
+                if self._held is not None:
+                    self._held.append((c, msg))
+                else:
+                    c.send(msg)
+
+    def on_order_event(self, o: _SOrder, kind: int, price: int, qty: int, aux: int,
+                       ts: int) -> None:
+        if kind == RSP_ACK and o.handle in self._amending:
+            self._amending.discard(o.handle)
+            self._report(o, "AMENDMENT")
+            return
+        super().on_order_event(o, kind, price, qty, aux, ts)
 
 
 
