@@ -619,7 +619,7 @@ cdef class HtxDecoder(Decoder):
                 if grown == NULL:
                     return scan_fail(sc, E_CAPACITY, sc.p)
                 self.ztext = grown
-                self.zcap *= 2
+                self.zcap = self.zcap * 2   # (not *=: a debug build checks self for None, which needs the GIL)
         if z.avail_in != 0:
             return scan_fail(sc, E_COMPRESSED, sc.end - z.avail_in)    # data after the gzip
         sc.base = self.ztext
