@@ -392,15 +392,9 @@ class BinanceVenue(LiveVenue):
             self.block_reason = "reconciling open orders"
             await self.reconcile()
         except VenueError as exc:
-            self.block_reason = self.last_api_error = str(exc)
+            self._entry_failed(exc)
             raise
-        self.trading = True
-        self.block_reason = self.last_api_error = ""
-        queued = list(self._cancel_queue.values())
-        self._cancel_queue.clear()
-        for o in queued:
-            if o.is_open:
-                self.cancel(o)
+        self._entry_ready()
 
     async def _open_user_stream(self) -> None:
         """Log on (Ed25519) and subscribe to the private updates on the WebSocket API."""
@@ -412,16 +406,9 @@ class BinanceVenue(LiveVenue):
             await self.request("userDataStream.subscribe.signature", {}, weight=2)
 
     def _api_close(self, conn: Connection) -> None:
-        self.trading = False
         self.logged_on = False
         self.user_stream = False
-        if not self._closed:
-            self.block_reason = "order entry reconnecting" + (
-                f" (last error: {self.last_api_error})" if self.last_api_error else "")
-        for fut in self._waiters.values():
-            if not fut.done():
-                fut.set_exception(VenueError(f"{self.name}: connection closed"))
-        self._waiters.clear()
+        self._entry_lost(self._waiters)
         self._order_reqs.clear()   # their orders stay pending: reconciled after the reconnect
 
     # -- order entry (the hot path) -------------------------------------------------------------

@@ -259,26 +259,13 @@ class BybitVenue(LiveVenue):
             self.block_reason = "reconciling open orders"
             await self.reconcile()
         except (VenueError, TimeoutError, RestError, RateLimitExceeded) as exc:
-            self.block_reason = self.last_api_error = str(exc) or type(exc).__name__
+            self._entry_failed(exc)
             raise
-        self.trading = True
-        self.block_reason = self.last_api_error = ""
-        queued = list(self._cancel_queue.values())
-        self._cancel_queue.clear()
-        for o in queued:
-            if o.is_open:
-                self.cancel(o)
+        self._entry_ready()
 
     def _trade_close(self, conn: Connection) -> None:
-        self.trading = False
-        if not self._closed:
-            self.block_reason = "order entry reconnecting" + (
-                f" (last error: {self.last_api_error})" if self.last_api_error else "")
         self._reqs.clear()
-        for fut in self._waiters.values():
-            if not fut.done():
-                fut.set_exception(VenueError("bybit: connection closed"))
-        self._waiters.clear()
+        self._entry_lost(self._waiters)
 
     def _send_op(self, kind: str, cid: str, extra: Any, op: str, args: dict[str, Any]) -> bool:
         rid = str(next(self._ids))

@@ -309,23 +309,14 @@ class CoinbaseVenue(LiveVenue):
             self.block_reason = "reconciling open orders"
             await self.reconcile()
         except (VenueError, TimeoutError, RestError, RateLimitExceeded) as exc:
-            self.block_reason = self.last_api_error = redact(str(exc) or type(exc).__name__)
+            self._entry_failed(exc)
             raise
         finally:
             self._sub_waiter = None
-        self.trading = True
-        self.block_reason = self.last_api_error = ""
-        queued = list(self._cancel_queue.values())
-        self._cancel_queue.clear()
-        for o in queued:
-            if o.is_open:
-                self.cancel(o)
+        self._entry_ready()
 
     def _user_close(self, conn: Connection) -> None:
-        self.trading = False
-        if not self._closed:
-            self.block_reason = "order entry reconnecting" + (
-                f" (last error: {self.last_api_error})" if self.last_api_error else "")
+        self._entry_lost()
         fut = self._sub_waiter
         if fut is not None and not fut.done():
             fut.set_exception(VenueError("coinbase: connection closed"))

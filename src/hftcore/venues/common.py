@@ -142,6 +142,42 @@ class LiveVenue(Venue):
         self.max_lag_ns = 0
         self.reports = 0
 
+    # -- order-entry state, shared by the venues that trade ------------------------------------
+    # (set by those venues' constructors: whether orders may be sent, why not, the last error
+    # the venue gave, cancels asked for while order entry was down, requests awaiting answers)
+    trading: bool
+    block_reason: str
+    last_api_error: str
+    _cancel_queue: dict[str, Order]
+
+    def _entry_failed(self, exc: BaseException) -> None:
+        """Order entry could not start (log-on, subscription, reconciliation): keep why, with
+        any secret the text may carry redacted, for ``status()`` and the dashboard."""
+        self.block_reason = self.last_api_error = redact(str(exc) or type(exc).__name__)
+
+    def _entry_ready(self) -> None:
+        """Order entry is up and reconciled: trade, and send the cancels asked for meanwhile."""
+        self.trading = True
+        self.block_reason = self.last_api_error = ""
+        queued = list(self._cancel_queue.values())
+        self._cancel_queue.clear()
+        for o in queued:
+            if o.is_open:
+                self.cancel(o)
+
+    def _entry_lost(self, waiters: dict[Any, asyncio.Future[Any]] | None = None) -> None:
+        """The order-entry connection dropped: stop trading, say why until it is back, and fail
+        the requests awaiting an answer on it (``waiters``)."""
+        self.trading = False
+        if not self._closed:
+            self.block_reason = "order entry reconnecting" + (
+                f" (last error: {self.last_api_error})" if self.last_api_error else "")
+        if waiters:
+            for fut in waiters.values():
+                if not fut.done():
+                    fut.set_exception(VenueError(f"{self.name}: connection closed"))
+            waiters.clear()
+
     # -- configuration hooks ---------------------------------------------------------------------
     def default_rate_limits(self) -> RateLimiter:
         """The venue's published limits."""

@@ -248,25 +248,12 @@ class OrderEntryVenue(LiveVenue):
                 await self.reconcile()
         except (VenueError, TimeoutError, RestError, RateLimitExceeded, KeyError,
                 ValueError) as exc:
-            self.block_reason = self.last_api_error = redact(str(exc) or type(exc).__name__)
+            self._entry_failed(exc)
             raise
-        self.trading = True
-        self.block_reason = self.last_api_error = ""
-        queued = list(self._cancel_queue.values())
-        self._cancel_queue.clear()
-        for o in queued:
-            if o.is_open:
-                self.cancel(o)
+        self._entry_ready()
 
     def _private_close(self, conn: Connection) -> None:
-        self.trading = False
-        if not self._closed:
-            self.block_reason = "order entry reconnecting" + (
-                f" (last error: {self.last_api_error})" if self.last_api_error else "")
-        for fut in self._waiters.values():
-            if not fut.done():
-                fut.set_exception(VenueError(f"{self.name}: connection closed"))
-        self._waiters.clear()
+        self._entry_lost(self._waiters)
         self.on_private_closed()
 
     def on_private_closed(self) -> None:
