@@ -28,7 +28,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -84,6 +84,7 @@ __all__ = [
     "coinbase_frames_from_recording",
     "kraken_frames_from_recording",
     "okx_frames_from_recording",
+    "received_lines",
 ]
 
 log = logging.getLogger("hftcore.loopback")
@@ -1606,13 +1607,10 @@ def _kr_levels(d: dict[str, Any], *keys: str) -> list[tuple[str, str]]:
     return out
 
 
-def kraken_frames_from_recording(paths: str | Path | Sequence[str | Path]
-                                 ) -> tuple[list[MarketFrame], dict[str, MarketFrame]]:
-    """Kraken websocket v1 recordings -> update and trade frames, and the first book snapshot
-    of each pair (which seeds the server's book instead of being replayed)."""
+def received_lines(paths: str | Path | Sequence[str | Path]) -> Iterator[tuple[int, bytes]]:
+    """``(receive time in ns, payload)`` of every received-message line (``<ts>: <payload>``)
+    of recordings (plain or compressed), file by file in file order; other lines are skipped."""
     plist = [paths] if isinstance(paths, str | Path) else list(paths)
-    frames: list[MarketFrame] = []
-    snaps: dict[str, MarketFrame] = {}
     for p in plist:
         with open_recording(p) as fh:
             for raw in fh:
@@ -1621,27 +1619,36 @@ def kraken_frames_from_recording(paths: str | Path | Sequence[str | Path]
                     continue
                 ts_text, _, body = line.partition(b": ")
                 whole, _, frac = ts_text.partition(b".")
-                ts = int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
-                try:
-                    obj = orjson.loads(body)
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(obj, list) or len(obj) < 4 or not isinstance(obj[-2], str):
-                    continue
-                pair, chan = obj[-1], obj[-2]
-                dicts = [d for d in obj[1:-2] if isinstance(d, dict)]
-                if chan.startswith("book-"):
-                    if any("as" in d or "bs" in d for d in dicts):
-                        if pair not in snaps:
-                            bids = [x for d in dicts for x in _kr_levels(d, "bs")]
-                            asks = [x for d in dicts for x in _kr_levels(d, "as")]
-                            snaps[pair] = MarketFrame(ts, pair, "book", body, bids, asks)
-                        continue
-                    bids = [x for d in dicts for x in _kr_levels(d, "b")]
-                    asks = [x for d in dicts for x in _kr_levels(d, "a")]
-                    frames.append(MarketFrame(ts, pair, "book", body, bids, asks))
-                elif chan == "trade":
-                    frames.append(MarketFrame(ts, pair, "trade", body))
+                yield int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0"), body
+
+
+def kraken_frames_from_recording(paths: str | Path | Sequence[str | Path]
+                                 ) -> tuple[list[MarketFrame], dict[str, MarketFrame]]:
+    """Kraken websocket v1 recordings -> update and trade frames, and the first book snapshot
+    of each pair (which seeds the server's book instead of being replayed)."""
+    frames: list[MarketFrame] = []
+    snaps: dict[str, MarketFrame] = {}
+    for ts, body in received_lines(paths):
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(obj, list) or len(obj) < 4 or not isinstance(obj[-2], str):
+            continue
+        pair, chan = obj[-1], obj[-2]
+        dicts = [d for d in obj[1:-2] if isinstance(d, dict)]
+        if chan.startswith("book-"):
+            if any("as" in d or "bs" in d for d in dicts):
+                if pair not in snaps:
+                    bids = [x for d in dicts for x in _kr_levels(d, "bs")]
+                    asks = [x for d in dicts for x in _kr_levels(d, "as")]
+                    snaps[pair] = MarketFrame(ts, pair, "book", body, bids, asks)
+                continue
+            bids = [x for d in dicts for x in _kr_levels(d, "b")]
+            asks = [x for d in dicts for x in _kr_levels(d, "a")]
+            frames.append(MarketFrame(ts, pair, "book", body, bids, asks))
+        elif chan == "trade":
+            frames.append(MarketFrame(ts, pair, "trade", body))
     frames.sort(key=lambda f: f.ts)
     return frames, snaps
 
@@ -2490,39 +2497,30 @@ def okx_frames_from_recording(paths: str | Path | Sequence[str | Path]
                               ) -> tuple[list[MarketFrame], dict[str, MarketFrame]]:
     """OKX v5 recordings -> ``books`` updates and ``trades`` frames, and the first snapshot of
     each instrument (which seeds the server's book)."""
-    plist = [paths] if isinstance(paths, str | Path) else list(paths)
     frames: list[MarketFrame] = []
     snaps: dict[str, MarketFrame] = {}
-    for p in plist:
-        with open_recording(p) as fh:
-            for raw in fh:
-                line = raw.rstrip(b"\r\n")
-                if not line[:1].isdigit():
+    for ts, body in received_lines(paths):
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(obj, dict) or "data" not in obj:
+            continue
+        arg = obj.get("arg") or {}
+        chan, inst = arg.get("channel", ""), arg.get("instId", "")
+        if chan.startswith("books"):
+            d = obj["data"][0]
+            f = MarketFrame(ts, inst, "books", body,
+                            [(x[0], x[1]) for x in d.get("bids", ())],
+                            [(x[0], x[1]) for x in d.get("asks", ())])
+            if obj.get("action") == "snapshot":
+                if inst not in snaps:
+                    snaps[inst] = f
                     continue
-                ts_text, _, body = line.partition(b": ")
-                whole, _, frac = ts_text.partition(b".")
-                ts = int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
-                try:
-                    obj = orjson.loads(body)
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(obj, dict) or "data" not in obj:
-                    continue
-                arg = obj.get("arg") or {}
-                chan, inst = arg.get("channel", ""), arg.get("instId", "")
-                if chan.startswith("books"):
-                    d = obj["data"][0]
-                    f = MarketFrame(ts, inst, "books", body,
-                                    [(x[0], x[1]) for x in d.get("bids", ())],
-                                    [(x[0], x[1]) for x in d.get("asks", ())])
-                    if obj.get("action") == "snapshot":
-                        if inst not in snaps:
-                            snaps[inst] = f
-                            continue
-                        f.first = -1
-                    frames.append(f)
-                elif chan == "trades":
-                    frames.append(MarketFrame(ts, inst, "trades", body))
+                f.first = -1
+            frames.append(f)
+        elif chan == "trades":
+            frames.append(MarketFrame(ts, inst, "trades", body))
     frames.sort(key=lambda f: f.ts)
     return frames, snaps
 
@@ -2803,39 +2801,30 @@ def coinbase_frames_from_recording(paths: str | Path | Sequence[str | Path]
                                    ) -> tuple[list[MarketFrame], dict[str, MarketFrame]]:
     """Coinbase Exchange recordings -> ``l2update`` and ``match`` frames, and the first
     ``snapshot`` of each product (which seeds the server's book)."""
-    plist = [paths] if isinstance(paths, str | Path) else list(paths)
     frames: list[MarketFrame] = []
     snaps: dict[str, MarketFrame] = {}
-    for p in plist:
-        with open_recording(p) as fh:
-            for raw in fh:
-                line = raw.rstrip(b"\r\n")
-                if not line[:1].isdigit():
-                    continue
-                ts_text, _, body = line.partition(b": ")
-                whole, _, frac = ts_text.partition(b".")
-                ts = int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
-                try:
-                    obj = orjson.loads(body)
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(obj, dict):
-                    continue
-                t, prod = obj.get("type"), obj.get("product_id", "")
-                if t == "snapshot":
-                    f = MarketFrame(ts, prod, "level2", body, [tuple(x) for x in obj["bids"]],
-                                    [tuple(x) for x in obj["asks"]], -1, 0)
-                    if prod not in snaps:
-                        snaps[prod] = f
-                        continue
-                    frames.append(f)
-                elif t == "l2update":
-                    ch = obj.get("changes", ())
-                    frames.append(MarketFrame(ts, prod, "level2", body,
-                                              [(c[1], c[2]) for c in ch if c[0] == "buy"],
-                                              [(c[1], c[2]) for c in ch if c[0] == "sell"]))
-                elif t in ("match", "last_match"):
-                    frames.append(MarketFrame(ts, prod, "matches", body))
+    for ts, body in received_lines(paths):
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        t, prod = obj.get("type"), obj.get("product_id", "")
+        if t == "snapshot":
+            f = MarketFrame(ts, prod, "level2", body, [tuple(x) for x in obj["bids"]],
+                            [tuple(x) for x in obj["asks"]], -1, 0)
+            if prod not in snaps:
+                snaps[prod] = f
+                continue
+            frames.append(f)
+        elif t == "l2update":
+            ch = obj.get("changes", ())
+            frames.append(MarketFrame(ts, prod, "level2", body,
+                                      [(c[1], c[2]) for c in ch if c[0] == "buy"],
+                                      [(c[1], c[2]) for c in ch if c[0] == "sell"]))
+        elif t in ("match", "last_match"):
+            frames.append(MarketFrame(ts, prod, "matches", body))
     frames.sort(key=lambda f: f.ts)
     return frames, snaps
 

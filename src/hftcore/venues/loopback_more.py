@@ -45,7 +45,13 @@ from hftcore.data.recordings import open_recording
 from hftcore.fixed import format as format_fixed
 from hftcore.model import Instrument
 from hftcore.strategy import Strategy
-from hftcore.venues.loopback import LoopbackServer, MarketFrame, _ServerListener, _SOrder
+from hftcore.venues.loopback import (
+    LoopbackServer,
+    MarketFrame,
+    _ServerListener,
+    _SOrder,
+    received_lines,
+)
 from hftcore.venues.orderentry import check_str, exact_json
 
 __all__ = [
@@ -80,20 +86,11 @@ def recorded_frames(paths: str | Path | Sequence[str | Path],
     """Every received message of recordings (``<ts>: <payload>`` lines), in order, as
     :class:`~hftcore.venues.loopback.MarketFrame` (``decode`` turns a payload into the bytes to
     keep, None to drop it)."""
-    plist = [paths] if isinstance(paths, str | Path) else list(paths)
     out: list[MarketFrame] = []
-    for p in plist:
-        with open_recording(p) as fh:
-            for raw in fh:
-                line = raw.rstrip(b"\r\n")
-                if not line[:1].isdigit():
-                    continue
-                ts_text, _, body = line.partition(b": ")
-                whole, _, frac = ts_text.partition(b".")
-                ts = int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9] or b"0")
-                payload = decode(body) if decode is not None else body
-                if payload is not None:
-                    out.append(MarketFrame(ts, "", "md", payload))
+    for ts, body in received_lines(paths):
+        payload = decode(body) if decode is not None else body
+        if payload is not None:
+            out.append(MarketFrame(ts, "", "md", payload))
     out.sort(key=lambda f: f.ts)
     return out
 
