@@ -444,14 +444,7 @@ class BinanceVenue(LiveVenue):
         cid = order.client_order_id
         if not self.order_entry:
             return super().submit(order, flags)
-        if not self.trading:
-            self.report_later(cid, "reject", reason=f"{self.name}: order entry not ready: "
-                                                    f"{self.block_reason}")
-            return
-        why = self.limiter.try_take(self._place_cost)
-        if why is not None:
-            self.rate_refused += 1
-            self.report_later(cid, "reject", reason=f"{self.name}: not sent: {why}")
+        if self._refuse_new(cid, self._place_cost):
             return
         if not self._send("place", cid, None, "order.place",
                           self._order_params(order, order.price, order.size, flags)):

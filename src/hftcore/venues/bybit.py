@@ -283,14 +283,7 @@ class BybitVenue(LiveVenue):
         cid = order.client_order_id
         if not self.order_entry:
             return super().submit(order, flags)
-        if not self.trading:
-            self.report_later(cid, "reject", reason=f"bybit: order entry not ready: "
-                                                    f"{self.block_reason}")
-            return
-        why = self.limiter.try_take(self._order_cost)
-        if why is not None:
-            self.rate_refused += 1
-            self.report_later(cid, "reject", reason=f"bybit: not sent: {why}")
+        if self._refuse_new(cid, self._order_cost):
             return
         inst = order.instrument
         args: dict[str, Any] = {"category": self.category, "symbol": inst.symbol,

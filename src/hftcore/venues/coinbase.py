@@ -327,14 +327,7 @@ class CoinbaseVenue(LiveVenue):
         cid = order.client_order_id
         if not self.order_entry:
             return super().submit(order, flags)
-        if not self.trading:
-            self.report_later(cid, "reject", reason=f"coinbase: order entry not ready: "
-                                                    f"{self.block_reason}")
-            return
-        why = self.limiter.try_take(self._order_cost)
-        if why is not None:
-            self.rate_refused += 1
-            self.report_later(cid, "reject", reason=f"coinbase: not sent: {why}")
+        if self._refuse_new(cid, self._order_cost):
             return
         body = orjson.dumps({"client_order_id": cid, "product_id": order.instrument.symbol,
                              "side": "BUY" if order.side == Side.BUY else "SELL",

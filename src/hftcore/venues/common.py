@@ -150,6 +150,23 @@ class LiveVenue(Venue):
     last_api_error: str
     _cancel_queue: dict[str, Order]
 
+    rate_refused: int
+
+    def _refuse_new(self, cid: str, cost: Any) -> bool:
+        """Refuse a new order that cannot go out now: order entry down, or over the rate limits
+        (``cost``: a :meth:`RateLimiter.prepare`-d cost; counted in ``rate_refused``), the
+        reject reported to the engine; True when refused, the limiter charged when not."""
+        if not self.trading:
+            self.report_later(cid, "reject", reason=f"{self.name}: order entry not ready: "
+                                                    f"{self.block_reason}")
+            return True
+        why = self.limiter.try_take(cost)
+        if why is not None:
+            self.rate_refused += 1
+            self.report_later(cid, "reject", reason=f"{self.name}: not sent: {why}")
+            return True
+        return False
+
     def _entry_failed(self, exc: BaseException) -> None:
         """Order entry could not start (log-on, subscription, reconciliation): keep why, with
         any secret the text may carry redacted, for ``status()`` and the dashboard."""

@@ -290,14 +290,7 @@ class OrderEntryVenue(LiveVenue):
         if not self.order_entry:
             return super().submit(order, flags)
         cid = order.client_order_id
-        if not self.trading:
-            self.report_later(cid, "reject", reason=f"{self.name}: order entry not ready: "
-                                                    f"{self.block_reason}")
-            return
-        why = self.limiter.try_take(self._order_cost)
-        if why is not None:
-            self.rate_refused += 1
-            self.report_later(cid, "reject", reason=f"{self.name}: not sent: {why}")
+        if self._refuse_new(cid, self._order_cost):
             return
         try:
             self.send_new(order, flags)
