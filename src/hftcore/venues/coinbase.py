@@ -232,21 +232,9 @@ class CoinbaseVenue(LiveVenue):
         """Unsubscribe and subscribe the product's book again until its snapshot is in."""
         assert self.engine is not None
         product = self.engine.instruments[index].symbol
-        while not self._closed:
-            md = self.md
-            if md is None or not md.connected:
-                return
-            await self.limiter.acquire({"SUBSCRIPTIONS": 2}, max_wait=30.0)
-            md.send(self._msg("unsubscribe", [product], True))
-            md.send(self._msg("subscribe", [product], True))
-            t_end = time.monotonic() + self.resync_timeout
-            while time.monotonic() < t_end:
-                await asyncio.sleep(0.005)
-                if self.synced(index) and self.engine.core.is_valid(index):
-                    self.resyncs += 1
-                    if self.listener is not None:
-                        self.listener.reset_sync(index)
-                    return
+        await self.resubscribe(index, [self._msg("unsubscribe", [product], True),
+                                      self._msg("subscribe", [product], True)],
+                               self.resync_timeout, max_wait=30.0)
 
     # -- order entry ----------------------------------------------------------------------------
     async def connect(self, timeout: float = 10.0) -> None:

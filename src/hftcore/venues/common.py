@@ -142,6 +142,30 @@ class LiveVenue(Venue):
         self.max_lag_ns = 0
         self.reports = 0
 
+    async def resubscribe(self, index: int, msgs: list[bytes], timeout: float = 5.0,
+                          max_wait: float = 60.0) -> None:
+        """Resync ``index`` by sending ``msgs`` (unsubscribe + subscribe: the venues that send a
+        book snapshot on subscription) until its book is in sync again, sending them anew every
+        ``timeout`` seconds; a ``SUBSCRIPTIONS`` rate-limit bucket, where the venue has one, is
+        waited for up to ``max_wait`` seconds."""
+        assert self.engine is not None
+        while not self._closed:
+            md = self.md
+            if md is None or not md.connected:
+                return
+            if "SUBSCRIPTIONS" in {b.name for b in self.limiter.buckets}:
+                await self.limiter.acquire({"SUBSCRIPTIONS": len(msgs)}, max_wait=max_wait)
+            for m in msgs:
+                md.send(m)
+            t_end = time.monotonic() + timeout
+            while time.monotonic() < t_end:
+                await asyncio.sleep(0.005)
+                if self.synced(index) and self.engine.core.is_valid(index):
+                    self.resyncs += 1
+                    if self.listener is not None:
+                        self.listener.reset_sync(index)
+                    return
+
     # -- order-entry state, shared by the venues that trade ------------------------------------
     # (set by those venues' constructors: whether orders may be sent, why not, the last error
     # the venue gave, cancels asked for while order entry was down, requests awaiting answers)

@@ -241,21 +241,9 @@ class KrakenVenue(LiveVenue):
         """Unsubscribe and subscribe the pair again until its new snapshot is in."""
         assert self.engine is not None
         pair = self.engine.instruments[index].symbol
-        while not self._closed:
-            md = self.md
-            if md is None or not md.connected:
-                return
-            await self.limiter.acquire({"SUBSCRIPTIONS": 2}, max_wait=30.0)
-            md.send(subscribe_message([pair], self.depth, "unsubscribe"))
-            md.send(subscribe_message([pair], self.depth))
-            t_end = time.monotonic() + self.resync_timeout
-            while time.monotonic() < t_end:
-                await asyncio.sleep(0.005)
-                if self.synced(index) and self.engine.core.is_valid(index):
-                    self.resyncs += 1
-                    if self.listener is not None:
-                        self.listener.reset_sync(index)
-                    return
+        await self.resubscribe(index, [subscribe_message([pair], self.depth, "unsubscribe"),
+                                      subscribe_message([pair], self.depth)],
+                               self.resync_timeout, max_wait=30.0)
 
     # -- order entry ----------------------------------------------------------------------------
     async def connect(self, timeout: float = 10.0) -> None:

@@ -167,21 +167,9 @@ class OkxVenue(LiveVenue):
         """Unsubscribe and subscribe the instrument's book again until its snapshot is in."""
         assert self.engine is not None
         arg = {"channel": self.channel, "instId": self.engine.instruments[index].symbol}
-        while not self._closed:
-            md = self.md
-            if md is None or not md.connected:
-                return
-            await self.limiter.acquire({"SUBSCRIPTIONS": 2}, max_wait=60.0)
-            md.send(orjson.dumps({"op": "unsubscribe", "args": [arg]}))
-            md.send(orjson.dumps({"op": "subscribe", "args": [arg]}))
-            t_end = time.monotonic() + self.resync_timeout
-            while time.monotonic() < t_end:
-                await asyncio.sleep(0.005)
-                if self.synced(index) and self.engine.core.is_valid(index):
-                    self.resyncs += 1
-                    if self.listener is not None:
-                        self.listener.reset_sync(index)
-                    return
+        await self.resubscribe(index, [orjson.dumps({"op": "unsubscribe", "args": [arg]}),
+                                      orjson.dumps({"op": "subscribe", "args": [arg]})],
+                               self.resync_timeout, max_wait=60.0)
 
     # -- order entry ----------------------------------------------------------------------------
     async def connect(self, timeout: float = 10.0) -> None:

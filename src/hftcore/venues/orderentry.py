@@ -491,27 +491,6 @@ class OrderEntryVenue(LiveVenue):
         self.report(cid, "fill", ts=ts, qty=qty, price=price, liquidity=0 if maker else 1,
                     trade_id=trade_id, venue_order_id=venue_order_id)
 
-    async def resubscribe(self, index: int, msgs: list[bytes], timeout: float = 5.0) -> None:
-        """Resync ``index`` by sending ``msgs`` (unsubscribe + subscribe: the venue sends a
-        snapshot) until its book is in sync again."""
-        assert self.engine is not None
-        while not self._closed:
-            md = self.md
-            if md is None or not md.connected:
-                return
-            if "SUBSCRIPTIONS" in {b.name for b in self.limiter.buckets}:
-                await self.limiter.acquire({"SUBSCRIPTIONS": len(msgs)}, max_wait=60.0)
-            for m in msgs:
-                md.send(m)
-            t_end = time.monotonic() + timeout
-            while time.monotonic() < t_end:
-                await asyncio.sleep(0.005)
-                if self.synced(index) and self.engine.core.is_valid(index):
-                    self.resyncs += 1
-                    if self.listener is not None:
-                        self.listener.reset_sync(index)
-                    return
-
     def error_text(self, exc: BaseException) -> str:
         """A request's failure as text (no secret)."""
         return redact(str(exc) or type(exc).__name__)
