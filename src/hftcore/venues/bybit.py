@@ -84,6 +84,9 @@ def recording_plan(symbols: Sequence[str], ws_url: str | None = None,
                          ping_periodic=True)
 
 
+#: our request kinds -> what LiveVenue.report_answer calls them
+_REQUESTS = {"create": "new", "cancel": "cancel", "amend": "amend"}
+
 class BybitVenue(LiveVenue):
     """Bybit v5 public market data: ``orderbook.<depth>.<symbol>`` (snapshot, then deltas whose
     ``u`` must grow by exactly one; a new snapshot resets the book) and ``publicTrade``.
@@ -342,22 +345,9 @@ class BybitVenue(LiveVenue):
         text = redact(f"bybit {obj.get('retCode')}: {obj.get('retMsg')}")
         if not ok and len(self.api_errors) < 200:
             self.api_errors.append(text)
-        if kind == "create":
-            if ok and not o.acked and o.is_open:
-                vid = str((obj.get("data") or {}).get("orderId", ""))
-                self.report(cid, "ack", ts=ts, venue_order_id=vid)
-            elif not ok and o.is_open:
-                self.report(cid, "reject", ts=ts, reason=text)
-        elif kind == "cancel":
-            if ok and o.is_open:
-                self.report(cid, "canceled", ts=ts)
-            elif not ok and o.status == OrderStatus.PENDING_CANCEL:
-                self.report(cid, "cancel_reject", ts=ts, reason=text)
-        elif kind == "amend":
-            if ok and o.status == OrderStatus.PENDING_REPLACE:
-                self.report(cid, "replaced", ts=ts, price=extra[0], qty=extra[1])
-            elif not ok and o.status == OrderStatus.PENDING_REPLACE:
-                self.report(cid, "replace_reject", ts=ts, reason=text)
+        vid = str((obj.get("data") or {}).get("orderId", "")) if kind == "create" else ""
+        self.report_answer(o, _REQUESTS[kind], ok, ts, text, vid,
+                           extra if kind == "amend" else None)
 
     def _on_private(self, data: bytes, ts: int) -> None:
         try:

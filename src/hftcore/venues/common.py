@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from hftcore._ext.feed import Feed
 from hftcore._ext.wsfeed import FeedListener
 from hftcore.decoders import decoder_for
-from hftcore.model import Instrument
+from hftcore.model import Instrument, OrderStatus
 from hftcore.venues.base import Venue
 from hftcore.venues.keys import Credentials, redact
 from hftcore.venues.ratelimit import RateLimiter
@@ -463,6 +463,29 @@ class LiveVenue(Venue):
         assert engine is not None
         self.reports += 1
         engine.on_order_update(cid, kind, kw.pop("ts", None) or time.time_ns(), **kw)
+
+    def report_answer(self, o: Order, request: str, ok: bool, ts: int, reason: str,
+                      venue_order_id: str = "", new: tuple[int, int] | None = None) -> None:
+        """The venue's answer to one of our requests on order ``o`` (``request``: ``"new"``,
+        ``"cancel"`` or ``"amend"``; ``new``: the amend's price and total size) as the order
+        update it means; an answer the order has moved past (acknowledged, done, no longer
+        pending that request) changes nothing."""
+        cid = o.client_order_id
+        if request == "new":
+            if ok and not o.acked and o.is_open:
+                self.report(cid, "ack", ts=ts, venue_order_id=venue_order_id)
+            elif not ok and o.is_open:
+                self.report(cid, "reject", ts=ts, reason=reason)
+        elif request == "cancel":
+            if ok and o.is_open:
+                self.report(cid, "canceled", ts=ts)
+            elif not ok and o.status == OrderStatus.PENDING_CANCEL:
+                self.report(cid, "cancel_reject", ts=ts, reason=reason)
+        elif request == "amend" and o.status == OrderStatus.PENDING_REPLACE:
+            if ok and new is not None:
+                self.report(cid, "replaced", ts=ts, price=new[0], qty=new[1])
+            elif not ok:
+                self.report(cid, "replace_reject", ts=ts, reason=reason)
 
     def report_later(self, cid: str, kind: str, **kw: Any) -> None:
         """Tell the engine on the next loop turn (from inside ``submit``/``cancel``, which the

@@ -129,6 +129,9 @@ def recording_plan(symbols: Sequence[str], ws_url: str | None = None,
     return RecordingPlan("kraken", (ws_url or WS_URL).rstrip("/"), subscriptions=subs)
 
 
+#: our request kinds -> what LiveVenue.report_answer calls them
+_REQUESTS = {"add": "new", "cancel": "cancel", "amend": "amend"}
+
 class KrakenVenue(LiveVenue):
     """Kraken spot: market data over websocket v1 (``book`` with checksums, ``trade``) and,
     with credentials, order entry over the authenticated websocket v2.
@@ -510,22 +513,9 @@ class KrakenVenue(LiveVenue):
         text = redact(f"kraken: {obj.get('error') or 'refused'}")
         if not ok and len(self.api_errors) < 200:
             self.api_errors.append(text)
-        if kind == "add":
-            if ok and not o.acked and o.is_open:
-                vid = str((obj.get("result") or {}).get("order_id", ""))
-                self.report(cid, "ack", ts=ts, venue_order_id=vid)
-            elif not ok and o.is_open:
-                self.report(cid, "reject", ts=ts, reason=text)
-        elif kind == "cancel":
-            if ok and o.is_open:
-                self.report(cid, "canceled", ts=ts)
-            elif not ok and o.status == OrderStatus.PENDING_CANCEL:
-                self.report(cid, "cancel_reject", ts=ts, reason=text)
-        elif kind == "amend" and o.status == OrderStatus.PENDING_REPLACE:
-            if ok:
-                self.report(cid, "replaced", ts=ts, price=extra[0], qty=extra[1])
-            else:
-                self.report(cid, "replace_reject", ts=ts, reason=text)
+        vid = str((obj.get("result") or {}).get("order_id", "")) if kind == "add" else ""
+        self.report_answer(o, _REQUESTS[kind], ok, ts, text, vid,
+                           extra if kind == "amend" else None)
 
     def _on_execution(self, d: dict[str, Any], ts: int) -> None:
         cid = self._cids.get(str(d.get("cl_ord_id", "")), "")

@@ -89,6 +89,9 @@ def recording_plan(symbols: Sequence[str], ws_url: str | None = None,
                          ping_message=b"ping", pong_exact=b"pong")
 
 
+#: our request kinds -> what LiveVenue.report_answer calls them
+_REQUESTS = {"place": "new", "cancel": "cancel", "amend": "amend"}
+
 class OkxVenue(LiveVenue):
     """OKX v5 public market data (``books``, ``trades``) - see the module docstring.
 
@@ -332,21 +335,8 @@ class OkxVenue(LiveVenue):
         d = (obj.get("data") or [{}])[0]
         ok = obj.get("code") == "0" and d.get("sCode", "0") == "0"
         text = redact(f"okx {d.get('sCode') or obj.get('code')}: {d.get('sMsg') or obj.get('msg')}")
-        if kind == "place":
-            if ok and not o.acked and o.is_open:
-                self.report(cid, "ack", ts=ts, venue_order_id=str(d.get("ordId", "")))
-            elif not ok and o.is_open:
-                self.report(cid, "reject", ts=ts, reason=text)
-        elif kind == "cancel":
-            if ok and o.is_open:
-                self.report(cid, "canceled", ts=ts)
-            elif not ok and o.status == OrderStatus.PENDING_CANCEL:
-                self.report(cid, "cancel_reject", ts=ts, reason=text)
-        elif kind == "amend" and o.status == OrderStatus.PENDING_REPLACE:
-            if ok:
-                self.report(cid, "replaced", ts=ts, price=extra[0], qty=extra[1])
-            else:
-                self.report(cid, "replace_reject", ts=ts, reason=text)
+        self.report_answer(o, _REQUESTS[kind], ok, ts, text, str(d.get("ordId", "")),
+                           extra if kind == "amend" else None)
 
     def _on_order_push(self, d: dict[str, Any], ts: int) -> None:
         cid = self._cids.get(d.get("clOrdId", ""), "")
