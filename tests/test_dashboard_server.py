@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import time
 from typing import Any
@@ -188,9 +189,10 @@ def test_a_client_behind_gets_the_newest_state_not_a_backlog(tmp_path):
             sock = _small_receive_buffer_socket()
             _reader, writer = await _raw_ws(dash.port, sock)
             await until(lambda: dash.clients == 1)
-            await asyncio.sleep(1.5)                    # reads nothing: the server's send blocks
             (client,) = dash._clients
-            assert client.skipped > 0, "updates waiting for this client were replaced"
+            # reads nothing: the server's send blocks, and the updates made meanwhile replace
+            # each other (a debug build under the sanitizers takes far longer to get there)
+            await until(lambda: client.skipped > 0, timeout=60)
             assert dash.stats["coalesced"] >= client.skipped
             assert client.sent < dash.stats["snapshots"]
             writer.close()
@@ -497,8 +499,8 @@ def test_demo_command_serves_a_dashboard_and_reports(tmp_path):
     import subprocess
     import sys
 
-    env = {"PYTHONPATH": str(__import__("hftcore").__path__[0].rsplit("/", 1)[0]),
-           "PATH": "/usr/bin:/bin"}
+    # the environment as it is (a sanitizer run's preloads included), the hftcore imported here
+    env = {**os.environ, "PYTHONPATH": str(__import__("hftcore").__path__[0].rsplit("/", 1)[0])}
     p = subprocess.run([sys.executable, "-m", "hftcore", "demo", "--dashboard", "--port", "0",
                         "--pace", "40", "--laps", "1", "--no-plot", "--control-journal",
                         str(tmp_path / "c.jsonl")], capture_output=True, text=True,
@@ -524,7 +526,7 @@ def test_dashboard_example_runs(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     # the hftcore this test imports (installed, or the source tree)
-    env = {"PYTHONPATH": str(Path(hftcore.__path__[0]).parent), "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "PYTHONPATH": str(Path(hftcore.__path__[0]).parent)}
     p = subprocess.run([sys.executable, str(root / "examples" / "dashboard_replay.py"),
                         "--pace", "20", "--duration", "2", "--port", "0", "--workdir",
                         str(tmp_path)], capture_output=True, text=True, timeout=120, env=env)
