@@ -1,7 +1,8 @@
 """Build the compiled core (``src/hftcore/_ext/*.pyx``).
 
 Compiler directives are set here once for every extension.  ``HFTCORE_DEBUG=1`` turns on bounds
-checks, wraparound checks, line tracing (nogil too), annotated HTML and ``-O0 -g``.
+checks, wraparound checks, line tracing (nogil too; ``HFTCORE_LINETRACE=0`` leaves it out),
+annotated HTML and ``-O0 -g``.
 Release builds ship stripped (``-g0``, and ``-s`` at link time on Linux).
 """
 
@@ -23,6 +24,10 @@ from setuptools.command.build_ext import build_ext
 HERE = Path(__file__).parent
 EXT_DIR = HERE / "src" / "hftcore" / "_ext"
 DEBUG = os.environ.get("HFTCORE_DEBUG", "") not in ("", "0")
+# line tracing (coverage, profilers) in debug builds; HFTCORE_LINETRACE=0 leaves it out: traced
+# nogil code takes the GIL on every line, which serialises the threads that GIL-free tests run
+# (the sanitizer run builds without it)
+LINETRACE = DEBUG and os.environ.get("HFTCORE_LINETRACE", "1") not in ("", "0")
 
 directives = {
     "language_level": 3,
@@ -33,11 +38,13 @@ directives = {
     "cdivision": True,
     "embedsignature": True,
     "profile": False,
-    "linetrace": DEBUG,
+    "linetrace": LINETRACE,
 }
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 if DEBUG:
-    macros += [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1"), ("HFTCORE_DEBUG", "1")]
+    macros += [("HFTCORE_DEBUG", "1")]
+    if LINETRACE:
+        macros += [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")]
     cflags = ["-O0", "-g3", "-UNDEBUG"]
     ldflags: list[str] = []
 else:
