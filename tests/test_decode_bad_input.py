@@ -204,6 +204,7 @@ def _valid_json(data: bytes) -> None:
 
 def _check(venue: str, data: bytes) -> None:
     d = _decoder(venue)
+    channels = getattr(d, "channels", None)    # a decoder's own state (Bitfinex's channel map)
     try:
         kind = MessageKind(d.decode(data))
     except hftcore.DecodeError as exc:
@@ -211,6 +212,7 @@ def _check(venue: str, data: bytes) -> None:
         assert 0 <= exc.offset <= max(len(data), len(_inflated(data)))
         assert d.n_deltas == d.n_trades == d.n_bbos == d.n_orders == 0
         assert d.ping is None
+        assert getattr(d, "channels", None) == channels      # a refused message changes nothing
         return
     data = message_text(data)      # accepted: a gzip frame inflated (it must, then)
     # accepted: must be valid JSON (the decoders validate everything they read)

@@ -545,7 +545,10 @@ def test_htx_ping_is_answered() -> None:
     assert d.decode(b'{"action":"sub","code":2002,"ch":"orders#btcusdt"}') == \
         MessageKind.VENUE_ERROR
     for bad in (b'{"ping":"1"}', b'{"ping":-1}', b'{"ping":1,"ping":2}', b'{"ping":1.5}',
-                b'{"action":"ping","data":{}}', b'{"action":"ping"}'):
+                b'{"action":"ping","data":{}}', b'{"action":"ping"}',
+                # a whole ping followed by trailing bytes (found by the fuzzer): no answer
+                b'{"action":"ping","data":{"ts":1575537778295}}1575537778295}}',
+                b'{"ping":7}x', gz(b'{"ping":7} 1')):
         with pytest.raises(hftcore.DecodeError):
             d.decode(bad)
         assert d.ping is None
@@ -694,6 +697,13 @@ def test_bitfinex_channels_trades_and_ticker() -> None:
     assert d.decode(b'{"event":"unsubscribed","status":"OK","chanId":19}') == \
         MessageKind.SUBSCRIBED
     assert 19 not in d.channels
+    # a refused (un)subscription changes no channel: trailing bytes after a whole event
+    before = d.channels
+    for bad in (bfx_sub(20, "book") + b"x", bfx_sub(20, "book") + b"}",
+                b'{"event":"unsubscribed","status":"OK","chanId":17} 1'):
+        with pytest.raises(hftcore.DecodeError):
+            d.decode(bad)
+        assert d.channels == before, bad
     d.reset_channels()
     assert d.channels == {}
 

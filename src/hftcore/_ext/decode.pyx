@@ -109,6 +109,8 @@ cdef int message_end(DecState* d, Scan* sc, int kind) noexcept nogil:
             sc.err = E_SHAPE
         clear_batches(d)
         d.info.kind = K_NONE
+        d.info.flags = 0                        # (a ping answered only for a whole message)
+        d.info.ping = 0
         d.info.err = sc.err
         d.info.err_offset = sc.err_at - sc.base
         d.n_errors += 1

@@ -36,7 +36,7 @@ from hftcore._ext.jsonscan cimport (
     id_text,
 )
 from hftcore._ext.decode_common cimport (
-    span_open, span_close, symbol_lookup, push_level, fail_missing, fail_unexpected,
+    span_open, span_close, symbol_lookup, push_level, fail_missing, fail_unexpected, require_end,
     finish_control, collect_fields, field_is, field_int, field_ms, negate_checked, field_text,
     field_id, field_starts,
 )
@@ -497,6 +497,8 @@ cdef int bfx_subscribed(DecState* d, Scan* sc, BfxChannels* chans) noexcept nogi
         kind = BFX_OTHER
     if kind != BFX_OTHER and (v[2].type != JSON_STRING or v[2].n == 0 or v[2].n > SYMBOL_MAX):
         return scan_fail(sc, E_SHAPE, v[2].s if v[2].s != NULL else sc.p)
+    if require_end(sc) < 0:
+        return -1
     for i in range(chans.count):
         if chans.items[i].id == cid:
             c = &chans.items[i]                            # subscribed again: replaced
@@ -527,6 +529,8 @@ cdef int bfx_unsubscribed(DecState* d, Scan* sc, BfxChannels* chans) noexcept no
         return fail_missing(sc)
     if v[0].type != JSON_NUMBER or field_int(sc, &v[0], &cid) < 0:
         return scan_fail(sc, E_NUMBER, v[0].s)
+    if require_end(sc) < 0:
+        return -1
     for i in range(chans.count):
         if chans.items[i].id == cid:
             chans.count -= 1

@@ -104,6 +104,17 @@ cdef inline int finish_control(Scan* sc, int kind) noexcept nogil:
     return kind
 
 
+cdef inline int require_end(Scan* sc) noexcept nogil:
+    """Nothing but whitespace may follow: checked before a message changes a decoder's own
+    state (a channel map), so that a refused message leaves it as it was."""
+    while sc.p < sc.end and (sc.p[0] == b' ' or sc.p[0] == b'\n' or sc.p[0] == b'\r'
+                             or sc.p[0] == b'\t'):
+        sc.p += 1
+    if sc.p != sc.end:
+        return scan_fail(sc, E_EXTRA, sc.p)
+    return 0
+
+
 cdef inline int fail_unexpected(Scan* sc) noexcept nogil:
     """Valid JSON of a shape the venue does not send: validate it, then E_SHAPE."""
     if scan_skip_value(sc, 0) < 0:
