@@ -661,6 +661,7 @@ def test_bitfinex_recording_matches_the_wire() -> None:
         assert kind == (MessageKind.BOOK_SNAPSHOT if isinstance(msg[1][0], list) else
                         MessageKind.BOOK_UPDATE)
         assert all(d.deltas["instrument_id"] == ids[sym])
+        assert all(d.deltas["sequence"] == msg[-1])        # the message's sequence, on each
         levels += len(rows)
     assert levels > 1000 and seqs > 1000 and d.counts["errors"] == 0
 

@@ -33,7 +33,7 @@ from hftcore._ext.jsonscan cimport (
     Field, JSON_ABSENT, JSON_STRING, JSON_NUMBER, JSON_ARRAY, scan_fail, scan_sub,
     scan_lift_error, scan_skip_ws, scan_array_open, scan_array_next, scan_value, scan_int,
     scan_number, scan_peek_keys, text_is, text_starts, decimal_text, int_text, copy_text,
-    id_text,
+    id_text, hft_number_fast,
 )
 from hftcore._ext.decode_common cimport (
     span_open, span_close, symbol_lookup, push_level, fail_missing, fail_unexpected, require_end,
@@ -105,14 +105,41 @@ cdef int bfx_level(DecState* d, Scan* sc, SymbolEntry* sym, bint snapshot) noexc
     return push_level(d, sc, sym, side, px, sz, 0, 0)
 
 
+cdef inline const char* bfx_level_fast(const char* p, const char* end, int pd, int qd,
+                                       bint snapshot, int* side, int64_t* px,
+                                       int64_t* sz) noexcept nogil:
+    """[price,count,amount] written compactly with plain numbers, in one pass: the position
+    after its ']', or NULL for anything else -- bfx_level then reads it and reports errors."""
+    cdef const char* after
+    cdef int64_t count, amount
+    if p >= end or p[0] != b'[':
+        return NULL
+    if not hft_number_fast(p + 1, end, pd, 0, px, &after) or after[0] != b',' or px[0] <= 0:
+        return NULL
+    if not hft_number_fast(after + 1, end, 0, 0, &count, &after) or after[0] != b',':
+        return NULL
+    if (not hft_number_fast(after + 1, end, qd, 1, &amount, &after) or after[0] != b']'
+            or amount == 0 or (count == 0 and snapshot)):
+        return NULL
+    if amount > 0:
+        side[0] = SIDE_BID
+        sz[0] = amount if count else 0
+    else:
+        side[0] = SIDE_ASK
+        sz[0] = -amount if count else 0           # (|amount| < 10^18: no overflow)
+    return after + 1
+
+
 cdef int bfx_book(DecState* d, Scan* sc, SymbolEntry* sym, int64_t seq,
                   bint has_seq) noexcept nogil:
     """[[p,c,a], ...] (snapshot) or [p,c,a] (update)."""
     cdef Scan peek = sc[0]
-    cdef int st = 0, r
+    cdef int st = 0, r, side
     cdef bint snap
     cdef Py_ssize_t span
     cdef BookSpan* sp
+    cdef const char* q
+    cdef int64_t px, sz
     d.info.what = b"book"
     if scan_array_open(&peek) < 0:
         return scan_lift_error(sc, &peek)
@@ -128,10 +155,25 @@ cdef int bfx_book(DecState* d, Scan* sc, SymbolEntry* sym, int64_t seq,
             r = scan_array_next(sc, &st)
             if r == 0:
                 break
-            if r < 0 or bfx_level(d, sc, sym, True) < 0:
+            if r < 0:
                 return -1
-    elif bfx_level(d, sc, sym, False) < 0:
-        return -1
+            q = bfx_level_fast(sc.p, sc.end, sym.price_decimals, sym.size_decimals, True,
+                               &side, &px, &sz)
+            if q != NULL:
+                sc.p = q
+                if push_level(d, sc, sym, side, px, sz, 0, 0) < 0:
+                    return -1
+            elif bfx_level(d, sc, sym, True) < 0:
+                return -1
+    else:
+        q = bfx_level_fast(sc.p, sc.end, sym.price_decimals, sym.size_decimals, False,
+                           &side, &px, &sz)
+        if q != NULL:
+            sc.p = q
+            if push_level(d, sc, sym, side, px, sz, 0, 0) < 0:
+                return -1
+        elif bfx_level(d, sc, sym, False) < 0:
+            return -1
     sp = span_close(d, sc, span, 0, seq if has_seq else 0, snap)
     if sp == NULL:
         return -1
@@ -580,7 +622,11 @@ cdef int bfx_channel(DecState* d, Scan* sc, BfxChannels* chans) noexcept nogil:
     cdef bint has_seq
     cdef BfxChannel* c = NULL
     cdef SymbolEntry* sym
+    cdef SymbolEntry* book_sym = NULL
     cdef Scan sub
+    cdef int book_kind = -1
+    cdef BookSpan* sp
+    cdef Py_ssize_t j
     d.info.what = b"channel"
     if scan_array_open(sc) < 0:
         return -1
@@ -592,8 +638,26 @@ cdef int bfx_channel(DecState* d, Scan* sc, BfxChannels* chans) noexcept nogil:
             return -1
         if n == BFX_ELEMENTS:
             return scan_fail(sc, E_SHAPE, sc.p)
+        if n == 1 and book_sym != NULL and sc.p < sc.end and sc.p[0] == b'[':
+            # a book channel's levels are read where they are, in one pass (their sequence
+            # number, after them, is set on the records below)
+            e[1].s = sc.p
+            e[1].type = JSON_ARRAY
+            book_kind = bfx_book(d, sc, book_sym, 0, False)
+            if book_kind < 0:
+                return -1
+            e[1].n = sc.p - e[1].s
+            n += 1
+            continue
         if scan_value(sc, 1, &e[n]) < 0:
             return -1
+        if (n == 0 and e[0].type == JSON_NUMBER and field_int(sc, &e[0], &cid) == 0
+                and cid > 0):
+            for i in range(chans.count):
+                if chans.items[i].id == cid:
+                    if chans.items[i].kind == BFX_BOOK:
+                        book_sym = symbol_lookup(d, chans.items[i].sym, chans.items[i].sym_len)
+                    break
         n += 1
     if n < 2:
         return scan_fail(sc, E_SHAPE, sc.base)
@@ -667,6 +731,14 @@ cdef int bfx_channel(DecState* d, Scan* sc, BfxChannels* chans) noexcept nogil:
             d.info.n_trades = 0                            # the same trade again
             return K_OTHER
         return K_TRADE
+    if book_kind >= 0:
+        if has_seq:
+            sp = &d.spans[d.info.n_spans - 1]
+            for j in range(<Py_ssize_t>sp.first_delta, d.info.n_deltas):
+                d.deltas[j].sequence = seq
+            sp.first_seq = seq
+            sp.last_seq = seq
+        return book_kind
     scan_sub(sc, &sub, e[1].s)
     if c.kind == BFX_BOOK:
         kind = bfx_book(d, &sub, sym, seq, has_seq)

@@ -14,7 +14,7 @@
 #
 # Everything is `cdef inline ... noexcept nogil` and reports errors through the Scan.
 from libc.stdint cimport int64_t, uint64_t, uint8_t, INT64_MIN
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memset, strlen
 from hftcore._ext.types cimport (
     BookDelta, ts_t, px_t, qty_t, SIDE_BID, SIDE_ASK, SIDE_NONE, DELTA_SNAPSHOT, DELTA_CLEAR,
     DELTA_LAST, DELTA_REPUBLISH, TRADE_ID_TEXT, ORDER_STATUS_PENDING_NEW,
@@ -35,8 +35,8 @@ from hftcore._ext.jsonscan cimport (
     scan_skip_value, scan_value, scan_object_open, scan_object_key, scan_seen_once,
     scan_array_open, scan_array_next, scan_object_unique_keys, scan_decimal,
     scan_decimal_number, scan_decimal_any, scan_seconds, scan_iso_time, scan_ms, text_is,
-    HFT_STRING_STOP, hft_decimal_fast, hft_seconds_fast, decimal_text, int_text, copy_text,
-    id_text, trade_id_text, ms_to_ns,
+    HFT_STRING_STOP, hft_decimal_fast, hft_number_fast, hft_seconds_fast, fast_literal,
+    decimal_text, int_text, copy_text, id_text, trade_id_text, ms_to_ns,
     iso_time_text,
 )
 
@@ -55,6 +55,11 @@ cdef enum:
 
     DEFERRED_MAX = 4            # level arrays one object may defer
 
+    # read_levels' tight loops
+    FAST_STRINGS = 0
+    FAST_NUMBERS = 1
+    FAST_OBJECT_NUMBERS = 2
+
 
 ctypedef struct LevelFormat:
     # Array form [e0, e1, ...] unless price_key is set (object form {"price":..,"qty":..}).
@@ -71,6 +76,8 @@ ctypedef struct LevelFormat:
     int time_kind               # LEVEL_TIME_*
     const char* price_key       # object form: every key given is required
     const char* size_key
+    int price_key_n             # their lengths
+    int size_key_n
     const char* side_key
     const char* time_key
 
@@ -202,6 +209,8 @@ cdef inline LevelFormat level_array(int min_fields, int max_fields, int price_at
     f.time_kind = LEVEL_TIME_NONE
     f.price_key = NULL
     f.size_key = NULL
+    f.price_key_n = 0
+    f.size_key_n = 0
     f.side_key = NULL
     f.time_key = NULL
     return f
@@ -214,6 +223,8 @@ cdef inline LevelFormat level_object(const char* price_key, const char* size_key
     cdef LevelFormat f = level_array(0, 0, -1, -1, values)
     f.price_key = price_key
     f.size_key = size_key
+    f.price_key_n = <int>strlen(price_key)
+    f.size_key_n = <int>strlen(size_key)
     f.side_key = side_key
     f.time_key = time_key
     f.time_kind = time_kind
@@ -456,6 +467,98 @@ cdef inline const char* read_level_compact(const char* p, const char* end, const
         return NULL
 
 
+cdef inline const char* read_level_numbers(const char* p, const char* end, const LevelFormat* f,
+                                           int price_decimals, int size_decimals, int64_t* px,
+                                           int64_t* sz) noexcept nogil:
+    """One level of an array-of-numbers format written compactly (HTX's [p,s], Deribit's
+    ["new"|"change"|"delete",p,s]): the position after its ']', or NULL when it is not in that
+    form (the general reader then reads it, and reports any error).  Each number is read once,
+    its grammar checked as it is read."""
+    cdef int i = 0
+    cdef const char* after
+    cdef bint delete = False
+    if p >= end or p[0] != b'[':
+        return NULL
+    p += 1
+    while True:
+        if i == f.price_at:
+            if not hft_number_fast(p, end, price_decimals, 0, px, &after):
+                return NULL
+            p = after
+        elif i == f.size_at:
+            if not hft_number_fast(p, end, size_decimals, 0, sz, &after):
+                return NULL
+            p = after
+        elif i == f.action_at:
+            if fast_literal(&p, end, b'"change"', 8) or fast_literal(&p, end, b'"new"', 5):
+                pass
+            elif fast_literal(&p, end, b'"delete"', 8):
+                delete = True
+            else:
+                return NULL
+        else:
+            return NULL
+        i += 1
+        if p >= end:
+            return NULL
+        if p[0] == b',':
+            if i == f.max_fields:
+                return NULL
+            p += 1
+            continue
+        if p[0] == b']' and i >= f.min_fields:
+            if delete:
+                sz[0] = 0                                 # the level goes, whatever size is sent
+            return p + 1
+        return NULL
+
+
+cdef inline bint same_text(const char* a, const char* b, Py_ssize_t n) noexcept nogil:
+    """a[0:n] == b[0:n] for the short keys of a level object (no library call)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
+cdef inline const char* read_level_object_numbers(const char* p, const char* end,
+                                                  const LevelFormat* f, int price_decimals,
+                                                  int size_decimals, int64_t* px,
+                                                  int64_t* sz) noexcept nogil:
+    """{"price":p,"qty":s} written compactly with numbers, the two keys in either order and
+    nothing else (Kraken Futures, Kraken v2): the position after its '}', or NULL."""
+    cdef int i
+    cdef bint have_price = False, have_size = False
+    cdef const char* after
+    cdef const char* k
+    cdef Py_ssize_t pn = f.price_key_n, sn = f.size_key_n
+    if p >= end or p[0] != b'{':
+        return NULL
+    p += 1
+    for i in range(2):
+        if p >= end or p[0] != b'"':
+            return NULL
+        k = p + 1
+        if (not have_price and end - k > pn + 1 and k[pn] == b'"' and k[pn + 1] == b':'
+                and same_text(k, f.price_key, pn)):
+            if not hft_number_fast(k + pn + 2, end, price_decimals, 0, px, &after):
+                return NULL
+            have_price = True
+        elif (not have_size and end - k > sn + 1 and k[sn] == b'"' and k[sn + 1] == b':'
+                and same_text(k, f.size_key, sn)):
+            if not hft_number_fast(k + sn + 2, end, size_decimals, 0, sz, &after):
+                return NULL
+            have_size = True
+        else:
+            return NULL
+        p = after
+        if p >= end or (i == 0 and p[0] != b',') or (i == 1 and p[0] != b'}'):
+            return NULL
+        p += 1
+    return p
+
+
 cdef inline int read_levels(DecState* d, Scan* sc, SymbolEntry* sym, int side,
                             const LevelFormat* f, ts_t* max_time) noexcept nogil:
     """A level array for one instrument and side (the side of each level when f.side_at or
@@ -468,12 +571,22 @@ cdef inline int read_levels(DecState* d, Scan* sc, SymbolEntry* sym, int side,
     cdef const char* level
     cdef int64_t px, sz, ts
     cdef int pd = sym.price_decimals, qd = sym.size_decimals
-    cdef int st = 0, level_side, flags
+    cdef int st = 0, level_side, flags, form
     cdef bint after_comma = False
     cdef BookDelta* r
     if scan_array_open(sc) < 0:
         return -1
-    if f.values != LEVEL_STRINGS or f.price_key != NULL:
+    if f.price_key != NULL:
+        form = FAST_OBJECT_NUMBERS
+        if f.values != LEVEL_NUMBERS or f.side_key != NULL or f.time_key != NULL:
+            return read_levels_general(d, sc, sym, side, f, max_time, 0)
+    elif f.values == LEVEL_NUMBERS:
+        form = FAST_NUMBERS
+        if f.side_at >= 0 or f.time_at >= 0 or f.flag_at >= 0:
+            return read_levels_general(d, sc, sym, side, f, max_time, 0)
+    elif f.values == LEVEL_STRINGS:
+        form = FAST_STRINGS
+    else:
         return read_levels_general(d, sc, sym, side, f, max_time, 0)
     p = sc.p
     if p < end and p[0] == b']':
@@ -484,7 +597,12 @@ cdef inline int read_levels(DecState* d, Scan* sc, SymbolEntry* sym, int side,
         level_side = side
         ts = 0
         flags = 0
-        q = read_level_compact(p, end, f, pd, qd, &level_side, &px, &sz, &ts, &flags)
+        if form == FAST_STRINGS:
+            q = read_level_compact(p, end, f, pd, qd, &level_side, &px, &sz, &ts, &flags)
+        elif form == FAST_NUMBERS:
+            q = read_level_numbers(p, end, f, pd, qd, &px, &sz)
+        else:
+            q = read_level_object_numbers(p, end, f, pd, qd, &px, &sz)
         if q == NULL:
             break
         r = push_delta(d)

@@ -104,6 +104,49 @@ cdef extern from *:
         return 1;
     }
 
+    /* A JSON number at p written plainly ("27450.1", "0.001", "-2.5" when negatives are
+       allowed): its exact value at `decimals`, in one pass that also checks the grammar --
+       1 with *out and *after (the byte after the number; the caller checks what it is), or 0
+       for anything else (an exponent, a leading zero before a digit, "1.", more than 18
+       digits, more decimals than allowed, the end of the buffer): the caller then runs the
+       full parser, which also reports errors.  The magnitude v times 10^(decimals - nfrac)
+       stays below 10^18, so neither it nor its negation can overflow. */
+    static inline int hft_number_fast(const char *p, const char *end, int decimals,
+                                      int allow_negative, int64_t *out, const char **after) {
+        static const uint64_t P10[19] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL,
+            1000000ULL, 10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+            100000000000ULL, 1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+            1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+            1000000000000000000ULL};
+        const char *lim, *s0;
+        uint64_t v = 0;
+        unsigned c;
+        int nint, nfrac = 0, negative = 0;
+        if (p < end && *p == '-') {
+            if (!allow_negative) return 0;
+            negative = 1;
+            p++;
+        }
+        lim = (end - p > 40) ? p + 40 : end;
+        s0 = p;
+        while (p < lim && (c = (unsigned char)*p - 48u) <= 9) { v = v * 10 + c; p++; }
+        nint = (int)(p - s0);
+        if (nint == 0 || (nint > 1 && *s0 == '0')) return 0;
+        if (p < lim && *p == '.') {
+            const char *f0 = ++p;
+            while (p < lim && (c = (unsigned char)*p - 48u) <= 9) { v = v * 10 + c; p++; }
+            nfrac = (int)(p - f0);
+            if (nfrac == 0) return 0;
+        }
+        if (p >= end || *p == 'e' || *p == 'E' || nint + nfrac > 18 || decimals < 0 ||
+            nfrac > decimals || decimals > 18 || nint + decimals > 18)
+            return 0;
+        v *= P10[decimals - nfrac];
+        *out = negative ? -(int64_t)v : (int64_t)v;
+        *after = p;
+        return 1;
+    }
+
     /* "1618678133.365913" (Unix seconds, at most 10 integer and 9 fractional digits, closing
        quote) -> ns when it fits in int64; 0 to fall back to the checked parser.  10 digits
        times 10^9 stays below 2^64, so the unsigned product cannot wrap. */
@@ -143,6 +186,8 @@ cdef extern from *:
     int64_t hft_eight_digits(const char* p) noexcept nogil
     int hft_decimal_fast(const char* p, const char* end, int decimals, int64_t* out,
                          const char** after) noexcept nogil
+    int hft_number_fast(const char* p, const char* end, int decimals, int allow_negative,
+                        int64_t* out, const char** after) noexcept nogil
     int hft_seconds_fast(const char* p, const char* end, int64_t* out,
                          const char** after) noexcept nogil
     bint fast_literal "hft_fast_literal"(const char** pp, const char* end, const char* word,
