@@ -30,7 +30,7 @@ from hftcore._ext.jsonscan cimport (
     Field, JSON_ABSENT, JSON_STRING, JSON_NUMBER, JSON_OBJECT, JSON_ARRAY,
     scan_fail, scan_sub, scan_lift_error, scan_skip_ws, scan_skip_value, scan_object_open,
     scan_object_key, scan_seen_once, scan_array_open, scan_array_next, scan_int, scan_ms,
-    scan_peek_keys, text_is, text_starts,
+    scan_peek_keys, scan_string_field, text_is, text_starts,
 )
 from hftcore._ext.decode_common cimport (
     LevelFormat, DeferredLevels, LEVEL_NUMBERS, level_array, levels_now_or_later,
@@ -38,6 +38,7 @@ from hftcore._ext.decode_common cimport (
     fail_unexpected, finish_control, finish_other, collect_fields, fields_required, field_is,
     field_symbol, field_decimal, field_decimal_or_zero, field_int, field_ms, field_text,
     field_side, field_trade_id, field_id, field_bool, field_starts, read_levels,
+    message_restart,
 )
 
 cdef extern from "zlib.h" nogil:
@@ -401,6 +402,53 @@ cdef int htx_order(DecState* d, Scan* sc, int channel) noexcept nogil:
 # Entry point
 # ---------------------------------------------------------------------------------------------
 
+cdef int htx_book_in_order(DecState* d, Scan* sc) noexcept nogil:
+    """{"ch":"market.<symbol>.mbp..|depth..","ts":..,"tick":{..}} with its keys in the order
+    HTX sends them: the tick is read where it is, once (htx_market validates a body before
+    reading it).  The kind, -1 on an error, or -2 when the message is not in that form (the
+    caller restarts it on the general path; nothing it wrote stays)."""
+    cdef int st = 0, r, channel, kind
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef Field ch
+    cdef int64_t ts = 0
+    cdef const char* s
+    cdef Py_ssize_t n
+    cdef SymbolEntry* sym
+    if scan_object_open(sc) < 0:
+        return -1
+    r = scan_object_key(sc, &st, &k, &kn)
+    if r <= 0 or not text_is(k, kn, b"ch"):
+        return -1 if r < 0 else -2
+    if scan_string_field(sc, &ch) < 0:
+        return -1
+    channel = htx_channel(&ch, &s, &n)
+    if channel != HTX_MBP and channel != HTX_DEPTH and channel != HTX_MBP_REFRESH:
+        return -2
+    r = scan_object_key(sc, &st, &k, &kn)
+    if r <= 0 or not text_is(k, kn, b"ts"):
+        return -1 if r < 0 else -2
+    if scan_ms(sc, &ts) < 0:
+        return -1
+    r = scan_object_key(sc, &st, &k, &kn)
+    if r <= 0 or not text_is(k, kn, b"tick"):
+        return -1 if r < 0 else -2
+    sym = symbol_lookup(d, s, n)
+    scan_skip_ws(sc)
+    if sym == NULL or sc.p >= sc.end or sc.p[0] != b'{':
+        return -2
+    d.info.what = b"ch"
+    kind = htx_book(d, sc, sym, channel, ts)
+    if kind < 0:
+        return -1
+    r = scan_object_key(sc, &st, &k, &kn)
+    if r != 0:
+        return -1 if r < 0 else -2                      # more keys: the general path decides
+    if d.info.exchange_ts == 0:
+        d.info.exchange_ts = ts
+    return kind
+
+
 cdef int htx_market(DecState* d, Scan* sc, bint reply) noexcept nogil:
     """{"ch","ts","tick"} or a request's reply {"id","rep","status","ts","data"}."""
     cdef const char* names[5]
@@ -413,6 +461,13 @@ cdef int htx_market(DecState* d, Scan* sc, bint reply) noexcept nogil:
     cdef Scan sub
     cdef int64_t ts = 0
     cdef Field* body
+    cdef const char* start = sc.p
+    if not reply:
+        kind = htx_book_in_order(d, sc)
+        if kind != -2:
+            return kind
+        message_restart(d)
+        sc.p = start
     names[0] = b"ch"; names[1] = b"ts"; names[2] = b"tick"; names[3] = b"rep"; names[4] = b"data"
     d.info.what = b"rep" if reply else b"ch"
     if collect_fields(d, sc, names, 5, v, &f) < 0:
