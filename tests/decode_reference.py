@@ -12,7 +12,7 @@ import calendar
 import json
 import re
 import zlib
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import orjson
@@ -432,14 +432,13 @@ def reference(venue: str, data: bytes, dec: int | None = None) -> Ref:
     return REFERENCE[venue](orjson.loads(data), dec)
 
 
-def unrepresentable(venue: str, data: bytes, decimals: dict[str, tuple[int, int]]) -> bool:
-    """True when a data message has a price or size that is past int64 at its symbol's
-    decimals (HTX sends sizes like 3307.9982700421942 beside 5993289.85 for one symbol): the
-    decoders refuse such a message rather than round it."""
-    ref = reference(venue, data)
-    if not ref.symbol or ref.symbol not in decimals:
-        return False
-    pd, sd = decimals[ref.symbol]
-    values = [(r[1], pd) for r in ref.deltas + ref.trades] + \
-        [(r[2], sd) for r in ref.deltas + ref.trades]
-    return any(abs(fx(v, d)) >= 2**63 for v, d in values)
+def size_count(venue: str, text: Any, decimals: int) -> tuple[int, bool]:
+    """(the int count a decoder gives a size at `decimals`, whether it was rounded): exact,
+    except for HTX, whose sizes come from binary floating point and are rounded half-even at
+    the instrument's size decimals (Decimal arithmetic, as the decoder does on the text)."""
+    d = _decimal(text) * (Decimal(10) ** decimals)
+    if d == d.to_integral_value():
+        return int(d), False
+    if venue != "htx":
+        raise ValueError("precision")
+    return int(d.to_integral_value(rounding=ROUND_HALF_EVEN)), True

@@ -52,7 +52,8 @@ def test_recording_backtests_cleanly(name: str) -> None:
     w = Watch()
     r = backtest(w, files, insts)
     st = r.stats
-    assert st["decode_errors"] == _refused(name, files), r.replay.errors if r.replay else None
+    # (HTX prints sizes from binary floats: they are rounded at the size decimals, not refused)
+    assert st["decode_errors"] == 0, r.replay.errors if r.replay else None
     assert st["other_symbol_messages"] == 0
     assert st["gaps"] == 0
     assert st["invalid_books"] == []
@@ -142,20 +143,3 @@ def test_one_message_for_two_instruments_goes_to_each_book(tmp_path: Path) -> No
     assert r.engine is not None
     for k, sym in enumerate(decs):
         assert list(r.engine.books[k]) == list(ref[sym])
-
-
-def _refused(name: str, files: list[Path]) -> int:
-    """Messages the decoders must refuse: only HTX's, whose sizes are past int64 at their
-    symbol's decimals (counted independently, with Decimal)."""
-    if name != "htx":
-        return 0
-    from decode_reference import unrepresentable
-
-    from hftcore.decoders import read_recording
-    from hftcore.verify import infer_decimals
-
-    msgs = [m for f in files for m in read_recording(f)]
-    decs = infer_decimals("htx", msgs)
-    n = sum(unrepresentable("htx", m.data, decs) for m in msgs if m.kind == "recv")
-    assert n > 0
-    return n

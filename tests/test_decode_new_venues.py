@@ -793,3 +793,41 @@ def test_bitfinex_private_orders_and_fills() -> None:
     assert d.decode(b'[0,"wu",["exchange","USD",100,0,100,null,null]]') == MessageKind.OTHER
     assert d.decode(b'[0,"on",[1,null,2,"tXYZUSD",3,4,-0.5,-0.5,"EXCHANGE LIMIT",null,null,'
                     b'null,0,"ACTIVE",null,null,1,0]]') == MessageKind.UNKNOWN_SYMBOL
+
+
+def test_htx_sizes_from_binary_floats_are_rounded_half_even() -> None:
+    """HTX prints sizes from doubles ("3307.9982700421942", "3.358149508E7"): they are rounded
+    half-even at the instrument's size decimals, from the text, and counted; prices stay exact;
+    a non-zero size that would round to 0 (a level silently deleted) is refused."""
+    d = htx("xvgeth", pd=2, sd=8)
+
+    def depth(bids: str, asks: str = "[]") -> bytes:
+        return gz(b'{"ch":"market.xvgeth.depth.step0","ts":1,"tick":{"bids":%s,"asks":%s,'
+                  b'"version":5,"ts":1}}' % (bids.encode(), asks.encode()))
+    assert d.decode(depth("[[1.5,3307.9982700421942],[1.25,3.358149508E7],[1.2,1.123456785],"
+                          "[1.1,1.123456775],[1.0,2]]")) == MessageKind.BOOK_SNAPSHOT
+    assert [int(r["size"]) for r in d.deltas] == [330799827004, 3358149508000000,
+                                                 112345678, 112345678, 200000000]
+    assert d.counts["rounded"] == 3
+    # the same figures written with a space (the general reader): the same rounding
+    assert d.decode(depth("[[1.5, 3307.9982700421942]]")) == MessageKind.BOOK_SNAPSHOT
+    assert int(d.deltas[0]["size"]) == 330799827004 and d.counts["rounded"] == 4
+    for bad in ("[[1.5,0.000000001]]",          # rounds to 0: would delete the level
+                "[[1.005,1]]",                  # a price is never rounded
+                "[[1.5,2],[1.4,0.000000004]]"):
+        with pytest.raises(hftcore.DecodeError) as exc:
+            d.decode(depth(bad))
+        assert exc.value.code == hftcore.DecodeErrorCode.PRECISION
+    assert d.counts["rounded"] == 4             # a refused message counts nothing
+    # trades and top of book alike
+    assert d.decode(gz(b'{"ch":"market.xvgeth.trade.detail","ts":1,"tick":{"id":1,"ts":1,'
+                       b'"data":[{"id":1,"ts":1,"tradeId":7,"amount":0.30000000000000004,'
+                       b'"price":1.5,"direction":"buy"}]}}')) == MessageKind.TRADE
+    assert int(d.trades[0]["size"]) == 30000000 and d.counts["rounded"] == 5
+    # other venues keep refusing a size with more decimals than the instrument's
+    k = decoder_for("kraken_futures", [hftcore.Instrument("kraken_futures", "PI_XBTUSD", 1, 2,
+                                                          instrument_id=1)])
+    with pytest.raises(hftcore.DecodeError) as exc:
+        k.decode(b'{"feed":"book_snapshot","product_id":"PI_XBTUSD","timestamp":1,"seq":5,'
+                 b'"bids":[{"price":1,"qty":1.001}],"asks":[]}')
+    assert exc.value.code == hftcore.DecodeErrorCode.PRECISION and k.counts["rounded"] == 0

@@ -129,6 +129,7 @@ cdef int message_end(DecState* d, Scan* sc, int kind) noexcept nogil:
         d.info.flags |= s.flags & (INFO_HAS_SEQ | INFO_HAS_CHECKSUM)
     d.info.kind = kind
     d.counts[kind] += 1
+    d.n_rounded += d.info.n_rounded
     return kind
 
 
@@ -531,10 +532,12 @@ cdef class Decoder:
 
     @property
     def counts(self):
-        """Messages decoded per kind name, plus 'errors' and 'messages'."""
+        """Messages decoded per kind name, plus 'errors', 'messages' and 'rounded' (sizes a
+        venue printed with more decimals than the instrument's, rounded: HTX only)."""
         out = {KIND_NAMES[i]: self.st.counts[i] for i in range(1, K_COUNT)}
         out["errors"] = self.st.n_errors
         out["messages"] = self.st.n_messages
+        out["rounded"] = self.st.n_rounded
         return out
 
     @property

@@ -26,15 +26,17 @@ from hftcore._ext.types cimport (
 from hftcore._ext.records cimport (
     DecState, Scan, SymbolEntry, BookSpan, symbol_find, push_delta, push_span, SYMBOL_MAX,
     INFO_REPUBLISH, INFO_SNAPSHOT, INFO_UNKNOWN_SYMBOL, INFO_HAS_INSTRUMENT, E_TYPE, E_MISSING,
-    E_EXTRA, E_NUMBER, E_SHAPE, E_CAPACITY,
+    E_EXTRA, E_NUMBER, E_SHAPE, E_CAPACITY, E_PRECISION,
     E_TIME,
 )
+from hftcore._ext.fixed cimport fx_parse, FX_OK, FX_PRECISION, RND_EXACT
 from hftcore._ext.jsonscan cimport (
     Field, JSON_ABSENT, JSON_STRING, JSON_NUMBER, JSON_TRUE, JSON_FALSE, JSON_NULL,
     scan_fail, scan_sub, scan_lift_error, scan_skip_ws, scan_next_is, scan_string,
     scan_skip_value, scan_value, scan_object_open, scan_object_key, scan_seen_once,
     scan_array_open, scan_array_next, scan_object_unique_keys, scan_decimal,
     scan_decimal_number, scan_decimal_any, scan_seconds, scan_iso_time, scan_ms, text_is,
+    scan_number,
     HFT_STRING_STOP, hft_decimal_fast, hft_number_fast, hft_seconds_fast, fast_literal,
     decimal_text, int_text, copy_text, id_text, trade_id_text, ms_to_ns,
     iso_time_text,
@@ -254,6 +256,50 @@ cdef inline int scan_level_value(Scan* sc, int values, int decimals, int64_t* ou
     return scan_decimal_any(sc, decimals, out)
 
 
+cdef inline int size_text(DecState* d, Scan* sc, const char* s, Py_ssize_t n, int decimals,
+                          int64_t* out) noexcept nogil:
+    """A non-negative size s[0:n] at `decimals`: exactly, or -- for a venue that prints its
+    sizes from binary floating point ("3307.9982700421942": HTX), d.size_rounding -- rounded
+    at the instrument's decimals from the decimal text (never through a float) and counted
+    (Decoder.counts["rounded"]).  A non-zero size that would round to 0 is refused (E_PRECISION):
+    a level would silently become a deletion."""
+    cdef int r
+    if d.size_rounding == RND_EXACT:
+        return decimal_text(sc, s, n, decimals, False, out)
+    if s == NULL:
+        return scan_fail(sc, E_TYPE, sc.p)
+    r = fx_parse(s, n, decimals, RND_EXACT, out)
+    if r == FX_PRECISION:
+        r = fx_parse(s, n, decimals, d.size_rounding, out)
+        if r == FX_OK:
+            if out[0] == 0:
+                return scan_fail(sc, E_PRECISION, s)
+            d.info.n_rounded += 1
+    if r == FX_OK and out[0] >= 0:
+        return 0
+    return scan_fail(sc, E_NUMBER, s)
+
+
+cdef inline int scan_level_size(DecState* d, Scan* sc, int values, int decimals,
+                                int64_t* out) noexcept nogil:
+    """A level's size: scan_level_value, or size_text where the venue's sizes are rounded."""
+    cdef const char* s
+    cdef Py_ssize_t n
+    if d.size_rounding == RND_EXACT:
+        return scan_level_value(sc, values, decimals, out)
+    scan_skip_ws(sc)
+    if sc.p < sc.end and sc.p[0] == b'"':
+        if values == LEVEL_NUMBERS:
+            return scan_fail(sc, E_TYPE, sc.p)           # the venue sends numbers here
+        if scan_string(sc, &s, &n) < 0:
+            return -1
+    elif values == LEVEL_STRINGS:
+        return scan_fail(sc, E_TYPE, sc.p)
+    elif scan_number(sc, &s, &n) < 0:
+        return -1
+    return size_text(d, sc, s, n, decimals, out)
+
+
 cdef inline int scan_level_time(Scan* sc, int kind, int64_t* out) noexcept nogil:
     if kind == LEVEL_TIME_SECONDS:
         return scan_seconds(sc, out)
@@ -293,7 +339,7 @@ cdef inline int read_level_array(DecState* d, Scan* sc, SymbolEntry* sym, const 
         if i == f.price_at:
             r = scan_level_value(sc, f.values, sym.price_decimals, px)
         elif i == f.size_at:
-            r = scan_level_value(sc, f.values, sym.size_decimals, sz)
+            r = scan_level_size(d, sc, f.values, sym.size_decimals, sz)
         elif i == f.side_at:
             r = scan_level_side(sc, side)
         elif i == f.time_at:
@@ -349,7 +395,7 @@ cdef inline int read_level_object(DecState* d, Scan* sc, SymbolEntry* sym, const
         elif text_is(k, kn, f.size_key):
             r = scan_seen_once(sc, &seen, 1, k)
             if r == 0:
-                r = scan_level_value(sc, f.values, sym.size_decimals, sz)
+                r = scan_level_size(d, sc, f.values, sym.size_decimals, sz)
         elif f.side_key != NULL and text_is(k, kn, f.side_key):
             r = scan_seen_once(sc, &seen, 2, k)
             if r == 0:
@@ -793,6 +839,29 @@ cdef inline int field_decimal(Scan* sc, const Field* f, int decimals, int64_t* o
     if f.n == 0:
         return scan_fail(sc, E_NUMBER, f.s)
     return decimal_text(sc, f.s, f.n, decimals, False, out)
+
+
+cdef inline int field_size(DecState* d, Scan* sc, const Field* f, int decimals,
+                           int64_t* out) noexcept nogil:
+    """A required size: field_decimal, rounded as size_text says."""
+    if f.type == JSON_ABSENT:
+        return fail_missing(sc)
+    if not field_scalar(f):
+        return scan_fail(sc, E_TYPE, f.s)
+    if f.n == 0:
+        return scan_fail(sc, E_NUMBER, f.s)
+    return size_text(d, sc, f.s, f.n, decimals, out)
+
+
+cdef inline int field_size_or_zero(DecState* d, Scan* sc, const Field* f, int decimals,
+                                   int64_t* out) noexcept nogil:
+    """An optional size (absent, null or "": 0), rounded as size_text says."""
+    if f.type == JSON_ABSENT or f.type == JSON_NULL or f.n == 0:
+        out[0] = 0
+        return 0
+    if not field_scalar(f):
+        return scan_fail(sc, E_TYPE, f.s)
+    return size_text(d, sc, f.s, f.n, decimals, out)
 
 
 cdef inline int field_decimal_or_zero(Scan* sc, const Field* f, int decimals,

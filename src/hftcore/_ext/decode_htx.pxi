@@ -38,8 +38,9 @@ from hftcore._ext.decode_common cimport (
     fail_unexpected, finish_control, finish_other, collect_fields, fields_required, field_is,
     field_symbol, field_decimal, field_decimal_or_zero, field_int, field_ms, field_text,
     field_side, field_trade_id, field_id, field_bool, field_starts, read_levels,
-    message_restart,
+    message_restart, field_size, field_size_or_zero,
 )
+from hftcore._ext.fixed cimport RND_HALF_EVEN
 
 cdef extern from "zlib.h" nogil:
     ctypedef struct z_stream:
@@ -224,7 +225,7 @@ cdef int htx_trades(DecState* d, Scan* sc, SymbolEntry* sym) noexcept nogil:
         if rec == NULL:
             return scan_fail(sc, E_CAPACITY, sc.p)
         if (field_decimal(sc, &t[0], sym.price_decimals, &rec.price) < 0
-                or field_decimal(sc, &t[1], sym.size_decimals, &rec.size) < 0
+                or field_size(d, sc, &t[1], sym.size_decimals, &rec.size) < 0
                 or field_side(sc, &t[2], &rec.side) < 0
                 or field_ms(sc, &t[3], &rec.exchange_ts) < 0):
             return -1
@@ -258,9 +259,9 @@ cdef int htx_bbo(DecState* d, Scan* sc, SymbolEntry* sym) noexcept nogil:
     if b == NULL:
         return scan_fail(sc, E_CAPACITY, sc.p)
     if (field_decimal_or_zero(sc, &v[0], sym.price_decimals, False, &b.bid_price) < 0
-            or field_decimal_or_zero(sc, &v[1], sym.size_decimals, False, &b.bid_size) < 0
+            or field_size_or_zero(d, sc, &v[1], sym.size_decimals, &b.bid_size) < 0
             or field_decimal_or_zero(sc, &v[2], sym.price_decimals, False, &b.ask_price) < 0
-            or field_decimal_or_zero(sc, &v[3], sym.size_decimals, False, &b.ask_size) < 0):
+            or field_size_or_zero(d, sc, &v[3], sym.size_decimals, &b.ask_size) < 0):
         return -1
     if v[4].type != JSON_ABSENT and field_ms(sc, &v[4], &b.exchange_ts) < 0:
         return -1
@@ -624,6 +625,12 @@ cdef class HtxDecoder(Decoder):
     ``pong()``); private ``orders#`` and ``trade.clearing#`` (v2 account websocket)."""
 
     VENUE = "htx"
+
+    def __cinit__(self, *args, **kwargs):
+        # HTX prints book, trade and top-of-book sizes from binary floating point
+        # ("3307.9982700421942", "3.358149508E7"): they are rounded half-even at the
+        # instrument's size decimals and counted (counts["rounded"]); prices stay exact
+        self.st.size_rounding = RND_HALF_EVEN
 
     def __dealloc__(self):
         if self.zs != NULL:

@@ -119,6 +119,7 @@ ctypedef struct MsgInfo:
     int symbol_len
     char symbol[48]         # the message's (first) symbol text (also set for K_UNKNOWN_SYMBOL)
     const char* what        # the venue message kind recognised so far (for errors)
+    int n_rounded           # sizes rounded in this message (DecState.size_rounding)
 
 
 ctypedef struct SymbolEntry:
@@ -159,6 +160,9 @@ ctypedef struct DecState:
     int64_t counts[12]      # messages per kind (K_COUNT)
     int64_t n_errors
     int64_t n_messages
+    int size_rounding       # RND_EXACT, or how a venue that prints binary floats has its sizes
+                            # rounded to the instrument's decimals (HTX: RND_HALF_EVEN)
+    int64_t n_rounded       # sizes rounded, in messages decoded
 
 
 # Defined in records.pyx:
