@@ -663,19 +663,18 @@ def _sequence_ok(venue: str, kind: MessageKind, sp: _Span, report: VerifyReport)
     ok = True
     checked = False
     if venue in _REST_SNAPSHOTS:
-        # spot / KuCoin: the first diff after the snapshot has first <= id + 1 <= last, then
-        # first == previous last + 1; USDⓈ-M futures: first <= id <= last, then pu == previous u
-        futures = venue == "binance_futures"
+        # Binance spot / KuCoin: the first diff after the snapshot has first <= id + 1 <= last,
+        # then first == previous last + 1 (USDⓈ-M futures have their own rule: _futures_span)
         if kind == MessageKind.BOOK_SNAPSHOT:
             seqs[key] = ("snap", sp.last_seq)
             return True
         if last is not None and last[0] == "snap":
-            if sp.last_seq < last[1] or (sp.last_seq == last[1] and not futures):
+            if sp.last_seq <= last[1]:
                 return True                        # older than the snapshot: dropped
-            ok = sp.first_seq <= last[1] + (0 if futures else 1) <= sp.last_seq
+            ok = sp.first_seq <= last[1] + 1 <= sp.last_seq
             checked = True
         elif last is not None:
-            ok = sp.prev_seq == last[1] if futures else sp.first_seq == last[1] + 1
+            ok = sp.first_seq == last[1] + 1
             checked = True
         seqs[key] = ("diff", sp.last_seq)   # (a stream without its snapshot: chained from
                                             # its first diff on)
