@@ -17,6 +17,7 @@ row inflates them (the peers with ``zlib.decompress``).
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -120,7 +121,12 @@ class _Venue:
                     for _, p, q in d[side]:
                         yield d["instrument_name"], p, q
         elif v == "kraken_futures":
-            yield msg["product_id"], msg["price"], msg["qty"]
+            if "bids" in msg:                     # book_snapshot
+                for side in ("bids", "asks"):
+                    for lv in msg[side]:
+                        yield msg["product_id"], lv["price"], lv["qty"]
+            else:
+                yield msg["product_id"], msg["price"], msg["qty"]
         elif v == "htx":
             sym = msg["ch"].split(".")[1]
             t = msg["tick"]
@@ -143,6 +149,8 @@ class _Venue:
     def peer(self, loads: Callable[[bytes], Any]) -> Callable[[bytes], object]:
         parse, decimals, prices = fixed.parse, self.decimals, self.prices
         inflate = self.venue == "htx"
+        # the same work as the decoder: HTX's sizes (binary floats printed) rounded half-even
+        size_rounding = "half_even" if inflate else None
 
         def text(x: Any) -> str:
             return x if isinstance(x, str) else repr(x)
@@ -153,7 +161,7 @@ class _Venue:
             out = []
             for sym, p, q in prices(loads(m)):
                 pd, sd = decimals[sym]
-                out.append((parse(text(p), pd), parse(text(q), sd)))
+                out.append((parse(text(p), pd), parse(text(q), sd, size_rounding)))
             return out
 
         return one
@@ -296,3 +304,43 @@ def test_20x20_hftcore(benchmark: Any, record: Any, venue: str) -> None:
     record(benchmark, group, "hftcore decode", _loop(d.decode, [msg] * N), N)
     RESULTS[group]["(hftcore decode_c, GIL-free loop)"] = min(
         d.decode_loop(msg, N) for _ in range(5)) / N
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_20x20_peer(benchmark: Any, record: Any, venue: str) -> None:
+    """orjson + fixed.parse on the same 20+20 message (the same values, the same work)."""
+    v = _venue(venue)
+    msg, sym, _ = _synthetic_20x20(venue)
+    chans, decimals = v.chans, v.decimals
+    v.chans = {5: sym} if venue == "bitfinex" else chans
+    v.decimals = {**decimals, sym: (1, 3)}          # the decoder's instrument, for this test
+    try:
+        one = v.peer(orjson.loads)
+        assert len(one(msg)) == 40
+        record(benchmark, G_20.format(venue, len(msg)), "orjson + fixed.parse",
+               _loop(one, [msg] * N), N)
+    finally:
+        v.chans, v.decimals = chans, decimals
+
+
+def test_20x20_htx_parts(benchmark: Any) -> None:
+    """HTX's 20+20 figure in its two parts: the JSON after the inflate, and the inflate alone
+    (Python's zlib on the same frame: what any reader of HTX pays first)."""
+    from conftest import RESULTS
+
+    msg, sym, _ = _synthetic_20x20("htx")
+    text = zlib.decompress(msg, 47)
+    d = decoder_for("htx", [hftcore.Instrument("htx", sym, 1, 3, instrument_id=1)])
+    d.decode(text)
+    assert d.n_deltas == 40
+    group = G_20.format("htx", len(msg))
+    RESULTS[group]["(hftcore decode_c, the inflated JSON text)"] = min(
+        d.decode_loop(text, N) for _ in range(5)) / N
+    best = float("inf")
+    for _ in range(5):
+        t = time.thread_time_ns()
+        for _ in range(N):
+            zlib.decompress(msg, 47)
+        best = min(best, (time.thread_time_ns() - t) / N)
+    RESULTS[group]["(Python zlib.decompress alone)"] = best
+    benchmark(lambda: None)
