@@ -24,7 +24,7 @@ import logging
 import ssl
 import termios
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -51,7 +51,14 @@ log = logging.getLogger("hftcore.venues")
 class RecordingPlan:
     """What ``python -m hftcore record`` connects to for one venue's public market data: the
     stream URL, the subscription messages, REST snapshots (symbol -> path and query) and the
-    keep-alive."""
+    keep-alive.
+
+    ``ping_interval`` is the seconds between client pings (when idle, or always with
+    ``ping_periodic``); ``answer(message)`` is the reply a received message needs to keep the
+    connection (HTX ``{"pong": n}``, Deribit ``public/test``), None for most; ``connect(rest)``
+    returns a fresh websocket URL and the venue's ping interval before every connect (KuCoin's
+    token from ``/api/v1/bullet-public``).
+    """
 
     venue: str
     url: str
@@ -62,6 +69,9 @@ class RecordingPlan:
     pong_exact: bytes | None = None
     pong_contains: bytes | None = None
     ping_periodic: bool = False
+    ping_interval: float = 20.0
+    answer: Callable[[bytes], bytes | None] | None = None
+    connect: Callable[[RestClient], Awaitable[tuple[str, float]]] | None = None
 
 
 class VenueError(Exception):

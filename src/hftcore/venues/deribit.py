@@ -43,12 +43,15 @@ from hftcore.venues.ws import Connection
 if TYPE_CHECKING:
     from hftcore.model import Order
 
-__all__ = ["URL", "DeribitVenue", "auth_params", "recording_plan", "sign"]
+__all__ = ["HEARTBEAT", "URL", "DeribitVenue", "auth_params", "recording_plan", "sign",
+           "test_answer"]
 
 log = logging.getLogger("hftcore.venues.deribit")
 URL = "wss://www.deribit.com/ws/api/v2"
 _CHANNELS = ["user.orders.any.any.raw", "user.trades.any.any.raw"]
 _TEST = b'{"jsonrpc":"2.0","id":"test","method":"public/test","params":{}}'
+#: seconds between the server's heartbeats (``public/set_heartbeat``)
+HEARTBEAT = 30
 
 
 def sign(secret: str, timestamp: int, nonce: str, data: str = "") -> str:
@@ -71,15 +74,27 @@ def auth_params(client_id: str, secret: str, timestamp: int | None = None,
             "nonce": n, "data": data, "signature": sign(secret, ts, n, data)}
 
 
+def test_answer(data: bytes) -> bytes | None:
+    """The ``public/test`` call that answers a ``heartbeat`` of type ``test_request`` (the server
+    closes the connection without it); None for any other message."""
+    if b"test_request" in data and b'"heartbeat"' in data:
+        return _TEST
+    return None
+
+
 def recording_plan(symbols: Sequence[str], ws_url: str | None = None,
                    rest_url: str | None = None, streams: Sequence[str] | None = None
                    ) -> RecordingPlan:
-    """``book.<instrument>.100ms`` and ``trades.<instrument>.100ms`` (``raw`` needs an
-    authenticated connection)."""
+    """``public/set_heartbeat``, then ``book.<instrument>.100ms`` and
+    ``trades.<instrument>.100ms`` (``raw`` needs an authenticated connection); every
+    ``test_request`` is answered (:func:`test_answer`)."""
     chans = tuple(streams or ("book", "trades"))
-    return RecordingPlan("deribit", (ws_url or URL).rstrip("/"), subscriptions=[orjson.dumps({
-        "jsonrpc": "2.0", "id": 1, "method": "public/subscribe",
-        "params": {"channels": [f"{c}.{s}.100ms" for s in symbols for c in chans]}})])
+    return RecordingPlan("deribit", (ws_url or URL).rstrip("/"), subscriptions=[
+        orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "public/set_heartbeat",
+                      "params": {"interval": HEARTBEAT}}),
+        orjson.dumps({"jsonrpc": "2.0", "id": 2, "method": "public/subscribe",
+                      "params": {"channels": [f"{c}.{s}.100ms" for s in symbols
+                                              for c in chans]}})], answer=test_answer)
 
 
 class DeribitVenue(OrderEntryVenue):
@@ -100,7 +115,7 @@ class DeribitVenue(OrderEntryVenue):
     default_ws_url = URL
     default_private_url = URL
 
-    def __init__(self, *, heartbeat: int = 30, trades: bool = True,
+    def __init__(self, *, heartbeat: int = HEARTBEAT, trades: bool = True,
                  credentials: Credentials | None = None, **kwargs: Any) -> None:
         check_int("deribit", "heartbeat", heartbeat, 10)
         kwargs.setdefault("rest_url", "")
@@ -148,9 +163,10 @@ class DeribitVenue(OrderEntryVenue):
         return out
 
     def on_md_control(self, kind: int, data: bytes, ts: int) -> None:
-        if b"test_request" in data and self.md is not None:
+        answer = test_answer(data)
+        if answer is not None and self.md is not None:
             self.test_requests += 1
-            self.md.send(_TEST)
+            self.md.send(answer)
 
     async def resync(self, index: int) -> None:
         """Subscribe the book again (a snapshot comes first)."""

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from hftcore.model import Order
 
 __all__ = ["PRIVATE_URL", "PUBLIC_URL", "REST_URL", "HtxVenue", "canonical_request",
-           "recording_plan", "sign", "signed_query"]
+           "pong_for", "recording_plan", "sign", "signed_query"]
 
 log = logging.getLogger("hftcore.venues.htx")
 PUBLIC_URL = "wss://api.huobi.pro/ws"
@@ -96,14 +96,30 @@ def signed_query(key: str, secret: str, method: str, host: str, path: str,
         "&Signature=" + _quote(sig)
 
 
+def pong_for(data: bytes) -> bytes | None:
+    """The answer to HTX's keep-alive ``{"ping": n}`` (gzip-compressed as HTX sends it, or
+    already inflated): ``{"pong": n}``; None for any other message."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            return None
+    if not data.startswith(b'{"ping"'):
+        return None
+    return b'{"pong"' + data[7:]
+
+
 def recording_plan(symbols: Sequence[str], ws_url: str | None = None,
                    rest_url: str | None = None, streams: Sequence[str] | None = None
                    ) -> RecordingPlan:
-    """``depth.step0`` and ``trade.detail`` of ``symbols`` (lower case)."""
+    """``depth.step0`` and ``trade.detail`` of ``symbols`` (lower case); the frames are gzip
+    binary (recorded as bytes literals) and every ``{"ping": n}`` is answered
+    (:func:`pong_for`)."""
     chans = tuple(streams or ("depth.step0", "trade.detail"))
     subs = [orjson.dumps({"sub": f"market.{s.lower()}.{c}", "id": f"{s}-{c}"})
             for s in symbols for c in chans]
-    return RecordingPlan("htx", (ws_url or PUBLIC_URL).rstrip("/"), subscriptions=subs)
+    return RecordingPlan("htx", (ws_url or PUBLIC_URL).rstrip("/"), subscriptions=subs,
+                         answer=pong_for)
 
 
 class HtxVenue(OrderEntryVenue):
@@ -187,17 +203,14 @@ class HtxVenue(OrderEntryVenue):
         return self.md
 
     def _answer_ping(self, data: bytes) -> bool:
-        """Answer ``{"ping": n}`` with ``{"pong": n}``; True when ``data`` was one."""
-        if data[:2] == b"\x1f\x8b":
-            try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError, zlib.error):
-                return False
-        if not data.startswith(b'{"ping"'):
+        """Answer ``{"ping": n}`` with ``{"pong": n}`` (:func:`pong_for`); True when ``data``
+        was one."""
+        pong = pong_for(data)
+        if pong is None:
             return False
         md = self.md
         if md is not None:
-            md.send(b'{"pong"' + data[7:])
+            md.send(pong)
             self.pings_answered += 1
         return True
 

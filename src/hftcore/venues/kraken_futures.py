@@ -41,13 +41,16 @@ from hftcore.venues.ws import Connection
 if TYPE_CHECKING:
     from hftcore.model import Order
 
-__all__ = ["PUBLIC_URL", "REST_URL", "KrakenFuturesVenue", "authent", "recording_plan",
+__all__ = ["PING_INTERVAL", "PUBLIC_URL", "REST_URL", "KrakenFuturesVenue", "authent",
+           "recording_plan",
            "sign_challenge"]
 
 log = logging.getLogger("hftcore.venues.kraken_futures")
 PUBLIC_URL = "wss://futures.kraken.com/ws/v1"
 REST_URL = "https://futures.kraken.com"
 _OK_SEND = ("placed", "partiallyFilled", "filled")
+#: seconds of silence before the connection is pinged (Kraken closes it after 60 s without one)
+PING_INTERVAL = 30.0
 
 
 def _hmac512(secret_b64: str, data: bytes) -> str:
@@ -78,12 +81,14 @@ def sign_challenge(secret: str, challenge: str) -> str:
 def recording_plan(symbols: Sequence[str], ws_url: str | None = None,
                    rest_url: str | None = None, streams: Sequence[str] | None = None
                    ) -> RecordingPlan:
-    """``book`` and ``trade`` of ``symbols`` (product ids)."""
+    """The ``heartbeat`` feed, ``book`` and ``trade`` of ``symbols`` (product ids), pinged
+    after :data:`PING_INTERVAL` seconds of silence, as :class:`KrakenFuturesVenue` does."""
     feeds = tuple(streams or ("book", "trade"))
     return RecordingPlan("kraken_futures", (ws_url or PUBLIC_URL).rstrip("/"),
-                         subscriptions=[orjson.dumps({"event": "subscribe", "feed": f,
-                                                      "product_ids": list(symbols)})
-                                        for f in feeds])
+                         subscriptions=[orjson.dumps({"event": "subscribe", "feed": "heartbeat"})]
+                         + [orjson.dumps({"event": "subscribe", "feed": f,
+                                          "product_ids": list(symbols)}) for f in feeds],
+                         ping_interval=PING_INTERVAL)
 
 
 class KrakenFuturesVenue(OrderEntryVenue):
@@ -109,7 +114,7 @@ class KrakenFuturesVenue(OrderEntryVenue):
 
     def __init__(self, *, trades: bool = True, credentials: Credentials | None = None,
                  **kwargs: Any) -> None:
-        kwargs.setdefault("ping_interval", 30.0)
+        kwargs.setdefault("ping_interval", PING_INTERVAL)
         super().__init__(credentials=credentials, **kwargs)
         if credentials is not None:
             sign_challenge(self.creds()[1], "check")     # the secret must be base64

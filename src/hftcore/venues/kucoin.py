@@ -41,18 +41,20 @@ from hftcore.venues.common import RecordingPlan, VenueError
 from hftcore.venues.keys import Credentials
 from hftcore.venues.orderentry import OrderEntryVenue, check_str
 from hftcore.venues.ratelimit import Bucket, RateLimiter, RateLimitExceeded
-from hftcore.venues.rest import RestError
+from hftcore.venues.rest import RestClient, RestError
 from hftcore.venues.ws import Connection
 
 if TYPE_CHECKING:
     from hftcore.model import Order
 
-__all__ = ["REST_URL", "KucoinVenue", "recording_plan", "sign", "sign_passphrase",
-           "signed_headers"]
+__all__ = ["PING_INTERVAL", "REST_URL", "KucoinVenue", "parse_bullet", "public_bullet",
+           "recording_plan", "sign", "sign_passphrase", "signed_headers"]
 
 log = logging.getLogger("hftcore.venues.kucoin")
 REST_URL = "https://api.kucoin.com"
 _PING = b'{"id":"hc-ping","type":"ping"}'
+#: seconds between client pings at most (the bullet's ``pingInterval`` when shorter)
+PING_INTERVAL = 18.0
 
 
 def sign(secret: str, timestamp: str, method: str, endpoint: str, body: str = "") -> str:
@@ -83,19 +85,57 @@ def signed_headers(key: str, secret: str, passphrase: str, method: str, endpoint
             "KC-API-KEY-VERSION": "2", "Content-Type": "application/json"}
 
 
+def parse_bullet(raw: bytes, path: str = "/api/v1/bullet-public") -> tuple[str, float]:
+    """The websocket URL (endpoint with the token and a connect id) and the ping interval (s)
+    of a ``bullet-public`` / ``bullet-private`` answer; ``VenueError`` for a refusal or an
+    answer without them."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise VenueError(f"kucoin {path}: not JSON: {raw[:100]!r}") from None
+    if not isinstance(obj, dict) or obj.get("code") != "200000":
+        code, msg = (obj.get("code"), obj.get("msg")) if isinstance(obj, dict) else (None, obj)
+        raise VenueError(f"kucoin {path}: {code} {msg}")
+    try:
+        d = obj["data"]
+        srv = d["instanceServers"][0]
+        url = (f"{srv['endpoint'].rstrip('/')}?token={urllib.parse.quote(d['token'])}"
+               f"&connectId=hc{time.time_ns()}")
+        interval = max(1.0, int(srv.get("pingInterval", 18000)) / 1000.0)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        raise VenueError(f"kucoin {path}: no endpoint and token in the answer") from None
+    return url, interval
+
+
+async def public_bullet(rest: RestClient) -> tuple[str, float]:
+    """A public websocket URL with a fresh token (``POST /api/v1/bullet-public``) and its ping
+    interval (s)."""
+    raw = await rest.request("POST", "/api/v1/bullet-public",
+                             headers={"Content-Type": "application/json"},
+                             cost={"PUBLIC": 10}, max_wait=10.0)
+    return parse_bullet(raw)
+
+
 def recording_plan(symbols: Sequence[str], ws_url: str | None = None,
                    rest_url: str | None = None, streams: Sequence[str] | None = None
                    ) -> RecordingPlan:
-    """``/market/level2`` and ``/market/match`` of ``symbols`` (the URL needs a token: take it
-    from ``/api/v1/bullet-public``), with the REST level-2 snapshots."""
+    """``/market/level2`` and ``/market/match`` of ``symbols`` with the REST level-2 snapshots;
+    the websocket URL takes a token from ``/api/v1/bullet-public`` of ``rest_url`` before every
+    connect (:func:`public_bullet`), so no ``ws_url`` is taken; client pings every
+    ``pingInterval``."""
+    if ws_url:
+        raise ValueError("ws_url: KuCoin's websocket URL comes with a token from "
+                         "POST /api/v1/bullet-public; give rest_url instead")
     topics = tuple(streams or ("/market/level2", "/market/match"))
     subs = [orjson.dumps({"id": n, "type": "subscribe", "topic": f"{t}:{','.join(symbols)}",
                           "response": True}) for n, t in enumerate(topics, 1)]
-    return RecordingPlan("kucoin", (ws_url or "").rstrip("/"), subscriptions=subs,
+    base = (rest_url or REST_URL).rstrip("/")
+    return RecordingPlan("kucoin", f"{base}/api/v1/bullet-public", subscriptions=subs,
                          snapshots={s: f"/api/v1/market/orderbook/level2_100?symbol={s}"
                                     for s in symbols},
-                         rest_url=(rest_url or REST_URL).rstrip("/"), ping_message=_PING,
-                         pong_contains=b'"type":"pong"', ping_periodic=True)
+                         rest_url=base, ping_message=_PING,
+                         pong_contains=b'"type":"pong"', ping_periodic=True,
+                         ping_interval=PING_INTERVAL, connect=public_bullet)
 
 
 class KucoinVenue(OrderEntryVenue):
@@ -120,7 +160,7 @@ class KucoinVenue(OrderEntryVenue):
 
     def __init__(self, *, trades: bool = True, snapshot_wait: float = 0.5,
                  credentials: Credentials | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("ping_interval", 18.0)
+        kwargs.setdefault("ping_interval", PING_INTERVAL)
         super().__init__(credentials=credentials, **kwargs)
         self.trades = trades
         self.snapshot_wait = snapshot_wait
@@ -138,21 +178,14 @@ class KucoinVenue(OrderEntryVenue):
     async def bullet(self, private: bool) -> tuple[str, float]:
         """A websocket URL with a fresh token, and the ping interval (s)."""
         assert self.rest is not None
-        path = "/api/v1/bullet-private" if private else "/api/v1/bullet-public"
-        headers = {"Content-Type": "application/json"}
-        if private:
-            key, secret, passphrase = self.creds()
-            headers = signed_headers(key, secret, passphrase, "POST", path)
-        raw = await self.rest.request("POST", path, headers=headers,
-                                      cost={"SPOT" if private else "PUBLIC": 10}, max_wait=10.0)
-        obj = orjson.loads(raw)
-        if obj.get("code") != "200000":
-            raise VenueError(f"kucoin {path}: {obj.get('code')} {obj.get('msg')}")
-        d = obj["data"]
-        srv = d["instanceServers"][0]
-        url = (f"{srv['endpoint'].rstrip('/')}?token={urllib.parse.quote(d['token'])}"
-               f"&connectId=hc{time.time_ns()}")
-        return url, max(1.0, int(srv.get("pingInterval", 18000)) / 1000.0)
+        if not private:
+            return await public_bullet(self.rest)
+        path = "/api/v1/bullet-private"
+        key, secret, passphrase = self.creds()
+        raw = await self.rest.request("POST", path, cost={"SPOT": 10}, max_wait=10.0,
+                                      headers=signed_headers(key, secret, passphrase, "POST",
+                                                             path))
+        return parse_bullet(raw, path)
 
     async def prepare_md(self) -> None:
         self._md_url, interval = await self.bullet(False)

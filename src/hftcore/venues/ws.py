@@ -170,6 +170,10 @@ class Connection:
         (and it is retried after the backoff).
     on_close : callable, optional
         ``on_close(connection)`` after each disconnect.
+    prepare : coroutine function, optional
+        ``await prepare(connection)`` before each connect attempt, to set :attr:`url` (and
+        :attr:`ping_interval`) afresh: KuCoin's token; an exception counts as a failed connect
+        (retried after the backoff).
     ping_interval, ping_timeout : float
         Seconds of silence before a keep-alive ping; seconds to wait for its answer.
         ``ping_interval=0`` turns client pings off.
@@ -191,6 +195,7 @@ class Connection:
                  name: str = "", listener: Callable[[Connection], WSListener] | None = None,
                  on_open: Callable[[Connection], Awaitable[None]] | None = None,
                  on_close: Callable[[Connection], None] | None = None,
+                 prepare: Callable[[Connection], Awaitable[None]] | None = None,
                  ping_interval: float = 20.0, ping_timeout: float = 10.0,
                  ping_periodic: bool = False, ping_message: bytes | None = None,
                  pong_exact: bytes | None = None, pong_contains: bytes | None = None,
@@ -206,6 +211,7 @@ class Connection:
         self._listener_factory = listener
         self.on_open = on_open
         self.on_close = on_close
+        self.prepare = prepare
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.ping_periodic = ping_periodic
@@ -297,6 +303,8 @@ class Connection:
             t0 = loop.time()
             transport: WSTransport | None = None
             try:
+                if self.prepare is not None:
+                    await asyncio.wait_for(self.prepare(self), self.connect_timeout)
                 transport, listener = await asyncio.wait_for(ws_connect(
                     self._make_listener, self.url, ssl_context=self.ssl_context,
                     enable_auto_ping=self.ping_interval > 0,
