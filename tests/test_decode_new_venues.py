@@ -753,6 +753,35 @@ def test_bitfinex_feed_resyncs_every_book_on_a_connection_gap() -> None:
     assert f.state(0)["state"] == "synced" and f.state(1)["state"] == "waiting"
 
 
+def test_bitfinex_new_connection_restarts_the_sequence() -> None:
+    """The "info" event that opens every Bitfinex connection: the decoder forgets the old
+    channel ids, the feed's connection sequence starts again (no gap counted) and every book
+    waits for the new connection's snapshot; a maintenance "info" (no version) changes
+    nothing."""
+    info = b'{"event":"info","version":2,"serverId":"x","platform":{"status":1}}'
+    d = bitfinex("tBTCUSD", pd=1, sd=0)
+    f = Feed(d, "bitfinex", 1)
+    assert f.feed(info, 1) == MessageKind.STATUS and d.new_connection
+    f.feed(bfx_sub(18, "book"), 2)
+    f.feed(b"[18,[[100,1,5],[101,1,-7]],1]", 3)
+    f.feed(b"[18,[100,0,1],2]", 4)
+    assert f.state(0)["state"] == "synced"
+    _events(f)
+    assert f.feed(b'{"event":"info","code":20051,"msg":"restart"}', 5) == MessageKind.STATUS
+    assert not d.new_connection and d.channels == {18: ("book", "tBTCUSD")}
+    with pytest.raises(hftcore.DecodeError):
+        d.decode(info + b"x")                            # refused whole: nothing forgotten
+    assert not d.new_connection and d.channels == {18: ("book", "tBTCUSD")}
+    # the reconnect: sequence 1 again, new channel ids
+    assert f.feed(info, 6) == MessageKind.STATUS and d.channels == {}
+    assert [(e[0], e[1]) for e in _events(f)] == [(EV_STATUS, 0)]   # the book waits
+    assert f.state(0)["state"] == "waiting"
+    f.feed(bfx_sub(41, "book"), 7)
+    f.feed(b"[41,[[100,1,5]],1]", 8)
+    f.feed(b"[41,[100,1,6],2]", 9)
+    assert f.state(0)["state"] == "synced" and f.conn_gaps == f.gaps == 0
+
+
 def test_bitfinex_private_orders_and_fills() -> None:
     d = bitfinex("tETHUSD", pd=1, sd=2)
     ex = EX / "bitfinex"

@@ -286,6 +286,32 @@ def test_htx_recording_verifies_without_gaps(capsys: pytest.CaptureFixture[str])
     assert rc == EXIT_OK
 
 
+def test_bitfinex_reconnect_starts_a_new_sequence(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A recording with a reconnect: the second connection's sequence starts at 1 again and its
+    channel ids are new (the "info" event opens every connection) -- no gap, every chain of
+    both connections checked, the books rebuilt from the new snapshots."""
+    src = (DATA / "bitfinex/ws_v2_2021-04-17.txt").read_bytes()
+    rc1, one = verify(capsys, DATA / "bitfinex/ws_v2_2021-04-17.txt", "--venue", "bitfinex")
+    lines = [x for x in src.splitlines() if x.strip()]
+
+    def split(line: bytes) -> tuple[bytes, float, bytes]:
+        """(what precedes the time, the time, what follows it) of one recording line."""
+        head, sep, rest = line.partition(b": ")
+        before, _, ts = head.rpartition(b" ")
+        return (before + b" " if before else b""), float(ts), sep + rest
+    shift = max(split(x)[1] for x in lines) + 10 - split(lines[0])[1]
+    # the same session again, later (a reconnect): every time moved past the first session
+    again = [b"%s%.6f%s" % (a, t + shift, b) for a, t, b in map(split, lines)]
+    rec = tmp_path / "bfx_reconnect.txt"
+    rec.write_bytes(b"\n".join(lines + again) + b"\n")
+    rc, two = verify(capsys, rec, "--venue", "bitfinex")
+    assert rc1 == rc == EXIT_OK and two["sequence_gaps"] == 0, two["errors"]
+    assert two["messages"] == 2 * one["messages"]
+    assert two["sequence_checks"] == 2 * one["sequence_checks"] > 1000
+    assert two["book_updates"] == 2 * one["book_updates"]
+
+
 def test_bitfinex_connection_gap_is_found(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """A heartbeat taken out of the Bitfinex recording: its sequence number is missing, verify

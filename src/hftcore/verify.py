@@ -437,6 +437,13 @@ def verify_messages(venue: str, messages: Iterable[RecordedMessage],
             report.decode_errors += 1
             report.errors.append(f"line {m.line}: {exc}")
             continue
+        if dec.new_connection:
+            # the first message of every Bitfinex connection (a reconnect in the recording):
+            # its sequence starts again, its channel ids are new (the decoder forgot the old
+            # ones), every book waits for the new connection's snapshot
+            conn_seq = -1
+            for st in books.values():
+                st.synced = False
         if venue == "bitfinex" and dec.has_seq:
             # one sequence for every message of the connection (conf flag 65536)
             report.sequence_checks += conn_seq >= 0

@@ -23,7 +23,7 @@ from hftcore._ext.records cimport (
     symbol_find, free_retired, clear_batches, SYMBOL_CONFLICT, SYMBOL_MAX, K_NONE,
     K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_UNKNOWN_SYMBOL, K_COUNT, E_EXTRA, E_SHAPE, E_CAPACITY,
     E_COUNT, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_REPUBLISH, INFO_UNKNOWN_SYMBOL,
-    INFO_HAS_INSTRUMENT, INFO_PING,
+    INFO_HAS_INSTRUMENT, INFO_PING, INFO_NEW_CONNECTION,
 )
 
 from hftcore._ext.jsonscan cimport scan_skip_value
@@ -511,6 +511,13 @@ cdef class Decoder:
         if self.st.info.flags & INFO_PING:
             return self.st.info.ping
         return None
+
+    @property
+    def new_connection(self):
+        """True when the last message is the first one of a new connection (Bitfinex's
+        ``info`` event with its ``version``): the venue's connection sequence starts again and
+        the decoder has forgotten the old connection's channel ids."""
+        return bool(self.st.info.flags & INFO_NEW_CONNECTION)
 
     @property
     def has_seq(self):

@@ -27,13 +27,13 @@ from hftcore._ext.records cimport (
     DecState, Scan, SymbolEntry, BookSpan, push_trade, push_bbo, push_order, SYMBOL_MAX,
     K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_TRADE, K_BBO, K_ORDER, K_UNKNOWN_SYMBOL, K_HEARTBEAT,
     K_SUBSCRIBED, K_VENUE_ERROR, K_STATUS, K_OTHER, E_TYPE, E_SHAPE, E_CAPACITY, E_NUMBER,
-    E_TOO_LONG, E_MISSING, INFO_HAS_SEQ, INFO_HAS_CHECKSUM,
+    E_TOO_LONG, E_MISSING, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_NEW_CONNECTION,
 )
 from hftcore._ext.jsonscan cimport (
     Field, JSON_ABSENT, JSON_STRING, JSON_NUMBER, JSON_ARRAY, scan_fail, scan_sub,
     scan_lift_error, scan_skip_ws, scan_array_open, scan_array_next, scan_value, scan_int,
     scan_number, scan_peek_keys, text_is, text_starts, decimal_text, int_text, copy_text,
-    id_text, hft_number_fast,
+    id_text, hft_number_fast, scan_object_open, scan_object_key, scan_skip_value,
 )
 from hftcore._ext.decode_common cimport (
     span_open, span_close, symbol_lookup, push_level, fail_missing, fail_unexpected, require_end,
@@ -581,6 +581,36 @@ cdef int bfx_unsubscribed(DecState* d, Scan* sc, BfxChannels* chans) noexcept no
     return K_SUBSCRIBED
 
 
+cdef int bfx_info(DecState* d, Scan* sc, BfxChannels* chans) noexcept nogil:
+    """{"event":"info","version":2,...} opens every connection: the channel ids of the last one
+    are forgotten (INFO_NEW_CONNECTION) once the whole message is read.  Other info events
+    (maintenance codes) are a STATUS only."""
+    cdef Scan sub
+    cdef int st = 0, r
+    cdef const char* k
+    cdef Py_ssize_t kn
+    cdef bint version = False
+    scan_sub(sc, &sub, sc.p)
+    if finish_control(sc, K_STATUS) < 0 or require_end(sc) < 0:
+        return -1
+    if scan_object_open(&sub) < 0:
+        return scan_lift_error(sc, &sub)
+    while True:
+        r = scan_object_key(&sub, &st, &k, &kn)
+        if r == 0:
+            break
+        if r < 0:
+            return scan_lift_error(sc, &sub)
+        if text_is(k, kn, b"version"):
+            version = True
+        if scan_skip_value(&sub, 1) < 0:
+            return scan_lift_error(sc, &sub)
+    if version:
+        chans.count = 0
+        d.info.flags |= INFO_NEW_CONNECTION
+    return K_STATUS
+
+
 cdef int bfx_event(DecState* d, Scan* sc, BfxChannels* chans) noexcept nogil:
     cdef const char* names[1]
     cdef Field v[1]
@@ -602,7 +632,7 @@ cdef int bfx_event(DecState* d, Scan* sc, BfxChannels* chans) noexcept nogil:
     if field_is(&v[0], b"pong"):
         return finish_control(sc, K_HEARTBEAT)
     if field_is(&v[0], b"info"):
-        return finish_control(sc, K_STATUS)
+        return bfx_info(d, sc, chans)
     return finish_control(sc, K_OTHER)                     # auth, ...
 
 

@@ -70,4 +70,5 @@ cdef class Feed:
     cdef _bridge(self, uint32_t inst, ts_t recv_ts)
     cdef int _book_span(self, BookSpan* sp, int kind, ts_t recv_ts, int replay) except -1
     cdef int _connection_gap(self, ts_t recv_ts) except -1
+    cdef int _connection_reset(self, ts_t recv_ts, bint gap) except -1
     cdef bint _rest_rule(self) noexcept

@@ -31,7 +31,7 @@ from hftcore._ext.events cimport (
 )
 from hftcore._ext.decode cimport (
     Decoder, MsgInfo, BookSpan, K_BOOK_SNAPSHOT, K_BOOK_UPDATE,
-    K_UNKNOWN_SYMBOL, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_SNAPSHOT,
+    K_UNKNOWN_SYMBOL, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_SNAPSHOT, INFO_NEW_CONNECTION,
 )
 
 __all__ = ["EVENT_DTYPE", "EV_DELTA", "EV_TRADE", "EV_STATUS", "EV_CHECKSUM", "EVENT_LAST",
@@ -313,6 +313,12 @@ cdef class Feed:
         if kind < 0:
             self._bad(kind, None)
             return kind
+        if (self.rule == SYNC_BITFINEX and (self.dec.st.info.flags & INFO_NEW_CONNECTION)
+                and not replay):
+            # a new connection (a reconnect, live or in a recording): its sequence starts
+            # again and every book waits for the snapshot its subscription brings
+            self.conn_seq = -1
+            self._connection_reset(recv_ts, False)
         if self.rule == SYNC_BITFINEX and (self.dec.st.info.flags & INFO_HAS_SEQ) and not replay:
             # the connection's sequence: every message carries it (heartbeats too)
             if self.conn_seq >= 0 and self.dec.st.info.last_seq != self.conn_seq + 1:
@@ -330,8 +336,14 @@ cdef class Feed:
 
     cdef int _connection_gap(self, ts_t recv_ts) except -1:
         """A message of the connection is missing: no book of it can be trusted."""
+        return self._connection_reset(recv_ts, True)
+
+    cdef int _connection_reset(self, ts_t recv_ts, bint gap) except -1:
+        """Every synced book of the connection waits for its next snapshot (a gap in the
+        connection's sequence, or a new connection)."""
         cdef Py_ssize_t i
-        self.conn_gaps += 1
+        if gap:
+            self.conn_gaps += 1
         self._reserve(self.n_inst)
         for i in range(self.n_inst):
             if self.sync[i].state == BOOK_SYNCED:

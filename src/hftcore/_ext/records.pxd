@@ -71,6 +71,8 @@ cdef enum:
     INFO_HAS_INSTRUMENT = 32  # MsgInfo.instrument_id is set
     INFO_PING = 64          # the venue asked for an answer: MsgInfo.ping is the number to echo
     INFO_PING_V2 = 128      # (HTX) the ping came in the v2 account form
+    INFO_NEW_CONNECTION = 256  # the venue's first message of a connection (Bitfinex "info"
+                               # with a version): its sequence restarts, its channel ids are new
 
 
 ctypedef struct Scan:
