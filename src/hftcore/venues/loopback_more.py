@@ -930,14 +930,22 @@ class _BfxBook:
         levels = [(p, abs(a)) for p, _, a in bids] + [(p, abs(a)) for p, _, a in asks]
         pd = max((_decimal_int(p)[1] for p, _ in levels), default=0)
         sd = max((_decimal_int(a)[1] for _, a in levels), default=0)
+        return bitfinex_checksum(_BfxLevels(bids, asks, pd, sd), pd, sd)
 
-        class _Levels:
-            @staticmethod
-            def levels(side: int, n: int) -> list[tuple[int, int]]:
-                rows = bids if side == 0 else asks
-                return [(int(p.scaleb(pd)), int(abs(a).scaleb(sd))) for p, _, a in rows[:n]]
 
-        return bitfinex_checksum(_Levels(), pd, sd)
+class _BfxLevels:
+    """A server book's top levels as integers at common decimals (``levels(side, n)``, what
+    the reference checksum reads)."""
+
+    def __init__(self, bids: list[tuple[Decimal, int, Decimal]],
+                 asks: list[tuple[Decimal, int, Decimal]], pd: int, sd: int) -> None:
+        self.rows = (bids, asks)
+        self.pd = pd
+        self.sd = sd
+
+    def levels(self, side: int, n: int) -> list[tuple[int, int]]:
+        return [(int(p.scaleb(self.pd)), int(abs(a).scaleb(self.sd)))
+                for p, _, a in self.rows[side][:n]]
 
 
 def _num_text(d: Decimal | int) -> _Num:
