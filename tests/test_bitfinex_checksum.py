@@ -378,3 +378,21 @@ def test_loopback_sends_no_checksums_unless_asked() -> None:
 
 def test_events_constants_distinct() -> None:
     assert len({EV_DELTA, EV_STATUS, EV_CHECKSUM}) == 3
+
+
+def test_loopback_book_keeping_survives_bad_frames() -> None:
+    """Frames that are not levels are replayed as they are; the server's book and its checksum
+    follow the good ones."""
+    from hftcore.venues.loopback import MarketFrame
+
+    server = BitfinexLoopback([Instrument("bitfinex", "tBTCUSD", 1, 8)])
+    frames = [_sub(9, "tBTCUSD"), b"[9,[[100,1,5],[101,1,-7]],1]", b'[9,["x",1,5],2]',
+              b"[9,[100,1],3]", b"[9,[[100,1,null]],4]", b"[9,[100.5,2,0.25],5]", b"[9,"]
+    for k, payload in enumerate(frames):
+        assert server.before_send(MarketFrame(k, "", "md", payload)) == payload
+    book = server.bfx_books["tBTCUSD"]
+    ref = hftcore.L2Book(1, 8)
+    ref.apply(0, 1005, 25000000)
+    ref.apply(0, 1000, 500000000)
+    ref.apply(1, 1010, 700000000)
+    assert book.checksum() == bitfinex_checksum(ref, 1, 8) == ref.checksum("bitfinex")

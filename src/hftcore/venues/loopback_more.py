@@ -1021,13 +1021,16 @@ class BitfinexLoopback(AccountLoopback):
                 if isinstance(msg, list) and len(msg) >= 2 and isinstance(msg[1], list):
                     book = self.bfx_books.setdefault(sym, _BfxBook())
                     data = msg[1]
-                    if data and isinstance(data[0], list):      # a snapshot
-                        book.bids.clear()
-                        book.asks.clear()
-                        for lv in data:
-                            book.apply(lv)
-                    elif data:
-                        book.apply(data)
+                    try:
+                        if data and isinstance(data[0], list):      # a snapshot: all or none
+                            book = _BfxBook()
+                            for lv in data:
+                                book.apply(lv)
+                            self.bfx_books[sym] = book
+                        elif data:
+                            book.apply(data)
+                    except (TypeError, ValueError, IndexError, ArithmeticError):
+                        return super().before_send(f)   # not a level: replayed as it is
                     self._cs = (chan, book.checksum())
         return super().before_send(f)
 
