@@ -66,6 +66,8 @@ cdef void l2_top_volume(const L2BookC* b, int side, Py_ssize_t n, wide_int* tota
 cdef uint32_t l2_checksum_kraken(const L2BookC* b) noexcept nogil
 cdef int32_t l2_checksum_okx(const L2BookC* b) noexcept nogil
 cdef uint32_t l2_checksum_interleaved(const L2BookC* b, Py_ssize_t depth) noexcept nogil
+cdef int32_t l2_checksum_bitfinex(const L2BookC* b) noexcept nogil
+cdef Py_ssize_t js_number_text(int64_t v, bint negate, int decimals, char* out) noexcept nogil
 cdef uint32_t crc32_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil
 
 

@@ -446,6 +446,113 @@ cdef int32_t l2_checksum_okx(const L2BookC* b) noexcept nogil:
     return <int32_t>l2_checksum_interleaved(b, 25)
 
 
+cdef Py_ssize_t js_number_text(int64_t v, bint negate, int decimals, char* out) noexcept nogil:
+    """v (a count of 10**-decimals; negated when ``negate``) as JavaScript prints the number
+    (Bitfinex checksums): trimmed decimal text ("0.5", "100", "-3.25") when |value| >= 1e-6,
+    else the significant digits in exponent form ("1.5e-7", "-2e-9").  int64 counts at 0..18
+    decimals stay below 1e21, where JavaScript would switch to exponent form for large numbers.
+    Exact: made from the integer, never through a float.  Returns the length written (at most
+    FX_FORMAT_MAX bytes), -1 for decimals outside 0..18."""
+    cdef char digits[24]
+    cdef int nd = 0, n = 0, j, low = 0, e
+    cdef bint neg = (v < 0) != negate
+    cdef uint64_t u
+    if decimals < 0 or decimals > 18:
+        return -1
+    u = (~(<uint64_t>v) + 1) if v < 0 else <uint64_t>v
+    if u == 0:
+        out[0] = b'0'                   # JavaScript prints -0 as "0" too
+        return 1
+    while u:                            # digits, least significant first
+        digits[nd] = <char>(48 + u % 10)
+        u //= 10
+        nd += 1
+    while digits[low] == b'0':          # trailing zeros
+        low += 1
+    if neg:
+        out[n] = b'-'
+        n += 1
+    e = decimals - (nd - 1)             # value = d.ddd * 10**-e
+    if e <= 6:                          # >= 1e-6: plain decimal text, trailing zeros trimmed
+        if nd <= decimals:
+            out[n] = b'0'
+            n += 1
+            out[n] = b'.'
+            n += 1
+            for j in range(decimals - nd):
+                out[n] = b'0'
+                n += 1
+            j = nd - 1
+        else:
+            j = nd - 1
+            while j >= decimals:        # the integer digits
+                out[n] = digits[j]
+                n += 1
+                j -= 1
+            if low >= decimals:         # no fractional digits left
+                return n
+            out[n] = b'.'
+            n += 1
+        while j >= low:
+            out[n] = digits[j]
+            n += 1
+            j -= 1
+        return n
+    out[n] = digits[nd - 1]             # below 1e-6: mantissa and exponent ("1.5e-7")
+    n += 1
+    if nd - 1 > low:
+        out[n] = b'.'
+        n += 1
+        j = nd - 2
+        while j >= low:
+            out[n] = digits[j]
+            n += 1
+            j -= 1
+    out[n] = b'e'
+    out[n + 1] = b'-'
+    n += 2
+    if e >= 10:
+        out[n] = <char>(48 + e // 10)
+        n += 1
+    out[n] = <char>(48 + e % 10)
+    return n + 1
+
+
+cdef int32_t l2_checksum_bitfinex(const L2BookC* b) noexcept nogil:
+    """Bitfinex v2: CRC32 over 'bid_px:bid_amount:ask_px:-ask_amount:...' for the top 25 levels
+    interleaved, each number as JavaScript prints it (js_number_text), as a signed int32."""
+    cdef px_t bpx[25]
+    cdef qty_t bq[25]
+    cdef px_t apx[25]
+    cdef qty_t aq[25]
+    cdef char buf[FX_FORMAT_MAX]
+    cdef Py_ssize_t nb, na, i, k
+    cdef bint first = True
+    cdef uint32_t crc = 0
+    nb = side_copy_top(&b.sides[0], 25, b.tick, bpx, bq)
+    na = side_copy_top(&b.sides[1], 25, b.tick, apx, aq)
+    for i in range(25):
+        if i < nb:
+            if not first:
+                crc = crc32_bytes(crc, b":", 1)
+            first = False
+            k = js_number_text(bpx[i], False, b.price_decimals, buf)
+            crc = crc32_bytes(crc, buf, k)
+            crc = crc32_bytes(crc, b":", 1)
+            k = js_number_text(bq[i], False, b.size_decimals, buf)
+            crc = crc32_bytes(crc, buf, k)
+        if i < na:
+            if not first:
+                crc = crc32_bytes(crc, b":", 1)
+            first = False
+            k = js_number_text(apx[i], False, b.price_decimals, buf)
+            crc = crc32_bytes(crc, buf, k)
+            crc = crc32_bytes(crc, b":", 1)
+            k = js_number_text(aq[i], True, b.size_decimals, buf)
+            crc = crc32_bytes(crc, buf, k)
+    return <int32_t>crc
+
+
 # ----------------------------------------------------------------------------------------------
 # Python arguments: int only, checked, errors name the parameter
 # ----------------------------------------------------------------------------------------------
@@ -1194,6 +1301,9 @@ cdef class L2Book:
         dot and leading zeros (unsigned). ``"okx"``: v5, CRC32 over the top 25 levels
         interleaved as ``bid_px:bid_sz:ask_px:ask_sz:...`` in trimmed text, signed int32.
         ``"aevo"``: the same interleaved form over the top 100 levels, unsigned.
+        ``"bitfinex"``: v2 ``cs``, CRC32 over the top 25 levels interleaved as
+        ``bid_px:bid_amount:ask_px:ask_amount:...`` with the asks' amounts negative, each number
+        as JavaScript prints it (trimmed; exponent form below 1e-6: ``1.5e-7``), signed int32.
         """
         if not isinstance(venue, str):
             raise TypeError(f"venue must be a str, not {type(venue).__name__}")
@@ -1205,7 +1315,9 @@ cdef class L2Book:
             return l2_checksum_okx(&self.book)
         if v == "aevo":
             return l2_checksum_interleaved(&self.book, 100)
-        raise ValueError(f"no checksum for venue {venue!r} (known: kraken, okx, aevo)")
+        if v == "bitfinex":
+            return l2_checksum_bitfinex(&self.book)
+        raise ValueError(f"no checksum for venue {venue!r} (known: kraken, okx, aevo, bitfinex)")
 
     # -- state ---------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@
 # "te" (new trade; amount > 0: the taker bought) and "tu" (the same trade again: OTHER).
 # ticker: [BID, BID_SIZE, ASK, ASK_SIZE, ...] as BBO without sizes (BID_SIZE / ASK_SIZE are
 # sums over 25 levels, not the best level's).  "cs": the book checksum message (conf flag
-# 131072; its value in Decoder.checksum, its book in instrument_id: `verify` checks it, the
-# engine's feed does not yet).  Raw books (R0) and candles are
+# 131072; its value in Decoder.checksum, its book in instrument_id: `verify` checks it, and
+# Feed turns it into an EV_CHECKSUM event the engine checks).  Raw books (R0) and candles are
 # OTHER.  The account channel 0: orders ("os", "on", "ou", "oc") and own trades ("te": the fill,
 # "tu": its fee), [0, word, payload(, seq, auth seq)]; wallets, positions, ... are OTHER.  Prices and amounts are JSON numbers: their exact text is read.
 from libc.stdint cimport int64_t, uint64_t, uint8_t, INT64_MIN

@@ -23,10 +23,12 @@ from hftcore._ext.types cimport (
 )
 from hftcore._ext.book cimport (
     L2Book, L2BookC, l2_apply, l2_clear, l2_level_size, l2_checksum_kraken, l2_checksum_okx,
+    l2_checksum_bitfinex,
     BOOK_TOP, CLEAR_BOTH,
 )
 from hftcore._ext.events cimport (
     Event, EV_DELTA, EV_TRADE, EV_STATUS, EV_CHECKSUM, EVENT_LAST, CHECKSUM_KRAKEN,
+    CHECKSUM_BITFINEX,
 )
 from hftcore._ext.sim cimport (
     SimCore, Msg, MSG_NEW, MSG_CANCEL, MSG_AMEND, MSG_TIMER, SimOrder,
@@ -318,6 +320,8 @@ cdef class EngineCore:
     cdef bint checksum_ok(self, InstState* st, const Event* e) noexcept:
         if e.side == CHECKSUM_KRAKEN:
             return <uint32_t>l2_checksum_kraken(st.book) == <uint32_t>(e.ref & 0xffffffff)
+        if e.side == CHECKSUM_BITFINEX:
+            return <uint32_t>l2_checksum_bitfinex(st.book) == <uint32_t>(e.ref & 0xffffffff)
         return <uint32_t>l2_checksum_okx(st.book) == <uint32_t>(e.ref & 0xffffffff)
 
     cdef int call_trade(self, uint32_t i, const Event* e) except -1:

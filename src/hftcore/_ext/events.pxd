@@ -17,6 +17,7 @@ cdef enum:
 cdef enum:
     CHECKSUM_KRAKEN = 0
     CHECKSUM_OKX = 1
+    CHECKSUM_BITFINEX = 2   # its own message ("cs"): the event ends that message (EVENT_LAST)
 
 # Event.flags: the DELTA_* flags of types.pxd (SNAPSHOT 1, CLEAR 2, LAST 4, CLEAR_SIDE 8,
 # REPUBLISH 16) for every kind: EVENT_LAST marks the last event of one venue message, after

@@ -17,7 +17,8 @@ cdef enum:
     SYNC_KRAKEN_FUTURES = 8  # snapshot; seq == previous seq + 1
     SYNC_HTX = 9             # depth.stepN: every message a snapshot; mbp: prevSeqNum == seqNum
     SYNC_BITFINEX = 10       # snapshot; one sequence per connection (conf flag 65536): a gap
-                             # resyncs every book of the connection
+                             # resyncs every book of the connection; "cs" (conf flag 131072):
+                             # CRC32 of a synced book, checked by the engine
 
 # InstSync.state
 cdef enum:
@@ -71,4 +72,5 @@ cdef class Feed:
     cdef int _book_span(self, BookSpan* sp, int kind, ts_t recv_ts, int replay) except -1
     cdef int _connection_gap(self, ts_t recv_ts) except -1
     cdef int _connection_reset(self, ts_t recv_ts, bint gap) except -1
+    cdef int _bitfinex_checksum(self, ts_t recv_ts) except -1
     cdef bint _rest_rule(self) noexcept

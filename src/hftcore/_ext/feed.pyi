@@ -25,6 +25,7 @@ EV_CHECKSUM: int
 EVENT_LAST: int
 CHECKSUM_KRAKEN: int
 CHECKSUM_OKX: int
+CHECKSUM_BITFINEX: int
 SYNC_RULES: dict[str, int]
 STATE_NAMES: tuple[str, ...]
 

@@ -28,10 +28,12 @@ from hftcore._ext.types cimport (
 )
 from hftcore._ext.events cimport (
     Event, EV_DELTA, EV_TRADE, EV_STATUS, EV_CHECKSUM, EVENT_LAST, CHECKSUM_KRAKEN, CHECKSUM_OKX,
+    CHECKSUM_BITFINEX,
 )
 from hftcore._ext.decode cimport (
-    Decoder, MsgInfo, BookSpan, K_BOOK_SNAPSHOT, K_BOOK_UPDATE,
-    K_UNKNOWN_SYMBOL, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_SNAPSHOT, INFO_NEW_CONNECTION,
+    Decoder, MsgInfo, BookSpan, K_BOOK_SNAPSHOT, K_BOOK_UPDATE, K_STATUS,
+    K_UNKNOWN_SYMBOL, INFO_HAS_SEQ, INFO_HAS_CHECKSUM, INFO_SNAPSHOT, INFO_HAS_INSTRUMENT,
+    INFO_NEW_CONNECTION,
 )
 
 __all__ = ["EVENT_DTYPE", "EV_DELTA", "EV_TRADE", "EV_STATUS", "EV_CHECKSUM", "EVENT_LAST",
@@ -39,7 +41,8 @@ __all__ = ["EVENT_DTYPE", "EV_DELTA", "EV_TRADE", "EV_STATUS", "EV_CHECKSUM", "E
 
 globals().update(EV_DELTA=EV_DELTA, EV_TRADE=EV_TRADE, EV_STATUS=EV_STATUS,
                  EV_CHECKSUM=EV_CHECKSUM, EVENT_LAST=EVENT_LAST,
-                 CHECKSUM_KRAKEN=CHECKSUM_KRAKEN, CHECKSUM_OKX=CHECKSUM_OKX)
+                 CHECKSUM_KRAKEN=CHECKSUM_KRAKEN, CHECKSUM_OKX=CHECKSUM_OKX,
+                 CHECKSUM_BITFINEX=CHECKSUM_BITFINEX)
 
 EVENT_DTYPE = np.dtype({
     "names": ["local_ts", "exchange_ts", "price", "size", "ref", "instrument", "kind", "side",
@@ -189,7 +192,8 @@ cdef class Feed:
         self.strict = strict
         self.max_buffered = max_buffered
         self.checksum_algo = (CHECKSUM_KRAKEN if self.rule == SYNC_KRAKEN else
-                              CHECKSUM_OKX if self.rule == SYNC_OKX else -1)
+                              CHECKSUM_OKX if self.rule == SYNC_OKX else
+                              CHECKSUM_BITFINEX if self.rule == SYNC_BITFINEX else -1)
         self.n_inst = n_instruments
         self.sync = <InstSync*>PyMem_Malloc(n_instruments * sizeof(InstSync))
         if self.sync == NULL:
@@ -327,12 +331,45 @@ cdef class Feed:
         if kind == K_UNKNOWN_SYMBOL:
             self.unknown_symbols += 1
             return kind
+        if (kind == K_STATUS and self.rule == SYNC_BITFINEX
+                and (self.dec.st.info.flags & INFO_HAS_CHECKSUM)):
+            self._bitfinex_checksum(recv_ts)
+            return kind
         if self.dec.st.info.n_deltas or self.dec.st.info.n_trades or \
                 self.dec.st.info.n_bbos or self.dec.st.info.n_spans:
             if self._emit(recv_ts, replay) == 1:
                 # Binance diff arriving before its snapshot: keep a copy to bridge later
                 self._buffer(data, n, recv_ts)
         return kind
+
+    cdef int _bitfinex_checksum(self, ts_t recv_ts) except -1:
+        """A Bitfinex "cs" message (conf flag 131072): the checksum of its book as it stands
+        after the updates before it, so the event is a message of its own (EVENT_LAST).  Only
+        a synced book is checked (before its snapshot, or while it resyncs, there is nothing to
+        compare); a channel of a symbol not in the table has no book here."""
+        cdef MsgInfo* info = &self.dec.st.info
+        cdef uint32_t inst = info.instrument_id
+        cdef Event* e
+        if not (info.flags & INFO_HAS_INSTRUMENT):
+            return 0
+        if inst >= <uint32_t>self.n_inst:
+            raise ValueError(f"{self.venue}: instrument id {inst} outside the feed's table")
+        if self.sync[inst].state != BOOK_SYNCED:
+            return 0
+        self._reserve(1)
+        e = &self.events[self.count]
+        self.count += 1
+        e.local_ts = recv_ts
+        e.exchange_ts = info.exchange_ts
+        e.price = 0
+        e.size = 0
+        e.ref = info.checksum
+        e.instrument = inst
+        e.kind = EV_CHECKSUM
+        e.side = CHECKSUM_BITFINEX
+        e.flags = EVENT_LAST
+        e.venue_flags = 0
+        return 0
 
     cdef int _connection_gap(self, ts_t recv_ts) except -1:
         """A message of the connection is missing: no book of it can be trusted."""
@@ -449,7 +486,9 @@ cdef class Feed:
                     and last <= s.last_seq):
                 self.stale_dropped += 1      # a REST snapshot no newer than the synced book
                 return 0
-            if s.state != BOOK_SYNCED:
+            if s.state != BOOK_SYNCED or self.rule == SYNC_BITFINEX:
+                # (Bitfinex: the engine may have found a checksum wrong while the feed was in
+                # sync; a snapshot comes only on a (re)subscription, and makes the book valid)
                 status = 1
             s.state = BOOK_SYNCED
             s.last_seq = last if has_seq or rest or self.rule == SYNC_BYBIT else -1

@@ -8,10 +8,12 @@ Signing (https://docs.bitfinex.com/docs/rest-auth): an authenticated REST call c
 
 :class:`BitfinexVenue` streams ``book`` (P0, ``[price, count, amount]``: the sign of the amount
 gives the side, a count of 0 deletes the level; with the ``conf`` flag 65536 every message
-carries a sequence number, checked by the feed) and ``trades`` over
-``wss://api-pub.bitfinex.com/ws/2``; heartbeats (``[chanId, "hb"]``) keep a channel alive and
-the client pings with ``{"event":"ping"}`` when idle.  A gap unsubscribes and subscribes that
-book again.  Orders go to ``/v2/auth/w/order/submit``, ``/cancel`` and ``/update``; Bitfinex's
+carries a sequence number, checked by the feed; with 131072 a ``cs`` message after each book
+update carries the CRC32 of the book's top 25 levels, checked by the engine against its book)
+and ``trades`` over ``wss://api-pub.bitfinex.com/ws/2``; heartbeats (``[chanId, "hb"]``) keep
+a channel alive and the client pings with ``{"event":"ping"}`` when idle.  A gap (every book of
+the connection) or a wrong checksum (that book only) unsubscribes and subscribes the book
+again.  Orders go to ``/v2/auth/w/order/submit``, ``/cancel`` and ``/update``; Bitfinex's
 client id is an integer (``cid``, unique per day with ``cid_date``): each client order id gets
 one.  Acks, fills (``te``), cancels (``oc``) come from the answers and the authenticated
 websocket's account channel (0).  Prices and amounts there are JSON numbers: they are read as
@@ -52,7 +54,9 @@ PUBLIC_URL = "wss://api-pub.bitfinex.com/ws/2"
 PRIVATE_URL = "wss://api.bitfinex.com/ws/2"
 REST_URL = "https://api.bitfinex.com"
 POST_ONLY = 4096
-SEQ_ALL = 65536
+SEQ_ALL = 65536       # conf flag: every message carries the connection's sequence number
+CHECKSUM = 131072     # conf flag: a "cs" CRC32 of the book's top 25 levels after each update
+CONF_FLAGS = SEQ_ALL | CHECKSUM
 _PING = b'{"event":"ping","cid":1}'
 
 
@@ -77,9 +81,10 @@ def sign_ws(secret: str, nonce: str) -> tuple[str, str]:
 def recording_plan(symbols: Sequence[str], ws_url: str | None = None,
                    rest_url: str | None = None, streams: Sequence[str] | None = None
                    ) -> RecordingPlan:
-    """``conf`` (sequence numbers on), ``book`` P0 and ``trades`` of ``symbols``."""
+    """``conf`` (sequence numbers and book checksums on), ``book`` P0 and ``trades`` of
+    ``symbols``."""
     chans = tuple(streams or ("book", "trades"))
-    subs = [orjson.dumps({"event": "conf", "flags": SEQ_ALL})]
+    subs = [orjson.dumps({"event": "conf", "flags": CONF_FLAGS})]
     for s in symbols:
         for c in chans:
             m: dict[str, Any] = {"event": "subscribe", "channel": c, "symbol": s}
@@ -115,6 +120,7 @@ class BitfinexVenue(OrderEntryVenue):
 
     name = "bitfinex"
     sync_rule = "bitfinex"
+    check_valid = True     # "cs" checksums: the engine's verdict resyncs a book
     default_ws_url = PUBLIC_URL
     default_rest_url = REST_URL
     default_private_url = PRIVATE_URL
@@ -155,7 +161,7 @@ class BitfinexVenue(OrderEntryVenue):
                              "prec": "P0", "freq": "F0", "len": self.length})
 
     def md_subscriptions(self) -> list[bytes]:
-        out = [orjson.dumps({"event": "conf", "flags": SEQ_ALL})]
+        out = [orjson.dumps({"event": "conf", "flags": CONF_FLAGS})]
         for inst in self.instruments:
             out.append(self._book_sub(inst.symbol))
             if self.trades:

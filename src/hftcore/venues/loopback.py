@@ -104,7 +104,8 @@ class Faults:
     skip : set of str
         Symbols whose next book update is not sent (the book still moves: a sequence gap).
     corrupt_checksum : set of str
-        Symbols whose next book update carries a wrong checksum (Kraken, OKX).
+        Symbols whose next book update carries a wrong checksum (Kraken, OKX; Bitfinex: the
+        next ``cs`` message).
     malformed : int
         Malformed frames to send before the next market-data frame.
     ack_delay : float
@@ -528,8 +529,12 @@ class LoopbackServer:
             for c in targets:
                 c.send(self.malformed_frame(f))
         for c in targets:
-            c.send(payload)
+            self.deliver(c, payload)
         self.stats["frames_sent"] += 1
+
+    def deliver(self, conn: _ServerListener, payload: bytes) -> None:
+        """Send one replayed frame to one client (subclasses: per-connection numbering)."""
+        conn.send(payload)
 
     def before_send(self, f: MarketFrame) -> bytes | None:
         """Update the server's book; the bytes to send (None: skip this frame)."""

@@ -19,6 +19,7 @@ import base64
 import gzip
 import hashlib
 import hmac
+import itertools
 import time
 import urllib.parse
 import uuid
@@ -53,6 +54,7 @@ from hftcore.venues.loopback import (
     received_lines,
 )
 from hftcore.venues.orderentry import check_str, exact_json
+from hftcore.verify import bitfinex_checksum
 
 __all__ = [
     "DEMO_VENUES",
@@ -888,13 +890,249 @@ def _json_numbers(x: Any) -> str:
     return orjson.dumps(x).decode()
 
 
+_BFX_SEQ = 65536          # conf flags: a sequence number on every message of the connection
+_BFX_CHECKSUM = 131072    # conf flags: a "cs" book checksum after every book message
+
+
+def _decimal_int(d: Decimal) -> tuple[int, int]:
+    """``d`` as ``(count, decimals)``: exact."""
+    exp = int(d.as_tuple().exponent)
+    k = max(0, -exp)
+    return int(d.scaleb(k)), k
+
+
+class _BfxBook:
+    """One Bitfinex P0 book as the server keeps it: price -> (count, amount), asks' amounts
+    negative, as the venue writes them."""
+
+    __slots__ = ("asks", "bids")
+
+    def __init__(self) -> None:
+        self.bids: dict[Decimal, tuple[int, Decimal]] = {}
+        self.asks: dict[Decimal, tuple[int, Decimal]] = {}
+
+    def apply(self, level: list[Any]) -> None:
+        price, count, amount = Decimal(level[0]), int(level[1]), Decimal(level[2])
+        if count == 0:
+            (self.bids if amount > 0 else self.asks).pop(price, None)
+        else:
+            (self.bids if amount > 0 else self.asks)[price] = (count, amount)
+
+    def top(self, n: int) -> tuple[list[tuple[Decimal, int, Decimal]],
+                                   list[tuple[Decimal, int, Decimal]]]:
+        bids = sorted(self.bids, reverse=True)[:n]
+        asks = sorted(self.asks)[:n]
+        return ([(p, *self.bids[p]) for p in bids], [(p, *self.asks[p]) for p in asks])
+
+    def checksum(self) -> int:
+        """Bitfinex's ``cs`` value of this book (the Python reference of ``verify``)."""
+        bids, asks = self.top(25)
+        levels = [(p, abs(a)) for p, _, a in bids] + [(p, abs(a)) for p, _, a in asks]
+        pd = max((_decimal_int(p)[1] for p, _ in levels), default=0)
+        sd = max((_decimal_int(a)[1] for _, a in levels), default=0)
+        return bitfinex_checksum(_BfxLevels(bids, asks, pd, sd), pd, sd)
+
+
+class _BfxLevels:
+    """A server book's top levels as integers at common decimals (``levels(side, n)``, what
+    the reference checksum reads)."""
+
+    def __init__(self, bids: list[tuple[Decimal, int, Decimal]],
+                 asks: list[tuple[Decimal, int, Decimal]], pd: int, sd: int) -> None:
+        self.rows = (bids, asks)
+        self.pd = pd
+        self.sd = sd
+
+    def levels(self, side: int, n: int) -> list[tuple[int, int]]:
+        return [(int(p.scaleb(self.pd)), int(abs(a).scaleb(self.sd)))
+                for p, _, a in self.rows[side][:n]]
+
+
+def _num_text(d: Decimal | int) -> _Num:
+    return _Num(format(d, "f") if isinstance(d, Decimal) else str(d))
+
+
+class _BfxMd(_Md):
+    """A Bitfinex market-data client: its conf flags, its own sequence numbers, the book
+    channels it unsubscribed and the ids of those it subscribed again."""
+
+    def __init__(self, server: AccountLoopback, path: str) -> None:
+        super().__init__(server, path)
+        self.flags = 0
+        self.seq: int | None = None
+        self.chan: dict[int, int] = {}       # recorded book channel -> this client's id
+        self.dropped: set[int] = set()       # recorded book channels it unsubscribed
+
+    def next_seq(self, recorded: int) -> int:
+        self.seq = recorded if self.seq is None else self.seq + 1
+        return self.seq
+
+
 class BitfinexLoopback(AccountLoopback):
     """Bitfinex v2: ``/v2/auth/w/order/submit|cancel|update`` (``bfx-*`` headers checked,
     HMAC-SHA384), the authenticated websocket (``auth``, account channel 0: ``on``/``ou``/
     ``oc``/``te``/``tu``, ``ping`` answered ``pong``, heartbeats) under ``/private``, and a
-    recording replayed on the public one."""
+    recording replayed on the public one.
+
+    The server keeps each recorded book (P0) from the replayed frames.  A client whose ``conf``
+    asked for flag 131072 gets ``[chanId,"cs",checksum(,seq)]`` after each book message,
+    computed from that book (``Faults.corrupt_checksum``: the symbol's next one is wrong); with
+    flag 65536 the client's messages are numbered per connection (the recorded numbers, moved
+    on by the checksum messages).  ``unsubscribe`` of a book channel stops its frames to that
+    client; subscribing the symbol again answers ``subscribed`` with a new channel id and a
+    snapshot of the server's book."""
 
     venue = "bitfinex"
+
+    def __init__(self, instruments: Sequence[Instrument],
+                 recording: str | Path | Sequence[str | Path] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(instruments, recording, **kwargs)
+        self.bfx_books: dict[str, _BfxBook] = {}
+        self._book_chans: dict[int, str] = {}        # recorded book channel -> symbol
+        self._chan_ids = itertools.count(900_001)
+        self._cs: tuple[int, int] | None = None       # (recorded channel, checksum) of a frame
+        self.stats.update(checksums_sent=0, checksums_corrupted=0, resubscribed=0)
+        self.checksums_sent: dict[str, int] = {}      # by symbol
+
+    def listener_for(self, path: str) -> WSListener | None:
+        if path.startswith(self.private_prefix):
+            return _Private(self, path)
+        return _BfxMd(self, path)
+
+    def before_send(self, f: MarketFrame) -> bytes | None:
+        self._cs = None
+        p = f.payload
+        if p[:1] == b"{" and b'"subscribed"' in p and b'"book"' in p:
+            try:
+                ev = orjson.loads(p)
+                self._book_chans[int(ev["chanId"])] = str(ev["symbol"])
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                pass
+        elif p[:1] == b"[":
+            head = p[1:p.find(b",")]
+            chan = int(head) if head.strip().isdigit() else -1
+            sym = self._book_chans.get(chan)
+            if sym is not None:
+                try:
+                    msg = exact_json(p)
+                except ValueError:
+                    return super().before_send(f)
+                if isinstance(msg, list) and len(msg) >= 2 and isinstance(msg[1], list):
+                    book = self.bfx_books.setdefault(sym, _BfxBook())
+                    data = msg[1]
+                    try:
+                        if data and isinstance(data[0], list):      # a snapshot: all or none
+                            book = _BfxBook()
+                            for lv in data:
+                                book.apply(lv)
+                            self.bfx_books[sym] = book
+                        elif data:
+                            book.apply(data)
+                    except (TypeError, ValueError, IndexError, ArithmeticError):
+                        return super().before_send(f)   # not a level: replayed as it is
+                    self._cs = (chan, book.checksum())
+        return super().before_send(f)
+
+    def _split(self, payload: bytes) -> tuple[int, bytes, int | None] | None:
+        """A channel message as (channel, middle, recorded sequence): ``[chan,middle,seq]``."""
+        if payload[:1] != b"[":
+            return None
+        comma = payload.find(b",")
+        end = payload.rstrip().rfind(b"]")
+        last = payload.rfind(b",", 0, end)
+        try:
+            chan = int(payload[1:comma])
+            seq = int(payload[last + 1:end])
+        except ValueError:
+            return None
+        if last <= comma:
+            return None
+        return chan, payload[comma + 1:last], seq
+
+    def _send_channel(self, conn: _BfxMd, chan: int, middle: bytes, seq: int | None) -> None:
+        out = b"[" + str(chan).encode() + b"," + middle
+        if seq is not None:
+            out += b"," + str(conn.next_seq(seq) if conn.flags & _BFX_SEQ else seq).encode()
+        conn.send(out + b"]")
+
+    def _send_checksum(self, conn: _BfxMd, chan: int, sym: str, checksum: int) -> None:
+        if sym in self.faults.corrupt_checksum:
+            self.faults.corrupt_checksum.discard(sym)
+            self.stats["checksums_corrupted"] += 1
+            checksum = checksum + 1 if checksum < (1 << 31) - 1 else checksum - 1
+        self.stats["checksums_sent"] += 1
+        self.checksums_sent[sym] = self.checksums_sent.get(sym, 0) + 1
+        body = b'"cs",' + str(checksum).encode()
+        if conn.flags & _BFX_SEQ:
+            self._send_channel(conn, chan, body, (conn.seq or 0) + 1)
+        else:
+            self._send_channel(conn, chan, body, None)
+
+    def deliver(self, conn: _ServerListener, payload: bytes) -> None:
+        parts = self._split(payload) if isinstance(conn, _BfxMd) else None
+        if parts is None or not isinstance(conn, _BfxMd):
+            conn.send(payload)
+            return
+        chan, middle, seq = parts
+        if chan in conn.dropped:
+            return
+        mine = conn.chan.get(chan, chan)
+        self._send_channel(conn, mine, middle, seq)
+        if self._cs is not None and self._cs[0] == chan and conn.flags & _BFX_CHECKSUM:
+            self._send_checksum(conn, mine, self._book_chans[chan], self._cs[1])
+
+    def _resubscribe(self, conn: _BfxMd, rec: int, req: dict[str, Any]) -> None:
+        sym = self._book_chans[rec]
+        new = next(self._chan_ids)
+        conn.chan[rec] = new
+        conn.dropped.discard(rec)
+        self.stats["resubscribed"] += 1
+        self.stats["snapshots"] += 1
+        length = str(req.get("len", "25"))
+        conn.send(orjson.dumps({"event": "subscribed", "channel": "book", "chanId": new,
+                                "symbol": sym, "prec": str(req.get("prec", "P0")),
+                                "freq": str(req.get("freq", "F0")), "len": length,
+                                "pair": sym[1:]}))
+        book = self.bfx_books.setdefault(sym, _BfxBook())
+        n = int(length) if length.isdigit() else 25
+        bids, asks = book.top(n)
+        levels = _json_numbers([[_num_text(p), c, _num_text(a)] for p, c, a in bids + asks])
+        seq = (conn.seq or 0) + 1 if conn.flags & _BFX_SEQ else None
+        self._send_channel(conn, new, levels.encode(), seq)
+        if conn.flags & _BFX_CHECKSUM:
+            self._send_checksum(conn, new, sym, book.checksum())
+
+    def md_request(self, conn: _Md, data: bytes) -> None:
+        if b'"ping"' in data:
+            self.stats["pings"] += 1
+            conn.send(b'{"event":"pong","cid":1}')
+            return
+        try:
+            req = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(req, dict) or not isinstance(conn, _BfxMd):
+            return
+        ev = req.get("event")
+        if ev == "conf":
+            flags = req.get("flags")
+            conn.flags = flags if isinstance(flags, int) and not isinstance(flags, bool) else 0
+        elif ev == "unsubscribe":
+            cid = req.get("chanId")
+            for rec in self._book_chans:
+                if conn.chan.get(rec, rec) == cid and rec not in conn.dropped:
+                    conn.dropped.add(rec)
+                    conn.send(orjson.dumps({"event": "unsubscribed", "status": "OK",
+                                            "chanId": cid}))
+                    break
+        elif ev == "subscribe":
+            if req.get("channel") == "book":
+                for rec, sym in self._book_chans.items():
+                    if sym == req.get("symbol") and rec in conn.dropped:
+                        self._resubscribe(conn, rec, req)
+                        return
+            self.subscribe_md(conn)
 
     def rest_routes(self, app: web.Application) -> None:
         for ep in ("submit", "cancel", "update"):
@@ -902,14 +1140,6 @@ class BitfinexLoopback(AccountLoopback):
         app.router.add_post("/v2/auth/r/orders", self._rest)
         app.router.add_post("/v2/auth/r/orders/hist", self._rest)
         app.router.add_post("/v2/auth/r/order/{sym_id}/trades", self._rest)
-
-    def md_request(self, conn: _Md, data: bytes) -> None:
-        if b'"ping"' in data:
-            self.stats["pings"] += 1
-            conn.send(b'{"event":"pong","cid":1}')
-            return
-        if b'"subscribe"' in data:
-            self.subscribe_md(conn)
 
     def md_connected(self, conn: _Md) -> None:
         conn.send(b'{"event":"info","version":2,"serverId":"loopback","platform":{"status":1}}')
