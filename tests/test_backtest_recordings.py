@@ -143,3 +143,49 @@ def test_one_message_for_two_instruments_goes_to_each_book(tmp_path: Path) -> No
     assert r.engine is not None
     for k, sym in enumerate(decs):
         assert list(r.engine.books[k]) == list(ref[sym])
+
+
+def test_wrong_kraken_checksum_invalidates_that_book_until_its_next_snapshot(
+        tmp_path: Path) -> None:
+    """A Kraken v2 checksum that does not match the engine's book marks that book invalid (the
+    strategy is told); the next snapshot of that symbol (a resubscription in the recording)
+    makes it valid again, in a backtest as live; the other book is never touched."""
+    from test_decode_books import _kraken_v2_book
+
+    import hftcore
+    from hftcore.model import Instrument
+
+    decs = {"BTC/USD": (1, 3), "ETH/USD": (2, 3)}
+    insts = {s: Instrument("kraken", s, p, q) for s, (p, q) in decs.items()}
+    ref = {s: hftcore.L2Book(p, q) for s, (p, q) in decs.items()}
+    steps: list[tuple[str, str, list[tuple[int, str, str]], int]] = [
+        ("snapshot", "BTC/USD", [(0, "100.1", "1.5"), (1, "100.2", "0.25")], 0),
+        ("snapshot", "ETH/USD", [(0, "10.01", "3"), (1, "10.02", "4")], 0),
+        ("update", "BTC/USD", [(1, "100.3", "7")], 1),              # a wrong checksum
+        ("update", "ETH/USD", [(1, "10.02", "0.5")], 0),
+        ("snapshot", "BTC/USD", [(0, "100.1", "1.5"), (1, "100.2", "0.25")], 0),
+        ("update", "BTC/USD", [(0, "100.0", "2")], 0),
+    ]
+    msgs = []
+    for kind, sym, lv, off in steps:
+        if kind == "snapshot":
+            ref[sym].clear()
+        for side, p, q in lv:
+            ref[sym].apply(side, insts[sym].price(p), insts[sym].qty(q))
+        msgs.append(_kraken_v2_book(kind, [(sym, lv, ref[sym].checksum("kraken") + off)]))
+    path = tmp_path / "kraken_v2.jsonl"
+    path.write_bytes(b"\n".join(msgs) + b"\n")
+    status: list[tuple[str, bool]] = []
+
+    class Watch(Strategy):
+        def on_book_status(self, instrument, valid):  # type: ignore[no-untyped-def]
+            status.append((instrument.symbol, valid))
+
+    r = backtest(Watch(), path, list(insts.values()), venue="kraken")
+    counters = r.stats["instruments"]
+    assert counters["kraken:BTC/USD"]["checksums_failed"] == 1
+    assert counters["kraken:BTC/USD"]["checksums_ok"] == 3
+    assert counters["kraken:ETH/USD"]["checksums_failed"] == 0
+    assert status == [("BTC/USD", True), ("ETH/USD", True), ("BTC/USD", False),
+                      ("BTC/USD", True)]
+    assert r.stats["invalid_books"] == []

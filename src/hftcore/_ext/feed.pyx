@@ -486,9 +486,10 @@ cdef class Feed:
                     and last <= s.last_seq):
                 self.stale_dropped += 1      # a REST snapshot no newer than the synced book
                 return 0
-            if s.state != BOOK_SYNCED or self.rule == SYNC_BITFINEX:
-                # (Bitfinex: the engine may have found a checksum wrong while the feed was in
-                # sync; a snapshot comes only on a (re)subscription, and makes the book valid)
+            if s.state != BOOK_SYNCED or self.checksum_algo >= 0:
+                # (Kraken, OKX, Bitfinex: the engine may have found a checksum wrong while the
+                # feed was in sync; a snapshot comes on a (re)subscription, and makes the book
+                # valid again -- in a backtest as live)
                 status = 1
             s.state = BOOK_SYNCED
             s.last_seq = last if has_seq or rest or self.rule == SYNC_BYBIT else -1
