@@ -167,9 +167,13 @@ def test_record_venue_against_its_loopback(venue: str, tmp_path: Path) -> None:
         rest = [url for kind, _ts, _d, url in msgs if kind == "rest"]
         assert {u.rsplit("=", 1)[1] for u in rest} == set(symbols)
     if venue == "bitfinex":
-        assert sent_lines[0] == b'{"event":"conf","flags":65536}'
+        # sequence numbers and checksums asked for: the recording's checksums verify
+        assert sent_lines[0] == b'{"event":"conf","flags":196608}'
         assert sum(b'"event":"subscribed"' in r for r in recv) >= len(symbols)
+        assert sum(b',"cs",' in r for r in recv) > 0
     report = verify(out, venue)
+    if venue == "bitfinex":
+        assert report["checksums_verified"] == sum(b',"cs",' in r for r in recv)
     assert report["ok"] and report["sequence_gaps"] == 0 and report["decode_errors"] == 0
     assert report["messages"] >= len(recv) and report["book_updates"] > 0
     assert set(symbols) <= set(report["decimals"])
