@@ -116,7 +116,7 @@ class _Ord:
     strategy: Strategy
     index: int
     handle: int
-    state: _StrategyState
+    state: _StrategyState = field(repr=False)
     cid: str              # the order's client order id
     slot: int = -1
     quote_side: int = -1  # 0/1 when this order is the strategy's quote on that side
