@@ -247,6 +247,59 @@ def test_quote_uses_the_fewest_messages() -> None:
     assert [o.side for o in s.open_orders()] == [Side.SELL]
 
 
+def test_quote_slot_actions_follow_the_orders() -> None:
+    """QuoteSlot._action (the engine's per-side question, answered in C): 0 nothing, 1 submit,
+    2 wait for an answer, 3 cancel, 4 amend; a done order leaves the slot."""
+    e, s = make(latency=10)
+    run(e, book(1, [(99, 5)], [(102, 5)]))
+    s.quote(X, 99, 102, 1)
+    slot = s._quotes[id(X)]
+    assert not slot.settled and [slot._action(0), slot._action(1)] == [2, 2]  # PENDING_NEW
+    run(e, delta(100, 0, 0, 98, 1))                   # the acks came
+    assert slot.settled and [slot._action(0), slot._action(1)] == [0, 0]
+    slot.bid = 100                                    # a new price: amend
+    assert slot._action(0) == 4
+    slot.bid, slot.size = 99, 2                       # a new size: amend
+    assert slot._action(0) == 4
+    slot.bid, slot.size = None, 1                     # no bid wanted: cancel
+    assert slot._action(0) == 3
+    slot.bid = 99
+    s.cancel(slot.bid_order.order)
+    assert slot._action(0) == 2                       # PENDING_CANCEL: wait
+    s.quote(X, 99, 102, 1)                            # nothing new while the cancel is out
+    assert len(e.om) == 2
+    run(e, delta(200, 0, 0, 98, 2))                   # canceled, then re-quoted
+    assert len(e.om) == 3 and slot.bid_order.order.status is OrderStatus.ACCEPTED
+    assert slot.settled
+    with pytest.raises(TypeError, match="quote's order"):
+        slot.bid_order = type("R", (), {"order": object()})()
+        slot._action(0)
+
+
+def test_quote_checks_its_arguments_and_posts_only_when_asked() -> None:
+    e, s = make()
+    run(e, book(1, [(99, 5)], [(102, 5)]))
+    bad = (((99.0, 102, 1), TypeError, "bid"), ((99, 102.0, 1), TypeError, "ask"),
+           ((99, 102, 1.0), TypeError, "size"), ((99, 102, 0), ValueError, "size"),
+           ((True, 102, 1), TypeError, "bid"), ((102, 102, 1), ValueError, "below"))
+    for args, exc, what in bad:
+        with pytest.raises(exc, match=what):
+            s.quote(X, *args)
+    assert len(e.om) == 0
+    s.quote(X, 99, 102, 1, post_only=True)
+    run(e, delta(2, 0, 0, 98, 1))
+    assert sorted((o.side, o.order_type.name, o.status) for o in s.open_orders()) == [
+        (Side.BUY, "LIMIT_MAKER", OrderStatus.ACCEPTED),
+        (Side.SELL, "LIMIT_MAKER", OrderStatus.ACCEPTED)]
+    s.quote(X, 98, 102, 1, post_only=True)
+    run(e, delta(3, 0, 0, 98, 2))
+    assert len(e.om) == 2 and sorted(o.price for o in s.open_orders()) == [98, 102]  # amended
+    s.quote(X, 98, 102, 2)                            # a new size: amended in place
+    run(e, delta(4, 0, 0, 98, 3))
+    assert sorted((o.order_type.name, o.size) for o in s.open_orders()) == [
+        ("LIMIT_MAKER", 2), ("LIMIT_MAKER", 2)]       # an amend keeps the order type
+
+
 def test_timers_fire_on_simulated_time() -> None:
     fired: list[tuple[str, int]] = []
 

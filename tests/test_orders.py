@@ -553,3 +553,89 @@ def test_a_replace_can_give_the_order_a_new_venue_id() -> None:
     om.replace(o.client_order_id, 4_999_000, 100, ts=3)
     om.on_replaced(o.client_order_id, 4_999_000, 100, "222", ts=4)
     assert o.venue_order_id == "222" and o.price == 4_999_000
+
+
+def test_the_risk_engines_compiled_bookkeeping_matches_its_methods() -> None:
+    """A plain RiskEngine is told of order events by one C call each (its compiled book); one
+    whose ``on_order_*`` methods are overridden is called through them.  Both keep the same
+    open orders, open sizes, position and own best prices through any run of events."""
+    import random
+
+    calls: list[str] = []
+
+    class Watched(RiskEngine):
+        def on_order_open(self, *a: object) -> None:
+            calls.append("open")
+            super().on_order_open(*a)  # type: ignore[arg-type]
+
+        def on_order_fill(self, *a: object) -> None:
+            calls.append("fill")
+            super().on_order_fill(*a)  # type: ignore[arg-type]
+
+        def on_order_replaced(self, *a: object) -> None:
+            calls.append("replaced")
+            super().on_order_replaced(*a)  # type: ignore[arg-type]
+
+        def on_order_closed(self, *a: object) -> None:
+            calls.append("closed")
+            super().on_order_closed(*a)  # type: ignore[arg-type]
+
+    assert RiskEngine()._tracking_core() is not None and Watched()._tracking_core() is None
+    patched = RiskEngine()
+    patched.on_order_closed = lambda order_id: None  # type: ignore[method-assign]
+    assert patched._tracking_core() is None
+
+    def state(risk: RiskEngine) -> object:
+        return (risk.instrument_state(BTC), risk.book_state(), risk.open_order_ids(),
+                [(o.index, o.side, o.price, o.remaining) for o in risk._open.values()])
+
+    rng = random.Random(7)
+    risks = [RiskEngine(), Watched()]
+    oms = []
+    for risk in risks:
+        risk.add_instrument(BTC, InstrumentLimits(self_trade_prevention=False))
+        oms.append(new_om(risk=risk))
+    live: list[str] = []
+    for step in range(600):
+        act = rng.random()
+        if act < 0.25 or not live:
+            side, px = rng.choice((Side.BUY, Side.SELL)), PX + 5 * rng.randrange(-4, 5)
+            size = LOT * rng.randrange(1, 6)
+            cids = [sent(om, size, side, px) for om in oms]
+            assert cids[0] == cids[1]
+            live.append(cids[0])
+            continue
+        cid = rng.choice(live)
+        o = oms[0][cid]
+        new_px, new_size = PX + 5 * rng.randrange(-4, 5), o.filled + LOT
+        qty = min(o.remaining, LOT * (1 + step % 3))
+        if act < 0.4:
+            event = "ack"
+        elif act < 0.6 and o.status in (S.ACCEPTED, S.PARTIALLY_FILLED):
+            event = "replace"
+        elif act < 0.85 and o.remaining:
+            event = "fill"
+        elif act < 0.95 and o.is_open:
+            event = "canceled"
+        elif o.status is S.PENDING_NEW:
+            event = "reject"
+        else:
+            continue
+        for om in oms:
+            if event == "ack":
+                om.on_ack(cid, "v")
+            elif event == "replace":
+                om.replace(cid, new_px, new_size)
+                om.on_replaced(cid, new_px, new_size)
+            elif event == "fill":
+                om.on_fill(cid, f"t{step}", qty, PX)
+            elif event == "canceled":
+                om.on_canceled(cid)
+            else:
+                om.on_reject(cid, "no")
+        if not o.is_open:
+            live.remove(cid)
+        assert state(risks[0]) == state(risks[1]), step
+        assert [a.kind for a in oms[0].anomalies] == [a.kind for a in oms[1].anomalies]
+    assert {"open", "fill", "replaced", "closed"} <= set(calls)
+    assert risks[0].open_order_ids() and risks[0].instrument_state(BTC)["position"]

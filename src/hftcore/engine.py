@@ -79,7 +79,7 @@ _OPEN_REQUEST = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL,
 _GTC = TimeInForce.GTC
 _LIMIT = OrderType.LIMIT
 _MARKET = OrderType.MARKET
-_LIVE = frozenset((OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED))
+_LIMIT_MAKER = OrderType.LIMIT_MAKER
 _DONE = frozenset((OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED,
                    OrderStatus.EXPIRED))
 _WORKING = (OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED,
@@ -88,6 +88,8 @@ _HOOKS = ("on_bbo", "on_book", "on_trade", "on_book_status", "on_event")
 _UPDATE_KINDS = {"ack": RSP_ACK, "reject": RSP_REJECT, "fill": RSP_FILL,
                  "canceled": RSP_CANCELED, "expired": RSP_EXPIRED, "replaced": RSP_REPLACED,
                  "cancel_reject": RSP_CANCEL_REJECT, "replace_reject": RSP_REPLACE_REJECT}
+# QuoteSlot._action's answers (see strategy.pyx)
+_QA_NONE, _QA_SUBMIT, _QA_WAIT, _QA_CANCEL, _QA_AMEND = range(5)
 STAGE_RISK = STAGES.index("risk")
 STAGE_SEND = STAGES.index("send")
 STAGE_TICK_TO_TRADE = STAGES.index("tick_to_trade")
@@ -107,14 +109,18 @@ class StrategyFailure:
 
 @dataclass(slots=True)
 class _Ord:
-    """The engine's record of one order: its strategy, venue slot and instrument index."""
+    """The engine's record of one order: its strategy (and the engine's state of it), venue
+    slot and instrument index."""
 
     order: Order
     strategy: Strategy
     index: int
     handle: int
+    state: _StrategyState = field(repr=False)
+    cid: str              # the order's client order id
     slot: int = -1
     quote_side: int = -1  # 0/1 when this order is the strategy's quote on that side
+    vid: str = ""         # the simulator's venue order id ("s<handle>")
 
 
 @dataclass(slots=True)
@@ -533,20 +539,21 @@ class Engine:
         """Note the positions (all, or instrument ``index`` and those with inventory after a
         fill) and their marks; :attr:`equity` turns the notes into PnL when asked (exact
         integers, and nothing but attribute reads on the hot path)."""
-        now = self.now
+        now = int(self.core.now)
         if not force and now < self._next_equity:
             return
         if index < 0:
             self._next_equity = now + self.equity_interval_ns
         rows = self._equity
         for i, pos in enumerate(self._positions):
-            if index >= 0 and i != index and not pos.net:
+            net = pos.net
+            if index >= 0 and i != index and not net:
                 continue
             mark = 0
-            if pos.net:
+            if net:
                 m = self.mark_price(i)
                 mark = m if m is not None else (pos.mark or 0)
-            rows.append((now, i, pos.net, pos.cost, pos.realized_pnl, pos.fees, mark))
+            rows.append((now, i, net, pos.cost, pos.realized_pnl, pos.fees, mark))
         rows.append((now, -1, 0, 0, 0, 0, 0))          # the end of one sample
 
     # -- order actions (called through Strategy) ------------------------------------------------
@@ -560,7 +567,6 @@ class Engine:
         if not st.running:
             raise RuntimeError(f"{strategy.name} is stopped")
         i = self.index(instrument)
-        inst = self.instruments[i]
         if isinstance(side, bool) or side not in (0, 1):
             raise ValueError(f"side must be Side.BUY or Side.SELL, got {side!r}")
         if type(size) is not int or size <= 0:
@@ -599,7 +605,15 @@ class Engine:
             flags |= SO_IOC
         elif tif == TimeInForce.FOK:
             flags |= SO_FOK
+        return self._send_order(st, i, side, size, px, order_type, tif, flags, t0)[0]
+
+    def _send_order(self, st: _StrategyState, i: int, side: int, size: int, px: int,
+                    order_type: OrderType, tif: TimeInForce, flags: int,
+                    t0: int) -> tuple[Order, _Ord | None]:
+        """Create, risk-check and send a validated order (``submit``'s arguments checked, or
+        the quote's); returns it and its record (None: refused by the risk check)."""
         now = self.core.now
+        inst = self.instruments[i]
         if self._banded[i]:
             ref = self.mark_price(i)
             if ref is not None:
@@ -608,7 +622,8 @@ class Engine:
         if self.order_log is not None:
             self.order_log.append((order, st.strategy.name))
         reason = self.om.submit(order, ts=now)
-        rec = _Ord(order, strategy, i, self._next_handle)
+        cid = order.client_order_id
+        rec = _Ord(order, st.strategy, i, self._next_handle, st, cid)
         self._next_handle += 1
         st.orders_sent += 1
         st.size_sent += size
@@ -617,15 +632,20 @@ class Engine:
             self.core.pending = 1
             if not self._processing:
                 self._flush()          # called from a script, not a hook: tell it now
-            return order
+            return order, None
         self._orders[rec.handle] = rec
-        self._by_cid[order.client_order_id] = rec
-        st.orders[order.client_order_id] = rec
+        self._by_cid[cid] = rec
+        st.orders[cid] = rec
         t_sent = self.core.wall_ns if t0 else 0
-        self._send_new(rec, flags)
+        sim = self._sim_core
+        if sim is not None:        # _send_new with what is known here
+            rec.vid = f"s{rec.handle}"
+            rec.slot = sim.submit(rec.handle, i, side, px, size, flags, int(now))
+        else:
+            self._send_new(rec, flags)
         if t0:
             self._measured(t0, t_sent)
-        return order
+        return order, rec
 
     def _protection(self, i: int, side: int) -> int:
         """A market order's protection price when none is given: 5% through the far side."""
@@ -639,6 +659,7 @@ class Engine:
     def _send_new(self, rec: _Ord, flags: int) -> None:
         o = rec.order
         if self._sim_core is not None:
+            rec.vid = f"s{rec.handle}"
             rec.slot = self._sim_core.submit(rec.handle, rec.index, int(o.side), o.price, o.size,
                                              flags, self.now)
             return
@@ -744,10 +765,11 @@ class Engine:
         """
         st = self._state(strategy)
         i = self.index(instrument)
-        _check_int(size, "size", positive=True)
-        if bid is not None:
+        if type(size) is not int or size <= 0:
+            _check_int(size, "size", positive=True)
+        if bid is not None and (type(bid) is not int or bid <= 0):
             _check_int(bid, "bid", positive=True)
-        if ask is not None:
+        if ask is not None and (type(ask) is not int or ask <= 0):
             _check_int(ask, "ask", positive=True)
         if bid is not None and ask is not None and bid >= ask:
             raise ValueError(f"bid {bid} must be below ask {ask}")
@@ -768,56 +790,43 @@ class Engine:
         slot.settled = False
         if not slot.active or not st.running:
             return
-        inst = self.instruments[i]
         size = slot.size
         assert size is not None
         settled = True
         for side in (0, 1):
-            px = slot.bid if side == 0 else slot.ask
-            rec: _Ord | None = slot.bid_order if side == 0 else slot.ask_order
-            status = None
-            if rec is not None:
-                status = rec.order.status
-                if status in _DONE:
-                    rec = None
-                    if side == 0:
-                        slot.bid_order = None
-                    else:
-                        slot.ask_order = None
-            if rec is None:
-                if px is not None:
-                    o = self.submit(st.strategy, inst, side, size, px,
-                                    post_only=slot.post_only)
-                    r = st.orders.get(o.client_order_id)
-                    if r is not None:
-                        r.quote_side = side
-                        if side == 0:
-                            slot.bid_order = r
-                        else:
-                            slot.ask_order = r
-                    settled = False
+            act = slot._action(side)        # the side's order against its target, in C
+            if act == _QA_NONE:
                 continue
-            o = rec.order
-            if status in _OPEN_REQUEST:
-                settled = False               # an answer is due: re-applied when it comes
-                continue
-            if px is None:
-                self._cancel(rec)
-                settled = False
-                continue
-            price = o.price
-            if price == px:
-                total = o.size
-                if total == size:
-                    continue
-                filled = o.filled
-                if filled and total - filled <= size:
-                    continue                  # partly filled at the target: keep its place
-            else:
-                filled = o.filled
-            if status in _LIVE:
-                self._amend(rec, px, filled + size)
             settled = False
+            if act == _QA_WAIT:               # an answer is due: re-applied when it comes
+                continue
+            if act == _QA_SUBMIT:
+                px = slot.bid if side == 0 else slot.ask
+                assert px is not None
+                # submit() without its checks: quote() validated the prices and size
+                t0 = self.core.wall_ns if self._measure else 0
+                if not st.running:
+                    raise RuntimeError(f"{st.strategy.name} is stopped")
+                if slot.post_only:
+                    o = self._send_order(st, i, side, size, px, _LIMIT_MAKER, _GTC,
+                                         SO_POST_ONLY, t0)[0]
+                else:
+                    o = self._send_order(st, i, side, size, px, _LIMIT, _GTC, 0, t0)[0]
+                r = st.orders.get(o.client_order_id)   # None: refused, or done already
+                if r is not None:
+                    r.quote_side = side
+                    if side == 0:
+                        slot.bid_order = r
+                    else:
+                        slot.ask_order = r
+                continue
+            rec: _Ord = slot.bid_order if side == 0 else slot.ask_order
+            if act == _QA_CANCEL:
+                self._cancel(rec)
+            else:                             # amend: a new price, or the size re-set
+                px = slot.bid if side == 0 else slot.ask
+                assert px is not None
+                self._amend(rec, px, rec.order.filled + size)
         slot.settled = settled
 
     def set_timer(self, strategy: Strategy, name: str, interval_ns: int,
@@ -863,12 +872,44 @@ class Engine:
             return
         if kind == RSP_FILL:
             seq = self._sim_core.trade_seq if self._sim_core is not None else 0
-            self._update(rec, kind, ts, price=price, qty=qty, liquidity=aux,
-                         trade_id=f"f{seq}-{handle}-{rec.order.filled}")
-        elif kind in (RSP_REJECT, RSP_CANCEL_REJECT, RSP_REPLACE_REJECT):
-            self._update(rec, kind, ts, reason=SimExchange.reject_text(aux))
+            self._update(rec, kind, ts, price, qty, aux, None,
+                         f"f{seq}-{handle}-{rec.order.filled}")
+            return
+        if kind != RSP_REPLACED and kind != RSP_ACK and kind != RSP_CANCELED:
+            if kind in (RSP_REJECT, RSP_CANCEL_REJECT, RSP_REPLACE_REJECT):
+                self._update(rec, kind, ts, 0, 0, 1, None, "", "", SimExchange.reject_text(aux))
+            else:
+                self._update(rec, kind, ts, price, qty, 1, None, "", rec.vid)
+            return
+        # the common answers (a market maker's amends, acks and cancels) as _update does them,
+        # without its call: keep the two in step
+        o = rec.order
+        cid = rec.cid
+        st = rec.state
+        before = o.status
+        running = st.running
+        if kind == RSP_REPLACED:
+            self.om.on_replaced(cid, price, qty, rec.vid, ts)
+        elif kind == RSP_ACK:
+            self.om.on_ack(cid, rec.vid, ts)
         else:
-            self._update(rec, kind, ts, price=price, qty=qty, venue_order_id=f"s{handle}")
+            self.om.on_canceled(cid, ts)
+        status = o.status
+        if running and st.want_order and (status != before or kind == RSP_REPLACED):
+            self._call(st, "on_order", o)
+            status = o.status
+        if status in _DONE:
+            self._orders.pop(handle, None)
+            self._by_cid.pop(cid, None)
+            st.orders.pop(cid, None)
+        if rec.quote_side >= 0:
+            slot = st.quotes.get(rec.index)
+            if slot is not None:
+                slot.settled = False
+                if slot.active and status not in _OPEN_REQUEST:
+                    self._apply_quote(st, rec.index, slot)
+        if self._pending:
+            self._flush()
 
     def on_order_update(self, client_order_id: str, kind: str, ts: int, *, price: int = 0,
                         qty: int = 0, liquidity: int = 1, fee: int | None = None,
@@ -895,17 +936,20 @@ class Engine:
                      trade_id=trade_id, venue_order_id=venue_order_id, reason=reason)
         return True
 
-    def _update(self, rec: _Ord, kind: int, ts: int, *, price: int = 0, qty: int = 0,
+    def _update(self, rec: _Ord, kind: int, ts: int, price: int = 0, qty: int = 0,
                 liquidity: int = 1, fee: int | None = None, trade_id: str = "",
                 venue_order_id: str = "", reason: str = "") -> None:
         o = rec.order
-        cid = o.client_order_id
-        st = self._by_strategy[id(rec.strategy)]
+        cid = rec.cid
+        st = rec.state
         before = o.status
         om = self.om
         running = st.running
-        if kind == RSP_ACK:
-            om.on_ack(cid, venue_order_id, ts=ts)
+        # the most frequent answers first (a market maker's: amends, acks, fills)
+        if kind == RSP_REPLACED:
+            om.on_replaced(cid, price, qty, venue_order_id, ts)
+        elif kind == RSP_ACK:
+            om.on_ack(cid, venue_order_id, ts)
         elif kind == RSP_FILL:
             liq = _LIQ[liquidity]
             if fee is None:
@@ -923,15 +967,13 @@ class Engine:
                                    fee, rec.index))
                 if running and st.want_fill:
                     self._call(st, "on_fill", o.fills[-1])
-                self._sample_equity(force=True, index=rec.index)
+                self._sample_equity(True, rec.index)
         elif kind == RSP_REJECT:
             om.on_reject(cid, reason, ts=ts)
         elif kind == RSP_CANCELED:
-            om.on_canceled(cid, ts=ts)
+            om.on_canceled(cid, ts)
         elif kind == RSP_EXPIRED:
-            om.on_expired(cid, ts=ts)
-        elif kind == RSP_REPLACED:
-            om.on_replaced(cid, price, qty, venue_order_id, ts=ts)
+            om.on_expired(cid, ts)
         elif kind == RSP_CANCEL_REJECT:
             om.on_cancel_reject(cid, reason, ts=ts)
         elif kind == RSP_REPLACE_REJECT:

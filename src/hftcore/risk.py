@@ -179,9 +179,8 @@ class VenueRateLimit:
     cancel_weight: int = 1
 
 
-# An open order as the engine tracks it: a 4-item list [index, side, price, remaining] (a list,
-# not an object: this is on the submit/fill path and a list costs a fraction of an instance).
-_I, _S, _P, _R = 0, 1, 2, 3
+# the order-event methods the order manager may bypass for the compiled book (_tracking_core)
+_TRACKING = ("on_order_open", "on_order_fill", "on_order_replaced", "on_order_closed")
 
 
 def _as_int(value: object, name: str) -> int:
@@ -318,11 +317,9 @@ class RiskEngine:
         self._instruments: list[Instrument] = []
         self._limits: list[InstrumentLimits] = []
         self._venues: dict[str, int] = {}
-        self._open: dict[str, list[int]] = {}
-        # per instrument index: open orders per price, per side ({price: count} for buys and
-        # sells), and our best resting [bid, ask] (None: none) as the compiled check has them
-        self._levels: dict[int, tuple[dict[int, int], dict[int, int]]] = {}
-        self._best: dict[int, list[int | None]] = {}
+        # open orders by id (the compiled book keeps them, with their count per price and side
+        # and the own best prices of the self-trade check): read here, changed by the core
+        self._open = self._core.open_orders
         self._global = RiskLimits()
         self.set_global_limits(limits or RiskLimits())
 
@@ -344,8 +341,6 @@ class RiskEngine:
             self._index[key] = index
             self._instruments.append(instrument)
             self._limits.append(lim)
-            self._levels[index] = ({}, {})
-            self._best[index] = [None, None]
         elif limits is not None:
             self._push_limits(index, self._instruments[index], limits)
             self._limits[index] = limits
@@ -551,16 +546,8 @@ class RiskEngine:
         except AttributeError:
             _key(instrument)  # raises the TypeError naming the parameter
             raise
-        self._core.order_open(index, side, price, qty)  # validates all four, then counts
-        sd = 1 if side == 1 else 0
-        px = price if type(price) is int else int(price)
-        self._open[order_id] = [index, sd, px, qty if type(qty) is int else int(qty)]
-        levels = self._levels[index][sd]
-        levels[px] = levels.get(px, 0) + 1
-        best = self._best[index]
-        b = best[sd]
-        if b is None or (px > b if sd == 0 else px < b):
-            best[sd] = px  # as the compiled order_open set it
+        # validates all four, then counts the order, its price level and the own best price
+        self._core.track_open(order_id, index, side, price, qty)
 
     def on_order_fill(
         self, order_id: str, instrument: Instrument, side: Side | int, qty: int
@@ -575,69 +562,38 @@ class RiskEngine:
         if o is None:
             self._core.order_fill(self.index(instrument), side, 0, 0, qty, False)
             return
-        index, sd, px, rem = o
+        index, sd = o.index, o.side
         if (side != sd or (type(side) is not Side and type(side) is not int)) and (
                 _as_side(side) != sd):
             raise ValueError(f"fill side {side!r} is not the side of order {order_id}")
         known = self._instruments[index]
         if instrument is not known and _key(instrument) != (known.venue, known.symbol):
             raise ValueError(f"order {order_id} is on {known.symbol}, not {instrument.symbol}")
-        self._core.order_fill(index, sd, px, rem, qty, True)  # all or nothing
-        if qty < rem:
-            o[_R] = rem - qty
-        else:
-            del self._open[order_id]
-            self._release_level(index, sd, px)
+        self._core.track_fill(order_id, index, sd, qty)  # all or nothing
 
     def on_order_replaced(self, order_id: str, price: int, remaining: int) -> None:
         """An open order now rests at ``price`` with ``remaining`` size."""
-        o = self._open.get(order_id)
-        if o is None:
+        if order_id not in self._open:
             return
-        index, sd, old_px, rem = o
         px, left = _as_int(price, "price"), _as_int(remaining, "remaining")
         if px < 0 or left < 0:
             raise ValueError(f"price and remaining must be >= 0, got {px} and {left}")
         # release the old price and size, reserve the new ones (the order count is unchanged)
-        self._core.order_replace(index, sd, old_px, rem, px, left)
-        o[_P], o[_R] = px, left
-        levels = self._levels[index][sd]
-        levels[px] = levels.get(px, 0) + 1
-        count = levels[old_px] - 1
-        if count:
-            levels[old_px] = count
-        else:
-            del levels[old_px]
-        self._refresh_best(index)
+        self._core.track_replaced(order_id, px, left)
 
     def on_order_closed(self, order_id: str) -> None:
         """An order is done (filled, canceled, rejected, expired): release what it reserved."""
-        o = self._open.get(order_id)
-        if o is None:
-            return
-        self._core.order_reduce(o[_I], o[_S], o[_P], o[_R], 0, True)
-        del self._open[order_id]
-        self._release_level(o[_I], o[_S], o[_P])
+        self._core.track_closed(order_id)
 
-    def _release_level(self, index: int, sd: int, px: int) -> None:
-        """One open order at ``px`` is gone; move our best price only if its level emptied."""
-        levels = self._levels[index][sd]
-        count = levels[px] - 1
-        if count:
-            levels[px] = count
-            return
-        del levels[px]
-        best = self._best[index]
-        if best[sd] == px:
-            best[sd] = (max(levels) if sd == 0 else min(levels)) if levels else None
-            self._core.set_best_own(index, best[0], best[1])
-
-    def _refresh_best(self, index: int) -> None:
-        bids, asks = self._levels[index]
-        best = self._best[index]
-        best[0] = max(bids) if bids else None
-        best[1] = min(asks) if asks else None
-        self._core.set_best_own(index, best[0], best[1])
+    def _tracking_core(self) -> RiskCore | None:
+        """The compiled book the order manager may report to directly (one C call per order
+        event), or None when a subclass or the instance overrides an ``on_order_*`` method
+        (then the manager calls the methods)."""
+        cls = type(self)
+        for name in _TRACKING:
+            if getattr(cls, name) is not getattr(RiskEngine, name) or name in self.__dict__:
+                return None
+        return self._core
 
     def set_position(self, instrument: Instrument, position: int) -> None:
         """Net position of an instrument (raw size, signed)."""

@@ -8,6 +8,7 @@
 # and may raise); see OrderCore below.
 from libc.stdint cimport int64_t, int32_t, uint32_t, uint16_t, uint8_t, uint64_t
 from cpython.object cimport PyObject
+from hftcore._ext.risk cimport RiskCore
 
 cdef extern from "trading.h":
     # opaque to Cython on purpose: only the checked helpers of trading.h touch its value
@@ -245,6 +246,7 @@ cdef class OrderCore:
     cdef object _r_fill
     cdef object _r_closed
     cdef object _r_replaced
+    cdef RiskCore _r_core          # the risk engine's compiled book, when it may be told directly
     cdef JournalWriter _journal
     cdef int64_t _anchor_ts
     cdef bint _replaying

@@ -360,6 +360,11 @@ cdef class OrderCore:
             self._r_fill = risk.on_order_fill
             self._r_closed = risk.on_order_closed
             self._r_replaced = risk.on_order_replaced
+        # a RiskEngine whose order-event methods are its own hands out its compiled book: each
+        # event is then one C call (same bookkeeping, same errors, reported the same way)
+        fast = getattr(risk, "_tracking_core", None)
+        core = fast() if fast is not None else None
+        self._r_core = core if isinstance(core, RiskCore) else None
         self._risk = risk
         for i in range(self._n_insts):
             self._inst_info[i].risk_index = -1
@@ -635,19 +640,30 @@ cdef class OrderCore:
         return 0
 
     cdef int _risk_open(self, OrderRec* r, int64_t ts) except -1:
+        cdef int32_t k
         cid = <object>r.cid
         try:
-            self._r_open(cid, self._insts[r.inst], _SIDES[r.side], r.price, r.size)
+            k = self._risk_index(r.inst) if self._r_core is not None else -1
+            if k >= 0:
+                self._r_core._track_open(cid, k, r.side, r.price, r.size)
+            else:
+                self._r_open(cid, self._insts[r.inst], _SIDES[r.side], r.price, r.size)
         except Exception:
             self._risk_failed(cid, ts)
         return 0
 
     cdef int _risk_fill(self, OrderRec* r, int64_t qty, bint closed, int64_t ts) except -1:
+        cdef int32_t k
         cid = <object>r.cid
         try:
-            self._r_fill(cid, self._insts[r.inst], _SIDES[r.side], qty)
+            k = self._risk_index(r.inst) if self._r_core is not None else -1
+            if k < 0 or self._r_core._track_fill(cid, k, r.side, qty):
+                self._r_fill(cid, self._insts[r.inst], _SIDES[r.side], qty)
             if closed:
-                self._r_closed(cid)
+                if self._r_core is not None:
+                    self._r_core._track_closed(cid)
+                else:
+                    self._r_closed(cid)
         except Exception:
             self._risk_failed(cid, ts)
         return 0
@@ -655,7 +671,10 @@ cdef class OrderCore:
     cdef int _risk_closed(self, OrderRec* r, int64_t ts) except -1:
         if self._risk is not None:
             try:
-                self._r_closed(<object>r.cid)
+                if self._r_core is not None:
+                    self._r_core._track_closed(<object>r.cid)
+                else:
+                    self._r_closed(<object>r.cid)
             except Exception:
                 self._risk_failed(<object>r.cid, ts)
         return 0
@@ -1159,9 +1178,14 @@ cdef class OrderCore:
         if self._risk is not None:
             cid = <object>r.cid
             try:
-                self._r_replaced(cid, price, size - r.filled)
-                if closed:
-                    self._r_closed(cid)
+                if self._r_core is not None:
+                    self._r_core._track_replaced(cid, price, size - r.filled)
+                    if closed:
+                        self._r_core._track_closed(cid)
+                else:
+                    self._r_replaced(cid, price, size - r.filled)
+                    if closed:
+                        self._r_closed(cid)
             except Exception:
                 self._risk_failed(cid, ts)
         return 1

@@ -12,6 +12,7 @@
 # limits refuse every order that does not reduce the position (an overflow is a breach, never a
 # pass).  Every other sum and difference is checked or saturating; the sanitizer build
 # (-fno-wrapv) holds the tests to that.
+cimport cython
 from libc.stdint cimport int64_t, int32_t, uint8_t, uint64_t
 
 cdef extern from *:
@@ -359,3 +360,38 @@ cdef int risk_order_replace(RiskBook* b, int32_t inst, int side, int64_t old_pri
 cdef int risk_set_position(RiskBook* b, int32_t inst, int64_t position) noexcept nogil
 cdef int risk_set_reference(RiskBook* b, int32_t inst, int64_t price) noexcept nogil
 cdef void risk_record_error(RiskBook* b, int64_t now_ns) noexcept nogil
+
+
+# The risk book's Python face (risk.pyx).  Besides the limits and the checks it tracks the open
+# orders the order manager reports (by client order id: price, remaining size, side, instrument)
+# with their count per price and side, and keeps the own best prices the self-trade check reads
+# in step with them; the ``_track_*`` methods are the order manager's C path to that bookkeeping
+# (arguments already validated ints), ``track_*`` the Python one.
+@cython.final
+cdef class _OpenOrder:
+    cdef readonly int32_t index
+    cdef readonly int side
+    cdef readonly int64_t price
+    cdef readonly int64_t remaining
+
+
+@cython.final
+cdef class RiskCore:
+    cdef RiskBook b
+    cdef bint _busy
+    cdef dict _open                  # order id -> _OpenOrder, in the order they opened
+    cdef list _levels                # per instrument index: (buys, sells) as {price: open orders}
+
+    cdef int _guard(self) except -1
+    cdef int _raise_update(self, int rc, str what) except -1
+    cdef int _ensure_venue(self, int32_t v) except -1
+    cdef int _ensure_inst(self, int32_t k) except -1
+    cdef int32_t _index(self, object inst) except -1
+    cdef RiskInstrument* _inst(self, object inst) except NULL
+    cdef dict _side_levels(self, int32_t k, int sd)
+    cdef int _release_level(self, int32_t k, int sd, int64_t px) except -1
+    cdef int _track_open(self, object order_id, int32_t k, int sd, int64_t price,
+                         int64_t qty) except -1
+    cdef int _track_fill(self, object order_id, int32_t k, int sd, int64_t qty) except -1
+    cdef int _track_replaced(self, object order_id, int64_t price, int64_t remaining) except -1
+    cdef int _track_closed(self, object order_id) except -1

@@ -626,6 +626,29 @@ cdef object _batch_array(object a, str name, object dtype, bint writeable):
 
 
 @cython.final
+@cython.freelist(64)
+cdef class _OpenOrder:
+    """One open order as the risk book counts it (``index``, ``side``, ``price``,
+    ``remaining``); read-only."""
+
+    def __repr__(self):
+        return (f"_OpenOrder(index={self.index}, side={self.side}, price={self.price}, "
+                f"remaining={self.remaining})")
+
+
+cdef inline int64_t _best_of(dict levels, int sd) except *:
+    """The highest (buys) / lowest (sells) price with open orders; INT64_MIN / INT64_MAX when
+    there is none (the check's "no own order")."""
+    cdef int64_t best = INT64_MIN if sd == 0 else INT64_MAX
+    cdef int64_t p
+    for key in levels:
+        p = <int64_t>key
+        if (p > best) if sd == 0 else (p < best):
+            best = p
+    return best
+
+
+@cython.final
 cdef class RiskCore:
     """C risk book: instruments and venues by index, global limits, counters.
 
@@ -641,9 +664,11 @@ cdef class RiskCore:
     ``check_batch`` runs without the GIL; while it runs, every other method that would change
     the book raises ``RuntimeError`` (the kill switch and the trading state stay settable:
     they take effect for the rest of that batch or the next one).
+
+    ``track_open`` / ``track_fill`` / ``track_replaced`` / ``track_closed`` keep the open
+    orders by id (:attr:`open_orders`), their count per price and side, and the own best
+    prices of the self-trade check with them (the order manager calls their C versions).
     """
-    cdef RiskBook b
-    cdef bint _busy
 
     def __cinit__(self, notional_decimals=8):
         memset(&self.b, 0, sizeof(RiskBook))
@@ -657,6 +682,8 @@ cdef class RiskCore:
         self.b.err_max = INT64_MAX
         self.b.err_window_ns = 1000000000
         self._busy = False
+        self._open = {}
+        self._levels = []
 
     def __dealloc__(self):
         PyMem_Free(self.b.insts)
@@ -968,6 +995,176 @@ cdef class RiskCore:
                                          np_, nq)
         if rc:
             self._raise_update(rc, "order_replace")
+
+    # -- open orders by id (the order manager's reports) ---------------------------------------
+    @property
+    def open_orders(self):
+        """The open orders counted by id (``{order_id: _OpenOrder}``, oldest first): the dict
+        itself, to read; change it only through the ``track_*`` methods."""
+        return self._open
+
+    cdef dict _side_levels(self, int32_t k, int sd):
+        while len(self._levels) <= k:
+            self._levels.append(({}, {}))
+        return <dict>(<tuple>self._levels[k])[sd]
+
+    cdef int _release_level(self, int32_t k, int sd, int64_t px) except -1:
+        """One open order at ``px`` is gone; move the own best price only if its level
+        emptied."""
+        cdef dict levels = self._side_levels(k, sd)
+        cdef RiskInstrument* ins = &self.b.insts[k]
+        key = px
+        cdef int64_t count = <int64_t>levels[key] - 1
+        if count:
+            levels[key] = count
+            return 0
+        del levels[key]
+        if sd == 0:
+            if ins.best_own_bid == px:
+                ins.best_own_bid = _best_of(levels, 0)
+        elif ins.best_own_ask == px:
+            ins.best_own_ask = _best_of(levels, 1)
+        return 0
+
+    cdef int _track_open(self, object order_id, int32_t k, int sd, int64_t price,
+                         int64_t qty) except -1:
+        """An order was sent (``k`` an index, ``sd`` 0/1): count its whole size as open; an id
+        counted already is ignored."""
+        cdef int rc
+        cdef _OpenOrder o
+        cdef dict levels
+        if order_id in self._open:
+            return 0
+        self._index(k)
+        if price < 0:
+            raise ValueError(f"price must be >= 0, got {price}")
+        if qty < 0:
+            raise ValueError(f"qty must be >= 0, got {qty}")
+        self._guard()
+        rc = risk_order_open(&self.b, k, sd, price, qty)
+        if rc:
+            self._raise_update(rc, "order_open")
+        o = _OpenOrder.__new__(_OpenOrder)
+        o.index = k
+        o.side = sd
+        o.price = price
+        o.remaining = qty
+        levels = self._side_levels(k, sd)
+        key = price
+        levels[key] = <int64_t>levels.get(key, 0) + 1
+        self._open[order_id] = o          # the own best price moved with risk_order_open
+        return 0
+
+    cdef int _track_fill(self, object order_id, int32_t k, int sd, int64_t qty) except -1:
+        """A fill of ``qty`` (> 0) of an order of instrument ``k``, side ``sd``: the position
+        moves, the open size shrinks (all or nothing).  Returns 1 without changing anything
+        when the open order has another side or instrument (the caller's error to raise)."""
+        cdef _OpenOrder o
+        cdef int rc
+        obj = self._open.get(order_id)
+        if obj is None:
+            self._index(k)
+            if qty <= 0:
+                raise ValueError(f"qty must be positive, got {qty}")
+            self._guard()
+            rc = risk_order_fill(&self.b, k, sd, 0, 0, qty, False)
+            if rc:
+                self._raise_update(rc, "order_fill")
+            return 0
+        o = <_OpenOrder>obj
+        if o.side != sd or o.index != k:
+            return 1
+        if qty <= 0:
+            raise ValueError(f"qty must be positive, got {qty}")
+        self._guard()
+        rc = risk_order_fill(&self.b, k, sd, o.price, o.remaining, qty, True)
+        if rc:
+            self._raise_update(rc, "order_fill")
+        if qty < o.remaining:
+            o.remaining = o.remaining - qty
+        else:
+            del self._open[order_id]
+            self._release_level(k, sd, o.price)
+        return 0
+
+    cdef int _track_replaced(self, object order_id, int64_t price, int64_t remaining) except -1:
+        """An open order now rests at ``price`` with ``remaining`` size (unknown ids: nothing)."""
+        cdef _OpenOrder o
+        cdef int rc
+        cdef dict levels
+        cdef RiskInstrument* ins
+        cdef int64_t count
+        obj = self._open.get(order_id)
+        if obj is None:
+            return 0
+        o = <_OpenOrder>obj
+        if price < 0 or remaining < 0:
+            raise ValueError(f"price and remaining must be >= 0, got {price} and {remaining}")
+        self._guard()
+        # release the old price and size, reserve the new ones (the order count is unchanged)
+        rc = risk_order_replace(&self.b, o.index, o.side, o.price, o.remaining, price, remaining)
+        if rc:
+            self._raise_update(rc, "order_replace")
+        old = o.price
+        o.price = price
+        o.remaining = remaining
+        levels = self._side_levels(o.index, o.side)
+        key = price
+        levels[key] = <int64_t>levels.get(key, 0) + 1
+        count = <int64_t>levels[old] - 1
+        if count:
+            levels[old] = count
+        else:
+            del levels[old]
+        ins = &self.b.insts[o.index]
+        ins.best_own_bid = _best_of(self._side_levels(o.index, 0), 0)
+        ins.best_own_ask = _best_of(self._side_levels(o.index, 1), 1)
+        return 0
+
+    cdef int _track_closed(self, object order_id) except -1:
+        """An order is done: release what it reserved (unknown ids: nothing)."""
+        cdef _OpenOrder o
+        cdef int rc
+        obj = self._open.get(order_id)
+        if obj is None:
+            return 0
+        o = <_OpenOrder>obj
+        self._guard()
+        rc = risk_order_reduce(&self.b, o.index, o.side, o.price, o.remaining, 0, True)
+        if rc:
+            self._raise_update(rc, "order_reduce")
+        del self._open[order_id]
+        self._release_level(o.index, o.side, o.price)
+        return 0
+
+    def track_open(self, order_id, inst, side, price, qty):
+        """Count a sent order as open by its id (ignored when the id is open already)."""
+        if order_id in self._open:
+            return
+        cdef int32_t k = self._index(inst)
+        cdef int sd = _side_arg(side)
+        cdef int64_t p = _nonnegative_arg(price, "price")
+        cdef int64_t q = _nonnegative_arg(qty, "qty")
+        self._track_open(order_id, k, sd, p, q)
+
+    def track_fill(self, order_id, inst, side, qty):
+        """A fill of an order (counted open or not): the position moves and its open size
+        shrinks.  ``ValueError`` when the open order has another side or instrument."""
+        cdef int32_t k = self._index(inst)
+        cdef int sd = _side_arg(side)
+        cdef int64_t q = fx_int_arg(qty, "qty")
+        if self._track_fill(order_id, k, sd, q):
+            raise ValueError(f"order {order_id} is open on another side or instrument")
+
+    def track_replaced(self, order_id, price, remaining):
+        """An open order now rests at ``price`` with ``remaining`` size."""
+        cdef int64_t p = fx_int_arg(price, "price")
+        cdef int64_t r = fx_int_arg(remaining, "remaining")
+        self._track_replaced(order_id, p, r)
+
+    def track_closed(self, order_id):
+        """An order is done: release what it reserved."""
+        self._track_closed(order_id)
 
     def set_best_own(self, inst, best_bid, best_ask):
         """Best prices of our resting orders (``None``: none) for self-trade prevention."""

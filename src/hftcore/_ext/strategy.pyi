@@ -29,6 +29,7 @@ class QuoteSlot:
     active: bool
     post_only: bool
     def __init__(self) -> None: ...
+    def _action(self, side: int) -> int: ...
 
 @disjoint_base
 class Strategy:

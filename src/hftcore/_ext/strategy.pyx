@@ -8,7 +8,20 @@ sizes are raw ``int`` counts at the instrument's decimals everywhere.
 cimport cython
 from libc.stdint cimport int64_t
 
+from hftcore._ext.orders cimport (
+    Order, OrderRec, ST_PENDING_NEW, ST_ACCEPTED, ST_PARTIALLY_FILLED, ST_FILLED,
+    ST_PENDING_CANCEL, ST_PENDING_REPLACE, ST_CANCELED, ST_REJECTED, ST_EXPIRED,
+)
+
 __all__ = ["Strategy", "Trade", "QuoteSlot", "HOOKS"]
+
+# what one side of a quote needs (QuoteSlot._action)
+cdef enum:
+    QA_NONE = 0       # its order is the target (or there is none and no target)
+    QA_SUBMIT = 1     # no working order: send one at the target
+    QA_WAIT = 2       # an answer is due (or the order cannot be amended now): not settled
+    QA_CANCEL = 3     # no target any more: cancel the order
+    QA_AMEND = 4      # amend the live order to the target price, filled + size
 
 #: the hook names, in the order the engine documents them
 HOOKS = ("on_start", "on_bbo", "on_book", "on_trade", "on_order", "on_fill", "on_timer",
@@ -58,6 +71,42 @@ cdef class QuoteSlot:
         self.settled = False
         self.active = False
         self.post_only = False
+
+    def _action(self, int side):
+        """The engine's question: what side ``side`` (0 bid, 1 ask) needs to match the target
+        (``QA_*``: 0 nothing, 1 submit, 2 wait for an answer, 3 cancel, 4 amend).  A done
+        order is dropped from the slot first."""
+        cdef OrderRec* r
+        cdef int st
+        px = self.bid if side == 0 else self.ask
+        rec = self.bid_order if side == 0 else self.ask_order
+        if rec is not None:
+            o = rec.order
+            if type(o) is not Order:
+                raise TypeError(f"a quote's order must be an Order, got {type(o).__name__}")
+            r = (<Order>o)._r()
+            st = r.status
+            if st == ST_FILLED or st == ST_CANCELED or st == ST_REJECTED or st == ST_EXPIRED:
+                rec = None
+                if side == 0:
+                    self.bid_order = None
+                else:
+                    self.ask_order = None
+        if rec is None:
+            return QA_NONE if px is None else QA_SUBMIT
+        if st == ST_PENDING_NEW or st == ST_PENDING_CANCEL or st == ST_PENDING_REPLACE:
+            return QA_WAIT
+        if px is None:
+            return QA_CANCEL
+        if r.price == px:
+            size = self.size
+            if r.size == size:
+                return QA_NONE
+            if r.filled and r.size - r.filled <= size:
+                return QA_NONE            # partly filled at the target: keep its place
+        if st == ST_ACCEPTED or st == ST_PARTIALLY_FILLED:
+            return QA_AMEND
+        return QA_WAIT
 
 
 cdef class Strategy:
