@@ -427,3 +427,31 @@ def test_equity_is_sampled_at_start_and_at_every_fill() -> None:
     eq = e.equity
     assert list(eq["ts"]) == [1, 1, 2]    # start, the fill, the end
     assert [int(x) for x in eq["net_0"]] == [0, 2, 2]
+
+
+@pytest.mark.parametrize("latency", [0, 5])
+def test_a_rejected_quote_side_waits_for_the_strategys_next_quote(latency: int) -> None:
+    """A post-only bid that would cross is rejected; the engine does not send it again on its
+    own (at zero latency it was re-sent on its own reject at one instant, forever): the next
+    quote() call from the strategy tries once more; the other side keeps working."""
+    class Cross(Strategy):
+        def on_bbo(self, instrument, book):  # type: ignore[no-untyped-def]
+            if book.best_ask is not None:
+                self.quote(instrument, book.best_ask, book.best_ask + 5, 1, post_only=True)
+
+    e = Engine([X], sim=SimExchange(latency))
+    s = Cross()
+    e.add_strategy(s)
+    run(e, book(1, [(99, 5)], [(102, 5)]))
+    run(e, delta(100, 0, 0, 98, 1))                   # no top change: no quote() call
+    bids = [o for o in e.om if o.side == Side.BUY]
+    asks = [o for o in e.om if o.side == Side.SELL]
+    assert [o.status for o in bids] == [OrderStatus.REJECTED]
+    assert [(o.status, o.price) for o in asks] == [(OrderStatus.ACCEPTED, 107)]
+    run(e, delta(200, 0, 1, 101, 5))                  # the top changes: the strategy quotes
+    run(e, delta(300, 0, 0, 97, 1))                   # (the answers are in)
+    bids = [o for o in e.om if o.side == Side.BUY]
+    assert [(o.status, o.price) for o in bids] == [(OrderStatus.REJECTED, 102),
+                                                   (OrderStatus.REJECTED, 101)]
+    assert [(o.status, o.price) for o in e.om if o.side == Side.SELL] == [
+        (OrderStatus.ACCEPTED, 106)]                  # the ask amended to the new target

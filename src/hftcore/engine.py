@@ -139,6 +139,10 @@ class _StrategyState:
     want_order: bool = True      # on_order / on_fill overridden: worth a call
     want_fill: bool = True
     own_portfolio: bool = True   # False: the only strategy, its book is the engine's
+    # (index, side) of quote sides whose last order was rejected: not sent again until the
+    # strategy quotes again (a post-only quote that would cross, re-sent on its own reject at
+    # zero latency, looped forever at one instant)
+    quote_refused: set[tuple[int, int]] = field(default_factory=set)
 
 
 def _overrides(strategy: Strategy, hook: str) -> bool:
@@ -784,6 +788,9 @@ class Engine:
         slot.bid, slot.ask, slot.size = bid, ask, size
         slot.active = True
         slot.post_only = bool(post_only)
+        if st.quote_refused:
+            st.quote_refused.discard((i, 0))     # the strategy's new word: try again
+            st.quote_refused.discard((i, 1))
         self._apply_quote(st, i, slot)
 
     def _apply_quote(self, st: _StrategyState, i: int, slot: QuoteSlot) -> None:
@@ -801,6 +808,8 @@ class Engine:
             if act == _QA_WAIT:               # an answer is due: re-applied when it comes
                 continue
             if act == _QA_SUBMIT:
+                if st.quote_refused and (i, side) in st.quote_refused:
+                    continue                  # rejected: waits for the strategy's next quote
                 px = slot.bid if side == 0 else slot.ask
                 assert px is not None
                 # submit() without its checks: quote() validated the prices and size
@@ -813,6 +822,8 @@ class Engine:
                 else:
                     o = self._send_order(st, i, side, size, px, _LIMIT, _GTC, 0, t0)[0]
                 r = st.orders.get(o.client_order_id)   # None: refused, or done already
+                if r is None and o.status == OrderStatus.REJECTED:
+                    st.quote_refused.add((i, side))
                 if r is not None:
                     r.quote_side = side
                     if side == 0:
@@ -970,6 +981,8 @@ class Engine:
                 self._sample_equity(True, rec.index)
         elif kind == RSP_REJECT:
             om.on_reject(cid, reason, ts=ts)
+            if rec.quote_side >= 0:
+                st.quote_refused.add((rec.index, rec.quote_side))
         elif kind == RSP_CANCELED:
             om.on_canceled(cid, ts)
         elif kind == RSP_EXPIRED:
