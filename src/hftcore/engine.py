@@ -892,8 +892,8 @@ class Engine:
             else:
                 self._update(rec, kind, ts, price, qty, 1, None, "", rec.vid)
             return
-        # the common answers (a market maker's amends, acks and cancels) as _update does them,
-        # without its call: keep the two in step
+        # the common answers (a market maker's amends, acks and cancels) without _update's
+        # general dispatch
         o = rec.order
         cid = rec.cid
         st = rec.state
@@ -905,12 +905,20 @@ class Engine:
             self.om.on_ack(cid, rec.vid, ts)
         else:
             self.om.on_canceled(cid, ts)
+        self._answered(rec, st, kind, before, running)
+
+    def _answered(self, rec: _Ord, st: _StrategyState, kind: int, before: OrderStatus,
+                  running: bool) -> None:
+        """After an answer moved an order: tell the strategy, forget a done order, re-apply its
+        quote, run what the hooks asked for (the end of _update and _on_response)."""
+        o = rec.order
         status = o.status
         if running and st.want_order and (status != before or kind == RSP_REPLACED):
             self._call(st, "on_order", o)
             status = o.status
         if status in _DONE:
-            self._orders.pop(handle, None)
+            cid = rec.cid
+            self._orders.pop(rec.handle, None)
             self._by_cid.pop(cid, None)
             st.orders.pop(cid, None)
         if rec.quote_side >= 0:
@@ -991,22 +999,7 @@ class Engine:
             om.on_cancel_reject(cid, reason, ts=ts)
         elif kind == RSP_REPLACE_REJECT:
             om.on_replace_reject(cid, reason, ts=ts)
-        status = o.status
-        if running and st.want_order and (status != before or kind == RSP_REPLACED):
-            self._call(st, "on_order", o)
-            status = o.status
-        if status in _DONE:
-            self._orders.pop(rec.handle, None)
-            self._by_cid.pop(cid, None)
-            st.orders.pop(cid, None)
-        if rec.quote_side >= 0:
-            slot = st.quotes.get(rec.index)
-            if slot is not None:
-                slot.settled = False
-                if slot.active and status not in _OPEN_REQUEST:
-                    self._apply_quote(st, rec.index, slot)
-        if self._pending:
-            self._flush()
+        self._answered(rec, st, kind, before, running)
 
     # -- reads ----------------------------------------------------------------------------------
     def mark_price(self, index: int) -> int | None:
